@@ -1,0 +1,1 @@
+"""The Dash application: pages for executives, analysts and employees."""

@@ -1,0 +1,1 @@
+"""The KPI definition language, its compiler to SQL, plans vs fact, scorecards and bonus."""

@@ -1,0 +1,110 @@
+"""The demo company: Brightline Office Systems and its operational databases.
+
+:func:`build_sources` generates the company's three branch CRMs and its stock database into any
+database URL template, streaming month by month, and writes the dirt manifest beside them. The
+rows come from :mod:`kpiboard.demo.generate`; the schemas from :mod:`kpiboard.demo.schema`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+
+from kpiboard import urls
+from kpiboard.demo import company
+from kpiboard.demo.dirt import write_manifest
+from kpiboard.demo.generate import Batch, DemoGenerator
+from kpiboard.demo.schema import crm_metadata, stock_metadata
+from kpiboard.demo.writers import DatabaseWriter
+
+__all__ = ["BuildResult", "build_sources", "database_urls", "metadata_for"]
+
+
+def metadata_for(database: str) -> sa.MetaData:
+    """The schema of one of the demo's databases, by name."""
+    return stock_metadata if database == company.STOCK_DATABASE else crm_metadata
+
+
+def database_urls(template: str) -> dict[str, URL]:
+    """Each demo database's name and URL, from a template holding ``{db}``."""
+    return {name: urls.expand(template, name) for name in company.database_names()}
+
+
+@dataclass
+class BuildResult:
+    """What :func:`build_sources` wrote, for the summary a user sees."""
+
+    urls: dict[str, URL]
+    rows: dict[tuple[str, str], int] = field(default_factory=dict)
+    defects: int = 0
+    manifest: Path | None = None
+    seconds: float = 0.0
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+
+Progress = Callable[[Batch], None]
+
+
+def build_sources(
+    template: str,
+    *,
+    seed: int = 42,
+    scale: float = 1.0,
+    manifest: Path | None = None,
+    progress: Progress | None = None,
+) -> BuildResult:
+    """Generate the demo's operational databases into ``template`` (``{db}`` → each name).
+
+    Existing demo tables in those databases are replaced; other tables are left alone. The dirt
+    manifest is written to ``manifest`` (for SQLite, by default, beside the database files).
+    """
+    targets = database_urls(template)
+    started = time.perf_counter()
+    writers: dict[str, DatabaseWriter] = {}
+    result = BuildResult(urls=targets)
+    try:
+        for name, url in targets.items():
+            urls.ensure_database(url)
+            metadata = metadata_for(name)
+            engine = sa.create_engine(url)
+            try:
+                with engine.begin() as con:
+                    metadata.drop_all(con)
+                    metadata.create_all(con)
+            except sa.exc.OperationalError as exc:
+                raise urls.connect_error(url, exc) from None
+            finally:
+                engine.dispose()
+            writers[name] = DatabaseWriter(url)
+
+        generator = DemoGenerator(seed=seed, scale=scale)
+        for batch in generator.batches():
+            table = metadata_for(batch.database).tables[batch.table]
+            writers[batch.database].write(table, batch.frame)
+            key = (batch.database, batch.table)
+            result.rows[key] = result.rows.get(key, 0) + len(batch.frame)
+            if progress is not None:
+                progress(batch)
+        for writer in writers.values():
+            writer.commit()
+    finally:
+        for writer in writers.values():
+            writer.close()
+
+    if manifest is None and urls.backend(next(iter(targets.values()))) == "sqlite":
+        manifest = Path(next(iter(targets.values())).database or ".").parent / "dirt_manifest.csv"
+    if manifest is not None:
+        result.defects = write_manifest(manifest, generator.defects)
+        result.manifest = manifest
+    else:
+        result.defects = len(generator.defects)
+    result.seconds = time.perf_counter() - started
+    return result

@@ -1,0 +1,1 @@
+"""The report catalog, its renderers (HTML, PDF, XLSX, CSV), schedules and mail delivery."""

@@ -1,0 +1,1 @@
+"""Expectation suites run inside DuckDB, quarantine of failing rows, reconciliation, history."""
