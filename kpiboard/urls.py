@@ -58,11 +58,17 @@ def parse_url(text: str) -> URL:
 
 def expand(template: str, db: str) -> URL:
     """The URL of database ``db`` from a template holding ``{db}``."""
+    try:
+        url = parse_url(template.replace("{db}", db))
+    except UrlError as exc:  # name the text the user wrote, not our expansion of it
+        raise UrlError(
+            str(exc).replace(repr(template.replace("{db}", db)), repr(template))
+        ) from None
     if "{db}" not in template:
         raise UrlError(
             f"{template!r}: the URL must contain {{db}}, replaced by each database's name"
         )
-    return parse_url(template.replace("{db}", db))
+    return url
 
 
 def show(url: URL) -> str:

@@ -1,0 +1,344 @@
+"""``kpiboard.toml``: the project's one configuration file, parsed into typed settings.
+
+Every setting has a default that works for the demo, so a file may be nearly empty. Secrets can
+stay out of the file: ``KPIBOARD_<SECTION>_<KEY>`` environment variables override a section's
+setting (``KPIBOARD_SMTP_PASSWORD``, ``KPIBOARD_APP_DATABASE_URL``) and
+``KPIBOARD_SOURCE_<NAME>_URL`` a source's URL.
+
+A mistake gives one line per problem, naming the file, the line, the key and what is expected::
+
+    kpiboard.toml:7: [dashboard] port: expected an integer, got 'eighty'
+    kpiboard.toml:3: [warehouse] unknown key 'pth' — did you mean 'path'?
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from kpiboard import urls
+from kpiboard.errors import ConfigError, UrlError, UserError
+
+CONFIG_FILE = "kpiboard.toml"
+ENV_PREFIX = "KPIBOARD_"
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_url(value: str) -> str:
+    try:
+        urls.parse_url(value)
+    except UrlError as exc:  # pydantic reports ValueErrors with their location
+        raise ValueError(str(exc)) from None
+    return value
+
+
+class ProjectSettings(_Section):
+    name: str = "kpiboard project"
+    timezone: str = "UTC"
+
+
+class WarehouseSettings(_Section):
+    path: Path = Path("warehouse/kpiboard.duckdb")
+    keep_snapshots: int = Field(default=3, ge=1, le=100)
+
+
+class AppSettings(_Section):
+    database_url: str = "sqlite:///app.sqlite"
+
+    @field_validator("database_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_url(value)
+
+
+class DashboardSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8050, ge=1, le=65535)
+
+
+class SmtpSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str = "kpiboard@localhost"
+    starttls: bool = False
+
+
+class SourceTableSettings(_Section):
+    primary_key: list[str] | None = None
+    incremental: str | None = None
+
+
+class SourceSettings(_Section):
+    name: str = Field(pattern=NAME_PATTERN)
+    url: str
+    tables: list[str] = Field(default_factory=list)  # empty: every table of the source
+    table: dict[str, SourceTableSettings] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_url(value)
+
+
+class Settings(_Section):
+    """The whole configuration; paths in it are relative to :attr:`project_dir`."""
+
+    project_dir: Path = Path(".")
+    project: ProjectSettings = ProjectSettings()
+    warehouse: WarehouseSettings = WarehouseSettings()
+    app: AppSettings = AppSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    sources: list[SourceSettings] = Field(default_factory=list)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_sources(cls, value: list[SourceSettings]) -> list[SourceSettings]:
+        seen: set[str] = set()
+        for source in value:
+            if source.name in seen:
+                raise ValueError(f"two sources are named {source.name!r}; names must be unique")
+            seen.add(source.name)
+        return value
+
+    def resolve(self, path: Path) -> Path:
+        """``path`` from the file, made absolute against the project folder."""
+        return path if path.is_absolute() else (self.project_dir / path).resolve()
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.resolve(self.warehouse.path)
+
+    def source_url(self, source: SourceSettings) -> str:
+        """A source's URL, with a relative SQLite path made relative to the project folder."""
+        url = urls.parse_url(source.url)
+        if urls.backend(url) == "sqlite" and url.database and not Path(url.database).is_absolute():
+            url = url.set(database=str(self.resolve(Path(url.database))))
+        return url.render_as_string(hide_password=False)
+
+
+_SECTIONS = ("project", "warehouse", "app", "dashboard", "smtp")
+
+
+def load_settings(project_dir: Path, env: Mapping[str, str] | None = None) -> Settings:
+    """Read ``kpiboard.toml`` from ``project_dir`` and apply the ``KPIBOARD_*`` environment."""
+    path = project_dir / CONFIG_FILE
+    if not path.is_file():
+        raise UserError(f"{path}: no {CONFIG_FILE} here; run `kpiboard init {project_dir}` first")
+    return parse_settings(path.read_text(encoding="utf-8"), path, env=env)
+
+
+def parse_settings(text: str, path: Path, env: Mapping[str, str] | None = None) -> Settings:
+    """Parse the text of a configuration file; ``path`` names it in messages."""
+    shown = _display_path(path)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(_toml_syntax_message(shown, exc)) from None
+    lines = _key_lines(text)
+    if "project_dir" in raw:  # set from where the file is, never in it
+        line = lines.get(("project_dir",))
+        raise ConfigError(
+            f"{shown}:{line}: unknown key 'project_dir' (the file's folder is the project)"
+        )
+    env_keys = _apply_environment(raw, os.environ if env is None else env)
+    try:
+        return Settings.model_validate({**raw, "project_dir": path.parent.resolve()})
+    except ValidationError as exc:
+        problems = [_describe(shown, lines, env_keys, err) for err in exc.errors()]
+        raise ConfigError("\n".join(problems)) from None
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _toml_syntax_message(shown: str, exc: tomllib.TOMLDecodeError) -> str:
+    text = str(exc)
+    match = re.search(r"\(at line (\d+), column (\d+)\)", text)
+    if match:
+        reason = text[: match.start()].strip()
+        return f"{shown}:{match.group(1)}: invalid TOML: {reason} (column {match.group(2)})"
+    return f"{shown}: invalid TOML: {text}"
+
+
+def _apply_environment(raw: dict[str, Any], env: Mapping[str, str]) -> dict[tuple[Any, ...], str]:
+    """Override settings from ``KPIBOARD_*`` variables; return which keys came from where."""
+    used: dict[tuple[Any, ...], str] = {}
+    for section in _SECTIONS:
+        model = Settings.model_fields[section].annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        for key in model.model_fields:
+            var = f"{ENV_PREFIX}{section}_{key}".upper()
+            if var in env:
+                target = raw.setdefault(section, {})
+                if isinstance(target, dict):
+                    target[key] = env[var]
+                    used[(section, key)] = var
+    sources = raw.get("sources")
+    if isinstance(sources, list):
+        for i, source in enumerate(sources):
+            if isinstance(source, dict) and isinstance(source.get("name"), str):
+                var = f"{ENV_PREFIX}SOURCE_{source['name']}_URL".upper()
+                if var in env:
+                    source["url"] = env[var]
+                    used[("sources", i, "url")] = var
+    return used
+
+
+def _key_lines(text: str) -> dict[tuple[Any, ...], int]:
+    """Line numbers of tables and keys in a TOML text, by their path (arrays by index).
+
+    A light scanner for messages only: it understands ``[table]``, ``[[array]]``, dotted
+    headers and ``key = value`` lines, which is what configuration files are made of.
+    """
+    found: dict[tuple[Any, ...], int] = {}
+    arrays: dict[tuple[str, ...], int] = {}
+    prefix: tuple[Any, ...] = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        header = re.match(r"^\[\[\s*([^\]]+?)\s*\]\]", stripped) or re.match(
+            r"^\[\s*([^\]]+?)\s*\]", stripped
+        )
+        if header:
+            parts = tuple(_split_key(header.group(1)))
+            if stripped.startswith("[["):
+                arrays[parts] = arrays.get(parts, -1) + 1
+            prefix = _with_indexes(parts, arrays)
+            found.setdefault(prefix, number)
+            continue
+        key = re.match(r"^([A-Za-z0-9_\-\.\"' ]+?)\s*=", stripped)
+        if key:
+            found.setdefault((*prefix, *_split_key(key.group(1))), number)
+    return found
+
+
+def _split_key(key: str) -> list[str]:
+    return [part.strip().strip("\"'") for part in key.split(".")]
+
+
+def _with_indexes(parts: tuple[str, ...], arrays: Mapping[tuple[str, ...], int]) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for i, part in enumerate(parts):
+        out.append(part)
+        if parts[: i + 1] in arrays:
+            out.append(arrays[parts[: i + 1]])
+    return tuple(out)
+
+
+def _describe(
+    shown: str,
+    lines: Mapping[tuple[Any, ...], int],
+    env_keys: Mapping[tuple[Any, ...], str],
+    err: Any,
+) -> str:
+    loc: tuple[Any, ...] = tuple(err["loc"])
+    where = _where(shown, lines, env_keys, loc)
+    kind: str = err["type"]
+    key = loc[-1] if loc else ""
+    section = _section_name(loc[:-1])
+    if kind == "extra_forbidden":
+        known = _known_keys(loc[:-1])
+        hint = difflib.get_close_matches(str(key), known, n=1)
+        suggestion = f" — did you mean {hint[0]!r}?" if hint else f" (known: {', '.join(known)})"
+        return f"{where}: {section}unknown key {key!r}{suggestion}"
+    if kind == "missing":
+        return f"{where}: {section}required key {key!r} is missing"
+    return f"{where}: {section}{_key_name(key)}{_expected(err)}"
+
+
+def _where(
+    shown: str,
+    lines: Mapping[tuple[Any, ...], int],
+    env_keys: Mapping[tuple[Any, ...], str],
+    loc: tuple[Any, ...],
+) -> str:
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in env_keys:
+            return f"environment variable {env_keys[loc[:end]]}"
+        if loc[:end] in lines:
+            return f"{shown}:{lines[loc[:end]]}"
+    return shown
+
+
+def _section_name(loc: Sequence[Any]) -> str:
+    if not loc:
+        return ""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return f"[{text}] "
+
+
+def _key_name(key: Any) -> str:
+    return f"{key}: " if isinstance(key, str) else f"item {key}: "
+
+
+def _expected(err: Any) -> str:
+    kind: str = err["type"]
+    got = err.get("input")
+    shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
+    expected = {
+        "int_parsing": "expected an integer",
+        "int_type": "expected an integer",
+        "float_parsing": "expected a number",
+        "bool_parsing": "expected true or false",
+        "bool_type": "expected true or false",
+        "string_type": "expected a string",
+        "list_type": "expected a list",
+        "dict_type": "expected a table",
+        "model_type": "expected a table",
+        "string_pattern_mismatch": "expected a lower-case name (letters, digits, underscores)",
+    }.get(kind)
+    if expected:
+        return f"{expected}, got {shown}"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        return f"{message.lower()}, got {shown}"
+    return message[:1].lower() + message[1:] if not message[:2].isupper() else message
+
+
+def _known_keys(loc: Sequence[Any]) -> list[str]:
+    model: type[BaseModel] | None = Settings
+    for part in loc:
+        if model is None:
+            return []
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            # a key of a dict field (a per-table entry): step into the dict's value model
+            model = SourceTableSettings if model is SourceSettings else None
+            continue
+        model = _model_of(field.annotation)
+    if model is None:
+        return []
+    return [name for name in model.model_fields if name != "project_dir"]
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
