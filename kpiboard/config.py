@@ -19,9 +19,10 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from kpiboard import urls
 from kpiboard.errors import ConfigError, UrlError, UserError
@@ -108,9 +109,13 @@ class Settings(_Section):
     @classmethod
     def _unique_sources(cls, value: list[SourceSettings]) -> list[SourceSettings]:
         seen: set[str] = set()
-        for source in value:
-            if source.name in seen:
-                raise ValueError(f"two sources are named {source.name!r}; names must be unique")
+        for index, source in enumerate(value):
+            if source.name in seen:  # the index lets the message point at the second block
+                raise PydanticCustomError(
+                    "duplicate_source",
+                    "two sources are named {name}; names must be unique",
+                    {"name": repr(source.name), "index": index},
+                )
             seen.add(source.name)
         return value
 
@@ -147,7 +152,7 @@ def parse_settings(text: str, path: Path, env: Mapping[str, str] | None = None) 
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(_toml_syntax_message(shown, exc)) from None
+        raise ConfigError(_toml_syntax_message(shown, text, exc)) from None
     lines = _key_lines(text)
     if "project_dir" in raw:  # set from where the file is, never in it
         line = lines.get(("project_dir",))
@@ -169,12 +174,16 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
-def _toml_syntax_message(shown: str, exc: tomllib.TOMLDecodeError) -> str:
+def _toml_syntax_message(shown: str, source: str, exc: tomllib.TOMLDecodeError) -> str:
     text = str(exc)
     match = re.search(r"\(at line (\d+), column (\d+)\)", text)
     if match:
         reason = text[: match.start()].strip()
         return f"{shown}:{match.group(1)}: invalid TOML: {reason} (column {match.group(2)})"
+    if text.endswith("(at end of document)"):  # e.g. a last line cut short: `port =`
+        reason = text.removesuffix("(at end of document)").strip()
+        line = max(len(source.splitlines()), 1)
+        return f"{shown}:{line}: invalid TOML: {reason} (at the end of the file)"
     return f"{shown}: invalid TOML: {text}"
 
 
@@ -251,6 +260,8 @@ def _describe(
     err: Any,
 ) -> str:
     loc: tuple[Any, ...] = tuple(err["loc"])
+    if err["type"] == "duplicate_source":
+        loc = (*loc, err["ctx"]["index"], "name")
     where = _where(shown, lines, env_keys, loc)
     kind: str = err["type"]
     key = loc[-1] if loc else ""
@@ -299,6 +310,7 @@ def _expected(err: Any) -> str:
     expected = {
         "int_parsing": "expected an integer",
         "int_type": "expected an integer",
+        "int_from_float": "expected an integer",
         "float_parsing": "expected a number",
         "bool_parsing": "expected true or false",
         "bool_type": "expected true or false",
@@ -318,16 +330,19 @@ def _expected(err: Any) -> str:
 
 def _known_keys(loc: Sequence[Any]) -> list[str]:
     model: type[BaseModel] | None = Settings
+    in_dict = False
     for part in loc:
         if model is None:
             return []
-        if isinstance(part, int):
+        if isinstance(part, int) or in_dict:
+            # a list index, or a key of a dict field (a per-table entry): _model_of already
+            # stepped into the item's model
+            in_dict = False
             continue
         field = model.model_fields.get(str(part))
         if field is None:
-            # a key of a dict field (a per-table entry): step into the dict's value model
-            model = SourceTableSettings if model is SourceSettings else None
-            continue
+            return []
+        in_dict = get_origin(field.annotation) is dict
         model = _model_of(field.annotation)
     if model is None:
         return []

@@ -50,7 +50,7 @@ def database_names() -> list[str]:
 
 # Headcount per branch at scale 1, by CRM role code, for the biggest branch; smaller branches get
 # proportionally fewer (never fewer than one of each).
-ROLE_HEADCOUNT = {"SM": 6, "SE": 3, "DR": 2, "WK": 1, "HD": 1}
+ROLE_HEADCOUNT = {"SM": 7, "SE": 4, "DR": 3, "WK": 1, "HD": 1}
 ROLE_NAMES = {
     "SM": "sales manager",
     "SE": "service engineer",

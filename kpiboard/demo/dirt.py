@@ -167,10 +167,18 @@ class Dirt:
         self._record(frame, table, rows, "malformed_tax_id", "tax_id", details)
 
     def orphan_reference(
-        self, frame: pd.DataFrame, table: str, column: str, rate: float, missing_from: int
+        self,
+        frame: pd.DataFrame,
+        table: str,
+        column: str,
+        rate: float,
+        missing_from: int,
+        eligible: npt.NDArray[np.bool_] | None = None,
     ) -> None:
         """Point a reference at a missing id (ids from ``missing_from`` up never exist)."""
         has = frame[column].notna().to_numpy()
+        if eligible is not None:
+            has = has & eligible
         rows = self._pick(frame, rate, has)
         col = frame.columns.get_loc(column)
         details = []
@@ -181,9 +189,18 @@ class Dirt:
             details.append(f"{column} {old} replaced by non-existent {bad}")
         self._record(frame, table, rows, "orphan_reference", column, details)
 
-    def future_date(self, frame: pd.DataFrame, table: str, column: str, rate: float) -> None:
+    def future_date(
+        self,
+        frame: pd.DataFrame,
+        table: str,
+        column: str,
+        rate: float,
+        eligible: npt.NDArray[np.bool_] | None = None,
+    ) -> None:
         """A date typed with the wrong year: it lies after the end of the data."""
         has = frame[column].notna().to_numpy()
+        if eligible is not None:
+            has = has & eligible
         rows = self._pick(frame, rate, has)
         col = frame.columns.get_loc(column)
         details = []
@@ -256,9 +273,11 @@ class Dirt:
         """Clients typed in a second time, spelled differently; returns the duplicate rows.
 
         The duplicate keeps the original's tax id, phone or email (that is how a person would find
-        it is the same client) and is created some weeks after the original.
+        it is the same client) and is created some weeks after the original. Only clean rows are
+        copied, so a duplicate carries no other defect.
         """
-        rows = self._pick(frame, rate)
+        spoiled = {d.primary_key for d in self.defects if d.table == "clients"}
+        rows = self._pick(frame, rate, ~frame["id"].isin(spoiled).to_numpy())
         dups = frame.iloc[rows].copy()
         dups["id"] = np.arange(next_id, next_id + len(rows))
         names = []

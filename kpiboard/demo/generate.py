@@ -358,7 +358,8 @@ class DemoGenerator:
         rng = _rng(self.seed, s.rng_key, 0)
         db = s.branch.database
         first = self.months[0].start
-        size = s.branch.weight / co.BRANCHES[0].weight * math.sqrt(self.scale)
+        # about 40 people at scale 1 and below; benchmark scales grow the staff more slowly
+        size = s.branch.weight / co.BRANCHES[0].weight * math.sqrt(max(self.scale, 1.0))
 
         roles: list[str] = []
         for role, count in co.ROLE_HEADCOUNT.items():
@@ -478,7 +479,8 @@ class DemoGenerator:
         is_company = segment != "PRV"
         # names: every client name in a branch is distinct (an index into all name combinations)
         combos = len(co.COMPANY_WORDS) ** 2 * len(co.COMPANY_NOUNS)
-        pick = ids.scramble(cid + 1000 * s.index, combos, salt=11)
+        pick = ids.scramble((cid + 1000 * s.index) % combos, combos, salt=11)
+        edition = (cid + 1000 * s.index) // combos  # past all combinations: "Summit Dental 2 LLC"
         w1 = pick % len(co.COMPANY_WORDS)
         w2 = pick // len(co.COMPANY_WORDS) % len(co.COMPANY_WORDS)
         noun = pick // len(co.COMPANY_WORDS) ** 2
@@ -490,7 +492,8 @@ class DemoGenerator:
             if is_company[i]:
                 a, b = co.COMPANY_WORDS[w1[i]], co.COMPANY_WORDS[w2[i]]
                 base = a if a == b else f"{a} {b}"
-                names[i] = f"{base} {co.COMPANY_NOUNS[noun[i]]} {form[i]}"
+                number = f" {edition[i] + 1}" if edition[i] else ""
+                names[i] = f"{base} {co.COMPANY_NOUNS[noun[i]]}{number} {form[i]}"
             else:
                 names[i] = f"{first[i]} {last[i]}"
         slug = ids.slugs(names)
@@ -1384,7 +1387,9 @@ class DemoGenerator:
         )
         dirt = self.crm_dirt[s.index]
         dirt.closed_before_opened(frame, "service_requests", "received_at", "returned_at", 0.002)
-        dirt.future_date(frame, "service_requests", "received_at", 0.0005)
+        # only requests still open: a returned one would also look closed before it was opened
+        open_requests = frame["returned_at"].isna().to_numpy()
+        dirt.future_date(frame, "service_requests", "received_at", 0.05, eligible=open_requests)
         return frame
 
     # -- stock ----------------------------------------------------------------------------------
@@ -1696,8 +1701,10 @@ class DemoGenerator:
             frame["updated_at"] = frame["moved_at"]
             directional = frame["move_type"].isin(["RCPT", "SHIP"]).to_numpy()
             self.stock_dirt.negative_quantity(frame, "stock_moves", 0.0008, eligible=directional)
+            # a shipment of a product the catalog does not know (typed by hand at the counter)
+            shipments = (frame["move_type"] == "SHIP").to_numpy()
             self.stock_dirt.orphan_reference(
-                frame, "stock_moves", "product_id", 0.0004, ORPHAN_BASE
+                frame, "stock_moves", "product_id", 0.0005, ORPHAN_BASE, eligible=shipments
             )
             self.stock_dirt.future_date(frame, "stock_moves", "moved_at", 0.0002)
             yield Batch(co.STOCK_DATABASE, "stock_moves", frame)

@@ -9,6 +9,8 @@ random-looking numbers without keeping a set of used ones.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -22,15 +24,16 @@ _KIND_SPAN = 1_000_000
 
 def scramble(n: IntArray, modulus: int, salt: int) -> IntArray:
     """A bijection of ``[0, modulus)`` that looks random; ``salt`` picks one of many."""
-    a = 7_919 * (2 * salt + 1) + 2  # odd multiplier; moduli below are powers of ten, so coprime
-    a = a if a % 5 else a + 2
+    a = 7_919 * (2 * salt + 1) + 2
+    while math.gcd(a, modulus) != 1:  # a multiplier coprime to the modulus makes it a bijection
+        a += 1
     return (a * n.astype(np.int64) + 1_234_567 * salt) % modulus
 
 
 def phone_numbers(area_code: str, kind: int, seq: IntArray, style: IntArray) -> StrArray:
     """US phone numbers in the three ways people type them; unique for distinct (kind, seq)."""
-    local = scramble(kind * _KIND_SPAN + seq, 10_000_000, salt=int(area_code))
-    exchange = 200 + local // 10_000 % 800  # never 0xx/1xx: those are not valid exchanges
+    local = scramble(kind * _KIND_SPAN + seq, 8_000_000, salt=int(area_code))
+    exchange = 200 + local // 10_000  # 200-999: exchanges never start with 0 or 1
     line = local % 10_000
     out = np.empty(len(seq), dtype=object)
     for i, (ex, ln, st) in enumerate(
@@ -60,6 +63,6 @@ def tax_ids(branch_index: int, kind: int, seq: IntArray) -> StrArray:
 def slugs(names: StrArray) -> StrArray:
     """Lower-case alphanumeric slugs of company names, for email domains."""
     return np.array(
-        ["".join(ch for ch in str(name).lower() if ch.isalnum())[:24] for name in names],
+        ["".join(ch for ch in str(name).lower() if ch.isalnum()) for name in names],
         dtype=object,
     )
