@@ -305,7 +305,7 @@ class Dirt:
         created = np.minimum(created_after[rows] + lag, END - DAY)
         dups["created_at"] = created.astype("datetime64[s]")
         dups["updated_at"] = dups["created_at"]
-        dups["lead_id"] = None
+        dups["lead_id"] = np.nan
         details = [f"duplicate of client {orig}" for orig in frame["id"].to_numpy()[rows].tolist()]
         self._record(dups, "clients", np.arange(len(dups)), "duplicate_client", "name", details)
         return dups
