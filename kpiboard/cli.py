@@ -26,15 +26,17 @@ from kpiboard.project import init_project
 from kpiboard.warehouse import init_warehouse
 
 app = typer.Typer(
-    help="kpiboard: analytics and KPI dashboards on your operational databases.",
     no_args_is_help=True,
+    add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 source_app = typer.Typer(
-    help="Operational databases: list the configured ones, or generate the demo company's.",
+    help="Operational databases: list the configured ones, or generate the demo company's.\n\n"
+    "Example: `kpiboard source list --project demo`",
     no_args_is_help=True,
+    rich_markup_mode="markdown",
 )
 app.add_typer(source_app, name="source")
 
@@ -59,8 +61,7 @@ ScaleOption = Annotated[
 def _root(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
-    """kpiboard pulls CRM and stock data from operational databases into DuckDB, validates it,
-    computes KPIs and serves dashboards and reports.
+    """kpiboard: analytics and KPI dashboards on a company's operational databases.
 
     Example: `kpiboard demo` builds the demo company in ./demo.
     """
@@ -80,7 +81,7 @@ def init(
     Example: `kpiboard init acme-analytics`
     """
     path = init_project(directory, name=name, force=force)
-    out.print(f"Wrote {path}. Add your [[sources]] there, then run the pipeline.")
+    out.print(f"Wrote {path}. Add your [[sources]] there, then run the pipeline.", markup=False)
 
 
 @app.command()

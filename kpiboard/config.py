@@ -269,6 +269,11 @@ def _describe(
     if kind == "extra_forbidden":
         known = _known_keys(loc[:-1])
         hint = difflib.get_close_matches(str(key), known, n=1)
+        if not section and isinstance(err.get("input"), dict):  # a whole [table] of its own
+            suggestion = (
+                f" — did you mean [{hint[0]}]?" if hint else f" (known: {', '.join(known)})"
+            )
+            return f"{where}: unknown section [{key}]{suggestion}"
         suggestion = f" — did you mean {hint[0]!r}?" if hint else f" (known: {', '.join(known)})"
         return f"{where}: {section}unknown key {key!r}{suggestion}"
     if kind == "missing":
@@ -323,8 +328,15 @@ def _expected(err: Any) -> str:
     if expected:
         return f"{expected}, got {shown}"
     message = str(err["msg"]).removeprefix("Value error, ")
-    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-        return f"{message.lower()}, got {shown}"
+    bounds = {
+        "greater_than_equal": ("at least", "ge"),
+        "less_than_equal": ("at most", "le"),
+        "greater_than": ("more than", "gt"),
+        "less_than": ("less than", "lt"),
+    }
+    if kind in bounds:
+        words, name = bounds[kind]
+        return f"expected {words} {err['ctx'][name]}, got {shown}"
     return message[:1].lower() + message[1:] if not message[:2].isupper() else message
 
 

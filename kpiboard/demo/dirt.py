@@ -186,7 +186,7 @@ class Dirt:
             old = frame.iat[r, col]
             bad = missing_from + int(self.rng.integers(0, 90_000))
             frame.iat[r, col] = bad
-            details.append(f"{column} {old} replaced by non-existent {bad}")
+            details.append(f"{column} {int(old)} replaced by non-existent {bad}")
         self._record(frame, table, rows, "orphan_reference", column, details)
 
     def future_date(
