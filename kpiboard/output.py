@@ -53,7 +53,7 @@ def emit(
             numeric = bool(rows) and all(
                 isinstance(r.get(name), int | float | Decimal) for r in rows
             )
-            table.add_column(name, justify="right" if numeric else "left")
+            table.add_column(name, justify="right" if numeric else "left", overflow="fold")
         for r in rows:
             table.add_row(*(_cell(r.get(k)) for k in names))
         Console(file=stream, soft_wrap=True).print(table)
