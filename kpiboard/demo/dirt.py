@@ -23,6 +23,9 @@ import pandas as pd
 
 from kpiboard.demo.timeline import DAY, END
 
+ORPHAN_BASE = 900_000
+"""Ids from here up never exist: orphan references injected as dirt point there."""
+
 KINDS = (
     "duplicate_client",
     "malformed_phone",

@@ -12,10 +12,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import numpy.typing as npt
 
-IntArray = npt.NDArray[np.int64]
-StrArray = npt.NDArray[np.object_]
+from kpiboard.demo.arrays import IntArray, ObjArray
 
 # number spaces per kind of entity, so a client's and a contact's numbers never meet
 CLIENT, CONTACT, LEAD, USER, SUPPLIER = 0, 1, 2, 3, 4
@@ -30,7 +28,7 @@ def scramble(n: IntArray, modulus: int, salt: int) -> IntArray:
     return (a * n.astype(np.int64) + 1_234_567 * salt) % modulus
 
 
-def phone_numbers(area_code: str, kind: int, seq: IntArray, style: IntArray) -> StrArray:
+def phone_numbers(area_code: str, kind: int, seq: IntArray, style: IntArray) -> ObjArray:
     """US phone numbers in the three ways people type them; unique for distinct (kind, seq)."""
     local = scramble(kind * _KIND_SPAN + seq, 8_000_000, salt=int(area_code))
     exchange = 200 + local // 10_000  # 200-999: exchanges never start with 0 or 1
@@ -48,7 +46,7 @@ def phone_numbers(area_code: str, kind: int, seq: IntArray, style: IntArray) -> 
     return out
 
 
-def tax_ids(branch_index: int, kind: int, seq: IntArray) -> StrArray:
+def tax_ids(branch_index: int, kind: int, seq: IntArray) -> ObjArray:
     """Employer identification numbers ``NN-NNNNNNN``, unique across branches and kinds."""
     space = (branch_index * 8 + kind) * _KIND_SPAN + seq
     number = scramble(space, 1_000_000_000, salt=97)
@@ -60,9 +58,29 @@ def tax_ids(branch_index: int, kind: int, seq: IntArray) -> StrArray:
     )
 
 
-def slugs(names: StrArray) -> StrArray:
+def slugs(names: ObjArray) -> ObjArray:
     """Lower-case alphanumeric slugs of company names, for email domains."""
     return np.array(
         ["".join(ch for ch in str(name).lower() if ch.isalnum()) for name in names],
         dtype=object,
     )
+
+
+class KeySequences:
+    """Primary keys of one database's tables, handed out in blocks like a database's sequences.
+
+    Keys start at 1 and have no gaps, so a row's key says how many rows came before it.
+    """
+
+    def __init__(self) -> None:
+        self._next: dict[str, int] = {}
+
+    def peek(self, table: str) -> int:
+        """The key the next row of ``table`` will get."""
+        return self._next.get(table, 1)
+
+    def take(self, table: str, n: int) -> IntArray:
+        """The keys of the next ``n`` rows of ``table``."""
+        start = self.peek(table)
+        self._next[table] = start + n
+        return np.arange(start, start + n, dtype=np.int64)

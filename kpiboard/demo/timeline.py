@@ -12,10 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from kpiboard.demo.arrays import BoolArray, IntArray
 from kpiboard.demo.company import MONTHS, REFERENCE_DATE
-
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 
 DAY = 86_400
 HOUR = 3_600
@@ -82,7 +80,7 @@ def censor(times: IntArray) -> IntArray:
     return np.where(times < END, times, NAT)
 
 
-def happened(times: IntArray) -> npt.NDArray[np.bool_]:
+def happened(times: IntArray) -> BoolArray:
     return (times != NAT) & (times < END)
 
 
