@@ -85,6 +85,10 @@ class SourceTableSettings(_Section):
 class SourceSettings(_Section):
     name: str = Field(pattern=NAME_PATTERN)
     url: str
+    # sources of one group (the branches' CRMs) share a schema; models read them as one,
+    # through the views raw_<group>.<table>, with the source's branch in column _branch
+    group: str | None = Field(default=None, pattern=NAME_PATTERN)
+    branch: str | None = None
     tables: list[str] = Field(default_factory=list)  # empty: every table of the source
     table: dict[str, SourceTableSettings] = Field(default_factory=dict)
 
@@ -94,12 +98,23 @@ class SourceSettings(_Section):
         return _check_url(value)
 
 
+class EtlSettings(_Section):
+    # SQL models turning raw_* into core, one SELECT per file: <models>/<schema>/<table>.sql
+    models: Path = Path("models")
+    batch_rows: int = Field(default=100_000, ge=1_000, le=10_000_000)
+    # sources extracted at the same time
+    parallel: int = Field(default=2, ge=1, le=32)
+    # compare keys with the source to find hard deletes every N runs (and with --check-deletes)
+    delete_check_every: int = Field(default=10, ge=1)
+
+
 class Settings(_Section):
     """The whole configuration; paths in it are relative to :attr:`project_dir`."""
 
     project_dir: Path = Path(".")
     project: ProjectSettings = ProjectSettings()
     warehouse: WarehouseSettings = WarehouseSettings()
+    etl: EtlSettings = EtlSettings()
     app: AppSettings = AppSettings()
     dashboard: DashboardSettings = DashboardSettings()
     smtp: SmtpSettings = SmtpSettings()
@@ -135,7 +150,7 @@ class Settings(_Section):
         return url.render_as_string(hide_password=False)
 
 
-_SECTIONS = ("project", "warehouse", "app", "dashboard", "smtp")
+_SECTIONS = ("project", "warehouse", "etl", "app", "dashboard", "smtp")
 
 
 def load_settings(project_dir: Path, env: Mapping[str, str] | None = None) -> Settings:
