@@ -8,22 +8,42 @@ folder, the current one or ``--project DIR``.
 from __future__ import annotations
 
 import sys
+import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import duckdb
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
-from kpiboard import __version__, urls
-from kpiboard.config import load_settings
-from kpiboard.demo import BuildResult, build_sources, company, database_urls
+from etl import pipeline
+from etl.load import TableResult
+from etl.sources import SourceTable
+from kpiboard import __version__, appdb, urls
+from kpiboard.config import Settings, load_settings
+from kpiboard.demo import (
+    BuildResult,
+    build_sources,
+    company,
+    database_urls,
+    demo_sources,
+    install_demo_models,
+)
 from kpiboard.demo.generate import Batch
-from kpiboard.errors import KpiboardError
+from kpiboard.errors import KpiboardError, UserError
 from kpiboard.output import Format, emit
 from kpiboard.project import init_project
-from kpiboard.warehouse import init_warehouse
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -39,6 +59,13 @@ source_app = typer.Typer(
     rich_markup_mode="markdown",
 )
 app.add_typer(source_app, name="source")
+etl_app = typer.Typer(
+    help="The pipeline: sources into a new warehouse snapshot, transformed and published.\n\n"
+    "Example: `kpiboard etl run --project demo`",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+app.add_typer(etl_app, name="etl")
 
 console = Console(stderr=True)
 out = Console()
@@ -95,32 +122,31 @@ def demo(
         bool, typer.Option("--no-serve", help="Build everything, then exit instead of serving.")
     ] = False,
 ) -> None:
-    """Build the demo company: its operational databases, project and warehouse.
+    """Build the demo company and run the pipeline on it.
 
     Generates Brightline Office Systems — three branch CRMs and a stock database as SQLite files
     in DIR/sources — with the dirt manifest, writes DIR/kpiboard.toml with those four sources and
-    creates the warehouse with the canonical core schema.
+    the demo's SQL models (DIR/models), then runs the pipeline into DIR/warehouse.
 
     Example: `kpiboard demo --dir demo --seed 7 --no-serve`
     """
     template = f"sqlite:///{(directory / 'sources').resolve()}/{{db}}.sqlite"
     config = directory / "kpiboard.toml"
     if not config.exists():
-        sources = [(name, f"sqlite:///sources/{name}.sqlite") for name in company.database_names()]
-        init_project(directory, name=f"{company.COMPANY_NAME} (demo)", sources=sources)
+        init_project(directory, name=f"{company.COMPANY_NAME} (demo)", sources=demo_sources())
+    install_demo_models(directory / "models")
     settings = load_settings(directory)
     result = _generate(template, seed=seed, scale=scale, manifest=None)
-    tables = init_warehouse(settings.warehouse_path)
     _print_build(result)
-    out.print(
-        f"Warehouse: {settings.warehouse_path} (core schema: {len(tables)} tables, "
-        "filled by the pipeline)"
-    )
-    out.print(f"Project:   {config.resolve()}")
+    run = _run_pipeline(settings, full=True)
+    _print_run(run)
+    out.print(f"Project:   {config.resolve()}", markup=False)
+    out.print(f"Warehouse: {run.snapshot}", markup=False)
     if not no_serve:
         out.print(
-            "The dashboard is not part of this version yet; the demo ends here. "
-            "Explore the sources with any SQLite client."
+            "The dashboard is not part of this version yet; the demo ends here. Explore the "
+            f'warehouse with: kpiboard sql -p {directory} "SELECT * FROM core.fct_invoice LIMIT 5"',
+            markup=False,
         )
 
 
@@ -174,6 +200,159 @@ def source_list(project: ProjectOption = Path("."), fmt: FormatOption = Format.t
         for s in settings.sources
     ]
     emit(rows, fmt, columns=["name", "backend", "url", "tables"], title="Sources")
+
+
+@etl_app.command("run")
+def etl_run(
+    project: ProjectOption = Path("."),
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")
+    ] = None,
+    table: Annotated[
+        list[str] | None, typer.Option("--table", "-t", help="Only this table (repeatable).")
+    ] = None,
+    full: Annotated[bool, typer.Option("--full", help="Rebuild tables from scratch.")] = False,
+    check_deletes: Annotated[
+        bool,
+        typer.Option("--check-deletes", help="Compare keys to find rows deleted at the source."),
+    ] = False,
+) -> None:
+    """Copy the sources into a new snapshot, transform into core, publish.
+
+    Exit codes: 0 success; 4 partial (published, but a source or table failed: see the summary);
+    5 failed (nothing published); 2 bad input.
+
+    Example: `kpiboard etl run -p demo --source crm_denver --table invoices --full`
+    """
+    settings = load_settings(project)
+    result = _run_pipeline(
+        settings, sources=source or (), tables=table or (), full=full, check_deletes=check_deletes
+    )
+    _print_run(result)
+    if result.status == pipeline.PARTIAL:
+        raise typer.Exit(4)
+
+
+@etl_app.command("status")
+def etl_status(
+    project: ProjectOption = Path("."),
+    last: Annotated[int, typer.Option(help="How many runs to show.", min=1)] = 10,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Show the last pipeline runs: when, how long, status, rows, errors.
+
+    Example: `kpiboard etl status -p demo --last 5 --format json`
+    """
+    settings = load_settings(project)
+    engine = appdb.engine(settings)
+    runs, tables = appdb.etl_runs, appdb.etl_table_runs
+    query = (
+        sa.select(
+            runs.c.run_id,
+            runs.c.status,
+            runs.c.started_at,
+            runs.c.finished_at,
+            sa.func.count(tables.c.table_name).label("tables"),
+            sa.func.coalesce(sa.func.sum(tables.c.rows_read), 0).label("rows_read"),
+            sa.func.coalesce(sa.func.sum(tables.c.rows_deleted), 0).label("rows_deleted"),
+            runs.c.error,
+        )
+        .select_from(runs.outerjoin(tables, tables.c.run_id == runs.c.run_id))
+        .group_by(runs.c.run_id)
+        .order_by(runs.c.started_at.desc())
+        .limit(last)
+    )
+    with engine.connect() as db:
+        rows = [dict(r._mapping) for r in db.execute(query)]
+    engine.dispose()
+    emit(rows, fmt, title="Pipeline runs")
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="A read-only SQL query (DuckDB dialect).")],
+    project: ProjectOption = Path("."),
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Run a read-only query on the published snapshot of the warehouse.
+
+    Example: `kpiboard sql -p demo "SELECT branch_id, count(*) FROM core.fct_invoice GROUP BY 1"`
+    """
+    settings = load_settings(project)
+    con = settings.open_warehouse().connect()
+    try:
+        cursor = con.execute(query)
+        names = [d[0] for d in cursor.description or []]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    except duckdb.Error as exc:
+        raise UserError(f"query failed: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+    emit(rows, fmt, columns=names)
+
+
+def _run_pipeline(settings: Settings, **options: Any) -> pipeline.RunResult:
+    with Progress(
+        TextColumn("[bold]{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rows]:>12,} rows"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bars:
+        return pipeline.run(settings, progress=_PipelineBars(bars), **options)
+
+
+class _PipelineBars(pipeline.Progress):
+    """One bar per source (tables done, rows read) and one per later step."""
+
+    def __init__(self, bars: Progress) -> None:
+        self.bars = bars
+        self.tasks: dict[str, TaskID] = {}
+        self.lock = threading.Lock()
+
+    def tables_found(self, source: str, tables: Sequence[SourceTable]) -> None:
+        with self.lock:
+            self.tasks[source] = self.bars.add_task(source, total=len(tables), rows=0)
+
+    def rows(self, source: str, table: str, rows: int) -> None:
+        with self.lock:
+            task = self.tasks[source]
+            done = self.bars.tasks[task].fields["rows"] + rows
+            self.bars.update(task, rows=done, description=f"{source}.{table}")
+
+    def table_done(self, result: TableResult) -> None:
+        with self.lock:
+            self.bars.update(self.tasks[result.source], advance=1, description=result.source)
+
+    def step(self, name: str) -> None:
+        with self.lock:
+            self.bars.add_task(name, total=None, rows=0)
+
+
+def _print_run(result: pipeline.RunResult) -> None:
+    rows = [
+        {
+            "source": t.source,
+            "table": t.table,
+            "mode": t.mode,
+            "rows read": t.rows_read,
+            "deleted": t.rows_deleted,
+            "seconds": round(t.seconds, 2),
+            "watermark": t.watermark_after or "",
+            "error": t.error or "",
+        }
+        for t in sorted(result.tables, key=lambda t: (t.source, t.table))
+    ]
+    emit(rows, Format.table, title=f"Pipeline run {result.run_id}: {result.status}")
+    built = sum(m.rows for m in result.models)
+    out.print(
+        f"{len(result.models)} models built {built:,} core rows; {result.seconds:.1f} s in all",
+        markup=False,
+    )
+    for error in result.errors:
+        console.print(f"[bold red]error:[/] {escape(error)}", highlight=False, soft_wrap=True)
 
 
 def _generate(template: str, *, seed: int, scale: float, manifest: Path | None) -> BuildResult:

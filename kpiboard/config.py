@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from kpiboard import urls
 from kpiboard.errors import ConfigError, UrlError, UserError
+from kpiboard.warehouse import Warehouse
 
 CONFIG_FILE = "kpiboard.toml"
 ENV_PREFIX = "KPIBOARD_"
@@ -50,7 +51,8 @@ class ProjectSettings(_Section):
 
 
 class WarehouseSettings(_Section):
-    path: Path = Path("warehouse/kpiboard.duckdb")
+    # the folder of DuckDB snapshots; readers use the published one (see kpiboard.warehouse)
+    path: Path = Path("warehouse")
     keep_snapshots: int = Field(default=3, ge=1, le=100)
 
 
@@ -140,7 +142,12 @@ class Settings(_Section):
 
     @property
     def warehouse_path(self) -> Path:
+        """The warehouse folder, absolute."""
         return self.resolve(self.warehouse.path)
+
+    def open_warehouse(self) -> Warehouse:
+        """The project's warehouse (snapshots and the published pointer)."""
+        return Warehouse(self.warehouse_path, keep=self.warehouse.keep_snapshots)
 
     def source_url(self, source: SourceSettings) -> str:
         """A source's URL, with a relative SQLite path made relative to the project folder."""

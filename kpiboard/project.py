@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from kpiboard.config import CONFIG_FILE
@@ -23,8 +23,9 @@ name = {name}
 timezone = "UTC"
 
 [warehouse]
-# The DuckDB file that holds the published warehouse (raw_*, core, validation results).
-path = "warehouse/kpiboard.duckdb"
+# The warehouse folder: DuckDB snapshots (raw_*, core, validation results), the newest
+# published one read by dashboards and reports while the pipeline builds the next.
+path = "warehouse"
 # How many published snapshots to keep for rollback.
 keep_snapshots = 3
 
@@ -63,14 +64,21 @@ _NO_SOURCES = """
 """
 
 
-def config_text(name: str, sources: Sequence[tuple[str, str]] = ()) -> str:
-    """The text of a new ``kpiboard.toml``, with ``sources`` as ``(name, url)`` pairs."""
+SourceEntry = tuple[str, str] | Mapping[str, str]
+
+
+def config_text(name: str, sources: Sequence[SourceEntry] = ()) -> str:
+    """The text of a new ``kpiboard.toml``; ``sources`` as ``(name, url)`` pairs or as mappings
+    of their keys (``name``, ``url``, ``group``, ``branch``), written in that order."""
     text = _HEADER.replace("{name}", _toml_string(name))
     if not sources:
         return text + _NO_SOURCES
     text += "\n# Operational databases copied into the warehouse, one [[sources]] block each.\n"
-    for source, url in sources:
-        text += f"\n[[sources]]\nname = {_toml_string(source)}\nurl = {_toml_string(url)}\n"
+    for entry in sources:
+        keys = dict(zip(("name", "url"), entry, strict=True)) if isinstance(entry, tuple) else entry
+        text += "\n[[sources]]\n" + "".join(
+            f"{key} = {_toml_string(value)}\n" for key, value in keys.items()
+        )
     return text
 
 
@@ -78,7 +86,7 @@ def init_project(
     directory: Path,
     *,
     name: str | None = None,
-    sources: Sequence[tuple[str, str]] = (),
+    sources: Sequence[SourceEntry] = (),
     force: bool = False,
 ) -> Path:
     """Create ``directory`` with a commented ``kpiboard.toml``; refuse to overwrite one."""

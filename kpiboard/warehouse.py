@@ -1,36 +1,157 @@
-"""The DuckDB warehouse file: opening it and laying out its schemas.
+"""The warehouse: a folder of DuckDB snapshots, one of them published.
 
-DuckDB allows one writer per file; readers open read-only. The pipeline (``etl``) builds each new
-snapshot and publishes it; this module only knows how to open a warehouse and create the canonical
-``core`` schema in it.
+DuckDB allows one writer per file, and readers (dashboards, reports, ``kpiboard sql``) must never
+see a half-built state. So the pipeline never writes to what readers read. It copies the published
+snapshot to a new file, loads and transforms there, and publishes by replacing one small pointer
+file atomically (``os.replace``). Readers open the snapshot the pointer names, read-only.
+
+    warehouse/
+      CURRENT                      name of the published snapshot
+      snapshots/<run id>.duckdb    published snapshots, the newest few kept
+      snapshots/<run id>.building  a snapshot being built (deleted if a run died)
+      .lock                        held by the one pipeline run allowed at a time
+
+A crash or ``kill -9`` at any moment leaves ``CURRENT`` naming a complete snapshot: before the
+``os.replace`` the old one, after it the new one. A dead run's ``.building`` file is removed by
+the next run, which starts again from the published snapshot.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import fcntl
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from kpiboard.core_model import CORE_TABLES, create_core_schema
+from kpiboard.core_model import create_core_schema
 from kpiboard.errors import UserError
+from kpiboard.faults import crash_point
+
+POINTER = "CURRENT"
+SNAPSHOTS = "snapshots"
+BUILDING = ".building"
+PUBLISHED = ".duckdb"
 
 
-def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse at ``path``; a missing file is created unless ``read_only``."""
-    if read_only and not path.exists():
-        raise UserError(f"{path}: no warehouse here yet; run the pipeline first")
-    path.parent.mkdir(parents=True, exist_ok=True)
+class WarehouseBusy(UserError):
+    """Another pipeline run holds the warehouse."""
+
+
+def new_run_id() -> str:
+    """Sortable, unique: ``20261127T130501Z-3f9a``."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{now}-{secrets.token_hex(2)}"
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """The warehouse folder; ``keep`` is how many published snapshots to keep."""
+
+    folder: Path
+    keep: int = 3
+
+    @property
+    def snapshots(self) -> Path:
+        return self.folder / SNAPSHOTS
+
+    def published(self) -> Path | None:
+        """The published snapshot's file, or ``None`` before the first run."""
+        pointer = self.folder / POINTER
+        try:
+            name = pointer.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        path = self.snapshots / name
+        return path if path.exists() else None
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A read-only connection to the published snapshot, in UTC."""
+        path = self.published()
+        if path is None:
+            raise UserError(f"{self.folder}: nothing published yet; run `kpiboard etl run` first")
+        con = duckdb.connect(str(path), read_only=True)
+        con.execute("SET TimeZone = 'UTC'")
+        return con
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the warehouse for one run; the OS releases it if the process dies."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with (self.folder / ".lock").open("a") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise WarehouseBusy(
+                    f"{self.folder}: another pipeline run is working on this warehouse"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def start(self, run_id: str) -> Path:
+        """A new snapshot to build, copied from the published one (or empty with the core schema).
+
+        Call under :meth:`lock`. Leftovers of runs that died are removed first.
+        """
+        self.snapshots.mkdir(parents=True, exist_ok=True)
+        for stale in self.snapshots.glob(f"*{BUILDING}*"):
+            stale.unlink()
+        target = self.snapshots / f"{run_id}{BUILDING}"
+        current = self.published()
+        if current is not None:
+            shutil.copyfile(current, target)
+        con = duckdb.connect(str(target))
+        try:
+            create_core_schema(con)
+        finally:
+            con.close()
+        return target
+
+    def publish(self, building: Path) -> Path:
+        """Make ``building`` (closed by the caller) the published snapshot, atomically."""
+        final = building.with_name(building.name.removesuffix(BUILDING) + PUBLISHED)
+        _fsync(building)
+        os.replace(building, final)
+        crash_point("renamed")
+        pointer = self.folder / POINTER
+        temporary = self.folder / f"{POINTER}.tmp"
+        temporary.write_text(final.name + "\n", encoding="utf-8")
+        _fsync(temporary)
+        os.replace(temporary, pointer)
+        _fsync_dir(self.folder)
+        self.prune()
+        return final
+
+    def prune(self) -> list[Path]:
+        """Delete published snapshots beyond the newest ``keep`` (never the current one)."""
+        current = self.published()
+        published = sorted(self.snapshots.glob(f"*{PUBLISHED}"), reverse=True)
+        removed = [p for p in published[self.keep :] if p != current]
+        for path in removed:
+            path.unlink(missing_ok=True)
+            Path(f"{path}.wal").unlink(missing_ok=True)
+        return removed
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
-        return duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        raise UserError(f"{path}: cannot open the warehouse: {exc}") from None
-
-
-def init_warehouse(path: Path) -> list[str]:
-    """Create the warehouse file (if needed) with the ``core`` schema; return its table names."""
-    con = connect(path)
-    try:
-        create_core_schema(con)
+        os.fsync(fd)
     finally:
-        con.close()
-    return [table.name for table in CORE_TABLES]
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

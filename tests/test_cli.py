@@ -84,10 +84,14 @@ def test_the_walk_finds_every_command() -> None:
     assert COMMANDS == [
         (),
         ("demo",),
+        ("etl",),
+        ("etl", "run"),
+        ("etl", "status"),
         ("init",),
         ("source",),
         ("source", "generate"),
         ("source", "list"),
+        ("sql",),
     ]
 
 

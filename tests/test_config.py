@@ -32,7 +32,7 @@ def test_empty_file_gives_the_defaults(tmp_path: Path) -> None:
     assert settings.project_dir == tmp_path.resolve()
     assert settings.project.name == "kpiboard project"
     assert settings.project.timezone == "UTC"
-    assert settings.warehouse.path == Path("warehouse/kpiboard.duckdb")
+    assert settings.warehouse.path == Path("warehouse")
     assert settings.warehouse.keep_snapshots == 3
     assert settings.app.database_url == "sqlite:///app.sqlite"
     assert (settings.dashboard.host, settings.dashboard.port) == ("127.0.0.1", 8050)
@@ -47,14 +47,14 @@ def test_empty_file_gives_the_defaults(tmp_path: Path) -> None:
 def test_warehouse_path_is_relative_to_the_file_not_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project = _write(tmp_path / "proj", '[warehouse]\npath = "data/wh.duckdb"\n')
+    project = _write(tmp_path / "proj", '[warehouse]\npath = "data/wh"\n')
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
 
     settings = load_settings(Path("../proj"), env={})
 
-    assert settings.warehouse_path == (tmp_path / "proj" / "data" / "wh.duckdb").resolve()
+    assert settings.warehouse_path == (tmp_path / "proj" / "data" / "wh").resolve()
     assert settings.warehouse_path.is_absolute()
     assert settings.resolve(Path("/abs/file.duckdb")) == Path("/abs/file.duckdb")
     assert project.exists()

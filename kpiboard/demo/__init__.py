@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -22,7 +23,14 @@ from kpiboard.demo.generate import Batch, DemoGenerator
 from kpiboard.demo.schema import crm_metadata, stock_metadata
 from kpiboard.demo.writers import DatabaseWriter
 
-__all__ = ["BuildResult", "build_sources", "database_urls", "metadata_for"]
+__all__ = [
+    "BuildResult",
+    "build_sources",
+    "database_urls",
+    "demo_sources",
+    "install_demo_models",
+    "metadata_for",
+]
 
 
 def metadata_for(database: str) -> sa.MetaData:
@@ -108,3 +116,33 @@ def build_sources(
         result.defects = len(generator.defects)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def demo_sources() -> list[dict[str, str]]:
+    """The demo's four ``[[sources]]`` entries: the branch CRMs as group ``crm``, and stock."""
+    entries = [
+        {
+            "name": b.database,
+            "url": f"sqlite:///sources/{b.database}.sqlite",
+            "group": "crm",
+            "branch": b.code,
+        }
+        for b in company.BRANCHES
+    ]
+    stock = company.STOCK_DATABASE
+    return [*entries, {"name": stock, "url": f"sqlite:///sources/{stock}.sqlite"}]
+
+
+DEMO_MODELS = Path(str(resources.files("etl") / "models" / "brightline"))
+
+
+def install_demo_models(target: Path) -> list[Path]:
+    """Copy the demo's SQL models into a project's models folder; existing files are kept."""
+    written = []
+    for source in sorted(DEMO_MODELS.rglob("*.sql")):
+        destination = target / source.relative_to(DEMO_MODELS)
+        if not destination.exists():
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+            written.append(destination)
+    return written

@@ -1,0 +1,296 @@
+"""Loading: record batches into ``raw_<source>.<table>``, full or incremental, with watermarks.
+
+Each table is synced in one DuckDB transaction that also moves its watermark, so the watermark
+never runs ahead of the data it covers. Rows arrive as Arrow batches and are cast to the raw
+table's types inside DuckDB (SQLite's text timestamps become ``TIMESTAMP``, MySQL's ``TINYINT(1)``
+becomes ``BOOLEAN``, decimals keep their scale).
+
+- **full**: the table is rebuilt from the source (schema drift resolved by the rebuild).
+- **incremental**: rows with the incremental column at or after the watermark are merged by
+  primary key (delete the old versions, insert the new); ``>=`` so rows sharing the watermark's
+  second are re-read rather than missed, which the merge makes harmless.
+- **delete check**: the source's keys are compared with the raw table's; raw rows whose key is gone
+  get ``_deleted_at`` (they stay, as tombstones, out of every ``stg_`` view).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+from sqlalchemy.engine import URL
+
+from etl.errors import SchemaDrift
+from etl.extract import NULL_FLAG, key_sql, read_batches, select_sql
+from etl.sources import SourceTable
+from kpiboard.faults import crash_point
+
+META_SCHEMA = "_kpiboard"
+LOAD_COLUMNS = (("_source", "VARCHAR"), ("_loaded_at", "TIMESTAMP"), ("_deleted_at", "TIMESTAMP"))
+
+# changes of a column's type the raw table follows by itself: (old, new) prefixes
+_WIDENING = {
+    ("INTEGER", "BIGINT"),
+    ("SMALLINT", "INTEGER"),
+    ("SMALLINT", "BIGINT"),
+    ("FLOAT", "DOUBLE"),
+}
+
+
+def q(name: str) -> str:
+    """A quoted DuckDB identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def raw_schema(source: str) -> str:
+    return f"raw_{source}"
+
+
+@dataclass
+class TableResult:
+    """What one table's sync did, for the run history and the summary."""
+
+    source: str
+    table: str
+    mode: str  # full | incremental
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_deleted: int = 0
+    seconds: float = 0.0
+    watermark_before: str | None = None
+    watermark_after: str | None = None
+    error: str | None = None
+
+
+Progress = Callable[[int], None]
+
+
+def ensure_meta(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {META_SCHEMA}")
+    con.execute(
+        f"""CREATE TABLE IF NOT EXISTS {META_SCHEMA}.watermarks (
+            source VARCHAR, "table" VARCHAR, "column" VARCHAR, value VARCHAR,
+            loads INTEGER, updated_at TIMESTAMP, PRIMARY KEY (source, "table"))"""
+    )
+
+
+def watermark(con: duckdb.DuckDBPyConnection, source: str, table: str) -> tuple[str | None, int]:
+    row = con.execute(
+        f'SELECT value, loads FROM {META_SCHEMA}.watermarks WHERE source = ? AND "table" = ?',
+        [source, table],
+    ).fetchone()
+    return (row[0], int(row[1])) if row else (None, 0)
+
+
+def raw_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str] | None:
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [schema, table],
+    ).fetchall()
+    return {name: kind for name, kind in rows} or None
+
+
+def sync_table(
+    con: duckdb.DuckDBPyConnection,
+    url: URL,
+    table: SourceTable,
+    *,
+    full: bool,
+    check_deletes: bool,
+    batch_rows: int,
+    commit_lock: threading.Lock,
+    progress: Progress | None = None,
+) -> TableResult:
+    """Bring ``raw_<source>.<table>`` up to date with the source; one transaction."""
+    started = time.perf_counter()
+    schema = raw_schema(table.source)
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {q(schema)}")
+    existing = raw_columns(con, schema, table.name)
+    before, loads = watermark(con, table.source, table.name)
+    incremental = (
+        not full and existing is not None and bool(table.incremental) and before is not None
+    )
+    result = TableResult(table.source, table.name, "incremental" if incremental else "full")
+    result.watermark_before = before
+    if existing is not None and not full:
+        _follow_drift(con, schema, table, existing)
+
+    stage = f"stage_{table.source}_{table.name}"
+    loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {q(stage)} ({_column_defs(table)})")
+    sql = select_sql(url, table, since=before if incremental else None)
+    for batch in read_batches(
+        url, sql, source=table.source, table=table.name, batch_rows=batch_rows
+    ):
+        _append(con, stage, table, batch, loaded_at)
+        result.rows_read += batch.num_rows
+        crash_point(f"batch:{table.source}.{table.name}")
+        if progress is not None:
+            progress(batch.num_rows)
+
+    target = f"{q(schema)}.{q(table.name)}"
+    with commit_lock:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if incremental and table.primary_key:
+                keys = " AND ".join(f"r.{q(k)} = s.{q(k)}" for k in table.primary_key)
+                con.execute(
+                    f"DELETE FROM {target} r WHERE EXISTS (SELECT 1 FROM {q(stage)} s WHERE {keys})"
+                )
+                con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {q(stage)}")
+            else:
+                con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {q(stage)}")
+            result.rows_loaded = result.rows_read
+            if check_deletes and table.primary_key:
+                result.rows_deleted = _mark_deleted(con, url, table, target, batch_rows, loaded_at)
+            after = _new_watermark(con, stage, table, before)
+            result.watermark_after = after
+            con.execute(
+                f"INSERT OR REPLACE INTO {META_SCHEMA}.watermarks VALUES (?, ?, ?, ?, ?, ?)",
+                [table.source, table.name, table.incremental, after, loads + 1, loaded_at],
+            )
+            crash_point(f"commit:{table.source}.{table.name}")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {q(stage)}")
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _column_defs(table: SourceTable) -> str:
+    columns = [(c.name, c.type) for c in table.columns] + list(LOAD_COLUMNS)
+    return ", ".join(f"{q(name)} {kind}" for name, kind in columns)
+
+
+def cast_expressions(table: SourceTable, batch: pa.RecordBatch, columns: list[str]) -> str:
+    """The ``SELECT`` list that casts a batch's columns (alias ``b``) to the raw types.
+
+    A column read with a NULL flag (SQLite: text plus ``<name>__isnull``) is NULL where the flag
+    is set and the text cast to its type elsewhere.
+    """
+    types = {c.name: c.type for c in table.columns}
+    present = set(batch.schema.names)
+    out = []
+    for name in columns:
+        value = f"CAST(b.{q(name)} AS {types[name]})"
+        flag = name + NULL_FLAG
+        if flag in present:
+            value = f"CASE WHEN b.{q(flag)} THEN NULL ELSE {value} END"
+        out.append(f"{value} AS {q(name)}")
+    return ", ".join(out)
+
+
+def _append(
+    con: duckdb.DuckDBPyConnection,
+    stage: str,
+    table: SourceTable,
+    batch: pa.RecordBatch,
+    loaded_at: dt.datetime,
+) -> None:
+    casts = cast_expressions(table, batch, table.column_names)
+    view = f"batch_{threading.get_ident()}"
+    con.register(view, batch)
+    try:
+        con.execute(
+            f"INSERT INTO {q(stage)} SELECT {casts}, ? AS _source, ? AS _loaded_at, "
+            f"NULL::TIMESTAMP AS _deleted_at FROM {q(view)} b",
+            [table.source, loaded_at],
+        )
+    finally:
+        con.unregister(view)
+
+
+def _new_watermark(
+    con: duckdb.DuckDBPyConnection, stage: str, table: SourceTable, before: str | None
+) -> str | None:
+    if not table.incremental:
+        return None
+    row = con.execute(
+        f"SELECT CAST(max({q(table.incremental)}) AS VARCHAR) FROM {q(stage)}"
+    ).fetchone()
+    newest = row[0] if row else None
+    if newest is None:
+        return before
+    return max(newest, before) if before else newest
+
+
+def _mark_deleted(
+    con: duckdb.DuckDBPyConnection,
+    url: URL,
+    table: SourceTable,
+    target: str,
+    batch_rows: int,
+    at: dt.datetime,
+) -> int:
+    keys_table = f"keys_{table.source}_{table.name}"
+    key_defs = ", ".join(
+        f"{q(c.name)} {c.type}" for c in table.columns if c.name in table.primary_key
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {q(keys_table)} ({key_defs})")
+    view = f"keys_{threading.get_ident()}"
+    for batch in read_batches(
+        url, key_sql(url, table), source=table.source, table=table.name, batch_rows=batch_rows
+    ):
+        casts = cast_expressions(table, batch, list(table.primary_key))
+        con.register(view, batch)
+        try:
+            con.execute(f"INSERT INTO {q(keys_table)} SELECT {casts} FROM {q(view)} b")
+        finally:
+            con.unregister(view)
+    match = " AND ".join(f"k.{q(k)} = r.{q(k)}" for k in table.primary_key)
+    gone = con.execute(
+        f"UPDATE {target} r SET _deleted_at = ? WHERE _deleted_at IS NULL "
+        f"AND NOT EXISTS (SELECT 1 FROM {q(keys_table)} k WHERE {match})",
+        [at],
+    ).fetchone()
+    # rows that came back at the source are alive again
+    con.execute(
+        f"UPDATE {target} r SET _deleted_at = NULL WHERE _deleted_at IS NOT NULL "
+        f"AND EXISTS (SELECT 1 FROM {q(keys_table)} k WHERE {match})"
+    )
+    con.execute(f"DROP TABLE IF EXISTS {q(keys_table)}")
+    return int(gone[0]) if gone else 0
+
+
+def _follow_drift(
+    con: duckdb.DuckDBPyConnection, schema: str, table: SourceTable, existing: dict[str, str]
+) -> None:
+    """Add new source columns; stop on a dropped column or an incompatible type change."""
+    wanted = {c.name: c.type for c in table.columns}
+    for name, old in existing.items():
+        if name.startswith("_") and name in dict(LOAD_COLUMNS):
+            continue
+        if name not in wanted:
+            raise SchemaDrift(table.source, table.name, name, old, "-")
+        new = wanted[name]
+        if _same_type(old, new):
+            continue
+        if (old.split("(")[0], new.split("(")[0]) in _WIDENING or _wider_decimal(old, new):
+            con.execute(f"ALTER TABLE {q(schema)}.{q(table.name)} ALTER {q(name)} TYPE {new}")
+        else:
+            raise SchemaDrift(table.source, table.name, name, old, new)
+    for column in table.columns:
+        if column.name not in existing:
+            con.execute(
+                f"ALTER TABLE {q(schema)}.{q(table.name)} ADD COLUMN {q(column.name)} {column.type}"
+            )
+
+
+def _same_type(old: str, new: str) -> bool:
+    return old.replace(" ", "").upper() == new.replace(" ", "").upper()
+
+
+def _wider_decimal(old: str, new: str) -> bool:
+    if not (old.startswith("DECIMAL") and new.startswith("DECIMAL")):
+        return False
+    (p1, s1), (p2, s2) = (tuple(int(x) for x in t[8:-1].split(",")) for t in (old, new))
+    return s2 >= s1 and p2 - s2 >= p1 - s1

@@ -1,0 +1,225 @@
+"""The pipeline façade: extract every source into a new snapshot, transform, publish, record.
+
+    from etl.pipeline import run
+    result = run(settings)              # all sources, incremental where possible
+    result = run(settings, full=True)   # rebuild every raw table from its source
+
+One run: take the warehouse lock, copy the published snapshot to a new file, sync each source's
+tables into ``raw_<source>`` (sources in parallel, each table in its own transaction with its
+watermark), build the ``stg_`` views and run the SQL models into ``core``, then publish the new
+snapshot atomically. A source that is down or a table whose schema drifted fails alone (the run
+is *partial*: published, with that data as it was); a model that fails fails the run (nothing is
+published: ``core`` must never mix old and new). Every run and table is recorded in the app
+database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import sqlalchemy as sa
+
+from etl import transform
+from etl.errors import EtlError, SchemaDrift, SourceError
+from etl.load import TableResult, ensure_meta, sync_table, watermark
+from etl.sources import Source, SourceTable, configured_sources, discover, with_retries
+from kpiboard import appdb
+from kpiboard.config import Settings
+from kpiboard.faults import crash_point
+from kpiboard.warehouse import new_run_id
+
+SUCCESS, PARTIAL, FAILED = "success", "partial", "failed"
+
+
+class Progress:
+    """What a run reports while it works; the command line draws bars from it. No-ops here."""
+
+    def tables_found(self, source: str, tables: Sequence[SourceTable]) -> None: ...
+    def rows(self, source: str, table: str, rows: int) -> None: ...
+    def table_done(self, result: TableResult) -> None: ...
+    def step(self, name: str) -> None: ...
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str = FAILED
+    tables: list[TableResult] = field(default_factory=list)
+    models: list[transform.ModelRun] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    snapshot: Path | None = None
+    seconds: float = 0.0
+
+
+def run(
+    settings: Settings,
+    *,
+    sources: Sequence[str] = (),
+    tables: Sequence[str] = (),
+    full: bool = False,
+    check_deletes: bool = False,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run the pipeline once; see the module docstring."""
+    progress = progress or Progress()
+    chosen = configured_sources(settings, sources)
+    started = time.perf_counter()
+    result = RunResult(new_run_id())
+    warehouse = settings.open_warehouse()
+    history = appdb.engine(settings)
+    try:
+        _record_start(history, result.run_id, full)
+        with warehouse.lock():
+            building = warehouse.start(result.run_id)
+            con = duckdb.connect(str(building))
+            try:
+                con.execute("SET TimeZone = 'UTC'")
+                ensure_meta(con)
+                crash_point("started")
+                _extract_all(settings, con, chosen, tables, full, check_deletes, progress, result)
+                crash_point("extracted")
+                progress.step("transform")
+                result.models = _transform(settings, con)
+                crash_point("transformed")
+                con.execute("CHECKPOINT")
+            except BaseException:
+                con.close()
+                building.unlink(missing_ok=True)
+                raise
+            con.close()
+            progress.step("publish")
+            crash_point("publishing")
+            result.snapshot = warehouse.publish(building)
+            crash_point("published")
+        result.status = PARTIAL if result.errors else SUCCESS
+    except EtlError as exc:
+        result.errors.append(str(exc))
+        result.status = FAILED
+        raise
+    finally:
+        result.seconds = time.perf_counter() - started
+        _record_end(history, result)
+        history.dispose()
+    return result
+
+
+def _extract_all(
+    settings: Settings,
+    con: duckdb.DuckDBPyConnection,
+    chosen: Sequence[Source],
+    tables: Sequence[str],
+    full: bool,
+    check_deletes: bool,
+    progress: Progress,
+    result: RunResult,
+) -> None:
+    commit_lock = threading.Lock()
+    results_lock = threading.Lock()
+
+    def one_source(source: Source) -> None:
+        cursor = con.cursor()
+        try:
+            found = with_retries(source.name, lambda: discover(source, tables=tables))
+        except SourceError as exc:
+            with results_lock:
+                result.errors.append(str(exc))
+            return
+        progress.tables_found(source.name, found)
+        for table in found:
+            _, loads = watermark(cursor, table.source, table.name)
+            deletes = check_deletes or (loads + 1) % settings.etl.delete_check_every == 0
+            try:
+                sync = functools.partial(
+                    sync_table,
+                    cursor,
+                    source.url,
+                    table,
+                    full=full,
+                    check_deletes=deletes,
+                    batch_rows=settings.etl.batch_rows,
+                    commit_lock=commit_lock,
+                    progress=functools.partial(progress.rows, source.name, table.name),
+                )
+                outcome = with_retries(source.name, sync, table=table.name)
+            except (SourceError, SchemaDrift) as exc:
+                outcome = TableResult(source.name, table.name, "full" if full else "incremental")
+                outcome.error = str(exc)
+                with results_lock:
+                    result.errors.append(str(exc))
+            with results_lock:
+                result.tables.append(outcome)
+            progress.table_done(outcome)
+        cursor.close()
+
+    with ThreadPoolExecutor(max_workers=settings.etl.parallel) as pool:
+        for future in [pool.submit(one_source, s) for s in chosen]:
+            future.result()
+
+
+def _transform(settings: Settings, con: duckdb.DuckDBPyConnection) -> list[transform.ModelRun]:
+    """Staging views over every source's raw tables, then the models into ``core``."""
+    present = con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_schema LIKE 'raw\\_%' ESCAPE '\\'"
+    ).fetchall()
+    staging = []
+    for source in settings.sources:
+        names = tuple(sorted(t for s, t in present if s == f"raw_{source.name}"))
+        if names:
+            staging.append(transform.StagingSource(source.name, source.group, source.branch, names))
+    transform.create_staging_views(con, staging)
+    models_dir = settings.resolve(settings.etl.models)
+    if not models_dir.is_dir():
+        return []
+    return transform.run_models(con, transform.load_models(models_dir))
+
+
+def _record_start(history: sa.Engine, run_id: str, full: bool) -> None:
+    with history.begin() as db:
+        db.execute(
+            appdb.etl_runs.insert().values(
+                run_id=run_id, started_at=_now(), status="running", full_refresh=full
+            )
+        )
+
+
+def _record_end(history: sa.Engine, result: RunResult) -> None:
+    with history.begin() as db:
+        db.execute(
+            appdb.etl_runs.update()
+            .where(appdb.etl_runs.c.run_id == result.run_id)
+            .values(
+                finished_at=_now(),
+                status=result.status,
+                snapshot=result.snapshot.name if result.snapshot else None,
+                error="\n".join(result.errors) or None,
+            )
+        )
+        for t in result.tables:
+            db.execute(
+                appdb.etl_table_runs.insert().values(
+                    run_id=result.run_id,
+                    source=t.source,
+                    table_name=t.table,
+                    mode=t.mode,
+                    rows_read=t.rows_read,
+                    rows_loaded=t.rows_loaded,
+                    rows_deleted=t.rows_deleted,
+                    seconds=round(t.seconds, 3),
+                    watermark_before=t.watermark_before,
+                    watermark_after=t.watermark_after,
+                    error=t.error,
+                )
+            )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
