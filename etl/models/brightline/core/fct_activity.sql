@@ -1,0 +1,36 @@
+-- One row per logged call, e-mail, meeting or visit of a branch CRM.
+--
+-- kind (type_code): CIN call_in, COUT call_out, MEET meeting, MAIL email, VIS visit.
+-- outcome (outcome_code): OK completed; NOAN no_answer, or missed on an incoming call (nobody
+-- took it); CB (call back) rescheduled; REF (the client refused) other.
+-- duration_seconds: duration_sec as recorded (null for e-mails).
+-- lead_id: the CRM does not link activities to leads (null).
+SELECT
+    a._source || ':' || a.id AS activity_id,
+    a._branch AS branch_id,
+    a.started_at AS occurred_at,
+    CASE a.type_code
+        WHEN 'CIN' THEN 'call_in'
+        WHEN 'COUT' THEN 'call_out'
+        WHEN 'MEET' THEN 'meeting'
+        WHEN 'MAIL' THEN 'email'
+        WHEN 'VIS' THEN 'visit'
+        ELSE 'other'
+    END AS kind,
+    a.duration_sec AS duration_seconds,
+    CASE
+        WHEN a.outcome_code IS NULL THEN NULL
+        WHEN a.outcome_code = 'OK' THEN 'completed'
+        WHEN a.outcome_code = 'NOAN' AND a.type_code = 'CIN' THEN 'missed'
+        WHEN a.outcome_code = 'NOAN' THEN 'no_answer'
+        WHEN a.outcome_code = 'CB' THEN 'rescheduled'
+        ELSE 'other'
+    END AS outcome,
+    a.subject,
+    a._source || ':' || a.user_id AS employee_id,
+    a._source || ':' || a.client_id AS client_id,
+    a._source || ':' || a.deal_id AS deal_id,
+    CAST(NULL AS VARCHAR) AS lead_id,
+    a._source,
+    a._loaded_at
+FROM stg_crm.activities AS a
