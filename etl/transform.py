@@ -7,8 +7,8 @@ No Python is written per source. A source is mapped into ``core`` by SQL files o
    (``_deleted_at IS NULL``), every column, and ``_branch``, the source's branch code. For every
    group ``G`` of sources (the branches' CRMs, which share one schema) the schema ``stg_G`` holds
    one view per table: the members' views stacked with ``UNION ALL BY NAME``, told apart by
-   ``_source`` and ``_branch``. Models read only ``stg_*`` views and ``core`` tables, which is
-   where the validation stage excludes quarantined rows.
+   ``_source`` and ``_branch``. Models read only ``stg_*`` views and ``core`` tables; the
+   staging views are also where the validation stage leaves out quarantined rows.
 2. **Models** are files ``<models_dir>/<schema>/<table>.sql``, each one ``SELECT`` (CTEs allowed)
    producing the columns of the table it is named after. :func:`load_models` parses them with
    sqlglot, finds what each one reads and orders them so that a model reading ``core.x`` runs after
@@ -208,6 +208,10 @@ class Model:
     depends_on: frozenset[str]
     shown: str = field(default="", compare=False)
     references: tuple[tuple[str, int | None], ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.shown:  # a model built in code rather than loaded: name it by its path
+            object.__setattr__(self, "shown", self.path.as_posix())
 
     @property
     def target(self) -> str:
@@ -548,10 +552,38 @@ def check_models(con: duckdb.DuckDBPyConnection, models: Sequence[Model]) -> lis
         try:
             produced = con.sql(_wrapped(model.sql)).columns
         except _MODEL_ERRORS as exc:
-            problems.append(_duckdb_problem(model, exc))
+            problem = _duckdb_problem(model, exc)
+            hint = _missing_column_hint(model, str(exc), columns)
+            if hint:
+                problem = ModelProblem(problem.path, problem.line, f"{problem.message} {hint}")
+            problems.append(problem)
             continue
         problems.extend(_column_problems(model, produced, columns[target]))
     return problems
+
+
+def _missing_column_hint(
+    model: Model, message: str, columns: Mapping[str, Mapping[str, bool]]
+) -> str:
+    """For "<alias> does not have a column named <x>": which table the alias is, and the column
+    of that table closest to ``x``. DuckDB names only the alias (and calls a view a "values
+    list"), which leaves the reader guessing."""
+    found = re.search(r'"([^"]+)" does not have a column named "([^"]+)"', message)
+    if found is None:
+        return ""
+    alias, column = found.group(1).lower(), found.group(2).lower()
+    statement, _ = parse_model_sql(model.sql, model.shown)
+    if statement is None:
+        return ""
+    for table in statement.find_all(exp.Table):
+        if table.alias_or_name.lower() != alias or not table.db:
+            continue
+        qualified = f"{table.db}.{table.name}".lower()
+        known = sorted(columns.get(qualified, {}))
+        hint = difflib.get_close_matches(column, known, n=1)
+        suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+        return f"— {alias} is {qualified}{suggestion}"
+    return ""
 
 
 def _unknown_table(table: str, relations: Collection[str]) -> str:

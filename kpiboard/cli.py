@@ -31,6 +31,7 @@ from etl import pipeline
 from etl.load import TableResult
 from etl.sources import SourceTable
 from kpiboard import __version__, appdb, urls
+from kpiboard import backup as backups
 from kpiboard.config import Settings, load_settings
 from kpiboard.demo import (
     BuildResult,
@@ -44,6 +45,7 @@ from kpiboard.demo.generate import Batch
 from kpiboard.errors import KpiboardError, UserError
 from kpiboard.output import Format, emit
 from kpiboard.project import init_project
+from kpiboard.warehouse import new_run_id
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -67,8 +69,8 @@ etl_app = typer.Typer(
 )
 app.add_typer(etl_app, name="etl")
 
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 ProjectOption = Annotated[
     Path,
@@ -289,6 +291,52 @@ def sql(
     finally:
         con.close()
     emit(rows, fmt, columns=names)
+
+
+@app.command("backup")
+def backup_command(
+    project: ProjectOption = Path("."),
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Archive to write (default: kpiboard-<time>.tar.gz)."),
+    ] = None,
+) -> None:
+    """Write the published snapshot, the project's files and the app database to one archive.
+
+    Every file is listed with its SHA-256 in the archive's manifest; `kpiboard restore` checks
+    them all before it writes anything.
+
+    Example: `kpiboard backup -p demo -o /backups/demo.tar.gz`
+    """
+    settings = load_settings(project)
+    stamp = new_run_id().split("-")[0]
+    archive = output or Path(f"kpiboard-{stamp}.tar.gz")
+    result = backups.backup(settings, archive)
+    app_db = "with the app database" if result.app_database else "without an app database"
+    out.print(
+        f"Wrote {result.archive}: {result.files} files, {result.bytes:,} bytes, "
+        f"snapshot {result.snapshot}, {app_db}",
+        markup=False,
+    )
+
+
+@app.command("restore")
+def restore_command(
+    archive: Annotated[Path, typer.Argument(help="A backup written by `kpiboard backup`.")],
+    project: ProjectOption = Path("."),
+    force: Annotated[bool, typer.Option(help="Replace an existing project's files.")] = False,
+) -> None:
+    """Check a backup's checksums, then restore it into the project folder and publish its
+    snapshot.
+
+    Example: `kpiboard restore /backups/demo.tar.gz -p demo-restored`
+    """
+    manifest = backups.restore(archive, project, force=force)
+    out.print(
+        f"Restored {len(manifest['files'])} files into {project}; "
+        f"published snapshot {manifest['snapshot']} (backed up {manifest['created_at']})",
+        markup=False,
+    )
 
 
 def _run_pipeline(settings: Settings, **options: Any) -> pipeline.RunResult:

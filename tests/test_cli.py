@@ -83,11 +83,13 @@ def _help_case(path: tuple[str, ...]) -> Any:
 def test_the_walk_finds_every_command() -> None:
     assert COMMANDS == [
         (),
+        ("backup",),
         ("demo",),
         ("etl",),
         ("etl", "run"),
         ("etl", "status"),
         ("init",),
+        ("restore",),
         ("source",),
         ("source", "generate"),
         ("source", "list"),

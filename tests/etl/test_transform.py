@@ -530,7 +530,7 @@ RUN_TIME: list[tuple[str, str, str]] = [
         "SELECT\n    c._source || ':' || c.id AS customer_id,\n    c._branch AS branch_id,\n"
         "    c.nme AS name,\n    c._source,\n    c._loaded_at\nFROM stg_shop.customers AS c\n",
         'models/core/customers.sql:4: Binder Error: Values list "c" does not have a column '
-        'named "nme"',
+        "named \"nme\" — c is stg_shop.customers; did you mean 'name'?",
     ),
     (
         "unknown_staging_table",

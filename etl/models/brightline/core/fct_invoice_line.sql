@@ -46,4 +46,4 @@ LEFT JOIN stg_crm.invoices AS i ON i._source = li._source AND i.id = li.invoice_
 LEFT JOIN products AS p ON p.sku = li.sku
 LEFT JOIN shipped AS s
     ON s.invoice_id = li._source || ':' || li.invoice_id AND s.product_id = p.product_id
-
+WHERE i.is_deleted IS NOT TRUE
