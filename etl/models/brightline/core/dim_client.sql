@@ -38,11 +38,17 @@ SELECT
     c._source || ':' || c.responsible_user_id AS owner_id,
     upper(regexp_replace(c.tax_id, '[^A-Za-z0-9]', '', 'g')) AS tax_id,
     CASE
-        WHEN regexp_full_match(lower(c.email), '[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}')
+        WHEN regexp_full_match(
+            lower(c.email),
+            '[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}'
+        )
             THEN lower(c.email)
     END AS email,
     CASE
-        WHEN regexp_full_match(c.phone, '\(\d{3}\) \d{3}-\d{4}|\d{3}-\d{3}-\d{4}|\+1 \d{3} \d{3} \d{4}')
+        WHEN regexp_full_match(
+            c.phone,
+            '\(\d{3}\) \d{3}-\d{4}|\d{3}-\d{3}-\d{4}|\+1 \d{3} \d{3} \d{4}'
+        )
             THEN '+1' || right(regexp_replace(c.phone, '\D', '', 'g'), 10)
         ELSE c.phone
     END AS phone,

@@ -35,7 +35,10 @@ SELECT
     u._source || ':' || u.manager_id AS manager_id,
     lower(trim(u.email)) AS email,
     CASE
-        WHEN regexp_full_match(u.phone, '\(\d{3}\) \d{3}-\d{4}|\d{3}-\d{3}-\d{4}|\+1 \d{3} \d{3} \d{4}')
+        WHEN regexp_full_match(
+            u.phone,
+            '\(\d{3}\) \d{3}-\d{4}|\d{3}-\d{3}-\d{4}|\+1 \d{3} \d{3} \d{4}'
+        )
             THEN '+1' || right(regexp_replace(u.phone, '\D', '', 'g'), 10)
         ELSE u.phone
     END AS phone,

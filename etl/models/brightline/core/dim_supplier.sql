@@ -14,7 +14,10 @@ SELECT
     'US' AS country,
     lower(trim(s.email)) AS email,
     CASE
-        WHEN regexp_full_match(s.phone, '\(\d{3}\) \d{3}-\d{4}|\d{3}-\d{3}-\d{4}|\+1 \d{3} \d{3} \d{4}')
+        WHEN regexp_full_match(
+            s.phone,
+            '\(\d{3}\) \d{3}-\d{4}|\d{3}-\d{3}-\d{4}|\+1 \d{3} \d{3} \d{4}'
+        )
             THEN '+1' || right(regexp_replace(s.phone, '\D', '', 'g'), 10)
         ELSE s.phone
     END AS phone,

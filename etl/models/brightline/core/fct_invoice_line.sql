@@ -35,7 +35,7 @@ SELECT
     li.description,
     li.qty,
     li.unit_price,
-    round(li.qty * li.unit_price * li.discount_pct / 100, 2) AS discount_amount,
+    round(li.qty * li.unit_price * li.discount_pct * 0.01, 2) AS discount_amount,
     li.line_total AS line_amount,
     CAST(0 AS DECIMAL(18, 2)) AS tax_amount,
     CAST(li.qty * s.unit_cost AS DECIMAL(18, 2)) AS cost_amount,

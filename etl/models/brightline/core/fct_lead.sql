@@ -34,11 +34,17 @@ SELECT
     l.contact_name,
     l.company_name,
     CASE
-        WHEN regexp_full_match(lower(l.email), '[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}')
+        WHEN regexp_full_match(
+            lower(l.email),
+            '[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}'
+        )
             THEN lower(l.email)
     END AS email,
     CASE
-        WHEN regexp_full_match(l.phone, '\(\d{3}\) \d{3}-\d{4}|\d{3}-\d{3}-\d{4}|\+1 \d{3} \d{3} \d{4}')
+        WHEN regexp_full_match(
+            l.phone,
+            '\(\d{3}\) \d{3}-\d{4}|\d{3}-\d{3}-\d{4}|\+1 \d{3} \d{3} \d{4}'
+        )
             THEN '+1' || right(regexp_replace(l.phone, '\D', '', 'g'), 10)
         ELSE l.phone
     END AS phone,
