@@ -16,6 +16,7 @@ database.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import functools
 import threading
 import time
@@ -28,7 +29,7 @@ import duckdb
 import sqlalchemy as sa
 
 from etl import transform
-from etl.errors import EtlError, SchemaDrift, SourceError
+from etl.errors import EtlError, PipelineUserError, SchemaDrift, SourceError
 from etl.load import TableResult, ensure_meta, sync_table, watermark
 from etl.sources import Source, SourceTable, configured_sources, discover, with_retries
 from kpiboard import appdb
@@ -57,6 +58,7 @@ class RunResult:
     errors: list[str] = field(default_factory=list)
     snapshot: Path | None = None
     seconds: float = 0.0
+    available: set[str] = field(default_factory=set)  # every table the sources have
 
 
 def run(
@@ -85,6 +87,7 @@ def run(
                 ensure_meta(con)
                 crash_point("started")
                 _extract_all(settings, con, chosen, tables, full, check_deletes, progress, result)
+                _check_tables_found(tables, result)
                 crash_point("extracted")
                 progress.step("transform")
                 result.models = _transform(settings, con)
@@ -127,11 +130,14 @@ def _extract_all(
     def one_source(source: Source) -> None:
         cursor = con.cursor()
         try:
-            found = with_retries(source.name, lambda: discover(source, tables=tables))
+            found = with_retries(source.name, lambda: discover(source))
         except SourceError as exc:
             with results_lock:
                 result.errors.append(str(exc))
             return
+        with results_lock:
+            result.available.update(t.name for t in found)
+        found = [t for t in found if not tables or t.name in tables]
         progress.tables_found(source.name, found)
         for table in found:
             _, loads = watermark(cursor, table.source, table.name)
@@ -162,6 +168,15 @@ def _extract_all(
     with ThreadPoolExecutor(max_workers=settings.etl.parallel) as pool:
         for future in [pool.submit(one_source, s) for s in chosen]:
             future.result()
+
+
+def _check_tables_found(tables: Sequence[str], result: RunResult) -> None:
+    """A table asked for by name that no source has is a typo: say so, publish nothing."""
+    for name in tables:
+        if name not in result.available:
+            hint = difflib.get_close_matches(name, sorted(result.available), n=1)
+            suggestion = f" — did you mean {hint[0]!r}?" if hint else ""
+            raise PipelineUserError(f"no source has a table {name!r}{suggestion}")
 
 
 def _transform(settings: Settings, con: duckdb.DuckDBPyConnection) -> list[transform.ModelRun]:

@@ -98,22 +98,14 @@ def duckdb_type(kind: sa.types.TypeEngine[object]) -> str:
     return "VARCHAR"
 
 
-def discover(source: Source, *, tables: Sequence[str] = ()) -> list[SourceTable]:
+def discover(source: Source) -> list[SourceTable]:
     """The tables to copy from ``source``, with types, keys and incremental columns."""
     engine = sa.create_engine(source.url)
     try:
         inspector = with_retries(source.name, lambda: sa.inspect(engine))
         present = sorted(inspector.get_table_names())
-        wanted = list(source.settings.tables) or present
-        if tables:
-            wanted = [t for t in wanted if t in tables]
-            missing = [t for t in tables if t not in present]
-            if missing:
-                raise PipelineUserError(
-                    f"source {source.name}: no table {missing[0]!r}" + _suggest(missing[0], present)
-                )
         out = []
-        for name in wanted:
+        for name in list(source.settings.tables) or present:
             if name not in present:
                 raise SourceError(
                     source.name,

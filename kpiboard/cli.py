@@ -348,6 +348,7 @@ def _run_pipeline(settings: Settings, **options: Any) -> pipeline.RunResult:
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,  # no bars in logs and pipes
     ) as bars:
         return pipeline.run(settings, progress=_PipelineBars(bars), **options)
 
@@ -414,6 +415,7 @@ def _generate(template: str, *, seed: int, scale: float, manifest: Path | None) 
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,  # no bars in logs and pipes
     ) as progress:
         task = progress.add_task("months", total=company.MONTHS, rows=0)
         state = {"rows": 0, "stock_months": 0}
