@@ -41,6 +41,8 @@ from etl.errors import ModelProblem, TransformError
 from kpiboard.config import SourceSettings
 from kpiboard.core_model import CORE_TABLES
 
+CORE_BY_NAME = {table.name: table for table in CORE_TABLES}
+
 DIALECT = "duckdb"
 RAW_PREFIX = "raw_"
 STAGING_PREFIX = "stg_"
@@ -722,6 +724,24 @@ def _line_of_named_column(model: Model, message: str) -> int | None:
     return None
 
 
+def _empty(con: duckdb.DuckDBPyConnection, model: Model) -> None:
+    """Empty the model's target before it is rebuilt.
+
+    A core table is dropped and created again from its DDL: much faster than ``DELETE`` when
+    the same keys are inserted again in the same transaction (DuckDB keeps the deleted keys in
+    the primary-key index until commit). Other targets are emptied with ``DELETE``.
+    """
+    table = CORE_BY_NAME.get(model.name) if model.schema == TARGET_SCHEMA else None
+    target = f"{quote(model.schema)}.{quote(model.name)}"
+    if table is None:
+        con.execute(f"DELETE FROM {target}")
+        return
+    con.execute(f"DROP TABLE {target}")
+    con.execute(
+        table.create_sql(model.schema).replace("CREATE TABLE IF NOT EXISTS", "CREATE TABLE")
+    )
+
+
 def run_models(
     con: duckdb.DuckDBPyConnection,
     models: Sequence[Model],
@@ -746,7 +766,7 @@ def run_models(
             started = time.perf_counter()
             target = f"{quote(model.schema)}.{quote(model.name)}"
             try:
-                con.execute(f"DELETE FROM {target}")
+                _empty(con, model)
                 # the wrapped query starts on the INSERT's first line: DuckDB's line numbers
                 # are the model file's
                 result = con.execute(f"INSERT INTO {target} BY NAME {_wrapped(model.sql)}")
