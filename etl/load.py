@@ -16,9 +16,10 @@ becomes ``BOOLEAN``, decimals keep their scale).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import duckdb
@@ -31,6 +32,7 @@ from etl.sources import SourceTable
 from kpiboard.faults import crash_point
 
 META_SCHEMA = "_kpiboard"
+STAGE_PREFIX = "__stage_"
 LOAD_COLUMNS = (("_source", "VARCHAR"), ("_loaded_at", "TIMESTAMP"), ("_deleted_at", "TIMESTAMP"))
 
 # changes of a column's type the raw table follows by itself: (old, new) prefixes
@@ -121,47 +123,55 @@ def sync_table(
     if existing is not None and not full:
         _follow_drift(con, schema, table, existing)
 
-    stage = f"stage_{table.source}_{table.name}"
-    loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {q(stage)} ({_column_defs(table)})")
-    sql = select_sql(url, table, since=before if incremental else None)
-    for batch in read_batches(
-        url, sql, source=table.source, table=table.name, batch_rows=batch_rows
-    ):
-        _append(con, stage, table, batch, loaded_at)
-        result.rows_read += batch.num_rows
-        crash_point(f"batch:{table.source}.{table.name}")
-        if progress is not None:
-            progress(batch.num_rows)
-
+    # the stage is a table of the snapshot file (not TEMP, which DuckDB keeps in memory), so a
+    # table of any size spills to disk; a full refresh renames it into place instead of copying
+    stage = f"{q(schema)}.{q(STAGE_PREFIX + table.name)}"
     target = f"{q(schema)}.{q(table.name)}"
-    with commit_lock:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            if incremental and table.primary_key:
-                keys = " AND ".join(f"r.{q(k)} = s.{q(k)}" for k in table.primary_key)
+    loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    con.execute(f"CREATE OR REPLACE TABLE {stage} ({_column_defs(table)})")
+    try:
+        sql = select_sql(url, table, since=before if incremental else None)
+        batches = read_batches(
+            url, sql, source=table.source, table=table.name, batch_rows=batch_rows
+        )
+
+        def counted(batch: pa.RecordBatch) -> None:
+            result.rows_read += batch.num_rows
+            crash_point(f"batch:{table.source}.{table.name}")
+            if progress is not None:
+                progress(batch.num_rows)
+
+        _insert_stream(con, stage, table, batches, loaded_at, counted)
+        with commit_lock:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if incremental and table.primary_key:
+                    keys = " AND ".join(f"r.{q(k)} = s.{q(k)}" for k in table.primary_key)
+                    newer = f"SELECT 1 FROM {stage} s WHERE {keys}"
+                    con.execute(f"DELETE FROM {target} r WHERE EXISTS ({newer})")
+                    con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {stage}")
+                    after = _new_watermark(con, stage, table, before)
+                else:
+                    after = _new_watermark(con, stage, table, before)
+                    con.execute(f"DROP TABLE IF EXISTS {target}")
+                    con.execute(f"ALTER TABLE {stage} RENAME TO {q(table.name)}")
+                result.rows_loaded = result.rows_read
+                if check_deletes and table.primary_key:
+                    result.rows_deleted = _mark_deleted(
+                        con, url, table, target, batch_rows, loaded_at
+                    )
+                result.watermark_after = after
                 con.execute(
-                    f"DELETE FROM {target} r WHERE EXISTS (SELECT 1 FROM {q(stage)} s WHERE {keys})"
+                    f"INSERT OR REPLACE INTO {META_SCHEMA}.watermarks VALUES (?, ?, ?, ?, ?, ?)",
+                    [table.source, table.name, table.incremental, after, loads + 1, loaded_at],
                 )
-                con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {q(stage)}")
-            else:
-                con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {q(stage)}")
-            result.rows_loaded = result.rows_read
-            if check_deletes and table.primary_key:
-                result.rows_deleted = _mark_deleted(con, url, table, target, batch_rows, loaded_at)
-            after = _new_watermark(con, stage, table, before)
-            result.watermark_after = after
-            con.execute(
-                f"INSERT OR REPLACE INTO {META_SCHEMA}.watermarks VALUES (?, ?, ?, ?, ?, ?)",
-                [table.source, table.name, table.incremental, after, loads + 1, loaded_at],
-            )
-            crash_point(f"commit:{table.source}.{table.name}")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        finally:
-            con.execute(f"DROP TABLE IF EXISTS {q(stage)}")
+                crash_point(f"commit:{table.source}.{table.name}")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {stage}")
     result.seconds = time.perf_counter() - started
     return result
 
@@ -189,19 +199,32 @@ def cast_expressions(table: SourceTable, batch: pa.RecordBatch, columns: list[st
     return ", ".join(out)
 
 
-def _append(
+def _insert_stream(
     con: duckdb.DuckDBPyConnection,
     stage: str,
     table: SourceTable,
-    batch: pa.RecordBatch,
+    batches: Iterator[pa.RecordBatch],
     loaded_at: dt.datetime,
+    on_batch: Callable[[pa.RecordBatch], None],
 ) -> None:
-    casts = cast_expressions(table, batch, table.column_names)
-    view = f"batch_{threading.get_ident()}"
-    con.register(view, batch)
+    """Insert every batch into ``stage`` with one statement: DuckDB pulls the Arrow stream
+    itself (no Python work per batch beyond ``on_batch``) and casts to the raw types."""
+    first = next(batches, None)
+    if first is None:
+        return
+
+    def pulled() -> Iterator[pa.RecordBatch]:
+        for batch in itertools.chain([first], batches):
+            on_batch(batch)
+            yield batch
+
+    reader = pa.RecordBatchReader.from_batches(first.schema, pulled())
+    casts = cast_expressions(table, first, table.column_names)
+    view = f"stream_{threading.get_ident()}"
+    con.register(view, reader)
     try:
         con.execute(
-            f"INSERT INTO {q(stage)} SELECT {casts}, ? AS _source, ? AS _loaded_at, "
+            f"INSERT INTO {stage} SELECT {casts}, ? AS _source, ? AS _loaded_at, "
             f"NULL::TIMESTAMP AS _deleted_at FROM {q(view)} b",
             [table.source, loaded_at],
         )
@@ -215,7 +238,7 @@ def _new_watermark(
     if not table.incremental:
         return None
     row = con.execute(
-        f"SELECT CAST(max({q(table.incremental)}) AS VARCHAR) FROM {q(stage)}"
+        f"SELECT CAST(max({q(table.incremental)}) AS VARCHAR) FROM {stage}"
     ).fetchone()
     newest = row[0] if row else None
     if newest is None:

@@ -84,6 +84,8 @@ def run(
             con = duckdb.connect(str(building))
             try:
                 con.execute("SET TimeZone = 'UTC'")
+                con.execute(f"SET memory_limit = '{settings.etl.memory_limit}'")
+                con.execute("SET preserve_insertion_order = false")  # lets big inserts stream
                 ensure_meta(con)
                 crash_point("started")
                 _extract_all(settings, con, chosen, tables, full, check_deletes, progress, result)

@@ -218,6 +218,9 @@ def etl_run(
         bool,
         typer.Option("--check-deletes", help="Compare keys to find rows deleted at the source."),
     ] = False,
+    per_table: Annotated[
+        bool, typer.Option("--per-table", help="Summarize each table, not each source.")
+    ] = False,
 ) -> None:
     """Copy the sources into a new snapshot, transform into core, publish.
 
@@ -230,7 +233,7 @@ def etl_run(
     result = _run_pipeline(
         settings, sources=source or (), tables=table or (), full=full, check_deletes=check_deletes
     )
-    _print_run(result)
+    _print_run(result, per_table=per_table)
     if result.status == pipeline.PARTIAL:
         raise typer.Exit(4)
 
@@ -380,20 +383,37 @@ class _PipelineBars(pipeline.Progress):
             self.bars.add_task(name, total=None, rows=0)
 
 
-def _print_run(result: pipeline.RunResult) -> None:
-    rows = [
-        {
-            "source": t.source,
-            "table": t.table,
-            "mode": t.mode,
-            "rows read": t.rows_read,
-            "deleted": t.rows_deleted,
-            "seconds": round(t.seconds, 2),
-            "watermark": t.watermark_after or "",
-            "error": t.error or "",
-        }
-        for t in sorted(result.tables, key=lambda t: (t.source, t.table))
-    ]
+def _print_run(result: pipeline.RunResult, *, per_table: bool = False) -> None:
+    """The run's summary: one row per source (or per table), then models and errors."""
+    if per_table:
+        rows = [
+            {
+                "source": t.source,
+                "table": t.table,
+                "mode": t.mode,
+                "rows read": t.rows_read,
+                "deleted": t.rows_deleted,
+                "seconds": round(t.seconds, 2),
+                "watermark": t.watermark_after or "",
+                "status": "failed" if t.error else "ok",
+            }
+            for t in sorted(result.tables, key=lambda t: (t.source, t.table))
+        ]
+    else:
+        rows = []
+        for source in sorted({t.source for t in result.tables}):
+            mine = [t for t in result.tables if t.source == source]
+            rows.append(
+                {
+                    "source": source,
+                    "tables": len(mine),
+                    "incremental": sum(t.mode == "incremental" for t in mine),
+                    "rows read": sum(t.rows_read for t in mine),
+                    "deleted": sum(t.rows_deleted for t in mine),
+                    "seconds": round(sum(t.seconds for t in mine), 2),
+                    "failed": sum(t.error is not None for t in mine),
+                }
+            )
     emit(rows, Format.table, title=f"Pipeline run {result.run_id}: {result.status}")
     built = sum(m.rows for m in result.models)
     out.print(

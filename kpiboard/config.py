@@ -108,6 +108,10 @@ class EtlSettings(_Section):
     parallel: int = Field(default=2, ge=1, le=32)
     # compare keys with the source to find hard deletes every N runs (and with --check-deletes)
     delete_check_every: int = Field(default=10, ge=1)
+    # DuckDB's memory while loading (it spills to disk beyond it), e.g. "512MB", "4GB"
+    memory_limit: str = Field(
+        default="512MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
+    )
 
 
 class Settings(_Section):
