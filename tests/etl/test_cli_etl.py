@@ -46,7 +46,7 @@ def test_run_status_and_sql(project: Path) -> None:
     run = kpiboard(project, "etl", "run")
     assert run.returncode == 0, run.stderr
     assert "Pipeline run" in run.stdout and ": success" in run.stdout
-    assert "│ shop   │ items │ full" in run.stdout
+    assert "│ shop   │      1 │           0 │         3 │" in run.stdout
 
     status = kpiboard(project, "etl", "status", "--format", "json")
     runs = json.loads(status.stdout)
