@@ -85,6 +85,9 @@ class StagingSource:
     group: str | None
     branch: str | None
     tables: tuple[str, ...]
+    # per table, an extra condition on the raw rows (alias ``r``): the validation stage uses it
+    # to leave quarantined rows out
+    filters: Mapping[str, str] = field(default_factory=dict)
 
 
 def staging_sources(
@@ -115,9 +118,10 @@ def source_view_sql(source: StagingSource, table: str) -> str:
     facts). The validation stage extends this to exclude quarantined rows.
     """
     raw = f"{quote(RAW_PREFIX + source.name)}.{quote(table)}"
-    return (
-        f'SELECT *, {_literal(source.branch)} AS "_branch" FROM {raw} WHERE "_deleted_at" IS NULL'
-    )
+    condition = 'r."_deleted_at" IS NULL'
+    if table in source.filters:
+        condition += f" AND {source.filters[table]}"
+    return f'SELECT r.*, {_literal(source.branch)} AS "_branch" FROM {raw} r WHERE {condition}'
 
 
 def create_staging_views(
