@@ -342,9 +342,10 @@ def restore_command(
     )
 
 
-def _run_pipeline(settings: Settings, **options: Any) -> pipeline.RunResult:
-    with Progress(
-        TextColumn("[bold]{task.description:<28}"),
+def _progress(label: str) -> Progress:
+    """Progress bars on stderr: ``label`` (rich markup) describes each bar; a count of rows."""
+    return Progress(
+        TextColumn(label),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[rows]:>12,} rows"),
@@ -352,7 +353,11 @@ def _run_pipeline(settings: Settings, **options: Any) -> pipeline.RunResult:
         console=console,
         transient=True,
         disable=not console.is_terminal,  # no bars in logs and pipes
-    ) as bars:
+    )
+
+
+def _run_pipeline(settings: Settings, **options: Any) -> pipeline.RunResult:
+    with _progress("[bold]{task.description:<28}") as bars:
         return pipeline.run(settings, progress=_PipelineBars(bars), **options)
 
 
@@ -427,16 +432,7 @@ def _print_run(result: pipeline.RunResult, *, per_table: bool = False) -> None:
 def _generate(template: str, *, seed: int, scale: float, manifest: Path | None) -> BuildResult:
     for url in database_urls(template).values():  # fail on a bad server before drawing progress
         urls.ensure_database(url)
-    with Progress(
-        TextColumn("[bold]Generating[/] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rows]:>12,} rows"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,  # no bars in logs and pipes
-    ) as progress:
+    with _progress("[bold]Generating[/] {task.description}") as progress:
         task = progress.add_task("months", total=company.MONTHS, rows=0)
         state = {"rows": 0, "stock_months": 0}
 

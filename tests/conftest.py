@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -47,3 +50,22 @@ def postgres_template() -> Iterator[str]:
 @pytest.fixture
 def mariadb_template() -> Iterator[str]:
     yield from _server_template(MARIADB)
+
+
+CliRunner = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture
+def kpiboard() -> CliRunner:
+    """Run ``kpiboard ARGS…`` in a folder as a user would: a separate process, real exit code."""
+
+    def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "kpiboard", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    return run

@@ -5,26 +5,18 @@ from __future__ import annotations
 
 import gzip
 import subprocess
-import sys
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from kpiboard.config import load_settings
 
-
-def kpiboard(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kpiboard", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+CliRunner = Callable[..., subprocess.CompletedProcess[str]]  # the `kpiboard` fixture
 
 
-def _project(tmp_path: Path) -> Path:
+def _project(kpiboard: CliRunner, tmp_path: Path) -> Path:
     source = tmp_path / "source.sqlite"
     engine = sa.create_engine(f"sqlite:///{source}")
     with engine.begin() as con:
@@ -52,8 +44,8 @@ def _query(project: Path, sql: str) -> list[tuple[object, ...]]:
         con.close()
 
 
-def test_backup_then_restore_gives_the_same_answers(tmp_path: Path) -> None:
-    project = _project(tmp_path)
+def test_backup_then_restore_gives_the_same_answers(kpiboard: CliRunner, tmp_path: Path) -> None:
+    project = _project(kpiboard, tmp_path)
     archive = tmp_path / "b.tar.gz"
     made = kpiboard(tmp_path, "backup", "-p", str(project), "-o", str(archive))
     assert made.returncode == 0, made.stderr
@@ -76,8 +68,10 @@ def test_backup_then_restore_gives_the_same_answers(tmp_path: Path) -> None:
     assert "exists; restore with --force" in again.stderr
 
 
-def test_a_damaged_backup_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
-    project = _project(tmp_path)
+def test_a_damaged_backup_is_refused_and_nothing_is_written(
+    kpiboard: CliRunner, tmp_path: Path
+) -> None:
+    project = _project(kpiboard, tmp_path)
     archive = tmp_path / "b.tar.gz"
     assert kpiboard(tmp_path, "backup", "-p", str(project), "-o", str(archive)).returncode == 0
     raw = bytearray(gzip.decompress(archive.read_bytes()))
@@ -94,7 +88,7 @@ def test_a_damaged_backup_is_refused_and_nothing_is_written(tmp_path: Path) -> N
     assert not target.exists()
 
 
-def test_not_a_backup(tmp_path: Path) -> None:
+def test_not_a_backup(kpiboard: CliRunner, tmp_path: Path) -> None:
     bogus = tmp_path / "x.tar.gz"
     bogus.write_bytes(b"hello")
     result = kpiboard(tmp_path, "restore", str(bogus), "-p", str(tmp_path / "r"))

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,15 +15,7 @@ import sqlalchemy as sa
 from etl import sources
 from etl.errors import SourceError
 
-
-def kpiboard(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kpiboard", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+CliRunner = Callable[..., subprocess.CompletedProcess[str]]  # the `kpiboard` fixture
 
 
 @pytest.fixture
@@ -42,7 +34,7 @@ def project(tmp_path: Path) -> Path:
     return folder
 
 
-def test_run_status_and_sql(project: Path) -> None:
+def test_run_status_and_sql(kpiboard: CliRunner, project: Path) -> None:
     run = kpiboard(project, "etl", "run")
     assert run.returncode == 0, run.stderr
     assert "Pipeline run" in run.stdout and ": success" in run.stdout
@@ -62,7 +54,9 @@ def test_run_status_and_sql(project: Path) -> None:
     ]
 
 
-def test_sql_cannot_write_and_reports_errors_in_one_line(project: Path) -> None:
+def test_sql_cannot_write_and_reports_errors_in_one_line(
+    kpiboard: CliRunner, project: Path
+) -> None:
     assert kpiboard(project, "etl", "run").returncode == 0
     write = kpiboard(project, "sql", "DELETE FROM raw_shop.items")
     assert write.returncode == 2
@@ -72,13 +66,15 @@ def test_sql_cannot_write_and_reports_errors_in_one_line(project: Path) -> None:
     assert typo.stderr.count("\n") == 1 and "itemz" in typo.stderr
 
 
-def test_sql_before_any_run_says_what_to_do(project: Path) -> None:
+def test_sql_before_any_run_says_what_to_do(kpiboard: CliRunner, project: Path) -> None:
     result = kpiboard(project, "sql", "SELECT 1")
     assert result.returncode == 2
     assert "nothing published yet; run `kpiboard etl run` first" in result.stderr
 
 
-def test_partial_run_exits_4_and_names_the_failed_source(project: Path) -> None:
+def test_partial_run_exits_4_and_names_the_failed_source(
+    kpiboard: CliRunner, project: Path
+) -> None:
     with (project / "kpiboard.toml").open("a") as fh:
         fh.write('\n[[sources]]\nname = "down"\nurl = "postgresql://postgres@127.0.0.1:1/x"\n')
     result = kpiboard(project, "etl", "run")
@@ -87,7 +83,7 @@ def test_partial_run_exits_4_and_names_the_failed_source(project: Path) -> None:
     assert "error: source down: " in result.stderr
 
 
-def test_unknown_source_or_table_is_bad_input(project: Path) -> None:
+def test_unknown_source_or_table_is_bad_input(kpiboard: CliRunner, project: Path) -> None:
     result = kpiboard(project, "etl", "run", "--source", "shpo")
     assert result.returncode == 2
     assert result.stderr == "error: unknown source 'shpo' (sources: shop)\n"
@@ -98,6 +94,7 @@ def test_unknown_source_or_table_is_bad_input(project: Path) -> None:
 
 
 def test_transient_errors_are_retried_with_backoff_and_terminal_ones_are_not(
+    kpiboard: CliRunner,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     waits: list[float] = []
