@@ -114,6 +114,12 @@ class EtlSettings(_Section):
     )
 
 
+class ValidationSettings(_Section):
+    # expectation suites, one YAML file per table: <suites>/raw/<source or group>/<table>.yaml,
+    # <suites>/core/<table>.yaml (see docs/validation.md)
+    suites: Path = Path("suites")
+
+
 class Settings(_Section):
     """The whole configuration; paths in it are relative to :attr:`project_dir`."""
 
@@ -121,6 +127,7 @@ class Settings(_Section):
     project: ProjectSettings = ProjectSettings()
     warehouse: WarehouseSettings = WarehouseSettings()
     etl: EtlSettings = EtlSettings()
+    validation: ValidationSettings = ValidationSettings()
     app: AppSettings = AppSettings()
     dashboard: DashboardSettings = DashboardSettings()
     smtp: SmtpSettings = SmtpSettings()
@@ -161,7 +168,7 @@ class Settings(_Section):
         return url.render_as_string(hide_password=False)
 
 
-_SECTIONS = ("project", "warehouse", "etl", "app", "dashboard", "smtp")
+_SECTIONS = ("project", "warehouse", "etl", "validation", "app", "dashboard", "smtp")
 
 
 def load_settings(project_dir: Path, env: Mapping[str, str] | None = None) -> Settings:

@@ -29,6 +29,7 @@ __all__ = [
     "database_urls",
     "demo_sources",
     "install_demo_models",
+    "install_demo_suites",
     "metadata_for",
 ]
 
@@ -134,13 +135,24 @@ def demo_sources() -> list[dict[str, str]]:
 
 
 DEMO_MODELS = Path(str(resources.files("etl") / "models" / "brightline"))
+DEMO_SUITES = Path(str(resources.files("validation") / "suites" / "brightline"))
 
 
 def install_demo_models(target: Path) -> list[Path]:
     """Copy the demo's SQL models into a project's models folder; existing files are kept."""
+    return _install(DEMO_MODELS, target, "*.sql")
+
+
+def install_demo_suites(target: Path) -> list[Path]:
+    """Copy the demo's expectation suites into a project's suites folder; existing files are
+    kept."""
+    return _install(DEMO_SUITES, target, "*.yaml")
+
+
+def _install(source_dir: Path, target: Path, pattern: str) -> list[Path]:
     written = []
-    for source in sorted(DEMO_MODELS.rglob("*.sql")):
-        destination = target / source.relative_to(DEMO_MODELS)
+    for source in sorted(source_dir.rglob(pattern)):
+        destination = target / source.relative_to(source_dir)
         if not destination.exists():
             destination.parent.mkdir(parents=True, exist_ok=True)
             destination.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
