@@ -40,6 +40,7 @@ from kpiboard.demo import (
     database_urls,
     demo_sources,
     install_demo_models,
+    install_demo_suites,
 )
 from kpiboard.demo.generate import Batch
 from kpiboard.errors import KpiboardError, UserError
@@ -137,6 +138,7 @@ def demo(
     if not config.exists():
         init_project(directory, name=f"{company.COMPANY_NAME} (demo)", sources=demo_sources())
     install_demo_models(directory / "models")
+    install_demo_suites(directory / "suites")
     settings = load_settings(directory)
     result = _generate(template, seed=seed, scale=scale, manifest=None)
     _print_build(result)
