@@ -15,12 +15,13 @@ database.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import functools
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,9 @@ from kpiboard import appdb
 from kpiboard.config import Settings
 from kpiboard.faults import crash_point
 from kpiboard.warehouse import new_run_id
+from validation import quarantine
+from validation.run import Report, ValidationFailed, run_layer
+from validation.suite import Suite, load_suites
 
 SUCCESS, PARTIAL, FAILED = "success", "partial", "failed"
 
@@ -59,6 +63,9 @@ class RunResult:
     snapshot: Path | None = None
     seconds: float = 0.0
     available: set[str] = field(default_factory=set)  # every table the sources have
+    source_tables: list[SourceTable] = field(default_factory=list)
+    raw_validation: Report | None = None
+    core_validation: Report | None = None
 
 
 def run(
@@ -91,8 +98,7 @@ def run(
                 _extract_all(settings, con, chosen, tables, full, check_deletes, progress, result)
                 _check_tables_found(tables, result)
                 crash_point("extracted")
-                progress.step("transform")
-                result.models = _transform(settings, con)
+                con = _validate_and_transform(settings, con, building, result, progress)
                 crash_point("transformed")
                 con.execute("CHECKPOINT")
             except BaseException:
@@ -139,6 +145,7 @@ def _extract_all(
             return
         with results_lock:
             result.available.update(t.name for t in found)
+            result.source_tables.extend(found)
         found = [t for t in found if not tables or t.name in tables]
         progress.tables_found(source.name, found)
         for table in found:
@@ -181,22 +188,73 @@ def _check_tables_found(tables: Sequence[str], result: RunResult) -> None:
             raise PipelineUserError(f"no source has a table {name!r}{suggestion}")
 
 
-def _transform(settings: Settings, con: duckdb.DuckDBPyConnection) -> list[transform.ModelRun]:
-    """Staging views over every source's raw tables, then the models into ``core``."""
-    present = con.execute(
-        "SELECT table_schema, table_name FROM information_schema.tables "
-        "WHERE table_schema LIKE 'raw\\_%' ESCAPE '\\'"
-    ).fetchall()
-    staging = []
-    for source in settings.sources:
-        names = tuple(sorted(t for s, t in present if s == f"raw_{source.name}"))
-        if names:
-            staging.append(transform.StagingSource(source.name, source.group, source.branch, names))
+def _validate_and_transform(
+    settings: Settings,
+    con: duckdb.DuckDBPyConnection,
+    building: Path,
+    result: RunResult,
+    progress: Progress,
+) -> duckdb.DuckDBPyConnection:
+    """Raw suites, quarantine, staging views without the quarantined rows, models, core suites.
+
+    Returns the connection to keep using: validation closes and reopens it, because GX opens the
+    snapshot file itself. An ``error`` expectation that fails stops the run here.
+    """
+    suites = _suites(settings)
+    staging = transform.staging_sources(con, settings.sources)
     transform.create_staging_views(con, staging)
+    group = {s.name: s.group for s in settings.sources}
+    keys = {
+        f"{group.get(t.source) or t.source}.{t.name}": t.primary_key for t in result.source_tables
+    }
+    if suites:
+        progress.step("validate raw")
+        con, result.raw_validation = run_layer(
+            building, con, suites, layer="raw", run_id=result.run_id, keys=keys
+        )
+        staging = [_leave_out_quarantined(con, s, suites, keys) for s in staging]
+        transform.create_staging_views(con, staging)
+    progress.step("transform")
     models_dir = settings.resolve(settings.etl.models)
-    if not models_dir.is_dir():
-        return []
-    return transform.run_models(con, transform.load_models(models_dir))
+    if models_dir.is_dir():
+        result.models = transform.run_models(con, transform.load_models(models_dir))
+    if suites:
+        progress.step("validate core")
+        con, result.core_validation = run_layer(
+            building, con, suites, layer="core", run_id=result.run_id, keys=keys
+        )
+    failures = [
+        line
+        for report in (result.raw_validation, result.core_validation)
+        if report is not None
+        for line in report.failures
+    ]
+    if failures:
+        raise ValidationFailed(
+            "\n".join(["error expectations failed; nothing published:", *failures])
+        )
+    return con
+
+
+def _suites(settings: Settings) -> list[Suite]:
+    folder = settings.resolve(settings.validation.suites)
+    return load_suites(folder) if folder.is_dir() else []
+
+
+def _leave_out_quarantined(
+    con: duckdb.DuckDBPyConnection,
+    source: transform.StagingSource,
+    suites: Sequence[Suite],
+    keys: Mapping[str, tuple[str, ...]],
+) -> transform.StagingSource:
+    filters = {}
+    for table in source.tables:
+        reference = f"{source.group or source.name}.{table}"
+        suite = next((x for x in suites if x.table == reference and x.layer == "raw"), None)
+        key = (suite.key if suite else None) or keys.get(reference)
+        if key and quarantine.excluded(con, table):
+            filters[table] = quarantine.exclusion_predicate(source.name, table, key)
+    return dataclasses.replace(source, filters=filters)
 
 
 def _record_start(history: sa.Engine, run_id: str, full: bool) -> None:

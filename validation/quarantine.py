@@ -57,7 +57,7 @@ def add(
     con: duckdb.DuckDBPyConnection,
     *,
     run_id: str,
-    source: str,
+    source: str | None,
     table: str,
     expectation: str,
     severity: str,
@@ -66,17 +66,19 @@ def add(
     offending: Sequence[str],
 ) -> int:
     """Quarantine the rows ``failing_rows_sql`` returns (it must return the ``key`` columns and
-    the ``offending`` value columns); return how many rows were added."""
+    the ``offending`` value columns, and ``_source`` when ``source`` is ``None``: rows of a
+    source group name their own source); return how many rows were added."""
     name = ensure_table(con, table)
     values = ", ".join(f"{q(c)} := f.{q(c)}" for c in offending) if offending else ""
     offending_json = f"CAST(struct_pack({values}) AS JSON)" if values else "NULL"
+    origin = "f._source" if source is None else "'" + source.replace("'", "''") + "'"
     before = _count(con, name)
     con.execute(
         f"""INSERT INTO {name}
-            SELECT DISTINCT ?, ?, {key_expression(key, "f")}, ?, ?,
+            SELECT DISTINCT ?, {origin}, {key_expression(key, "f")}, ?, ?,
                    CAST({offending_json} AS VARCHAR), ?
             FROM ({failing_rows_sql}) f""",
-        [run_id, source, expectation, severity, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+        [run_id, expectation, severity, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
     )
     return _count(con, name) - before
 

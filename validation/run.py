@@ -1,0 +1,259 @@
+"""The validation stage: run a layer's suites pushed down into DuckDB, quarantine, record.
+
+    plans = plan(con, suites, layer="raw", keys=...)   # views for filtered checks; no GX yet
+    results = check(database, plans)                    # GX, on the closed snapshot file
+    report = record(con, run_id, results)               # history, quarantine, the verdict
+
+The three steps are separate because GX opens the DuckDB file itself: the pipeline closes its own
+connection around :func:`check`. Raw suites run on the ``stg_`` views as they are *before*
+quarantine (every live raw row, with ``_source``); core suites on ``core``. A failing ``warn``
+expectation on a raw table quarantines its rows (see :mod:`validation.quarantine`); a failing
+``error`` expectation fails the run: nothing is published.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+from great_expectations.expectations import Expectation as GxExpectation
+
+from etl.errors import EtlError
+from validation import quarantine
+from validation.engine import Check, CheckResult, run_checks
+from validation.suite import Expectation, Suite
+from validation.suite.model import ColumnExpectation
+
+RESULTS_SCHEMA = "validation"
+FILTER_SCHEMA = "_validation"
+
+
+class ValidationFailed(EtlError):
+    """An ``error`` expectation failed: the run publishes nothing."""
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One expectation to run: on which relation, identified how."""
+
+    suite: Suite
+    expectation: Expectation
+    schema: str
+    table: str
+    key: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return f"{self.suite.table}:{self.expectation.name}"
+
+
+@dataclass
+class Outcome:
+    planned: Planned
+    result: CheckResult
+    quarantined: int = 0
+
+
+@dataclass
+class Report:
+    """What one layer's validation found, for the summary, the history and the verdict."""
+
+    layer: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failures(self) -> list[str]:
+        """One located line per ``error`` expectation that failed or could not run."""
+        lines = []
+        for o in self.outcomes:
+            if o.planned.expectation.severity != "error":
+                continue
+            if o.result.error or not o.result.success:
+                what = (
+                    o.result.error or f"{o.result.unexpected:,} of {o.result.checked:,} rows fail"
+                )
+                lines.append(f"{o.planned.expectation.location}: {o.planned.id}: {what}")
+        return lines
+
+    def summary(self) -> list[dict[str, object]]:
+        """One row per suite: checked rows, failed expectations, quarantined rows."""
+        rows: dict[str, dict[str, object]] = {}
+        for o in self.outcomes:
+            row = rows.setdefault(
+                o.planned.suite.table,
+                {"suite": o.planned.suite.table, "checked": 0, "failed": 0, "quarantined": 0},
+            )
+            row["checked"] = max(int(str(row["checked"])), o.result.checked)
+            row["failed"] = int(str(row["failed"])) + int(
+                bool(o.result.error or not o.result.success)
+            )
+            row["quarantined"] = int(str(row["quarantined"])) + o.quarantined
+        return list(rows.values())
+
+
+def relation(reference: str) -> tuple[str, str]:
+    """The schema and table a suite's table reference is validated on."""
+    scope, _, table = reference.partition(".")
+    return ("core", table) if scope == "core" else (f"stg_{scope}", table)
+
+
+def resolve(reference: str) -> str:
+    schema, table = relation(reference)
+    return f'"{schema}"."{table}"'
+
+
+def plan(
+    con: duckdb.DuckDBPyConnection,
+    suites: Sequence[Suite],
+    *,
+    layer: str,
+    keys: Mapping[str, tuple[str, ...]],
+) -> list[Planned]:
+    """The expectations of ``layer``'s suites whose tables exist, in file order.
+
+    ``keys`` gives a table reference's primary key where a suite names none. An expectation
+    limited by ``where`` runs on a view of just those rows (GX's own row conditions do not carry
+    into its failing-row queries).
+    """
+    present = {
+        (s, t)
+        for s, t in con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables"
+        ).fetchall()
+    }
+    con.execute(f"DROP SCHEMA IF EXISTS {FILTER_SCHEMA} CASCADE")
+    con.execute(f"CREATE SCHEMA {FILTER_SCHEMA}")
+    planned = []
+    for suite in suites:
+        if suite.layer != layer:
+            continue
+        schema, table = relation(suite.table)
+        if (schema, table) not in present:
+            continue
+        key = suite.row_key or (*suite.scope, *keys.get(suite.table, ()))
+        for expectation in suite.expectations:
+            target_schema, target_table = schema, table
+            if isinstance(expectation, ColumnExpectation) and expectation.where:
+                target_schema = FILTER_SCHEMA
+                target_table = f"{schema}__{table}__{expectation.name}"
+                condition = " AND ".join(f.sql("r") for f in expectation.where)
+                con.execute(
+                    f'CREATE VIEW "{target_schema}"."{target_table}" AS '
+                    f'SELECT r.* FROM "{schema}"."{table}" r WHERE {condition}'
+                )
+            planned.append(Planned(suite, expectation, target_schema, target_table, tuple(key)))
+    return planned
+
+
+def check(
+    database: Path, planned: Sequence[Planned], *, now: dt.datetime | None = None
+) -> list[Outcome]:
+    """Run every planned expectation through GX, one table at a time (file closed by caller)."""
+    by_relation: dict[tuple[str, str], list[Planned]] = {}
+    for p in planned:
+        by_relation.setdefault((p.schema, p.table), []).append(p)
+    outcomes = []
+    for (schema, table), items in by_relation.items():
+        # GX prints a reminder about custom queries to stdout, which would corrupt a command's
+        # --format json or csv output: GX's prints go nowhere while it runs
+        with contextlib.redirect_stdout(io.StringIO()):
+            checks = [
+                Check(p.id, _without_where(p.expectation.to_gx(resolve, now=now)), p.key)
+                for p in items
+            ]
+            results = run_checks(database, schema, table, checks)
+        for p, result in zip(items, results, strict=True):
+            outcomes.append(Outcome(p, result))
+    return outcomes
+
+
+def record(
+    con: duckdb.DuckDBPyConnection, run_id: str, layer: str, outcomes: list[Outcome], seconds: float
+) -> Report:
+    """Store the results, quarantine the raw rows of failed ``warn`` expectations; the report."""
+    report = Report(layer, outcomes, seconds)
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {RESULTS_SCHEMA}")
+    con.execute(
+        f"""CREATE TABLE IF NOT EXISTS {RESULTS_SCHEMA}.results (
+            run_id VARCHAR, layer VARCHAR, suite VARCHAR, expectation VARCHAR, kind VARCHAR,
+            severity VARCHAR, success BOOLEAN, checked BIGINT, unexpected BIGINT,
+            quarantined BIGINT, sample VARCHAR, error VARCHAR, location VARCHAR,
+            validated_at TIMESTAMP)"""
+    )
+    if layer == "raw":
+        for table in {relation(o.planned.suite.table)[1] for o in outcomes}:
+            quarantine.ensure_table(con, table)
+            con.execute(f'DELETE FROM {quarantine.SCHEMA}."{table}"')
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    for o in outcomes:
+        p, r = o.planned, o.result
+        failed = not r.success and r.error is None
+        if layer == "raw" and failed and p.expectation.severity == "warn" and r.failing_keys_sql:
+            o.quarantined = quarantine.add(
+                con,
+                run_id=run_id,
+                source=None,  # each row's own _source: a group's suite spans its sources
+                table=relation(p.suite.table)[1],
+                expectation=p.id,
+                severity=p.expectation.severity,
+                failing_rows_sql=r.failing_keys_sql,
+                key=[k for k in p.key if k != "_source"],
+                offending=list(p.expectation.columns()[:1]),
+            )
+        con.execute(
+            f"INSERT INTO {RESULTS_SCHEMA}.results VALUES ({', '.join(['?'] * 14)})",
+            [
+                run_id,
+                layer,
+                p.suite.table,
+                p.expectation.name,
+                p.expectation.KIND,
+                p.expectation.severity,
+                r.success,
+                r.checked,
+                r.unexpected,
+                o.quarantined,
+                json.dumps(r.sample[:20], default=str),
+                r.error,
+                str(p.expectation.location),
+                now,
+            ],
+        )
+    return report
+
+
+def run_layer(
+    con_path: Path,
+    open_con: duckdb.DuckDBPyConnection,
+    suites: Sequence[Suite],
+    *,
+    layer: str,
+    run_id: str,
+    keys: Mapping[str, tuple[str, ...]],
+) -> tuple[duckdb.DuckDBPyConnection, Report]:
+    """Plan on ``open_con``, close it, check with GX, reopen and record; returns the new
+    connection and the report."""
+    started = time.perf_counter()
+    planned = plan(open_con, suites, layer=layer, keys=keys)
+    open_con.execute("CHECKPOINT")
+    open_con.close()
+    outcomes = check(con_path, planned)
+    con = duckdb.connect(str(con_path))
+    con.execute("SET TimeZone = 'UTC'")
+    report = record(con, run_id, layer, outcomes, time.perf_counter() - started)
+    return con, report
+
+
+def _without_where(expectation: GxExpectation) -> GxExpectation:
+    """The expectation without GX's row condition: :func:`plan` already narrowed the rows."""
+    if getattr(expectation, "row_condition", None) is None:
+        return expectation
+    return expectation.copy(update={"row_condition": None})
