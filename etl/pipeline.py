@@ -75,9 +75,16 @@ def run(
     tables: Sequence[str] = (),
     full: bool = False,
     check_deletes: bool = False,
+    extract: bool = True,
+    suites: Sequence[str] = (),
     progress: Progress | None = None,
 ) -> RunResult:
-    """Run the pipeline once; see the module docstring."""
+    """Run the pipeline once; see the module docstring.
+
+    ``extract=False`` validates and transforms the published data again without reading the
+    sources (``kpiboard validate``); ``suites`` limits validation to the suites of those tables
+    (``crm.clients``, ``core.fct_invoice``) or table names.
+    """
     progress = progress or Progress()
     chosen = configured_sources(settings, sources)
     started = time.perf_counter()
@@ -95,10 +102,13 @@ def run(
                 con.execute("SET preserve_insertion_order = false")  # lets big inserts stream
                 ensure_meta(con)
                 crash_point("started")
-                _extract_all(settings, con, chosen, tables, full, check_deletes, progress, result)
-                _check_tables_found(tables, result)
+                if extract:
+                    _extract_all(
+                        settings, con, chosen, tables, full, check_deletes, progress, result
+                    )
+                    _check_tables_found(tables, result)
                 crash_point("extracted")
-                con = _validate_and_transform(settings, con, building, result, progress)
+                con = _validate_and_transform(settings, con, building, result, progress, suites)
                 crash_point("transformed")
                 con.execute("CHECKPOINT")
             except BaseException:
@@ -194,13 +204,14 @@ def _validate_and_transform(
     building: Path,
     result: RunResult,
     progress: Progress,
+    only: Sequence[str] = (),
 ) -> duckdb.DuckDBPyConnection:
     """Raw suites, quarantine, staging views without the quarantined rows, models, core suites.
 
     Returns the connection to keep using: validation closes and reopens it, because GX opens the
     snapshot file itself. An ``error`` expectation that fails stops the run here.
     """
-    suites = _suites(settings)
+    suites = _suites(settings, only)
     staging = transform.staging_sources(con, settings.sources)
     transform.create_staging_views(con, staging)
     group = {s.name: s.group for s in settings.sources}
@@ -236,9 +247,22 @@ def _validate_and_transform(
     return con
 
 
-def _suites(settings: Settings) -> list[Suite]:
+def _suites(settings: Settings, only: Sequence[str] = ()) -> list[Suite]:
     folder = settings.resolve(settings.validation.suites)
-    return load_suites(folder) if folder.is_dir() else []
+    suites = load_suites(folder) if folder.is_dir() else []
+    if not only:
+        return suites
+    chosen = [s for s in suites if s.table in only or s.table.partition(".")[2] in only]
+    missing = [
+        name
+        for name in only
+        if not any(name in (s.table, s.table.partition(".")[2]) for s in suites)
+    ]
+    if missing:
+        hint = difflib.get_close_matches(missing[0], [s.table for s in suites], n=1)
+        suggestion = f" — did you mean {hint[0]!r}?" if hint else ""
+        raise PipelineUserError(f"no suite for {missing[0]!r}{suggestion}")
+    return chosen
 
 
 def _leave_out_quarantined(

@@ -69,6 +69,12 @@ etl_app = typer.Typer(
     rich_markup_mode="markdown",
 )
 app.add_typer(etl_app, name="etl")
+validate_app = typer.Typer(
+    help="Expectation suites: run them, list the quarantine.\n\n"
+    "Example: `kpiboard validate --project demo`",
+    rich_markup_mode="markdown",
+)
+app.add_typer(validate_app, name="validate")
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -236,6 +242,7 @@ def etl_run(
         settings, sources=source or (), tables=table or (), full=full, check_deletes=check_deletes
     )
     _print_run(result, per_table=per_table)
+    _print_validation(result)
     if result.status == pipeline.PARTIAL:
         raise typer.Exit(4)
 
@@ -342,6 +349,99 @@ def restore_command(
         f"published snapshot {manifest['snapshot']} (backed up {manifest['created_at']})",
         markup=False,
     )
+
+
+@validate_app.callback(invoke_without_command=True)
+def validate(
+    ctx: typer.Context,
+    project: ProjectOption = Path("."),
+    table: Annotated[
+        list[str] | None,
+        typer.Option("--table", "-t", help="Only the suites of this table (repeatable)."),
+    ] = None,
+    suite: Annotated[
+        list[str] | None,
+        typer.Option("--suite", "-s", help="Only this suite, e.g. crm.clients (repeatable)."),
+    ] = None,
+) -> None:
+    """Validate the published data again (no extraction): raw suites, quarantine, models, core
+    suites; publish if no `error` expectation fails.
+
+    Exit codes: 0 passed (warn failures are quarantined); 5 an error expectation failed and
+    nothing was published; 2 bad input (a malformed suite file, an unknown suite).
+
+    Example: `kpiboard validate -p demo --suite crm.clients`
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = load_settings(project)
+    if settings.open_warehouse().published() is None:
+        raise UserError("nothing published yet; run `kpiboard etl run` first")
+    result = _run_pipeline(settings, extract=False, suites=[*(table or ()), *(suite or ())])
+    _print_validation(result, every_suite=True)
+
+
+@validate_app.command("quarantine")
+def validate_quarantine(
+    project: ProjectOption = Path("."),
+    table: Annotated[str | None, typer.Option("--table", "-t", help="Only this table.")] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """List the quarantined rows: table, source, primary key, expectation, offending values.
+
+    Example: `kpiboard validate quarantine -p demo --table clients --format csv`
+    """
+    settings = load_settings(project)
+    con = settings.open_warehouse().connect()
+    try:
+        tables = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'quarantine' ORDER BY 1"
+            ).fetchall()
+        ]
+        if table is not None and table not in tables:
+            raise UserError(
+                f"no quarantine for table {table!r} (quarantined: {', '.join(tables) or 'none'})"
+            )
+        rows = []
+        for name in [table] if table else tables:
+            cursor = con.execute(
+                "SELECT source, row_key, expectation, severity, offending "
+                f'FROM quarantine."{name}" ORDER BY source, row_key, expectation'
+            )
+            for source, key, expectation, severity, offending in cursor.fetchall():
+                rows.append(
+                    {
+                        "table": name,
+                        "source": source,
+                        "primary_key": key,
+                        "expectation": expectation,
+                        "severity": severity,
+                        "offending": offending,
+                    }
+                )
+    finally:
+        con.close()
+    emit(
+        rows,
+        fmt,
+        columns=["table", "source", "primary_key", "expectation", "severity", "offending"],
+        title="Quarantined rows",
+    )
+
+
+def _print_validation(result: pipeline.RunResult, *, every_suite: bool = False) -> None:
+    """Suites with failures (or all): suite, checked rows, failed expectations, quarantined."""
+    rows: list[dict[str, object]] = []
+    for report in (result.raw_validation, result.core_validation):
+        if report is not None:
+            rows += [r for r in report.summary() if every_suite or r["failed"]]
+    if rows:
+        emit(rows, Format.table, title="Validation")
+    elif result.raw_validation is not None:
+        out.print("Validation: every expectation passed", markup=False)
 
 
 def _progress(label: str) -> Progress:

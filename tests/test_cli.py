@@ -94,6 +94,8 @@ def test_the_walk_finds_every_command() -> None:
         ("source", "generate"),
         ("source", "list"),
         ("sql",),
+        ("validate",),
+        ("validate", "quarantine"),
     ]
 
 

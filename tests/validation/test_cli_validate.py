@@ -1,0 +1,81 @@
+"""``kpiboard validate`` and ``kpiboard validate quarantine`` as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from etl import pipeline
+from kpiboard.config import load_settings
+from kpiboard.demo import build_sources, demo_sources, install_demo_models, install_demo_suites
+from kpiboard.project import init_project
+
+CliRunner = Callable[..., subprocess.CompletedProcess[str]]  # the `kpiboard` fixture
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("demo")
+    build_sources(f"sqlite:///{folder}/sources/{{db}}.sqlite", seed=6, scale=0.02)
+    init_project(folder, name="demo", sources=demo_sources())
+    install_demo_models(folder / "models")
+    install_demo_suites(folder / "suites")
+    assert pipeline.run(load_settings(folder)).status == pipeline.SUCCESS
+    return folder
+
+
+def test_quarantine_lists_every_held_row(kpiboard: CliRunner, demo: Path) -> None:
+    result = kpiboard(demo, "validate", "quarantine", "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert rows, "the demo's dirt should be in quarantine"
+    assert set(rows[0]) == {
+        "table",
+        "source",
+        "primary_key",
+        "expectation",
+        "severity",
+        "offending",
+    }
+    with (demo / "sources" / "dirt_manifest.csv").open() as fh:
+        manifest = {(r["database"], r["table"], r["primary_key"]) for r in csv.DictReader(fh)}
+    assert {(r["source"], r["table"], r["primary_key"]) for r in rows} == manifest
+    phones = [r for r in rows if r["expectation"] == "crm.clients:regex_phone"]
+    assert phones and all(r["offending"].startswith('{"phone":') for r in phones)
+
+    one = kpiboard(demo, "validate", "quarantine", "--table", "payments", "--format", "csv")
+    assert {r["table"] for r in csv.DictReader(io.StringIO(one.stdout))} <= {"payments"}
+    bad = kpiboard(demo, "validate", "quarantine", "--table", "paymnts")
+    assert bad.returncode == 2 and "no quarantine for table 'paymnts'" in bad.stderr
+
+
+def test_validate_one_suite_again(kpiboard: CliRunner, demo: Path) -> None:
+    result = kpiboard(demo, "validate", "--suite", "crm.clients")
+    assert result.returncode == 0, result.stderr
+    assert "│ crm.clients │" in result.stdout
+    typo = kpiboard(demo, "validate", "--suite", "crm.clents")
+    assert typo.returncode == 2
+    assert typo.stderr == "error: no suite for 'crm.clents' — did you mean 'crm.clients'?\n"
+
+
+def test_a_malformed_suite_file_is_named_with_its_line(kpiboard: CliRunner, demo: Path) -> None:
+    broken = demo / "suites" / "raw" / "crm" / "zz_broken.yaml"
+    broken.write_text("table: crm.tasks\nexpectations:\n  - regx: title\n")
+    try:
+        result = kpiboard(demo, "validate")
+    finally:
+        broken.unlink()
+    assert result.returncode == 2
+    assert "zz_broken.yaml:3:" in result.stderr and "did you mean 'regex'?" in result.stderr
+
+
+def test_validate_before_anything_is_published(kpiboard: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "kpiboard.toml").write_text("")
+    result = kpiboard(tmp_path, "validate")
+    assert result.returncode == 2
+    assert "nothing published yet" in result.stderr
