@@ -93,17 +93,25 @@ ScaleOption = Annotated[
 ]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"kpiboard {__version__}", markup=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
     """kpiboard: analytics and KPI dashboards on a company's operational databases.
 
     Example: `kpiboard demo` builds the demo company in ./demo.
     """
-    if version:
-        out.print(f"kpiboard {__version__}")
-        raise typer.Exit()
 
 
 @app.command()

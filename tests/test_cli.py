@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import typer.main
 
-from kpiboard import core_model
+from kpiboard import __version__, core_model
 from kpiboard.cli import app
 from kpiboard.config import load_settings
 from kpiboard.demo.schema import crm_metadata, stock_metadata
@@ -374,3 +374,9 @@ def _row_total(stdout: str) -> str:
     match = re.search(r"^([\d,]+) rows in ", stdout, re.MULTILINE)
     assert match, stdout
     return match.group(1)
+
+
+def test_version(tmp_path: Path) -> None:
+    result = kpiboard(tmp_path, "--version")
+    assert result.returncode == 0
+    assert result.stdout == f"kpiboard {__version__}\n"
