@@ -67,6 +67,18 @@ def _select(url: URL, table: SourceTable, columns: list[str], since: str | None)
     return str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
+def count_rows(url: URL, table: SourceTable) -> int:
+    """The table's row count at the source, for reconciliation."""
+    t = sa.table(table.name)
+    dialect = sa.create_engine(url).dialect
+    sql = str(sa.select(sa.func.count()).select_from(t).compile(dialect=dialect))
+    try:
+        result: Any = cx.read_sql(connectorx_url(url), sql, return_type="arrow")
+    except RuntimeError as exc:
+        raise classify(table.source, exc, table.name) from None
+    return int(result.column(0)[0].as_py())
+
+
 def read_batches(
     url: URL, sql: str, *, source: str, table: str, batch_rows: int
 ) -> Iterator[pa.RecordBatch]:

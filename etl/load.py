@@ -27,7 +27,7 @@ import pyarrow as pa
 from sqlalchemy.engine import URL
 
 from etl.errors import SchemaDrift
-from etl.extract import NULL_FLAG, key_sql, read_batches, select_sql
+from etl.extract import NULL_FLAG, count_rows, key_sql, read_batches, select_sql
 from etl.sources import SourceTable
 from kpiboard.faults import crash_point
 
@@ -67,6 +67,7 @@ class TableResult:
     watermark_before: str | None = None
     watermark_after: str | None = None
     error: str | None = None
+    source_rows: int | None = None  # the table's row count at the source, after the sync
 
 
 Progress = Callable[[int], None]
@@ -172,6 +173,7 @@ def sync_table(
                 raise
     finally:
         con.execute(f"DROP TABLE IF EXISTS {stage}")
+    result.source_rows = count_rows(url, table)
     result.seconds = time.perf_counter() - started
     return result
 

@@ -38,6 +38,7 @@ from kpiboard.config import Settings
 from kpiboard.faults import crash_point
 from kpiboard.warehouse import new_run_id
 from validation import quarantine
+from validation.reconcile import Reconciliation, reconcile
 from validation.run import Report, ValidationFailed, run_layer
 from validation.suite import Suite, load_suites
 
@@ -64,6 +65,7 @@ class RunResult:
     seconds: float = 0.0
     available: set[str] = field(default_factory=set)  # every table the sources have
     source_tables: list[SourceTable] = field(default_factory=list)
+    reconciliation: list[Reconciliation] = field(default_factory=list)
     raw_validation: Report | None = None
     core_validation: Report | None = None
 
@@ -225,6 +227,7 @@ def _validate_and_transform(
         )
         staging = [_leave_out_quarantined(con, s, suites, keys) for s in staging]
         transform.create_staging_views(con, staging)
+    result.reconciliation = reconcile(con, result.run_id, result.tables)
     progress.step("transform")
     models_dir = settings.resolve(settings.etl.models)
     if models_dir.is_dir():

@@ -537,6 +537,14 @@ def _print_run(result: pipeline.RunResult, *, per_table: bool = False) -> None:
     )
     for error in result.errors:
         console.print(f"[bold red]error:[/] {escape(error)}", highlight=False, soft_wrap=True)
+    for r in result.reconciliation:
+        if not r.balanced:
+            console.print(
+                f"[bold yellow]not reconciled:[/] {escape(r.describe())} "
+                "(rows written at the source during the run move its count)",
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def _generate(template: str, *, seed: int, scale: float, manifest: Path | None) -> BuildResult:

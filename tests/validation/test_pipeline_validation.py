@@ -77,6 +77,17 @@ def test_quarantined_rows_stay_in_raw_and_out_of_core_and_everything_reconciles(
             else 0
         )
         assert rows == raw == staged + held, (source, table)  # source = loaded = passed + held
+    balances = {(r.source, r.table): r for r in result.reconciliation}
+    assert set(balances) == set(loaded)
+    assert all(r.balanced for r in balances.values()), [r.describe() for r in balances.values()]
+    held = sum(r.quarantined for r in balances.values())
+    assert held > 0
+    recorded = _query(
+        project,
+        "SELECT count(*), sum(quarantined) FROM validation.reconciliation "
+        f"WHERE run_id = '{result.run_id}' AND balanced",
+    )
+    assert recorded == [(len(loaded), held)]
     orphan_keys = _query(
         project,
         "SELECT count(*) FROM core.fct_invoice i WHERE i.invoice_id IN "
