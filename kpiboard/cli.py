@@ -158,6 +158,7 @@ def demo(
     _print_build(result)
     run = _run_pipeline(settings, full=True)
     _print_run(run)
+    _print_validation(run)
     out.print(f"Project:   {config.resolve()}", markup=False)
     out.print(f"Warehouse: {run.snapshot}", markup=False)
     if not no_serve:
