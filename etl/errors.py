@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from kpiboard.errors import KpiboardError, UserError
+from kpiboard.errors import KpiboardError, Problem, UserError
 
 
 class EtlError(KpiboardError):
@@ -45,19 +44,8 @@ class PipelineUserError(UserError, EtlError):
     """Bad input to the pipeline that the user fixes: an unknown source or table name."""
 
 
-@dataclass(frozen=True)
-class ModelProblem:
-    """One problem with a transform model: where (file and line, when known) and what."""
-
-    path: str | None
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        if self.path is None:
-            return self.message
-        where = f"{self.path}:{self.line}" if self.line is not None else self.path
-        return f"{where}: {self.message}"
+ModelProblem = Problem
+"""One problem with a transform model: where (file and line, when known) and what."""
 
 
 class TransformError(UserError, EtlError):

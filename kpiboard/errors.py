@@ -3,6 +3,8 @@ message as one line and exits with code 2. Anything else is a bug and keeps its 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class KpiboardError(Exception):
     """Base of every error kpiboard raises on purpose."""
@@ -26,3 +28,21 @@ class SourceUnavailable(KpiboardError):
     """A database could not be reached or refused us; the message says which and why."""
 
     exit_code = 3
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a file the user wrote: where (file and line, when known) and what.
+
+    Loaders collect these and raise them together, one ``path:line: message`` line each.
+    """
+
+    path: str | None
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        if self.path is None:
+            return self.message
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.message}"

@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from kpiboard.errors import UserError
+from kpiboard.errors import Problem, UserError
 
-
-@dataclass(frozen=True)
-class SuiteProblem:
-    """One problem in a suite file: where (file and line, when known) and what."""
-
-    path: str | None
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        if self.path is None:
-            return self.message
-        where = f"{self.path}:{self.line}" if self.line is not None else self.path
-        return f"{where}: {self.message}"
+SuiteProblem = Problem
+"""One problem in a suite file: where (file and line, when known) and what."""
 
 
 class SuiteError(UserError):
