@@ -29,7 +29,7 @@ from etl.errors import EtlError
 from validation import quarantine
 from validation.engine import Check, CheckResult, run_checks
 from validation.suite import Expectation, Suite
-from validation.suite.model import ColumnExpectation
+from validation.suite.model import RowFilter
 
 RESULTS_SCHEMA = "validation"
 FILTER_SCHEMA = "_validation"
@@ -141,10 +141,11 @@ def plan(
         key = suite.row_key or (*suite.scope, *keys.get(suite.table, ()))
         for expectation in suite.expectations:
             target_schema, target_table = schema, table
-            if isinstance(expectation, ColumnExpectation) and expectation.where:
+            where: tuple[RowFilter, ...] = getattr(expectation, "where", ())
+            if where:
                 target_schema = FILTER_SCHEMA
                 target_table = f"{schema}__{table}__{expectation.name}"
-                condition = " AND ".join(f.sql("r") for f in expectation.where)
+                condition = " AND ".join(f.sql("r") for f in where)
                 con.execute(
                     f'CREATE VIEW "{target_schema}"."{target_table}" AS '
                     f'SELECT r.* FROM "{schema}"."{table}" r WHERE {condition}'
@@ -165,12 +166,17 @@ def check(
         # GX prints a reminder about custom queries to stdout, which would corrupt a command's
         # --format json or csv output: GX's prints go nowhere while it runs
         with contextlib.redirect_stdout(io.StringIO()):
-            checks = [
-                Check(p.id, _without_where(p.expectation.to_gx(resolve, now=now)), p.key)
-                for p in items
-            ]
-            results = run_checks(database, schema, table, checks)
-        for p, result in zip(items, results, strict=True):
+            runnable, unmapped = [], []
+            for p in items:
+                try:
+                    gx = _without_where(p.expectation.to_gx(resolve, now=now))
+                except ValueError as exc:  # e.g. rows_match_source without the source's count
+                    unmapped.append((p, _not_run(p.id, str(exc))))
+                    continue
+                runnable.append((p, Check(p.id, gx, p.key)))
+            results = run_checks(database, schema, table, [c for _, c in runnable])
+        pairs = [*zip([p for p, _ in runnable], results, strict=True), *unmapped]
+        for p, result in pairs:
             outcomes.append(Outcome(p, result))
     return outcomes
 
@@ -250,6 +256,18 @@ def run_layer(
     con.execute("SET TimeZone = 'UTC'")
     report = record(con, run_id, layer, outcomes, time.perf_counter() - started)
     return con, report
+
+
+def _not_run(check_id: str, reason: str) -> CheckResult:
+    return CheckResult(
+        id=check_id,
+        success=False,
+        checked=0,
+        unexpected=0,
+        sample=[],
+        failing_keys_sql=None,
+        error=reason,
+    )
 
 
 def _without_where(expectation: GxExpectation) -> GxExpectation:
