@@ -55,26 +55,34 @@ app = typer.Typer(
     rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-source_app = typer.Typer(
-    help="Operational databases: list the configured ones, or generate the demo company's.\n\n"
-    "Example: `kpiboard source list --project demo`",
+
+
+def _group(name: str, help_text: str, example: str, **options: Any) -> typer.Typer:
+    """A command group with its help and an example, added to the ``kpiboard`` app."""
+    group = typer.Typer(
+        help=f"{help_text}\n\nExample: `{example}`", rich_markup_mode="markdown", **options
+    )
+    app.add_typer(group, name=name)
+    return group
+
+
+source_app = _group(
+    "source",
+    "Operational databases: list the configured ones, or generate the demo company's.",
+    "kpiboard source list --project demo",
     no_args_is_help=True,
-    rich_markup_mode="markdown",
 )
-app.add_typer(source_app, name="source")
-etl_app = typer.Typer(
-    help="The pipeline: sources into a new warehouse snapshot, transformed and published.\n\n"
-    "Example: `kpiboard etl run --project demo`",
+etl_app = _group(
+    "etl",
+    "The pipeline: sources into a new warehouse snapshot, transformed and published.",
+    "kpiboard etl run --project demo",
     no_args_is_help=True,
-    rich_markup_mode="markdown",
 )
-app.add_typer(etl_app, name="etl")
-validate_app = typer.Typer(
-    help="Expectation suites: run them, list the quarantine.\n\n"
-    "Example: `kpiboard validate --project demo`",
-    rich_markup_mode="markdown",
+validate_app = _group(
+    "validate",
+    "Expectation suites: run them, list the quarantine.",
+    "kpiboard validate --project demo",
 )
-app.add_typer(validate_app, name="validate")
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)

@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 import etl
+from etl.sources import duckdb_type
 from etl.transform import ModelRun, StagingSource, create_staging_views, load_models, run_models
 from kpiboard.core_model import BRANCH_INDEPENDENT_TABLES, CORE_TABLES, create_core_schema
 from kpiboard.demo import build_sources, company, metadata_for
@@ -62,23 +62,6 @@ class Demo:
     deleted_transfer: int  # the id of a transfer deleted at the source
 
 
-def _duckdb_type(column: sa.Column[Any]) -> str:
-    kind = column.type
-    if isinstance(kind, sa.BigInteger):
-        return "BIGINT"
-    if isinstance(kind, sa.Integer):
-        return "INTEGER"
-    if isinstance(kind, sa.Numeric):
-        return f"DECIMAL({kind.precision},{kind.scale})"
-    if isinstance(kind, sa.Boolean):
-        return "BOOLEAN"
-    if isinstance(kind, sa.DateTime):
-        return "TIMESTAMP"
-    if isinstance(kind, sa.Date):
-        return "DATE"
-    return "VARCHAR"
-
-
 def _load_raw(con: duckdb.DuckDBPyConnection, folder: Path, database: str) -> tuple[str, ...]:
     """Copy one SQLite database into ``raw_<database>`` the way extraction does."""
     con.execute(f'CREATE SCHEMA "raw_{database}"')
@@ -88,7 +71,7 @@ def _load_raw(con: duckdb.DuckDBPyConnection, folder: Path, database: str) -> tu
             frame = pd.read_sql_query(
                 f'SELECT * FROM "{table.name}"', lite, dtype_backend="pyarrow"
             )
-            columns = [(c.name, _duckdb_type(c)) for c in table.columns]
+            columns = [(c.name, duckdb_type(c.type)) for c in table.columns]  # as extraction does
             ddl = ", ".join(f'"{name}" {kind}' for name, kind in columns)
             con.execute(
                 f'CREATE TABLE "raw_{database}"."{table.name}" ({ddl}, '
@@ -893,6 +876,20 @@ def test_source_codes_map_to_the_canonical_values(
     assert {c for c, _ in pairs} == {c for (c,) in used}
 
 
+# the canonical acquisition channels, shared by clients and leads (docs/model.md)
+CHANNELS = {
+    "website_form",
+    "call_in",
+    "email",
+    "chat",
+    "referral",
+    "social",
+    "marketplace",
+    "exhibition",
+    "walk_in",
+    "other",
+}
+
 VOCABULARY = {
     ("dim_employee", "role"): {
         "sales_manager",
@@ -903,32 +900,10 @@ VOCABULARY = {
         "analyst",
     },
     ("dim_client", "kind"): {"company", "person"},
-    ("dim_client", "acquisition_channel"): {
-        "website_form",
-        "call_in",
-        "email",
-        "chat",
-        "referral",
-        "social",
-        "marketplace",
-        "exhibition",
-        "walk_in",
-        "other",
-    },
+    ("dim_client", "acquisition_channel"): CHANNELS,
     ("dim_product", "kind"): {"good", "service"},
     ("dim_warehouse", "kind"): {"main", "store", "service", "van"},
-    ("fct_lead", "channel"): {
-        "website_form",
-        "call_in",
-        "email",
-        "chat",
-        "referral",
-        "social",
-        "marketplace",
-        "exhibition",
-        "walk_in",
-        "other",
-    },
+    ("fct_lead", "channel"): CHANNELS,
     ("fct_lead", "status"): {"new", "in_progress", "converted", "rejected"},
     ("fct_lead", "reject_reason"): {"spam", "duplicate", "no_budget", "unreachable", "other"},
     ("fct_deal", "status"): {"open", "won", "lost"},
