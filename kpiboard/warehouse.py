@@ -72,13 +72,26 @@ class Warehouse:
         return path if path.exists() else None
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A read-only connection to the published snapshot, in UTC."""
-        path = self.published()
-        if path is None:
-            raise UserError(f"{self.folder}: nothing published yet; run `kpiboard etl run` first")
-        con = duckdb.connect(str(path), read_only=True)
-        con.execute("SET TimeZone = 'UTC'")
-        return con
+        """A read-only connection to the published snapshot, in UTC.
+
+        Between reading the pointer and opening the file, a run may publish and prune the
+        snapshot the pointer named: then the pointer names a newer one, so read it again.
+        """
+        for _ in range(5):
+            path = self.published()
+            if path is None:
+                raise UserError(
+                    f"{self.folder}: nothing published yet; run `kpiboard etl run` first"
+                )
+            try:
+                con = duckdb.connect(str(path), read_only=True)
+            except duckdb.IOException:
+                if path.exists():
+                    raise
+                continue  # pruned under us: a newer snapshot is published
+            con.execute("SET TimeZone = 'UTC'")
+            return con
+        raise UserError(f"{self.folder}: snapshots are replaced faster than they can be opened")
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:

@@ -360,9 +360,16 @@ def test_readers_never_see_a_mixed_state(tmp_path: Path) -> None:
     settings = load_settings(project)
     pipeline.run(settings)
     seen: list[tuple[int, int]] = []
+    failures: list[BaseException] = []
     stop = threading.Event()
 
     def read() -> None:
+        try:
+            poll()
+        except BaseException as exc:  # an exception in a thread would not fail the test
+            failures.append(exc)
+
+    def poll() -> None:
         while not stop.is_set():
             con = settings.open_warehouse().connect()
             try:
@@ -391,6 +398,7 @@ def test_readers_never_see_a_mixed_state(tmp_path: Path) -> None:
     finally:
         stop.set()
         reader.join()
+    assert failures == []
     assert len(seen) > 3
     assert all(a == b for a, b in seen), [s for s in seen if s[0] != s[1]][:5]
     assert len({a for a, _ in seen}) >= 2  # it read across at least one publish
