@@ -38,8 +38,8 @@ from kpiboard.config import Settings
 from kpiboard.faults import crash_point
 from kpiboard.warehouse import new_run_id
 from validation import quarantine
-from validation.reconcile import Reconciliation, reconcile
-from validation.run import Report, ValidationFailed, run_layer
+from validation.reconcile import Reconciliation, reconcile, source_counts
+from validation.run import Report, ValidationFailed, passed_counts, run_layer
 from validation.suite import Suite, load_suites
 
 SUCCESS, PARTIAL, FAILED = "success", "partial", "failed"
@@ -223,7 +223,13 @@ def _validate_and_transform(
     if suites:
         progress.step("validate raw")
         con, result.raw_validation = run_layer(
-            building, con, suites, layer="raw", run_id=result.run_id, keys=keys
+            building,
+            con,
+            suites,
+            layer="raw",
+            run_id=result.run_id,
+            keys=keys,
+            source_rows=source_counts(con, result.tables, group),
         )
         staging = [_leave_out_quarantined(con, s, suites, keys) for s in staging]
         transform.create_staging_views(con, staging)
@@ -235,7 +241,13 @@ def _validate_and_transform(
     if suites:
         progress.step("validate core")
         con, result.core_validation = run_layer(
-            building, con, suites, layer="core", run_id=result.run_id, keys=keys
+            building,
+            con,
+            suites,
+            layer="core",
+            run_id=result.run_id,
+            keys=keys,
+            source_rows=passed_counts(con, suites),
         )
     failures = [
         line

@@ -10,7 +10,7 @@ written during the run can make the source count move: the message says so).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -84,6 +84,40 @@ def reconcile(
             ],
         )
     return out
+
+
+def source_counts(
+    con: duckdb.DuckDBPyConnection, tables: Sequence[TableResult], group: Mapping[str, str | None]
+) -> dict[str, int]:
+    """Row counts at the source by raw table reference (``crm.clients`` sums a group's sources),
+    what ``rows_match_source`` on a raw suite compares with.
+
+    The counts are this run's when it extracted (``tables``); a run that only validates again
+    takes each table's count from the run that last synced it, as recorded in
+    ``validation.reconciliation``.
+    """
+    counted = [(t.source, t.table, t.source_rows) for t in tables if t.source_rows is not None]
+    if not counted and _has_history(con):
+        counted = con.execute(
+            f"""SELECT source, "table", arg_max(source_rows, checked_at)
+            FROM {SCHEMA}.reconciliation GROUP BY source, "table" """
+        ).fetchall()
+    out: dict[str, int] = {}
+    for source, table, rows in counted:
+        reference = f"{group.get(source) or source}.{table}"
+        out[reference] = out.get(reference, 0) + int(rows)
+    return out
+
+
+def _has_history(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(
+        _count(
+            con,
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = 'reconciliation'",
+            [SCHEMA],
+        )
+    )
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> int:

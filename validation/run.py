@@ -29,7 +29,7 @@ from etl.errors import EtlError
 from validation import quarantine
 from validation.engine import Check, CheckResult, run_checks
 from validation.suite import Expectation, Suite
-from validation.suite.model import RowFilter
+from validation.suite.model import RowFilter, RowsMatchSource
 
 RESULTS_SCHEMA = "validation"
 FILTER_SCHEMA = "_validation"
@@ -77,9 +77,7 @@ class Report:
             if o.planned.expectation.severity != "error":
                 continue
             if o.result.error or not o.result.success:
-                what = (
-                    o.result.error or f"{o.result.unexpected:,} of {o.result.checked:,} rows fail"
-                )
+                what = o.result.error or _what_failed(o.result)
                 lines.append(f"{o.planned.expectation.location}: {o.planned.id}: {what}")
         return lines
 
@@ -108,6 +106,24 @@ def relation(reference: str) -> tuple[str, str]:
 def resolve(reference: str) -> str:
     schema, table = relation(reference)
     return f'"{schema}"."{table}"'
+
+
+def passed_counts(con: duckdb.DuckDBPyConnection, suites: Sequence[Suite]) -> dict[str, int]:
+    """The rows each raw table passes on to the models (its ``stg_`` view, quarantine left out),
+    for the core suites' ``rows_match_source``: a core table built one row per raw row must have
+    exactly that many."""
+    references = {
+        e.source
+        for s in suites
+        if s.layer == "core"
+        for e in s.expectations
+        if isinstance(e, RowsMatchSource)
+    }
+    out = {}
+    for reference in sorted(references):
+        row = con.execute(f"SELECT count(*) FROM {resolve(reference)}").fetchone()
+        out[reference] = int(row[0]) if row else 0
+    return out
 
 
 def plan(
@@ -155,9 +171,24 @@ def plan(
 
 
 def check(
-    database: Path, planned: Sequence[Planned], *, now: dt.datetime | None = None
+    database: Path,
+    planned: Sequence[Planned],
+    *,
+    now: dt.datetime | None = None,
+    source_rows: Mapping[str, int] | None = None,
 ) -> list[Outcome]:
-    """Run every planned expectation through GX, one table at a time (file closed by caller)."""
+    """Run every planned expectation through GX, one table at a time (file closed by caller).
+
+    ``source_rows`` gives the row count ``rows_match_source`` compares a table with, by table
+    reference; an expectation whose reference has no count is reported as not run.
+    """
+    counts = dict(source_rows or {})
+
+    def count_of(reference: str) -> int:
+        if reference not in counts:
+            raise ValueError(f"no row count of {reference} to compare with (nothing synced it)")
+        return counts[reference]
+
     by_relation: dict[tuple[str, str], list[Planned]] = {}
     for p in planned:
         by_relation.setdefault((p.schema, p.table), []).append(p)
@@ -169,7 +200,7 @@ def check(
             runnable, unmapped = [], []
             for p in items:
                 try:
-                    gx = _without_where(p.expectation.to_gx(resolve, now=now))
+                    gx = _without_where(p.expectation.to_gx(resolve, now=now, source_rows=count_of))
                 except ValueError as exc:  # e.g. rows_match_source without the source's count
                     unmapped.append((p, _not_run(p.id, str(exc))))
                     continue
@@ -244,18 +275,25 @@ def run_layer(
     layer: str,
     run_id: str,
     keys: Mapping[str, tuple[str, ...]],
+    source_rows: Mapping[str, int] | None = None,
 ) -> tuple[duckdb.DuckDBPyConnection, Report]:
     """Plan on ``open_con``, close it, check with GX, reopen and record; returns the new
-    connection and the report."""
+    connection and the report. ``source_rows``: see :func:`check`."""
     started = time.perf_counter()
     planned = plan(open_con, suites, layer=layer, keys=keys)
     open_con.execute("CHECKPOINT")
     open_con.close()
-    outcomes = check(con_path, planned)
+    outcomes = check(con_path, planned, source_rows=source_rows)
     con = duckdb.connect(str(con_path))
     con.execute("SET TimeZone = 'UTC'")
     report = record(con, run_id, layer, outcomes, time.perf_counter() - started)
     return con, report
+
+
+def _what_failed(result: CheckResult) -> str:
+    if result.failing_keys_sql is None and result.sample:  # a table-level check: one value
+        return f"observed {result.sample[0]!r}"
+    return f"{result.unexpected:,} of {result.checked:,} rows fail"
 
 
 def _not_run(check_id: str, reason: str) -> CheckResult:

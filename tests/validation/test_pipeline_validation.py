@@ -136,3 +136,29 @@ def test_warn_failures_publish_and_are_recorded(tmp_path: Path) -> None:
         f"WHERE run_id = '{result.run_id}' AND layer = 'raw' AND NOT success",
     )
     assert recorded[0][0] > 0 and recorded[0][1] > 0
+
+
+def test_rows_match_source_compares_with_the_source_and_with_what_passed(tmp_path: Path) -> None:
+    """Raw ``crm.clients`` against the CRMs' own count, ``core.dim_client`` against the clients
+    that passed quarantine; a model that loses a row stops the run, in a validate-only run too."""
+    project = _demo(tmp_path / "demo", 4, scale=0.02)
+    first = pipeline.run(load_settings(project))
+    assert first.status == pipeline.SUCCESS
+    at_source = sum(t.source_rows or 0 for t in first.tables if t.table == "clients")
+    held = sum(r.quarantined for r in first.reconciliation if r.table == "clients")
+    rows = _query(
+        project,
+        "SELECT layer, success, sample FROM validation.results WHERE "
+        f"run_id = '{first.run_id}' AND kind = 'rows_match_source' ORDER BY layer",
+    )
+    assert rows == [("core", True, "[]"), ("raw", True, "[]")]
+    assert _query(project, "SELECT count(*) FROM core.dim_client") == [(at_source - held,)]
+
+    model = project / "models" / "core" / "dim_client.sql"
+    model.write_text(model.read_text().rstrip().rstrip(";") + "\nLIMIT 5\n")
+    with pytest.raises(ValidationFailed) as failure:
+        pipeline.run(load_settings(project), extract=False)
+    message = str(failure.value)
+    assert "core.dim_client:rows_match_source: observed 5" in message
+    assert "dim_client.yaml:" in message
+    assert load_settings(project).open_warehouse().published() == first.snapshot
