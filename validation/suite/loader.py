@@ -14,7 +14,6 @@ What needs the warehouse (does the column exist?) is checked later, by
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,10 +21,11 @@ from pathlib import Path
 from typing import Any, cast
 
 import duckdb
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from kpiboard.yamlnodes import NodeReader, did_you_mean
+from kpiboard.yamlnodes import kind_of_node as _kind_of_node
+from kpiboard.yamlnodes import line as _line
 from validation.suite.errors import SuiteError, SuiteProblem
 from validation.suite.model import (
     DEFAULT_SEVERITY,
@@ -75,8 +75,6 @@ AGE = re.compile(r"\s*(\d+)\s*(minute|hour|day|week)s?\s*", re.IGNORECASE)
 # regex syntax Python accepts but DuckDB's RE2 does not: look-around and back-references
 NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]")
 WAREHOUSE_PREFIXES = ("raw_", "stg_")
-NOT_SCALAR = object()
-"""What :meth:`_Reader.scalar` returns for a list or a mapping."""
 
 
 def load_suites(folder: Path) -> list[Suite]:
@@ -178,37 +176,6 @@ def _duplicate_tables(suites: Sequence[Suite]) -> list[SuiteProblem]:
     return problems
 
 
-def did_you_mean(word: str, options: Sequence[str]) -> str:
-    """`` — did you mean 'x'?`` for the option closest to ``word``, or nothing."""
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f" — did you mean {close[0]!r}?" if close else ""
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading the node tree
-
-
-def _line(node: Node) -> int:
-    return int(node.start_mark.line) + 1
-
-
-def _kind_of_node(node: Node) -> str:
-    """How a node reads to a person: ``a list``, ``a string`` …"""
-    if isinstance(node, MappingNode):
-        return "a mapping"
-    if isinstance(node, SequenceNode):
-        return "a list"
-    tag = str(node.tag).rsplit(":", 1)[-1]
-    return {
-        "str": "a string",
-        "int": "a number",
-        "float": "a number",
-        "bool": "true/false",
-        "null": "nothing (null)",
-        "timestamp": "a date",
-    }.get(tag, f"a {tag} value")
-
-
 @dataclass
 class _Item:
     """One expectation mapping being read: its keys, their nodes and lines."""
@@ -217,38 +184,25 @@ class _Item:
     node: MappingNode
     keys: dict[str, tuple[Node, Node]] = field(default_factory=dict)
 
+    @property
+    def label(self) -> str:
+        return f"expectation {self.number}: "
 
-class _Reader:
+
+class _Reader(NodeReader):
     """Reads one file's node tree into a :class:`Suite`, recording problems as it goes."""
 
     def __init__(self, shown: str) -> None:
-        self.shown = shown
-        self.problems: list[SuiteProblem] = []
+        super().__init__(shown)
         self.misspelled: set[str] = set()  # required keys an unknown key was taken for
-        self._yaml = YAML(typ="safe", pure=True)
-
-    # -- problems ---------------------------------------------------------------------------
-
-    def problem(self, line: int | None, message: str, item: _Item | None = None) -> None:
-        prefix = f"expectation {item.number}: " if item is not None else ""
-        self.problems.append(SuiteProblem(self.shown, line, prefix + message))
 
     # -- the document -----------------------------------------------------------------------
 
     def suite(self, text: str) -> Suite | None:
-        try:
-            root = self._yaml.compose(text)
-        except MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = int(mark.line) + 1 if mark is not None else None
-            reason = exc.problem or exc.context or "cannot parse"
-            self.problem(line, f"invalid YAML: {reason}")
-            return None
-        except YAMLError as exc:
-            self.problem(None, f"invalid YAML: {str(exc).splitlines()[0]}")
-            return None
+        root = self.compose(text)
         if root is None:
-            self.problem(1, "empty file: a suite needs table: and expectations:")
+            if not self.problems:
+                self.problem(1, "empty file: a suite needs table: and expectations:")
             return None
         if not isinstance(root, MappingNode):
             self.problem(
@@ -276,54 +230,6 @@ class _Reader:
             description=description,
             key_location=Location(self.shown, _line(keys["key"][0])) if "key" in keys else None,
         )
-
-    def mapping(self, node: MappingNode, item: _Item | None) -> dict[str, tuple[Node, Node]]:
-        """The mapping's keys with their key and value nodes; duplicate or odd keys reported."""
-        out: dict[str, tuple[Node, Node]] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode) or not isinstance(key_node.value, str):
-                self.problem(_line(key_node), "a key must be a plain word", item)
-                continue
-            key = str(key_node.value)
-            if key in out:
-                first = _line(out[key][0])
-                self.problem(
-                    _line(key_node), f"key {key!r} appears twice (first on line {first})", item
-                )
-                continue
-            out[key] = (key_node, value_node)
-        return out
-
-    def scalar(self, node: Node) -> object:
-        """A scalar node's value (string, int, float, bool, None, date or datetime);
-        :data:`NOT_SCALAR` for a list or mapping."""
-        if not isinstance(node, ScalarNode):
-            return NOT_SCALAR
-        try:
-            return cast(object, self._yaml.constructor.construct_object(node, deep=True))
-        except YAMLError:
-            return str(node.value)
-
-    def string(
-        self, node: Node, what: str, item: _Item | None, *, strip: bool = True
-    ) -> str | None:
-        """A non-empty string (stripped, unless ``strip`` is false), or a problem saying what
-        was expected instead."""
-        value = self.scalar(node)
-        if isinstance(value, str) and value.strip():
-            return value.strip() if strip else value
-        if isinstance(value, str):
-            self.problem(_line(node), f"{what} is empty", item)
-        else:
-            self.problem(_line(node), f"{what} must be a string, not {_kind_of_node(node)}", item)
-        return None
-
-    def optional_string(
-        self, keys: dict[str, tuple[Node, Node]], key: str, item: _Item | None
-    ) -> str | None:
-        if key not in keys:
-            return None
-        return self.string(keys[key][1], key, item)
 
     # -- the suite's own keys ---------------------------------------------------------------
 

@@ -1,0 +1,132 @@
+"""Reading YAML that people write, so that every problem can say where it is.
+
+Definition files (expectation suites, KPIs, scorecards) are read as a tree of nodes (ruamel.yaml's
+composer), not as plain dicts: every key and value keeps its line. A loader subclasses
+:class:`NodeReader`, walks the tree, records :class:`~kpiboard.errors.Problem` values as it goes
+(``kpis/sales.yaml:14: kpi 'avg_check': unknown key 'nmerator' — did you mean 'numerator'?``) and
+raises them together at the end, so that a user fixes them all in one pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from typing import Protocol, cast
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from kpiboard.errors import Problem
+
+NOT_SCALAR = object()
+"""What :meth:`NodeReader.scalar` returns for a list or a mapping."""
+
+Keys = dict[str, tuple[Node, Node]]
+"""A mapping's keys, each with its key node and value node."""
+
+
+class Item(Protocol):
+    """The part of a file a problem is about (an expectation, a KPI); its ``label`` prefixes the
+    message: ``expectation 3: ``, ``kpi 'avg_check': ``."""
+
+    @property
+    def label(self) -> str: ...
+
+
+def did_you_mean(word: str, options: Sequence[str]) -> str:
+    """`` — did you mean 'x'?`` for the option closest to ``word``, or nothing."""
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" — did you mean {close[0]!r}?" if close else ""
+
+
+def line(node: Node) -> int:
+    """The 1-based line a node starts on."""
+    return int(node.start_mark.line) + 1
+
+
+def kind_of_node(node: Node) -> str:
+    """How a node reads to a person: ``a list``, ``a string`` …"""
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    tag = str(node.tag).rsplit(":", 1)[-1]
+    return {
+        "str": "a string",
+        "int": "a number",
+        "float": "a number",
+        "bool": "true/false",
+        "null": "nothing (null)",
+        "timestamp": "a date",
+    }.get(tag, f"a {tag} value")
+
+
+class NodeReader:
+    """Reads one file's node tree, recording located problems in ``problems``."""
+
+    def __init__(self, shown: str) -> None:
+        self.shown = shown
+        self.problems: list[Problem] = []
+        self._yaml = YAML(typ="safe", pure=True)
+
+    def problem(self, at: int | None, message: str, item: Item | None = None) -> None:
+        prefix = item.label if item is not None else ""
+        self.problems.append(Problem(self.shown, at, prefix + message))
+
+    def compose(self, text: str) -> Node | None:
+        """The document's root node; ``None`` (with a problem recorded) if it is not YAML.
+        An empty document is ``None`` with no problem: the caller says what it should hold."""
+        try:
+            return cast(Node | None, self._yaml.compose(text))
+        except MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            at = int(mark.line) + 1 if mark is not None else None
+            self.problem(at, f"invalid YAML: {exc.problem or exc.context or 'cannot parse'}")
+        except YAMLError as exc:
+            self.problem(None, f"invalid YAML: {str(exc).splitlines()[0]}")
+        return None
+
+    def mapping(self, node: MappingNode, item: Item | None) -> Keys:
+        """The mapping's keys with their key and value nodes; duplicate or odd keys reported."""
+        out: Keys = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode) or not isinstance(key_node.value, str):
+                self.problem(line(key_node), "a key must be a plain word", item)
+                continue
+            key = str(key_node.value)
+            if key in out:
+                first = line(out[key][0])
+                self.problem(
+                    line(key_node), f"key {key!r} appears twice (first on line {first})", item
+                )
+                continue
+            out[key] = (key_node, value_node)
+        return out
+
+    def scalar(self, node: Node) -> object:
+        """A scalar node's value (string, int, float, bool, None, date or datetime);
+        :data:`NOT_SCALAR` for a list or mapping."""
+        if not isinstance(node, ScalarNode):
+            return NOT_SCALAR
+        try:
+            return cast(object, self._yaml.constructor.construct_object(node, deep=True))
+        except YAMLError:
+            return str(node.value)
+
+    def string(self, node: Node, what: str, item: Item | None, *, strip: bool = True) -> str | None:
+        """A non-empty string (stripped, unless ``strip`` is false), or a problem saying what
+        was expected instead."""
+        value = self.scalar(node)
+        if isinstance(value, str) and value.strip():
+            return value.strip() if strip else value
+        if isinstance(value, str):
+            self.problem(line(node), f"{what} is empty", item)
+        else:
+            self.problem(line(node), f"{what} must be a string, not {kind_of_node(node)}", item)
+        return None
+
+    def optional_string(self, keys: Keys, key: str, item: Item | None) -> str | None:
+        if key not in keys:
+            return None
+        return self.string(keys[key][1], key, item)
