@@ -1,0 +1,739 @@
+"""KPI files (YAML) → :mod:`kpi_designer.model` values, with every problem located.
+
+``load_kpis(folder)`` reads every ``*.yaml``/``*.yml`` file under ``folder``; each holds a list
+under ``kpis:``. Problems are collected across all files, then raised as one
+:class:`~kpi_designer.errors.DefinitionError`, one ``file:line: kpi 'id': what`` line each:
+
+- in one KPI: unknown or missing keys, wrong types, an unknown type, unit, fact, aggregation or
+  column (with a did-you-mean), SQL that does not parse, a dimension its fact does not reach;
+- across KPIs: ids used twice, references to KPIs that do not exist, cycles, inputs of the wrong
+  type (a cumulative KPI needs a simple one), units that cannot be added or compared.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, cast
+
+import sqlglot
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from kpi_designer import model as m
+from kpi_designer.errors import DefinitionError
+from kpi_designer.semantic import FACTS, Fact
+from kpiboard.errors import Problem
+from kpiboard.yamlnodes import Keys, NodeReader, did_you_mean, kind_of_node, line
+
+SUFFIXES = (".yaml", ".yml")
+ID = re.compile(r"[a-z][a-z0-9_]*")
+DIALECT = "duckdb"
+"""The SQL dialect ``expr`` and ``filter`` are written in."""
+
+COMMON_KEYS = (
+    "id",
+    "label",
+    "description",
+    "unit",
+    "direction",
+    "owner",
+    "type",
+    "thresholds",
+    "missing_plan",
+)
+REQUIRED_COMMON = ("id", "label", "description", "unit", "type")
+TYPE_KEYS: dict[str, tuple[str, ...]] = {
+    "simple": ("fact", "agg", "expr", "filter", "time"),
+    "ratio": ("numerator", "denominator"),
+    "derived": ("expr", "inputs"),
+    "cumulative": ("kpi", "to_date", "window"),
+    "conversion": ("base", "conversion", "entity", "window"),
+    "period_over_period": ("kpi", "compare", "output", "like_for_like"),
+}
+TYPE_REQUIRED: dict[str, tuple[str, ...]] = {
+    "simple": ("fact", "agg"),
+    "ratio": ("numerator", "denominator"),
+    "derived": ("expr",),
+    "cumulative": ("kpi",),
+    "conversion": ("base", "conversion", "entity", "window"),
+    "period_over_period": ("kpi", "compare"),
+}
+TIME_TYPES = ("DATE", "TIMESTAMP")
+
+
+def load_kpis(folder: Path) -> dict[str, m.Kpi]:
+    """Every KPI defined under ``folder``, by id; raises one :class:`DefinitionError` with every
+    problem of every file. Files are named relative to ``folder``'s parent (``kpis/sales.yaml``).
+    """
+    if not folder.is_dir():
+        raise DefinitionError([Problem(str(folder), None, "no such KPI folder")])
+    problems: list[Problem] = []
+    kpis: list[m.Kpi] = []
+    for path in sorted(p for p in folder.rglob("*") if p.suffix in SUFFIXES and p.is_file()):
+        shown = _shown(path, folder)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(shown, None, f"cannot read: {exc}"))
+            continue
+        found, file_problems = parse_kpis(text, shown)
+        kpis += found
+        problems += file_problems
+    by_id, cross = check_kpis(kpis)
+    problems += cross
+    if problems:
+        raise DefinitionError(sorted(problems, key=lambda p: (p.path or "", p.line or 0)))
+    return by_id
+
+
+def parse_kpis(text: str, shown: str) -> tuple[list[m.Kpi], list[Problem]]:
+    """The KPIs one file defines (those without problems) and the problems found in it."""
+    reader = _Reader(shown)
+    kpis = reader.document(text)
+    return kpis, sorted(reader.problems, key=lambda p: p.line or 0)
+
+
+def _shown(path: Path, folder: Path) -> str:
+    try:
+        return path.relative_to(folder.parent).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+@dataclass
+class _Item:
+    """One KPI mapping being read."""
+
+    number: int
+    node: MappingNode
+    keys: Keys = field(default_factory=dict)
+    id: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"kpi {self.id!r}: " if self.id else f"kpi {self.number}: "
+
+
+class _Reader(NodeReader):
+    def document(self, text: str) -> list[m.Kpi]:
+        root = self.compose(text)
+        if root is None:
+            if not self.problems:
+                self.problem(1, "empty file: a KPI file holds a list under kpis:")
+            return []
+        if not isinstance(root, MappingNode):
+            self.problem(line(root), f"a KPI file is a mapping (kpis: …), not {kind_of_node(root)}")
+            return []
+        keys = self.mapping(root, None)
+        for key, (key_node, _) in keys.items():
+            if key != "kpis":
+                self.problem(line(key_node), f"unknown key {key!r}{did_you_mean(key, ['kpis'])}")
+        if "kpis" not in keys:
+            if not self.problems:
+                self.problem(line(root), "missing key 'kpis' (a list of KPIs)")
+            return []
+        node = keys["kpis"][1]
+        if not isinstance(node, SequenceNode):
+            self.problem(line(node), f"kpis must be a list, not {kind_of_node(node)}")
+            return []
+        out = []
+        for number, child in enumerate(node.value, start=1):
+            if not isinstance(child, MappingNode):
+                self.problem(
+                    line(child),
+                    f"kpi {number}: must be a mapping (- id: …), not {kind_of_node(child)}",
+                )
+                continue
+            kpi = self.kpi(_Item(number, child))
+            if kpi is not None:
+                out.append(kpi)
+        return out
+
+    # -- one KPI ----------------------------------------------------------------------------
+
+    def kpi(self, item: _Item) -> m.Kpi | None:
+        item.keys = self.mapping(item.node, item)
+        before = len(self.problems)
+        if "id" in item.keys:
+            node = item.keys["id"][1]
+            kpi_id = self.string(node, "id", item)
+            if kpi_id is not None and not ID.fullmatch(kpi_id):
+                self.problem(line(node), f"id {kpi_id!r} must be lower_snake_case", item)
+            elif kpi_id is not None:
+                item.id = kpi_id
+        kind = self.choice(item, "type", tuple(m.KPI_TYPES), None)
+        allowed = (*COMMON_KEYS, *TYPE_KEYS.get(kind or "", ()))
+        for key, (key_node, _) in item.keys.items():
+            if key not in allowed:
+                options = (
+                    allowed if kind else (*COMMON_KEYS, *{k for v in TYPE_KEYS.values() for k in v})
+                )
+                hint = did_you_mean(key, options) or (
+                    f" ({kind} takes {', '.join(TYPE_KEYS[kind])})" if kind else ""
+                )
+                self.problem(line(key_node), f"unknown key {key!r}{hint}", item)
+        for key in (*REQUIRED_COMMON, *TYPE_REQUIRED.get(kind or "", ())):
+            if key not in item.keys:
+                what = (
+                    f"a {kind} KPI needs" if key in TYPE_REQUIRED.get(kind or "", ()) else "needs"
+                )
+                self.problem(line(item.node), f"{what} {key}:", item)
+        common: dict[str, Any] = {
+            "id": item.id,
+            "label": self.optional_string(item.keys, "label", item),
+            "description": self.optional_string(item.keys, "description", item),
+            "unit": self.choice(item, "unit", m.UNITS, None),
+            "direction": self.choice(item, "direction", ("higher", "lower"), "higher"),
+            "owner": self.optional_string(item.keys, "owner", item),
+            "thresholds": self.thresholds(item),
+            "missing_plan": self.choice(item, "missing_plan", ("none", "carry_forward"), "none"),
+            "location": m.Location(self.shown, line(item.node)),
+        }
+        fields = getattr(self, f"_{kind}")(item) if kind else None
+        if fields is None or len(self.problems) > before:
+            return None
+        return m.KPI_TYPES[cast(str, kind)](**common, **fields)
+
+    def choice(
+        self, item: _Item, key: str, options: Sequence[str], default: str | None
+    ) -> str | None:
+        if key not in item.keys:
+            return default
+        node = item.keys[key][1]
+        value = self.scalar(node)
+        if isinstance(value, str) and value in options:
+            return value
+        shown = repr(value) if isinstance(value, str) else kind_of_node(node)
+        hint = did_you_mean(value, options) if isinstance(value, str) else ""
+        self.problem(line(node), f"{key} {shown} is not one of {', '.join(options)}{hint}", item)
+        return None
+
+    def number(self, node: Node, what: str, item: _Item, *, positive: bool = False) -> float | None:
+        value = self.scalar(node)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.problem(line(node), f"{what} must be a number, not {kind_of_node(node)}", item)
+            return None
+        if positive and value <= 0:
+            self.problem(line(node), f"{what} must be above 0, not {value}", item)
+            return None
+        return float(value)
+
+    def thresholds(self, item: _Item) -> m.Thresholds:
+        if "thresholds" not in item.keys:
+            return m.Thresholds()
+        node = item.keys["thresholds"][1]
+        if not isinstance(node, MappingNode):
+            self.problem(
+                line(node),
+                f"thresholds must be a mapping (green: 1.0, amber: 0.9), not {kind_of_node(node)}",
+                item,
+            )
+            return m.Thresholds()
+        keys = self.mapping(node, item)
+        values: dict[str, float] = {}
+        for key, (key_node, value_node) in keys.items():
+            if key not in ("green", "amber"):
+                hint = did_you_mean(key, ["green", "amber"]) or " (thresholds take green, amber)"
+                self.problem(line(key_node), f"unknown key {key!r}{hint}", item)
+                continue
+            value = self.number(value_node, f"thresholds {key}", item, positive=True)
+            if value is not None:
+                values[key] = value
+        thresholds = m.Thresholds(**values)
+        if thresholds.amber > thresholds.green:
+            self.problem(
+                line(node),
+                f"thresholds: amber ({thresholds.amber}) is above green ({thresholds.green})",
+                item,
+            )
+        return thresholds
+
+    def span(self, item: _Item, key: str, units: Sequence[str]) -> m.Span | None:
+        if key not in item.keys:
+            return None
+        return self.span_node(item.keys[key][1], key, item, units)
+
+    def span_node(self, node: Node, what: str, item: _Item, units: Sequence[str]) -> m.Span | None:
+        value = self.scalar(node)
+        match = m.Span.PATTERN.fullmatch(value) if isinstance(value, str) else None
+        unit = f"{match.group(2).lower()}s" if match else None
+        if match is None or unit not in units or int(match.group(1)) < 1:
+            examples = " or ".join(f"'3 {u}'" for u in units)
+            self.problem(
+                line(node),
+                f"{what} must be a length like {examples}, not {value!r}"
+                if isinstance(value, str)
+                else f"{what} must be a length like {examples}, not {kind_of_node(node)}",
+                item,
+            )
+            return None
+        return m.Span(int(match.group(1)), cast(Any, unit))
+
+    # -- SQL expressions --------------------------------------------------------------------
+
+    def sql(
+        self,
+        node: Node,
+        what: str,
+        item: _Item,
+        names: Mapping[str, str],
+        *,
+        noun: str,
+        owner: str,
+    ) -> exp.Expr | None:
+        """``node``'s SQL expression, parsed; every column it names must be in ``names``
+        (name → what it is, for messages)."""
+        text = self.string(node, what, item)
+        if text is None:
+            return None
+        try:
+            tree = sqlglot.parse_one(text, read=DIALECT)
+        except ParseError as exc:
+            reason = exc.errors[0]["description"] if exc.errors else str(exc)
+            self.problem(line(node), f"{what} is not valid SQL: {reason}", item)
+            return None
+        if tree.find(exp.Select, exp.Subquery) is not None or not isinstance(tree, exp.Condition):
+            self.problem(line(node), f"{what} must be an expression, not a query", item)
+            return None
+        ok = True
+        for column in tree.find_all(exp.Column):
+            if column.table:
+                self.problem(
+                    line(node),
+                    f"{what}: write {column.name!r} without a table name ({column.sql(DIALECT)})",
+                    item,
+                )
+                ok = False
+            elif column.name not in names:
+                hint = did_you_mean(column.name, list(names))
+                self.problem(
+                    line(node), f"{what}: unknown {noun} {column.name!r}{owner}{hint}", item
+                )
+                ok = False
+        return tree if ok else None
+
+    def filters(
+        self, node: Node, item: _Item, fact: Fact, what: str = "filter"
+    ) -> tuple[exp.Expr, ...] | None:
+        """One condition or a list of them, over the fact's columns and its dimensions."""
+        names = {c: "column" for c in fact.columns()} | {
+            d: "dimension" for d in fact.dimensions() if d not in fact.columns()
+        }
+        nodes = node.value if isinstance(node, SequenceNode) else [node]
+        out = []
+        for child in nodes:
+            tree = self.sql(
+                child,
+                what,
+                item,
+                names,
+                noun="column or dimension",
+                owner=f" of fact {fact.name}",
+            )
+            if tree is None:
+                return None
+            out.append(tree)
+        return tuple(out)
+
+    def fact(self, node: Node, item: _Item) -> Fact | None:
+        name = self.string(node, "fact", item)
+        if name is None:
+            return None
+        if name.startswith("fct_") and name[4:] in FACTS:
+            self.problem(
+                line(node),
+                f"fact {name!r}: write {name[4:]!r} (facts are named without fct_)",
+                item,
+            )
+            return None
+        if name not in FACTS:
+            hint = did_you_mean(name, list(FACTS)) or f" (facts: {', '.join(FACTS)})"
+            self.problem(line(node), f"unknown fact {name!r}{hint}", item)
+            return None
+        return FACTS[name]
+
+    def time(self, node: Node, item: _Item, fact: Fact) -> str | None:
+        name = self.string(node, "time", item)
+        if name is None:
+            return None
+        times = [c for c, t in fact.columns().items() if t in TIME_TYPES]
+        if name not in times:
+            hint = did_you_mean(name, times) or f" (its dates: {', '.join(times)})"
+            self.problem(
+                line(node),
+                f"time {name!r} is not a date or timestamp column of fact {fact.name}{hint}",
+                item,
+            )
+            return None
+        return name
+
+    # -- the types --------------------------------------------------------------------------
+
+    def _simple(self, item: _Item) -> dict[str, Any] | None:
+        fact = self.fact(item.keys["fact"][1], item) if "fact" in item.keys else None
+        agg = self.choice(item, "agg", m.AGGREGATIONS, None)
+        if fact is None or agg is None:
+            return None
+        expr = None
+        if "expr" in item.keys:
+            columns = {c: "column" for c in fact.columns()}
+            expr = self.sql(
+                item.keys["expr"][1],
+                "expr",
+                item,
+                columns,
+                noun="column",
+                owner=f" of fact {fact.name}",
+            )
+            if expr is None:
+                return None
+        elif agg != "count":
+            self.problem(line(item.keys["agg"][0]), f"agg {agg} needs expr: (what to {agg})", item)
+            return None
+        filters = self.filters(item.keys["filter"][1], item, fact) if "filter" in item.keys else ()
+        time = self.time(item.keys["time"][1], item, fact) if "time" in item.keys else None
+        if filters is None or ("time" in item.keys and time is None):
+            return None
+        return {"measure": m.Measure(fact.name, agg, expr, filters, time)}
+
+    def input(self, node: Node, what: str, item: _Item) -> m.Input | None:
+        """``revenue`` or ``{kpi: revenue, filter: …, as: …, offset: …}``; a filter is checked
+        against the input's fact later, when every KPI is known."""
+        if not isinstance(node, MappingNode):
+            kpi = self.string(node, what, item)
+            return None if kpi is None else m.Input(kpi, kpi)
+        keys = self.mapping(node, item)
+        for key, (key_node, _) in keys.items():
+            if key not in ("kpi", "filter", "as", "offset"):
+                hint = did_you_mean(key, ["kpi", "filter", "as", "offset"]) or (
+                    " (an input takes kpi, filter, as, offset)"
+                )
+                self.problem(line(key_node), f"{what}: unknown key {key!r}{hint}", item)
+                return None
+        if "kpi" not in keys:
+            self.problem(line(node), f"{what} needs kpi:", item)
+            return None
+        kpi = self.string(keys["kpi"][1], f"{what} kpi", item)
+        alias = self.string(keys["as"][1], f"{what} as", item) if "as" in keys else kpi
+        offset = (
+            self.span_node(keys["offset"][1], f"{what} offset", item, ("periods", "years"))
+            if "offset" in keys
+            else None
+        )
+        filters: tuple[exp.Expr, ...] = ()
+        if "filter" in keys:
+            parsed = self.unchecked_filters(keys["filter"][1], f"{what} filter", item)
+            if parsed is None:
+                return None
+            filters = parsed
+        if kpi is None or alias is None or ("offset" in keys and offset is None):
+            return None
+        return m.Input(kpi, alias, filters, offset)
+
+    def unchecked_filters(self, node: Node, what: str, item: _Item) -> tuple[exp.Expr, ...] | None:
+        """Filters whose columns are checked once the input KPI's fact is known."""
+        nodes = node.value if isinstance(node, SequenceNode) else [node]
+        out = []
+        for child in nodes:
+            text = self.string(child, what, item)
+            if text is None:
+                return None
+            try:
+                tree = sqlglot.parse_one(text, read=DIALECT)
+            except ParseError as exc:
+                reason = exc.errors[0]["description"] if exc.errors else str(exc)
+                self.problem(line(child), f"{what} is not valid SQL: {reason}", item)
+                return None
+            out.append(tree)
+        return tuple(out)
+
+    def _ratio(self, item: _Item) -> dict[str, Any] | None:
+        numerator = self.input(item.keys["numerator"][1], "numerator", item)
+        denominator = self.input(item.keys["denominator"][1], "denominator", item)
+        if numerator is None or denominator is None:
+            return None
+        return {"numerator": numerator, "denominator": denominator}
+
+    def _derived(self, item: _Item) -> dict[str, Any] | None:
+        listed: list[m.Input] = []
+        if "inputs" in item.keys:
+            node = item.keys["inputs"][1]
+            if not isinstance(node, SequenceNode):
+                self.problem(line(node), f"inputs must be a list, not {kind_of_node(node)}", item)
+                return None
+            for number, child in enumerate(node.value, start=1):
+                one = self.input(child, f"input {number}", item)
+                if one is None:
+                    return None
+                listed.append(one)
+        text_node = item.keys["expr"][1]
+        text = self.string(text_node, "expr", item)
+        if text is None:
+            return None
+        try:
+            tree = sqlglot.parse_one(text, read=DIALECT)
+        except ParseError as exc:
+            reason = exc.errors[0]["description"] if exc.errors else str(exc)
+            self.problem(line(text_node), f"expr is not valid SQL: {reason}", item)
+            return None
+        aliases = {i.alias: i for i in listed}
+        named = list(listed)
+        for column in tree.find_all(exp.Column):
+            if column.name not in aliases:
+                aliases[column.name] = m.Input(column.name, column.name)
+                named.append(aliases[column.name])
+        unused = [
+            i.alias for i in listed if not any(c.name == i.alias for c in tree.find_all(exp.Column))
+        ]
+        if unused:
+            self.problem(
+                line(text_node), f"input {unused[0]!r} is listed but expr does not use it", item
+            )
+            return None
+        return {"expr": tree, "named": tuple(named)}
+
+    def _cumulative(self, item: _Item) -> dict[str, Any] | None:
+        kpi = self.string(item.keys["kpi"][1], "kpi", item)
+        to_date = self.choice(item, "to_date", m.TO_DATE, None)
+        window = self.span(item, "window", ("days", "weeks", "months"))
+        if "to_date" in item.keys and "window" in item.keys:
+            self.problem(line(item.keys["window"][0]), "give to_date or window, not both", item)
+            return None
+        if (
+            kpi is None
+            or ("to_date" in item.keys and to_date is None)
+            or ("window" in item.keys and window is None)
+        ):
+            return None
+        return {"kpi": kpi, "to_date": to_date, "window": window}
+
+    def events(self, node: Node, what: str, item: _Item) -> m.Events | None:
+        if not isinstance(node, MappingNode):
+            self.problem(
+                line(node),
+                f"{what} must be a mapping ({{fact: lead}}), not {kind_of_node(node)}",
+                item,
+            )
+            return None
+        keys = self.mapping(node, item)
+        for key, (key_node, _) in keys.items():
+            if key not in ("fact", "filter", "time"):
+                hint = (
+                    did_you_mean(key, ["fact", "filter", "time"]) or " (takes fact, filter, time)"
+                )
+                self.problem(line(key_node), f"{what}: unknown key {key!r}{hint}", item)
+                return None
+        if "fact" not in keys:
+            self.problem(line(node), f"{what} needs fact:", item)
+            return None
+        fact = self.fact(keys["fact"][1], item)
+        if fact is None:
+            return None
+        filters = (
+            self.filters(keys["filter"][1], item, fact, f"{what} filter")
+            if "filter" in keys
+            else ()
+        )
+        time = self.time(keys["time"][1], item, fact) if "time" in keys else None
+        if filters is None or ("time" in keys and time is None):
+            return None
+        return m.Events(fact.name, filters, time)
+
+    def _conversion(self, item: _Item) -> dict[str, Any] | None:
+        base = self.events(item.keys["base"][1], "base", item)
+        conversion = self.events(item.keys["conversion"][1], "conversion", item)
+        entity_node = item.keys["entity"][1]
+        entity = self.string(entity_node, "entity", item)
+        window = self.span(item, "window", ("days", "weeks", "months"))
+        if base is None or conversion is None or entity is None or window is None:
+            return None
+        for side, events in (("base", base), ("conversion", conversion)):
+            reached = FACTS[events.fact].reaches()
+            if entity not in reached:
+                hint = did_you_mean(entity, list(reached)) or f" (it reaches {', '.join(reached)})"
+                self.problem(
+                    line(entity_node),
+                    f"entity {entity!r}: the {side} fact {events.fact} does not reach it{hint}",
+                    item,
+                )
+                return None
+        return {"base": base, "conversion": conversion, "entity": entity, "window": window}
+
+    def _period_over_period(self, item: _Item) -> dict[str, Any] | None:
+        kpi = self.string(item.keys["kpi"][1], "kpi", item)
+        compare = self.choice(item, "compare", ("previous_period", "same_period_last_year"), None)
+        output = self.choice(item, "output", ("change_pct", "change", "previous"), "change_pct")
+        like = False
+        if "like_for_like" in item.keys:
+            node = item.keys["like_for_like"][1]
+            value = self.scalar(node)
+            if not isinstance(value, bool):
+                self.problem(
+                    line(node),
+                    f"like_for_like must be true or false, not {kind_of_node(node)}",
+                    item,
+                )
+                return None
+            like = value
+        if kpi is None or compare is None or output is None:
+            return None
+        return {"kpi": kpi, "compare": compare, "output": output, "like_for_like": like}
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules across KPIs
+
+
+def facts_of(kpi: m.Kpi, kpis: Mapping[str, m.Kpi]) -> set[str]:
+    """The facts a KPI's value is computed from (through its inputs)."""
+    if isinstance(kpi, m.Simple):
+        return {kpi.measure.fact}
+    if isinstance(kpi, m.Conversion):
+        return {kpi.base.fact}
+    out: set[str] = set()
+    for name in kpi.inputs():
+        if name in kpis and name != kpi.id:
+            out |= facts_of(kpis[name], kpis)
+    return out
+
+
+def reachable(kpi: m.Kpi, kpis: Mapping[str, m.Kpi]) -> set[str]:
+    """The dimensions every fact of the KPI reaches: what it can be sliced and filtered by."""
+    facts = facts_of(kpi, kpis)
+    if not facts:
+        return set()
+    sets = [set(FACTS[f].dimensions()) for f in facts]
+    return set.intersection(*sets)
+
+
+def check_kpis(kpis: Sequence[m.Kpi]) -> tuple[dict[str, m.Kpi], list[Problem]]:
+    """The KPIs by id and the problems between them; a KPI with a problem is left out."""
+    problems: list[Problem] = []
+    by_id: dict[str, m.Kpi] = {}
+    for kpi in kpis:
+        earlier = by_id.setdefault(kpi.id, kpi)
+        if earlier is not kpi:
+            problems.append(_problem(kpi, f"id is already used at {earlier.location}"))
+    bad: set[str] = set()
+    for kpi in by_id.values():
+        for message in _references(kpi, by_id):
+            problems.append(_problem(kpi, message))
+            bad.add(kpi.id)
+    for cycle in _cycles(by_id):
+        first = by_id[cycle[0]]
+        problems.append(_problem(first, "depends on itself: " + " → ".join([*cycle, cycle[0]])))
+        bad.update(cycle)
+    for kpi in by_id.values():
+        if kpi.id in bad:
+            continue
+        for message in _typed(kpi, by_id):
+            problems.append(_problem(kpi, message))
+            bad.add(kpi.id)
+    return {k: v for k, v in by_id.items() if k not in bad}, problems
+
+
+def _problem(kpi: m.Kpi, message: str) -> Problem:
+    return Problem(kpi.location.path, kpi.location.line, f"kpi {kpi.id!r}: {message}")
+
+
+def _references(kpi: m.Kpi, kpis: Mapping[str, m.Kpi]) -> list[str]:
+    out = []
+    for name in kpi.inputs():
+        if name not in kpis:
+            hint = did_you_mean(name, list(kpis))
+            out.append(f"unknown KPI {name!r}{hint}")
+    return out
+
+
+def _cycles(kpis: Mapping[str, m.Kpi]) -> list[list[str]]:
+    """Each cycle of the input graph once, as the path that closes it."""
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+    found: list[list[str]] = []
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for child in kpis[name].inputs():
+            if child not in kpis:
+                continue
+            if state.get(child) == 1:
+                found.append(path[path.index(child) :] if child in path else [child])
+            elif child not in state:
+                visit(child, [*path, child])
+        state[name] = 2
+
+    for name in kpis:
+        if name not in state:
+            visit(name, [name])
+    return found
+
+
+def _typed(kpi: m.Kpi, kpis: Mapping[str, m.Kpi]) -> list[str]:
+    """Inputs of the right type, filters that fit their input's fact, units that agree."""
+    out: list[str] = []
+    if isinstance(kpi, m.Ratio):
+        for side in (kpi.numerator, kpi.denominator):
+            out += _input_filters(side, kpis)
+    if isinstance(kpi, m.Derived):
+        for one in kpi.named:
+            out += _input_filters(one, kpis)
+        out += _derived_units(kpi, kpis)
+    if isinstance(kpi, m.Cumulative):
+        source = kpis[kpi.kpi]
+        if not isinstance(source, m.Simple):
+            out.append(f"a cumulative KPI adds up a simple KPI; {kpi.kpi!r} is {source.TYPE}")
+        elif source.unit != kpi.unit:
+            out.append(f"unit {kpi.unit} differs from {kpi.kpi!r}'s {source.unit}")
+    if isinstance(kpi, m.Conversion) and kpi.unit != "percent":
+        out.append(f"a conversion KPI is a share: its unit is percent, not {kpi.unit}")
+    if isinstance(kpi, m.PeriodOverPeriod):
+        source = kpis[kpi.kpi]
+        wanted = "percent" if kpi.output == "change_pct" else source.unit
+        if kpi.unit != wanted:
+            out.append(
+                f"output {kpi.output} of {kpi.kpi!r} ({source.unit}) is in {wanted}, not {kpi.unit}"
+            )
+    return out
+
+
+def _input_filters(one: m.Input, kpis: Mapping[str, m.Kpi]) -> list[str]:
+    if not one.filters:
+        return []
+    source = kpis[one.kpi]
+    if not isinstance(source, m.Simple):
+        return [f"a filter on input {one.kpi!r} needs a simple KPI; it is {source.TYPE}"]
+    fact = FACTS[source.measure.fact]
+    names = set(fact.columns()) | set(fact.dimensions())
+    out = []
+    for tree in one.filters:
+        for column in tree.find_all(exp.Column):
+            if column.name not in names:
+                hint = did_you_mean(column.name, sorted(names))
+                out.append(
+                    f"filter on {one.kpi!r}: unknown column or dimension "
+                    f"{column.name!r} of fact {fact.name}{hint}"
+                )
+    return out
+
+
+def _derived_units(kpi: m.Derived, kpis: Mapping[str, m.Kpi]) -> list[str]:
+    """``a + b`` and ``a - b`` of two KPIs need one unit: money minus a count means nothing."""
+    unit = {i.alias: kpis[i.kpi].unit for i in kpi.named}
+    out = []
+    for node in kpi.expr.find_all(exp.Add, exp.Sub):
+        left, right = node.left, node.right
+        if isinstance(left, exp.Column) and isinstance(right, exp.Column):
+            a, b = unit.get(left.name), unit.get(right.name)
+            if a and b and a != b:
+                sign = "+" if isinstance(node, exp.Add) else "-"
+                out.append(f"{left.name} {sign} {right.name} mixes units {a} and {b}")
+    return out
+
+
+def with_filters(kpi: m.Simple, extra: Sequence[exp.Expr]) -> m.Simple:
+    """The simple KPI with more filters on its measure (a ratio's or derived KPI's input)."""
+    measure = replace(kpi.measure, filters=(*kpi.measure.filters, *extra))
+    return replace(kpi, measure=measure)
