@@ -1,0 +1,745 @@
+"""KPI definitions → SQL, built as sqlglot trees and rendered for DuckDB or PostgreSQL.
+
+:func:`compile_kpi` turns one KPI and a :class:`Query` (period range, grain, slices, filters,
+row-level scope) into a ``SELECT`` returning one row per period and slice: ``period`` (the first
+day of the period, a ``DATE``), one column per dimension of ``by``, and ``value`` (``DOUBLE``).
+Nothing is concatenated into SQL text: names are quoted identifiers, the range and the scope's
+members are bound parameters (``$start`` in DuckDB, ``%(start)s`` in PostgreSQL), and the
+expressions analysts wrote are sqlglot trees whose column names are rewritten to the tables
+they live in.
+
+How each type is computed:
+
+- **simple**: the fact's rows in the range, placed on the branch's local day, filtered and
+  scoped, grouped by period and slice.
+- **ratio**: numerator and denominator over the same period and slice; when both are simple KPIs
+  of one fact and time column, one scan with ``FILTER`` clauses, else two grouped queries joined.
+  Always a ratio of the sums.
+- **derived**: each input grouped on its own (shifted when it has an offset: computed on the
+  earlier range, its period moved forward), joined on period and slice, the expression applied
+  (a missing additive input is 0; division by 0 gives no value).
+- **cumulative**: a calendar of the range's periods (``core.dim_date``), each with the first day
+  of its window, joined to the input's rows (additive ones first summed per day): exact for any
+  aggregation.
+- **conversion**: each base event in the range, and whether the same entity has a conversion
+  event within the window after it (times compared in UTC).
+- **period over period**: the KPI now and the KPI over the range moved back by the comparison
+  offset. Like-for-like keeps that moved range as is (the running period against as many days of
+  the other); otherwise it is widened to whole periods.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import sqlglot
+from sqlglot import exp
+
+from kpi_designer import model as m
+from kpi_designer.errors import EvaluationError
+from kpi_designer.loader import DIALECT, facts_of, reachable, with_filters
+from kpi_designer.semantic import CORE_SCHEMA, DIMENSIONS, ENTITIES, FACTS, Fact
+from kpiboard.yamlnodes import did_you_mean
+
+DIALECTS = ("duckdb", "postgres")
+GRAIN_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to evaluate: a range of days, a grain, slices, filters and a row-level scope.
+
+    ``filters`` are SQL conditions over dimension names (``branch = 'denver'``). ``scope`` limits
+    the rows to members of dimensions (``{"branch": ("denver",)}``): a user's visibility, applied
+    to the fact rows inside the SQL, never to the result.
+    """
+
+    start: dt.date
+    end: dt.date
+    grain: m.Grain = "month"
+    by: tuple[str, ...] = ()
+    filters: tuple[exp.Expr, ...] = ()
+    scope: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def moved(self, offset: m.Span, *, whole_periods: bool) -> Query:
+        """The same query over the range ``offset`` earlier; widened to whole periods first
+        when ``whole_periods``."""
+        start, end = self.start, self.end
+        if whole_periods:
+            start, end = period_start(start, self.grain), period_end(end, self.grain)
+        return replace(
+            self, start=shift(start, offset, self.grain, -1), end=shift(end, offset, self.grain, -1)
+        )
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A query ready to run: the tree, and the values of its parameters."""
+
+    select: exp.Select
+    params: dict[str, object]
+
+    def sql(self, dialect: str = "duckdb", *, pretty: bool = False) -> str:
+        return self.select.sql(dialect=dialect, pretty=pretty)
+
+
+def parse_filter(text: str) -> exp.Expr:
+    """A request filter (``branch = 'denver'``), parsed and checked to be a plain condition."""
+    try:
+        tree = sqlglot.parse_one(text, read=DIALECT)
+    except sqlglot.errors.ParseError as exc:
+        reason = exc.errors[0]["description"] if exc.errors else str(exc)
+        raise EvaluationError(f"filter {text!r} is not valid SQL: {reason}") from None
+    if tree.find(exp.Select, exp.Subquery) is not None or not isinstance(tree, exp.Condition):
+        raise EvaluationError(f"filter {text!r} must be a condition, not a query")
+    for column in tree.find_all(exp.Column):
+        if column.table or column.name not in DIMENSIONS:
+            hint = did_you_mean(column.name, list(DIMENSIONS))
+            raise EvaluationError(
+                f"filter {text!r}: {column.sql()!r} is not a dimension{hint} "
+                f"(dimensions: {', '.join(DIMENSIONS)})"
+            )
+    return tree
+
+
+def compile_kpi(kpi_id: str, query: Query, kpis: Mapping[str, m.Kpi]) -> Compiled:
+    """The SQL computing ``kpi_id`` for ``query``; raises :class:`EvaluationError` for a KPI,
+    grain or dimension the definitions cannot answer."""
+    if kpi_id not in kpis:
+        raise EvaluationError(f"unknown KPI {kpi_id!r}{did_you_mean(kpi_id, list(kpis))}")
+    if query.grain not in m.GRAINS:
+        raise EvaluationError(f"unknown grain {query.grain!r} (grains: {', '.join(m.GRAINS)})")
+    if query.start > query.end:
+        raise EvaluationError(f"the range starts ({query.start}) after it ends ({query.end})")
+    kpi = kpis[kpi_id]
+    reach = reachable(kpi, kpis)
+    named = {
+        *query.by,
+        *query.scope,
+        *(c.name for f in query.filters for c in f.find_all(exp.Column)),
+    }
+    for name in sorted(named):
+        if name not in DIMENSIONS:
+            raise EvaluationError(
+                f"unknown dimension {name!r}{did_you_mean(name, list(DIMENSIONS))}"
+            )
+        if name not in reach:
+            facts = ", ".join(sorted(facts_of(kpi, kpis)))
+            raise EvaluationError(
+                f"kpi {kpi_id!r} cannot be sliced, filtered or scoped by {name!r}: "
+                f"fact {facts} does not reach it (it reaches {', '.join(sorted(reach))})"
+            )
+    if len(set(query.by)) != len(query.by):
+        raise EvaluationError(f"--by names a dimension twice: {', '.join(query.by)}")
+    builder = _Builder(kpis, query)
+    inner = builder.kpi(kpi, query)
+    keys = ["period", *query.by]
+    select = exp.select(*(_col(k) for k in keys), _col("value")).from_(
+        inner.subquery(_ident("kpi"))
+    )
+    return Compiled(select.order_by(*(_col(k) for k in keys)), builder.params)
+
+
+# -- calendar arithmetic (Python side, for parameters) -----------------------------------------
+
+
+def period_start(day: dt.date, grain: m.Grain) -> dt.date:
+    if grain == "day":
+        return day
+    if grain == "week":
+        return day - dt.timedelta(days=day.weekday())
+    months = GRAIN_MONTHS[grain]
+    month = (day.month - 1) // months * months + 1
+    return dt.date(day.year, month, 1)
+
+
+def period_end(day: dt.date, grain: m.Grain) -> dt.date:
+    if grain == "day":
+        return day
+    if grain == "week":
+        return period_start(day, grain) + dt.timedelta(days=6)
+    first = period_start(day, grain)
+    return add_months(first, GRAIN_MONTHS[grain]) - dt.timedelta(days=1)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """``day`` moved by whole months, kept in the month (Jan 31 + 1 month = Feb 28)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return dt.date(year, month + 1, min(day.day, last))
+
+
+def shift(day: dt.date, offset: m.Span, grain: m.Grain, sign: int) -> dt.date:
+    """``day`` moved by ``offset`` (``sign`` -1 back, +1 forward) at ``grain``."""
+    days, months = _offset_parts(offset, grain)
+    return add_months(day, sign * months) + dt.timedelta(days=sign * days)
+
+
+def _offset_parts(offset: m.Span, grain: m.Grain) -> tuple[int, int]:
+    """An offset as (days, months): weeks have no months, so a year at week grain is 52
+    weeks, which keeps a Monday a Monday."""
+    n = offset.count
+    if offset.unit == "periods":
+        if grain == "day":
+            return n, 0
+        if grain == "week":
+            return 7 * n, 0
+        return 0, n * GRAIN_MONTHS[grain]
+    if offset.unit == "years":
+        return (364 * n, 0) if grain == "week" else (0, 12 * n)
+    if offset.unit == "months":
+        return 0, n
+    if offset.unit == "weeks":
+        return 7 * n, 0
+    return n, 0
+
+
+def _interval(days: int, months: int) -> exp.Expr:
+    text = f"{months} MONTH" if months else f"{days} DAY"
+    return exp.Interval(this=exp.Literal.string(text.split()[0]), unit=exp.var(text.split()[1]))
+
+
+# -- building ------------------------------------------------------------------------------------
+
+
+def _ident(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def _col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(_ident(name), table=_ident(table) if table else None)
+
+
+def _table(name: str, alias: str, schema: str = CORE_SCHEMA) -> exp.Table:
+    return exp.table_(_ident(name), db=_ident(schema), alias=_ident(alias))
+
+
+def _as_date(expr: exp.Expr) -> exp.Expr:
+    return exp.cast(expr, exp.DataType.build("DATE"))
+
+
+def _double(expr: exp.Expr) -> exp.Expr:
+    return exp.cast(expr, exp.DataType.build("DOUBLE"))
+
+
+def _nullif_zero(expr: exp.Expr) -> exp.Expr:
+    return exp.Nullif(this=expr, expression=exp.Literal.number(0))
+
+
+class _Builder:
+    """Builds the tree for one request; collects the parameters its parts bind."""
+
+    def __init__(self, kpis: Mapping[str, m.Kpi], query: Query) -> None:
+        self.kpis = kpis
+        self.params: dict[str, object] = {}
+
+    def param(self, stem: str, value: object) -> exp.Placeholder:
+        for name, existing in self.params.items():
+            if name.startswith(stem) and existing == value and type(existing) is type(value):
+                return exp.Placeholder(this=name)
+        name = f"{stem}_{len(self.params)}"
+        self.params[name] = value
+        return exp.Placeholder(this=name)
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    def kpi(self, kpi: m.Kpi, query: Query, extra: tuple[exp.Expr, ...] = ()) -> exp.Select:
+        if isinstance(kpi, m.Simple):
+            if extra:
+                kpi = with_filters(kpi, extra)
+            return self.measures(
+                kpi.measure.fact, kpi.measure.time, [("value", kpi.measure)], query
+            )
+        if isinstance(kpi, m.Ratio):
+            return self.ratio(kpi, query)
+        if isinstance(kpi, m.Derived):
+            return self.derived(kpi, query)
+        if isinstance(kpi, m.Cumulative):
+            return self.cumulative(kpi, query)
+        if isinstance(kpi, m.Conversion):
+            return self.conversion(kpi, query)
+        if isinstance(kpi, m.PeriodOverPeriod):
+            return self.period_over_period(kpi, query)
+        raise TypeError(f"no compiler for {type(kpi).__name__}")
+
+    # -- the rows of a fact -----------------------------------------------------------------
+
+    def rows(
+        self,
+        fact_name: str,
+        time: str | None,
+        query: Query,
+        *,
+        bounded: bool = True,
+        lower: dt.date | None = None,
+    ) -> tuple[exp.Select, _Columns]:
+        """``SELECT … FROM`` the fact with the joins its expressions need, the range, the scope
+        and the request's filters applied; the caller adds what it selects and groups."""
+        fact = FACTS[fact_name]
+        cols = _Columns(fact, time or fact.time)
+        conditions: list[exp.Expr] = []
+        first = lower if lower is not None else query.start
+        if bounded:
+            conditions += cols.range(self.param("start", first), self.param("end", query.end))
+        for dimension, members in sorted(query.scope.items()):
+            if not members:
+                conditions.append(exp.false())
+                continue
+            placeholders = [self.param("scope", str(v)) for v in members]
+            conditions.append(exp.In(this=cols.dimension(dimension), expressions=placeholders))
+        for condition in query.filters:
+            conditions.append(cols.rewrite(condition))
+        select = exp.select().from_(cols.from_table())
+        # the joins are only known once every expression is rewritten: added in finish()
+        return select.where(*conditions) if conditions else select, cols
+
+    def measures(
+        self,
+        fact_name: str,
+        time: str | None,
+        measures: Sequence[tuple[str, m.Measure]],
+        query: Query,
+    ) -> exp.Select:
+        """One scan of a fact computing several measures (each with its own filters) by period
+        and slice."""
+        select, cols = self.rows(fact_name, time, query)
+        outputs = []
+        for alias, measure in measures:
+            agg = cols.aggregate(measure)
+            if measure.filters and len(measures) > 1:
+                agg = exp.Filter(
+                    this=agg,
+                    expression=exp.Where(this=exp.and_(*map(cols.rewrite, measure.filters))),
+                )
+            outputs.append(exp.alias_(_double(agg), _ident(alias)))
+        if len(measures) == 1 and measures[0][1].filters:
+            select = select.where(*map(cols.rewrite, measures[0][1].filters))
+        keys = [exp.alias_(cols.period(query.grain), _ident("period"))]
+        keys += [exp.alias_(cols.dimension(d), _ident(d)) for d in query.by]
+        select = select.select(*keys, *outputs)
+        select = select.group_by(*(exp.Literal.number(i + 1) for i in range(len(keys))))
+        return cols.finish(select)
+
+    # -- the types --------------------------------------------------------------------------
+
+    def ratio(self, kpi: m.Ratio, query: Query) -> exp.Select:
+        num, den = self.kpis[kpi.numerator.kpi], self.kpis[kpi.denominator.kpi]
+        if (
+            isinstance(num, m.Simple)
+            and isinstance(den, m.Simple)
+            and num.measure.fact == den.measure.fact
+            and (num.measure.time or FACTS[num.measure.fact].time)
+            == (den.measure.time or FACTS[den.measure.fact].time)
+        ):
+            a = with_filters(num, kpi.numerator.filters).measure
+            b = with_filters(den, kpi.denominator.filters).measure
+            inner = self.measures(a.fact, a.time, [("n", a), ("d", b)], query)
+            keys = ["period", *query.by]
+            value = exp.Div(
+                this=exp.Coalesce(this=_col("n"), expressions=[exp.Literal.number(0)])
+                if num.additive
+                else _col("n"),
+                expression=_nullif_zero(_col("d")),
+            )
+            return exp.select(*(_col(k) for k in keys), exp.alias_(value, _ident("value"))).from_(
+                inner.subquery(_ident("r"))
+            )
+        inputs = [
+            m.Input(kpi.numerator.kpi, "n", kpi.numerator.filters),
+            m.Input(kpi.denominator.kpi, "d", kpi.denominator.filters),
+        ]
+        value = exp.Div(this=exp.column("n"), expression=exp.column("d"))
+        return self.combine(inputs, value, query)
+
+    def derived(self, kpi: m.Derived, query: Query) -> exp.Select:
+        return self.combine(list(kpi.named), kpi.expr, query)
+
+    def combine(self, inputs: Sequence[m.Input], expr: exp.Expr, query: Query) -> exp.Select:
+        """Inputs grouped on their own, joined on period and slice, ``expr`` over their
+        aliases."""
+        keys = ["period", *query.by]
+        parts: list[tuple[str, exp.Select, bool]] = []
+        for i, one in enumerate(inputs):
+            source = self.kpis[one.kpi]
+            if one.offset is None:
+                part = self.kpi(source, query, one.filters)
+            else:
+                earlier = query.moved(one.offset, whole_periods=True)
+                shifted = self.kpi(source, earlier, one.filters)
+                days, months = _offset_parts(one.offset, query.grain)
+                moved = _as_date(exp.Add(this=_col("period"), expression=_interval(days, months)))
+                part = exp.select(
+                    exp.alias_(moved, _ident("period")),
+                    *(_col(k) for k in query.by),
+                    _col("value"),
+                ).from_(shifted.subquery(_ident(f"s{i}")))
+                # a shifted period may fall outside the range asked for
+                part = (
+                    exp.select("*")
+                    .from_(part.subquery(_ident(f"o{i}")))
+                    .where(
+                        exp.Between(
+                            this=_col("period"),
+                            low=self.param("start", period_start(query.start, query.grain)),
+                            high=self.param("end", query.end),
+                        )
+                    )
+                )
+            parts.append((one.alias, part, source.additive))
+        spine = (
+            exp.union(
+                *(
+                    exp.select(*(_col(k) for k in keys)).from_(p.subquery(_ident(f"k{i}")))
+                    for i, (_, p, _) in enumerate(parts)
+                ),
+                distinct=True,
+            )
+            if len(parts) > 1
+            else exp.select(*(_col(k) for k in keys)).from_(parts[0][1].subquery(_ident("k0")))
+        )
+        select = exp.select(*(_col(k, "spine") for k in keys)).from_(
+            spine.subquery(_ident("spine"))
+        )
+        names: dict[str, exp.Expr] = {}
+        for i, (alias, part, additive) in enumerate(parts):
+            table = f"i{i}"
+            on = exp.and_(
+                *(exp.NullSafeEQ(this=_col(k, "spine"), expression=_col(k, table)) for k in keys)
+            )
+            select = select.join(part.subquery(_ident(table)), on=on, join_type="left")
+            value: exp.Expr = _col("value", table)
+            if additive:
+                value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
+            names[alias] = value
+        computed = _substitute(expr, names)
+        return select.select(exp.alias_(_double(computed), _ident("value")))
+
+    def cumulative(self, kpi: m.Cumulative, query: Query) -> exp.Select:
+        source = self.kpis[kpi.kpi]
+        assert isinstance(source, m.Simple)
+        measure = source.measure
+        spine, first_day = self.calendar(query, to_date=kpi.to_date, window=kpi.window)
+        rows, cols = self.rows(
+            measure.fact, measure.time, query, bounded=first_day is not None, lower=first_day
+        )
+        if measure.filters:
+            rows = rows.where(*map(cols.rewrite, measure.filters))
+        keys = [exp.alias_(cols.local_day(), _ident("day"))]
+        keys += [exp.alias_(cols.dimension(d), _ident(d)) for d in query.by]
+        if measure.agg in m.ADDITIVE:
+            daily = rows.select(*keys, exp.alias_(cols.aggregate(measure), _ident("v")))
+            daily = daily.group_by(*(exp.Literal.number(i + 1) for i in range(len(keys))))
+            agg: exp.Expr = exp.Sum(this=_col("v", "r"))
+        else:
+            value = (
+                cols.rewrite(measure.expr) if measure.expr is not None else exp.Literal.number(1)
+            )
+            daily = rows.select(*keys, exp.alias_(value, _ident("v")))
+            agg = _aggregate(measure.agg, _col("v", "r"))
+        daily = cols.finish(daily)
+        join = exp.and_(
+            exp.LTE(this=_col("day", "r"), expression=_col("period_end", "c")),
+            exp.GTE(this=_col("day", "r"), expression=_col("window_start", "c"))
+            if first_day is not None
+            else exp.true(),
+        )
+        select = (
+            exp.select(
+                _col("period", "c"),
+                *(_col(d, "r") for d in query.by),
+                exp.alias_(_double(agg), _ident("value")),
+            )
+            .from_(spine.subquery(_ident("c")))
+            .join(daily.subquery(_ident("r")), on=join)
+            .group_by(*(exp.Literal.number(i + 1) for i in range(1 + len(query.by))))
+        )
+        return select
+
+    def calendar(
+        self, query: Query, *, to_date: m.Grain | None, window: m.Span | None
+    ) -> tuple[exp.Select, dt.date | None]:
+        """The periods of the range from ``core.dim_date``, each with its last day (clipped to
+        the range) and the first day of its window; and the earliest such day (``None`` for a
+        running total, which has no first day)."""
+        day = _col("calendar_date", "d")
+        period = (
+            _as_date(exp.func("date_trunc", exp.Literal.string(query.grain), day))
+            if query.grain != "day"
+            else day
+        )
+        end = exp.Max(this=day.copy())
+        if to_date is not None:
+            start: exp.Expr = _as_date(
+                exp.func("date_trunc", exp.Literal.string(to_date), end.copy())
+            )
+            first: dt.date | None = period_start(query.start, to_date)
+        elif window is not None:
+            # the window ends on the period's last day: (last day + 1) - N units is its first
+            days, months = _offset_parts(window, "day")
+            after = exp.Add(this=end.copy(), expression=_interval(1, 0))
+            start = _as_date(exp.Sub(this=after, expression=_interval(days, months)))
+            first = shift(query.start + dt.timedelta(days=1), window, "day", -1)
+        else:
+            start = exp.null()
+            first = None
+        spine = (
+            exp.select(
+                exp.alias_(period, _ident("period")),
+                exp.alias_(end, _ident("period_end")),
+                exp.alias_(start, _ident("window_start")),
+            )
+            .from_(_table("dim_date", "d"))
+            .where(
+                exp.Between(
+                    this=day,
+                    low=self.param("start", query.start),
+                    high=self.param("end", query.end),
+                )
+            )
+            .group_by(exp.Literal.number(1))
+        )
+        return spine, first
+
+    def conversion(self, kpi: m.Conversion, query: Query) -> exp.Select:
+        base, cols = self.rows(kpi.base.fact, kpi.base.time, query)
+        if kpi.base.filters:
+            base = base.where(*map(cols.rewrite, kpi.base.filters))
+        later = FACTS[kpi.conversion.fact]
+        conv_cols = _Columns(later, kpi.conversion.time or later.time, prefix="c")
+        base_time = exp.cast(cols.time_column(), exp.DataType.build("TIMESTAMP"))
+        conv_time = exp.cast(conv_cols.time_column(), exp.DataType.build("TIMESTAMP"))
+        days, months = _offset_parts(kpi.window, "day")
+        matched = [
+            exp.EQ(this=conv_cols.reference(kpi.entity), expression=cols.reference(kpi.entity)),
+            exp.GTE(this=conv_time, expression=base_time),
+            exp.LTE(
+                this=conv_time,
+                expression=exp.Add(this=base_time, expression=_interval(days, months)),
+            ),
+            *map(conv_cols.rewrite, kpi.conversion.filters),
+        ]
+        if later.name == kpi.base.fact:
+            matched.append(exp.NEQ(this=conv_cols.key(), expression=cols.key()))
+        found = exp.select(exp.Literal.number(1)).from_(conv_cols.from_table()).where(*matched)
+        found = conv_cols.finish(found)
+        converted = exp.Exists(this=found)
+        keys = [exp.alias_(cols.period(query.grain), _ident("period"))]
+        keys += [exp.alias_(cols.dimension(d), _ident(d)) for d in query.by]
+        share = exp.Div(
+            this=_double(
+                exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=converted))
+            ),
+            expression=_nullif_zero(_double(exp.Count(this=exp.Star()))),
+        )
+        select = base.select(*keys, exp.alias_(share, _ident("value")))
+        select = select.group_by(*(exp.Literal.number(i + 1) for i in range(len(keys))))
+        return cols.finish(select)
+
+    def period_over_period(self, kpi: m.PeriodOverPeriod, query: Query) -> exp.Select:
+        offset = m.Span(1, "periods") if kpi.compare == "previous_period" else m.Span(1, "years")
+        source = self.kpis[kpi.kpi]
+        now = self.kpi(source, query)
+        earlier = query.moved(offset, whole_periods=not kpi.like_for_like)
+        then = self.kpi(source, earlier)
+        days, months = _offset_parts(offset, query.grain)
+        keys = ["period", *query.by]
+        moved = _as_date(exp.Add(this=_col("period", "t"), expression=_interval(days, months)))
+        previous = exp.select(
+            exp.alias_(moved, _ident("period")),
+            *(_col(k, "t") for k in query.by),
+            _col("value", "t"),
+        ).from_(then.subquery(_ident("t")))
+        on = exp.and_(*(exp.NullSafeEQ(this=_col(k, "n"), expression=_col(k, "p")) for k in keys))
+        zero = exp.Literal.number(0)
+        cur: exp.Expr = _col("value", "n")
+        prev: exp.Expr = _col("value", "p")
+        if source.additive:
+            prev = exp.Coalesce(this=prev, expressions=[zero])
+        if kpi.output == "change_pct":
+            change = exp.paren(exp.Sub(this=cur, expression=prev), copy=False)
+            value: exp.Expr = exp.Div(this=change, expression=_nullif_zero(prev.copy()))
+        elif kpi.output == "change":
+            value = exp.Sub(this=cur, expression=prev)
+        else:
+            value = prev
+        return (
+            exp.select(*(_col(k, "n") for k in keys), exp.alias_(_double(value), _ident("value")))
+            .from_(now.subquery(_ident("n")))
+            .join(previous.subquery(_ident("p")), on=on, join_type="left")
+        )
+
+
+def _aggregate(agg: str, value: exp.Expr) -> exp.Expr:
+    if agg == "sum":
+        return exp.Sum(this=value)
+    if agg == "count":
+        return exp.Count(this=value)
+    if agg == "count_distinct":
+        return exp.Count(this=exp.Distinct(expressions=[value]))
+    if agg == "avg":
+        return exp.Avg(this=value)
+    if agg == "min":
+        return exp.Min(this=value)
+    if agg == "max":
+        return exp.Max(this=value)
+    if agg == "median":
+        return exp.func("median", value)
+    raise ValueError(f"unknown aggregation {agg!r}")
+
+
+def _substitute(expr: exp.Expr, names: Mapping[str, exp.Expr]) -> exp.Expr:
+    """``expr`` with each column named in ``names`` replaced, and every division guarded."""
+
+    def swap(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Column) and not node.table and node.name in names:
+            return exp.paren(names[node.name].copy(), copy=False)
+        return node
+
+    def guard(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Div):
+            return exp.Div(
+                this=_double(node.this.copy()), expression=_nullif_zero(node.expression.copy())
+            )
+        return node
+
+    # transform does not descend into what it replaced: columns first, then divisions
+    return expr.copy().transform(swap).transform(guard)
+
+
+class _Columns:
+    """Names in a fact's expressions → qualified columns, and the joins that brings in.
+
+    Aliases: ``f`` the fact, ``p`` its parent, ``b`` the branch (its time zone), and one per
+    dimension table reached (``d_client``). With ``prefix`` every alias starts with it, so that
+    a fact can be read twice in one query (a conversion's base and later events).
+    """
+
+    def __init__(self, fact: Fact, time: str, prefix: str = "") -> None:
+        self.fact = fact
+        self.time = time
+        self.prefix = prefix
+        self.joins: dict[str, exp.Expr] = {}
+        self.columns = fact.columns()
+
+    def alias(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def from_table(self) -> exp.Table:
+        return _table(self.fact.table, self.alias("f"))
+
+    def column(self, name: str) -> exp.Column:
+        where = self.fact.column_table(name)
+        if where == "p":
+            self.need_parent()
+        return _col(name, self.alias(where))
+
+    def need_parent(self) -> None:
+        parent = self.fact.parent
+        assert parent is not None
+        alias = self.alias("p")
+        if alias not in self.joins:
+            self.joins[alias] = exp.EQ(
+                this=_col(parent.key, alias), expression=_col(parent.key, self.alias("f"))
+            )
+
+    def need(self, entity: str) -> str:
+        """Join the entity's table; its alias."""
+        alias = self.alias("b" if entity == "branch" else f"d_{entity}")
+        if alias not in self.joins:
+            target = ENTITIES[entity]
+            self.joins[alias] = exp.EQ(
+                this=_col(target.key, alias), expression=self.reference(entity)
+            )
+        return alias
+
+    def reference(self, entity: str) -> exp.Column:
+        return self.column(self.fact.reaches()[entity])
+
+    def key(self) -> exp.Column:
+        return _col(self.fact.key, self.alias("f"))
+
+    def dimension(self, name: str) -> exp.Expr:
+        d = DIMENSIONS[name]
+        if d.own is not None and d.own in self.columns:
+            return self.column(d.own)
+        if d.column == ENTITIES[d.entity].key:
+            return self.reference(d.entity)
+        return _col(d.column, self.need(d.entity))
+
+    def rewrite(self, tree: exp.Expr) -> exp.Expr:
+        """An analyst's expression with each name qualified: a fact column, else a dimension."""
+
+        def qualify(node: exp.Expr) -> exp.Expr:
+            if isinstance(node, exp.Column) and not node.table:
+                if node.name in self.columns:
+                    return self.column(node.name)
+                if node.name in DIMENSIONS:
+                    return self.dimension(node.name)
+            return node
+
+        return tree.copy().transform(qualify)
+
+    def time_column(self) -> exp.Column:
+        return self.column(self.time)
+
+    def local_day(self) -> exp.Expr:
+        """The row's day in its branch's time zone (a DATE column is already a day)."""
+        column = self.time_column()
+        if self.columns[self.time] == "DATE":
+            return column
+        zone = _col("timezone", self.need("branch"))
+        utc = exp.AtTimeZone(this=column, zone=exp.Literal.string("UTC"))
+        return _as_date(exp.AtTimeZone(this=utc, zone=zone))
+
+    def period(self, grain: m.Grain) -> exp.Expr:
+        day = self.local_day()
+        if grain == "day":
+            return day
+        return _as_date(exp.func("date_trunc", exp.Literal.string(grain), day))
+
+    def range(self, start: exp.Expr, end: exp.Expr) -> list[exp.Expr]:
+        """Rows whose local day is in [start, end]; for a timestamp, also a plain range on the
+        stored UTC value one day wider each side, which the engine can prune by."""
+        out: list[exp.Expr] = [exp.Between(this=self.local_day(), low=start, high=end)]
+        if self.columns[self.time] != "DATE":
+            stamp = exp.DataType.build("TIMESTAMP")
+            out.append(
+                exp.GTE(
+                    this=self.time_column(),
+                    expression=exp.Sub(
+                        this=exp.cast(start.copy(), stamp), expression=_interval(1, 0)
+                    ),
+                )
+            )
+            out.append(
+                exp.LT(
+                    this=self.time_column(),
+                    expression=exp.Add(
+                        this=exp.cast(end.copy(), stamp), expression=_interval(2, 0)
+                    ),
+                )
+            )
+        return out
+
+    def aggregate(self, measure: m.Measure) -> exp.Expr:
+        if measure.expr is None:
+            return exp.Count(this=exp.Star())
+        return _aggregate(measure.agg, self.rewrite(measure.expr))
+
+    def finish(self, select: exp.Select) -> exp.Select:
+        """``select`` with the joins its expressions needed, in the order they were needed."""
+        for alias, on in self.joins.items():
+            name = alias.removeprefix(self.prefix)
+            if name == "p":
+                assert self.fact.parent is not None
+                table = self.fact.parent.table
+            elif name == "b":
+                table = "dim_branch"
+            else:
+                table = ENTITIES[name.removeprefix("d_")].table
+            select = select.join(_table(table, alias), on=on, join_type="left")
+        return select
