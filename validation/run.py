@@ -27,7 +27,7 @@ from great_expectations.expectations import Expectation as GxExpectation
 
 from etl.errors import EtlError
 from validation import quarantine
-from validation.engine import Check, CheckResult, run_checks
+from validation.engine import Check, CheckResult, run_tables
 from validation.suite import Expectation, Suite
 from validation.suite.model import RowFilter, RowsMatchSource
 
@@ -186,30 +186,35 @@ def check(
 
     def count_of(reference: str) -> int:
         if reference not in counts:
-            raise ValueError(f"no row count of {reference} to compare with (nothing synced it)")
+            raise ValueError(
+                f"rows_match_source: no row count of {reference} to compare with "
+                "(no run has synced it)"
+            )
         return counts[reference]
 
     by_relation: dict[tuple[str, str], list[Planned]] = {}
     for p in planned:
         by_relation.setdefault((p.schema, p.table), []).append(p)
+    runnable: dict[tuple[str, str], list[tuple[Planned, Check]]] = {}
+    unmapped: list[Outcome] = []
+    for relation_key, items in by_relation.items():
+        runnable[relation_key] = []
+        for p in items:
+            try:
+                gx = _without_where(p.expectation.to_gx(resolve, now=now, source_rows=count_of))
+            except ValueError as exc:  # e.g. rows_match_source without the source's count
+                unmapped.append(Outcome(p, _not_run(p.id, str(exc))))
+                continue
+            runnable[relation_key].append((p, Check(p.id, gx, p.key)))
+    # GX prints a reminder about custom queries to stdout, which would corrupt a command's
+    # --format json or csv output: GX's prints go nowhere while it runs
+    with contextlib.redirect_stdout(io.StringIO()):
+        results = run_tables(database, {k: [c for _, c in v] for k, v in runnable.items()})
     outcomes = []
-    for (schema, table), items in by_relation.items():
-        # GX prints a reminder about custom queries to stdout, which would corrupt a command's
-        # --format json or csv output: GX's prints go nowhere while it runs
-        with contextlib.redirect_stdout(io.StringIO()):
-            runnable, unmapped = [], []
-            for p in items:
-                try:
-                    gx = _without_where(p.expectation.to_gx(resolve, now=now, source_rows=count_of))
-                except ValueError as exc:  # e.g. rows_match_source without the source's count
-                    unmapped.append((p, _not_run(p.id, str(exc))))
-                    continue
-                runnable.append((p, Check(p.id, gx, p.key)))
-            results = run_checks(database, schema, table, [c for _, c in runnable])
-        pairs = [*zip([p for p, _ in runnable], results, strict=True), *unmapped]
-        for p, result in pairs:
+    for relation_key, pairs in runnable.items():
+        for (p, _), result in zip(pairs, results[relation_key], strict=True):
             outcomes.append(Outcome(p, result))
-    return outcomes
+    return outcomes + unmapped
 
 
 def record(
