@@ -120,6 +120,13 @@ class ValidationSettings(_Section):
     suites: Path = Path("suites")
 
 
+class KpiSettings(_Section):
+    # KPI definitions, plan values and scorecards (see docs/kpis.md)
+    definitions: Path = Path("kpis")
+    plans: Path = Path("plans")
+    scorecards: Path = Path("scorecards")
+
+
 class Settings(_Section):
     """The whole configuration; paths in it are relative to :attr:`project_dir`."""
 
@@ -128,6 +135,7 @@ class Settings(_Section):
     warehouse: WarehouseSettings = WarehouseSettings()
     etl: EtlSettings = EtlSettings()
     validation: ValidationSettings = ValidationSettings()
+    kpi: KpiSettings = KpiSettings()
     app: AppSettings = AppSettings()
     dashboard: DashboardSettings = DashboardSettings()
     smtp: SmtpSettings = SmtpSettings()

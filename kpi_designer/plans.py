@@ -1,0 +1,303 @@
+"""Plans (targets): CSV files of plan values, and how they meet a KPI's evaluated values.
+
+A plan file has the columns ``kpi``, ``period``, ``plan`` and any dimensions
+(``employee``, ``branch`` …); an empty dimension cell means every member. ``period`` says its
+grain by its shape: ``2026-03-15`` day, ``2026-W11`` week, ``2026-03`` month, ``2026-Q1``
+quarter, ``2026`` year. :func:`load_plans` reads them all with every problem located
+(``plans/2026.csv:14: unknown KPI 'revenu' — did you mean 'revenue'?``).
+
+:func:`attach` puts plans next to values: a plan applies to a KPI evaluated with exactly its
+dimensions. For additive KPIs (a sum or a count) plans of finer periods add up to the period
+evaluated, a coarser plan is split over its periods by calendar days, and a period the range
+cuts short gets the share of its plan for the days in range; other KPIs use a plan only at its
+own grain. ``missing_plan: carry_forward`` fills a period without a plan from the latest
+earlier one of the same slice.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from kpi_designer import model as m
+from kpi_designer.errors import DefinitionError
+from kpi_designer.loader import reachable
+from kpi_designer.semantic import DIMENSIONS
+from kpiboard.errors import Problem
+from kpiboard.yamlnodes import did_you_mean
+
+FIXED_COLUMNS = ("kpi", "period", "plan")
+PERIODS: tuple[tuple[re.Pattern[str], m.Grain], ...] = (
+    (re.compile(r"(\d{4})-(\d{2})-(\d{2})"), "day"),
+    (re.compile(r"(\d{4})-W(\d{2})"), "week"),
+    (re.compile(r"(\d{4})-(\d{2})"), "month"),
+    (re.compile(r"(\d{4})-Q([1-4])"), "quarter"),
+    (re.compile(r"(\d{4})"), "year"),
+)
+
+
+def parse_period(text: str) -> tuple[m.Grain, dt.date] | None:
+    """``2026-03`` → ``("month", 2026-03-01)``; ``None`` if it is not a period."""
+    text = text.strip()
+    for pattern, grain in PERIODS:
+        match = pattern.fullmatch(text)
+        if match is None:
+            continue
+        parts = [int(g) for g in match.groups()]
+        try:
+            if grain == "day":
+                return grain, dt.date(parts[0], parts[1], parts[2])
+            if grain == "week":
+                return grain, dt.date.fromisocalendar(parts[0], parts[1], 1)
+            if grain == "month":
+                return grain, dt.date(parts[0], parts[1], 1)
+            if grain == "quarter":
+                return grain, dt.date(parts[0], 3 * parts[1] - 2, 1)
+            return grain, dt.date(parts[0], 1, 1)
+        except ValueError:
+            return None
+    return None
+
+
+def load_plans(folder: Path, kpis: Mapping[str, m.Kpi]) -> list[m.Plan]:
+    """Every plan value in the ``*.csv`` files under ``folder`` (none if it does not exist)."""
+    if not folder.is_dir():
+        return []
+    plans: list[m.Plan] = []
+    problems: list[Problem] = []
+    for path in sorted(folder.rglob("*.csv")):
+        shown = path.relative_to(folder.parent).as_posix()
+        try:
+            with path.open(newline="", encoding="utf-8") as fh:
+                rows = list(csv.reader(fh))
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            problems.append(Problem(shown, None, f"cannot read: {exc}"))
+            continue
+        found, file_problems = parse_plans(rows, shown, kpis)
+        plans += found
+        problems += file_problems
+    problems += _duplicates(plans)
+    if problems:
+        raise DefinitionError(problems)
+    return plans
+
+
+def parse_plans(
+    rows: Sequence[Sequence[str]], shown: str, kpis: Mapping[str, m.Kpi]
+) -> tuple[list[m.Plan], list[Problem]]:
+    """The plans of one file's rows (the first is the header) and the problems in them."""
+    if not rows:
+        return [], [Problem(shown, 1, "empty file: the header is kpi,period,<dimensions…>,plan")]
+    header = [h.strip() for h in rows[0]]
+    problems = []
+    for name in FIXED_COLUMNS:
+        if name not in header:
+            problems.append(Problem(shown, 1, f"missing column {name!r} in the header"))
+    for name in header:
+        if name not in FIXED_COLUMNS and name not in DIMENSIONS:
+            hint = did_you_mean(name, [*FIXED_COLUMNS, *DIMENSIONS])
+            problems.append(Problem(shown, 1, f"unknown column {name!r}{hint}"))
+    if problems:
+        return [], problems
+    dims = [h for h in header if h in DIMENSIONS]
+    plans = []
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            problems.append(
+                Problem(shown, number, f"{len(row)} cells, the header has {len(header)}")
+            )
+            continue
+        cells = dict(zip(header, (c.strip() for c in row), strict=True))
+        plan = _plan(cells, dims, kpis, shown, number, problems)
+        if plan is not None:
+            plans.append(plan)
+    return plans, problems
+
+
+def _plan(
+    cells: Mapping[str, str],
+    dims: Sequence[str],
+    kpis: Mapping[str, m.Kpi],
+    shown: str,
+    number: int,
+    problems: list[Problem],
+) -> m.Plan | None:
+    kpi = kpis.get(cells["kpi"])
+    if kpi is None:
+        hint = did_you_mean(cells["kpi"], list(kpis))
+        problems.append(Problem(shown, number, f"unknown KPI {cells['kpi']!r}{hint}"))
+        return None
+    period = parse_period(cells["period"])
+    if period is None:
+        problems.append(
+            Problem(
+                shown,
+                number,
+                f"period {cells['period']!r} is not a day (2026-03-15), week (2026-W11), month "
+                "(2026-03), quarter (2026-Q1) or year (2026)",
+            )
+        )
+        return None
+    try:
+        value = float(cells["plan"])
+    except ValueError:
+        problems.append(Problem(shown, number, f"plan {cells['plan']!r} is not a number"))
+        return None
+    members = tuple((d, cells[d]) for d in dims if cells[d])
+    reach = reachable(kpi, kpis)
+    for dimension, _ in members:
+        if dimension not in reach:
+            problems.append(
+                Problem(shown, number, f"kpi {kpi.id!r} cannot be sliced by {dimension!r}")
+            )
+            return None
+    return m.Plan(kpi.id, period[0], period[1], members, value, m.Location(shown, number))
+
+
+def _duplicates(plans: Sequence[m.Plan]) -> list[Problem]:
+    seen: dict[tuple[object, ...], m.Plan] = {}
+    out = []
+    for plan in plans:
+        key = (plan.kpi, plan.grain, plan.period, plan.members)
+        earlier = seen.setdefault(key, plan)
+        if earlier is not plan:
+            out.append(
+                Problem(
+                    plan.location.path,
+                    plan.location.line,
+                    f"a plan for {plan.kpi!r} in this period and slice is already set at "
+                    f"{earlier.location}",
+                )
+            )
+    return out
+
+
+# -- plan against fact ------------------------------------------------------------------------
+
+
+def attach(
+    values: pd.DataFrame,
+    kpi: m.Kpi,
+    plans: Sequence[m.Plan],
+    *,
+    grain: m.Grain,
+    by: Sequence[str],
+    start: dt.date,
+    end: dt.date,
+) -> pd.DataFrame:
+    """``values`` (``period``, the ``by`` columns, ``value``) with ``plan``, ``achievement``
+    and ``status``; rows for planned slices without any value are added (their value is 0 for
+    an additive KPI, empty otherwise)."""
+    from kpi_designer.compiler import period_end
+
+    mine = [p for p in plans if p.kpi == kpi.id and {d for d, _ in p.members} == set(by)]
+    by_slice: dict[tuple[str, ...], list[m.Plan]] = {}
+    for plan in mine:
+        members = dict(plan.members)
+        by_slice.setdefault(tuple(members[d] for d in by), []).append(plan)
+    periods = _periods(start, end, grain)
+    targets: dict[tuple[dt.date, tuple[str, ...]], float] = {}
+    for slice_key, slice_plans in by_slice.items():
+        before = [p for p in slice_plans if p.grain == grain and periods and p.period < periods[0]]
+        latest = max(before, key=lambda p: p.period).value if before else None
+        for first in periods:
+            value = _target(slice_plans, first, grain, additive=kpi.additive)
+            if value is None and kpi.missing_plan == "carry_forward":
+                value = latest
+            if value is not None:
+                targets[(first, slice_key)] = latest = value
+    if kpi.additive:  # a period the range cuts short: the plan for its days in range
+        for first, slice_key in targets:
+            last = period_end(first, grain)
+            days = (min(last, end) - max(first, start)).days + 1
+            targets[(first, slice_key)] *= days / ((last - first).days + 1)
+    frame = values.copy()
+    keys = ["period", *by]
+    if targets:
+        planned = pd.DataFrame(
+            [(first, *slice_key, v) for (first, slice_key), v in targets.items()],
+            columns=[*keys, "plan"],
+        )
+        frame = frame.merge(planned, on=keys, how="outer")
+        if kpi.additive:
+            frame["value"] = frame["value"].fillna(0.0)
+    else:
+        frame["plan"] = float("nan")
+    frame["achievement"] = [
+        _achievement(v, p, kpi.direction)
+        for v, p in zip(frame["value"], frame["plan"], strict=True)
+    ]
+    frame["status"] = [_status(a, kpi.thresholds) for a in frame["achievement"]]
+    return frame.sort_values(keys, ignore_index=True)
+
+
+def _target(
+    plans: Sequence[m.Plan], first: dt.date, grain: m.Grain, *, additive: bool
+) -> float | None:
+    """The plan of one slice for the period starting ``first``: a plan of that very period;
+    for an additive KPI otherwise the plans of the nearest finer grain, each counted for the
+    days it shares with the period, or failing those the nearest coarser plan's share of
+    days. One grain is used, never several: monthly and quarterly plans are not added up."""
+    from kpi_designer.compiler import period_end
+
+    for plan in plans:
+        if plan.grain == grain and plan.period == first:
+            return plan.value
+    if not additive:
+        return None
+    last = period_end(first, grain)
+    rank = m.GRAINS.index(grain)
+    finer = sorted({p.grain for p in plans if m.GRAINS.index(p.grain) < rank}, key=m.GRAINS.index)
+    coarser = sorted({p.grain for p in plans if m.GRAINS.index(p.grain) > rank}, key=m.GRAINS.index)
+    for level in [*reversed(finer), *coarser]:
+        total, found = 0.0, False
+        for plan in plans:
+            if plan.grain != level:
+                continue
+            plan_last = period_end(plan.period, plan.grain)
+            overlap = (min(last, plan_last) - max(first, plan.period)).days + 1
+            if overlap > 0:
+                total += plan.value * overlap / ((plan_last - plan.period).days + 1)
+                found = True
+        if found:
+            return total
+    return None
+
+
+def _periods(start: dt.date, end: dt.date, grain: m.Grain) -> list[dt.date]:
+    from kpi_designer.compiler import period_end, period_start
+
+    out = []
+    first = period_start(start, grain)
+    while first <= end:
+        out.append(first)
+        first = period_end(first, grain) + dt.timedelta(days=1)
+    return out
+
+
+def _achievement(value: float, plan: float, direction: m.Direction) -> float | None:
+    """Fact against plan: ``value / plan`` when higher is better; when lower is better, each
+    share below plan counts as much above 1 (``1 + (plan - value) / plan``): a fact of 0 is
+    2.0, never a division by it."""
+    if pd.isna(plan) or pd.isna(value) or plan == 0:
+        return None
+    if direction == "higher":
+        return float(value / plan)
+    return float(1 + (plan - value) / plan)
+
+
+def _status(achievement: float | None, thresholds: m.Thresholds) -> str | None:
+    if achievement is None or pd.isna(achievement):
+        return None
+    if achievement >= thresholds.green:
+        return "green"
+    if achievement >= thresholds.amber:
+        return "amber"
+    return "red"
