@@ -1,0 +1,271 @@
+"""The façade dashboards, reports and alerts use to get KPI values: ``Engine``.
+
+    engine = Engine.from_settings(load_settings(project))
+    frame = engine.evaluate(["revenue", "win_rate"], start=…, end=…, grain="month",
+                            by=["branch"], filters=["region = 'west'"],
+                            scope={"branch": ["denver"]})
+    card = engine.scorecard("sales_manager", start=…, end=…)
+
+Definitions (``kpis/``, ``plans/``, ``scorecards/``) are read when the engine is made; the
+values come from the published warehouse snapshot, read-only. Results are cached per snapshot:
+asking again before the next publish returns the same frame without touching the warehouse,
+and a publish makes every cached value stale at once (the snapshot's name is in the key).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import duckdb
+import pandas as pd
+
+from kpi_designer import model as m
+from kpi_designer.compiler import Compiled, Query, compile_kpi, parse_filter
+from kpi_designer.errors import DefinitionError, EvaluationError
+from kpi_designer.loader import load_kpis, reachable
+from kpi_designer.plans import attach, load_plans
+from kpi_designer.scorecards import Scored, load_scorecards, score
+from kpiboard.config import Settings
+from kpiboard.errors import Problem
+
+CACHE_SIZE = 512
+"""Cached results kept (each a small frame: periods × slices)."""
+
+Scope = Mapping[str, Sequence[str]]
+"""Dimension → the members a user may see, e.g. ``{"branch": ["denver"]}``."""
+
+
+@dataclass(frozen=True)
+class Definitions:
+    """Everything an analyst wrote: KPIs by id, plan values, scorecards by role."""
+
+    kpis: Mapping[str, m.Kpi]
+    plans: Sequence[m.Plan] = ()
+    scorecards: Mapping[str, m.Scorecard] = field(default_factory=dict)
+
+
+def load_definitions(settings: Settings) -> Definitions:
+    """The project's KPIs, plans and scorecards; one :class:`DefinitionError` lists every
+    problem of every file (plans and scorecards are checked once the KPIs load)."""
+    kpis = load_kpis(settings.resolve(settings.kpi.definitions))
+    problems: list[Problem] = []
+    plans: list[m.Plan] = []
+    cards: dict[str, m.Scorecard] = {}
+    try:
+        plans = load_plans(settings.resolve(settings.kpi.plans), kpis)
+    except DefinitionError as exc:
+        problems += exc.problems
+    try:
+        cards = load_scorecards(settings.resolve(settings.kpi.scorecards), kpis)
+    except DefinitionError as exc:
+        problems += exc.problems
+    if problems:
+        raise DefinitionError(problems)
+    return Definitions(kpis, plans, cards)
+
+
+class Engine:
+    """Evaluates KPIs and scorecards against the published snapshot, with a per-snapshot cache.
+
+    ``snapshot`` names the data currently published (``None`` before the first run) and
+    ``connect`` opens it read-only; both come from the warehouse in :meth:`from_settings`,
+    and tests pass their own.
+    """
+
+    def __init__(
+        self,
+        definitions: Definitions,
+        connect: Callable[[], duckdb.DuckDBPyConnection],
+        snapshot: Callable[[], object],
+        *,
+        cache_size: int = CACHE_SIZE,
+    ) -> None:
+        self.definitions = definitions
+        self._connect = connect
+        self._snapshot = snapshot
+        self._cache: OrderedDict[tuple[object, ...], pd.DataFrame] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Engine:
+        warehouse = settings.open_warehouse()
+        return cls(load_definitions(settings), warehouse.connect, warehouse.published)
+
+    @property
+    def kpis(self) -> Mapping[str, m.Kpi]:
+        return self.definitions.kpis
+
+    # -- KPIs -------------------------------------------------------------------------------
+
+    def query(
+        self,
+        *,
+        start: dt.date,
+        end: dt.date,
+        grain: str = "month",
+        by: Iterable[str] = (),
+        filters: Iterable[str] = (),
+        scope: Scope | None = None,
+    ) -> Query:
+        """A :class:`Query` from plain arguments (filters as SQL text over dimensions)."""
+        if grain not in m.GRAINS:
+            raise EvaluationError(f"unknown grain {grain!r} (grains: {', '.join(m.GRAINS)})")
+        return Query(
+            start=start,
+            end=end,
+            grain=grain,
+            by=tuple(by),
+            filters=tuple(parse_filter(f) for f in filters),
+            scope={k: tuple(str(v) for v in vs) for k, vs in (scope or {}).items()},
+        )
+
+    def compile(self, kpi_id: str, query: Query) -> Compiled:
+        return compile_kpi(kpi_id, query, self.kpis)
+
+    def evaluate(
+        self,
+        kpi_ids: str | Sequence[str],
+        *,
+        start: dt.date,
+        end: dt.date,
+        grain: str = "month",
+        by: Iterable[str] = (),
+        filters: Iterable[str] = (),
+        scope: Scope | None = None,
+    ) -> pd.DataFrame:
+        """One row per KPI, period and slice: ``kpi``, ``period``, the ``by`` columns,
+        ``value``, ``plan``, ``achievement``, ``status``."""
+        ids = [kpi_ids] if isinstance(kpi_ids, str) else list(kpi_ids)
+        query = self.query(start=start, end=end, grain=grain, by=by, filters=filters, scope=scope)
+        frames = self._values(ids, query)
+        columns = ["kpi", "period", *query.by, "value", "plan", "achievement", "status"]
+        if not frames:
+            return pd.DataFrame(columns=columns)
+        return pd.concat(frames, ignore_index=True)[columns]
+
+    def _values(self, ids: Sequence[str], query: Query) -> list[pd.DataFrame]:
+        compiled = {kpi_id: self.compile(kpi_id, query) for kpi_id in ids}  # errors first
+        snapshot = self._snapshot()
+        keys = {kpi_id: (snapshot, kpi_id, _query_key(query)) for kpi_id in ids}
+        with self._lock:
+            cached = {k: self._cache[key] for k, key in keys.items() if key in self._cache}
+            for key in keys.values():
+                if key in self._cache:
+                    self._cache.move_to_end(key)
+        missing = [k for k in ids if k not in cached]
+        if missing:
+            con = self._connect()
+            try:
+                for kpi_id in missing:
+                    frame = self._run(con, compiled[kpi_id], query)
+                    frame = attach(
+                        frame,
+                        self.kpis[kpi_id],
+                        self.definitions.plans,
+                        grain=query.grain,
+                        by=query.by,
+                        start=query.start,
+                        end=query.end,
+                    )
+                    frame.insert(0, "kpi", kpi_id)
+                    cached[kpi_id] = frame
+            finally:
+                con.close()
+            with self._lock:
+                for kpi_id in missing:
+                    self._cache[keys[kpi_id]] = cached[kpi_id]
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return [cached[k].copy() for k in ids]
+
+    @staticmethod
+    def _run(con: duckdb.DuckDBPyConnection, compiled: Compiled, query: Query) -> pd.DataFrame:
+        cursor = con.execute(compiled.sql("duckdb"), compiled.params)
+        rows = cursor.fetchall()
+        frame = pd.DataFrame(rows, columns=["period", *query.by, "value"])
+        frame["value"] = frame["value"].astype("float64")
+        return frame
+
+    # -- scorecards -------------------------------------------------------------------------
+
+    def scorecard(
+        self, role: str, *, start: dt.date, end: dt.date, scope: Scope | None = None
+    ) -> Scored:
+        """Each employee of ``role`` per month in the range: score, bonus, and each KPI's
+        value, plan, achievement and contribution. Only months the employee was employed
+        count; a row-level ``scope`` limits the employees as it limits rows."""
+        card = self.definitions.scorecards.get(role)
+        if card is None:
+            known = ", ".join(sorted(self.definitions.scorecards)) or "none"
+            raise EvaluationError(f"no scorecard for role {role!r} (scorecards: {known})")
+        kpi_ids = list(dict.fromkeys([*(w.kpi for w in card.kpis), *(g.kpi for g in card.gates)]))
+        frame = self.evaluate(
+            kpi_ids,
+            start=start,
+            end=end,
+            grain="month",
+            by=["employee"],
+            filters=[f"role = '{card.role}'"],  # one of the loader's known roles
+            scope=scope,
+        )
+        # every month each employee held the role, with or without rows and plans
+        employed = self._employed(role, start, end, scope)
+        grid = employed.merge(pd.DataFrame({"kpi": kpi_ids}), how="cross")
+        parts = grid.merge(frame, on=["kpi", "employee", "period"], how="left")
+        additive = parts["kpi"].map(lambda k: self.kpis[k].additive)
+        parts.loc[additive & parts["value"].isna(), "value"] = 0.0
+        return score(card, parts)
+
+    def _employed(
+        self, role: str, start: dt.date, end: dt.date, scope: Scope | None
+    ) -> pd.DataFrame:
+        """(employee, period) for each month in the range the employee held ``role``."""
+        from kpi_designer.compiler import period_end, period_start
+
+        conditions = ["role = $role"]
+        params: dict[str, object] = {"role": role}
+        for name, column in (("branch", "branch_id"), ("employee", "employee_id")):
+            if scope and name in scope:
+                members = list(scope[name])
+                params[name] = members
+                conditions.append(f"list_contains(${name}, {column})")
+        con = self._connect()
+        try:
+            rows = con.execute(
+                "SELECT employee_id, hired_on, left_on FROM core.dim_employee WHERE "
+                + " AND ".join(conditions),
+                params,
+            ).fetchall()
+        finally:
+            con.close()
+        out = []
+        first = period_start(start, "month")
+        while first <= end:
+            last = period_end(first, "month")
+            for employee, hired, left in rows:
+                if (hired is None or hired <= last) and (left is None or left >= first):
+                    out.append((employee, first))
+            first = last + dt.timedelta(days=1)
+        return pd.DataFrame(out, columns=["employee", "period"])
+
+    def dimensions(self, kpi_id: str) -> list[str]:
+        """The dimensions ``kpi_id`` can be sliced and filtered by."""
+        if kpi_id not in self.kpis:
+            raise EvaluationError(f"unknown KPI {kpi_id!r}")
+        return sorted(reachable(self.kpis[kpi_id], self.kpis))
+
+
+def _query_key(query: Query) -> tuple[object, ...]:
+    return (
+        query.start,
+        query.end,
+        query.grain,
+        query.by,
+        tuple(f.sql("duckdb") for f in query.filters),
+        tuple(sorted((k, tuple(v)) for k, v in query.scope.items())),
+    )
