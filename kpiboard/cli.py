@@ -7,6 +7,7 @@ folder, the current one or ``--project DIR``.
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import threading
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import duckdb
+import pandas as pd
 import sqlalchemy as sa
 import typer
 from rich.console import Console
@@ -30,6 +32,10 @@ from rich.progress import (
 from etl import pipeline
 from etl.load import TableResult
 from etl.sources import SourceTable
+from kpi_designer.compiler import DIALECTS, add_months
+from kpi_designer.engine import Definitions, Engine, compile_all, describe_kpi, load_definitions
+from kpi_designer.loader import reachable
+from kpi_designer.model import Kpi
 from kpiboard import __version__, appdb, urls
 from kpiboard import backup as backups
 from kpiboard.config import Settings, load_settings
@@ -39,14 +45,18 @@ from kpiboard.demo import (
     company,
     database_urls,
     demo_sources,
+    install_demo_kpis,
     install_demo_models,
+    install_demo_scorecards,
     install_demo_suites,
 )
 from kpiboard.demo.generate import Batch
+from kpiboard.demo.plans import write_demo_plans
 from kpiboard.errors import KpiboardError, UserError
 from kpiboard.output import Format, emit
 from kpiboard.project import init_project
 from kpiboard.warehouse import new_run_id
+from kpiboard.yamlnodes import did_you_mean
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -82,6 +92,12 @@ validate_app = _group(
     "validate",
     "Expectation suites: run them, list the quarantine.",
     "kpiboard validate --project demo",
+)
+kpi_app = _group(
+    "kpi",
+    "KPIs: list and explain the definitions, check them, evaluate against plans, show the SQL.",
+    "kpiboard kpi eval revenue --by branch --project demo",
+    no_args_is_help=True,
 )
 
 console = Console(stderr=True, soft_wrap=True)
@@ -150,8 +166,10 @@ def demo(
     """Build the demo company and run the pipeline on it.
 
     Generates Brightline Office Systems — three branch CRMs and a stock database as SQLite files
-    in DIR/sources — with the dirt manifest, writes DIR/kpiboard.toml with those four sources and
-    the demo's SQL models (DIR/models), then runs the pipeline into DIR/warehouse.
+    in DIR/sources — with the dirt manifest, writes DIR/kpiboard.toml with those four sources,
+    the demo's SQL models (DIR/models), expectation suites (DIR/suites), KPIs (DIR/kpis) and
+    scorecards (DIR/scorecards), runs the pipeline into DIR/warehouse, then sets plans for every
+    employee and branch (DIR/plans) from the previous year's figures.
 
     Example: `kpiboard demo --dir demo --seed 7 --no-serve`
     """
@@ -161,12 +179,22 @@ def demo(
         init_project(directory, name=f"{company.COMPANY_NAME} (demo)", sources=demo_sources())
     install_demo_models(directory / "models")
     install_demo_suites(directory / "suites")
+    install_demo_kpis(directory / "kpis")
+    install_demo_scorecards(directory / "scorecards")
     settings = load_settings(directory)
     result = _generate(template, seed=seed, scale=scale, manifest=None)
     _print_build(result)
     run = _run_pipeline(settings, full=True)
     _print_run(run)
     _print_validation(run)
+    plans = write_demo_plans(directory, seed=seed)
+    definitions = load_definitions(settings)
+    out.print(
+        f"KPIs:      {len(definitions.kpis)} in {settings.resolve(settings.kpi.definitions)}, "
+        f"{len(definitions.plans):,} plan values in {len(plans)} files, "
+        f"{len(definitions.scorecards)} scorecards",
+        markup=False,
+    )
     out.print(f"Project:   {config.resolve()}", markup=False)
     out.print(f"Warehouse: {run.snapshot}", markup=False)
     if not no_serve:
@@ -447,6 +475,250 @@ def validate_quarantine(
         columns=["table", "source", "primary_key", "expectation", "severity", "offending"],
         title="Quarantined rows",
     )
+
+
+# -- kpi ------------------------------------------------------------------------------------------
+
+FromOption = Annotated[
+    dt.date | None,
+    typer.Option(
+        "--from",
+        help="First day (YYYY-MM-DD); default: the start of the month 11 months before --to.",
+        formats=["%Y-%m-%d"],
+        show_default=False,
+    ),
+]
+ToOption = Annotated[
+    dt.date | None,
+    typer.Option(
+        "--to",
+        help="Last day (YYYY-MM-DD); default: the last day of the published data's last month.",
+        formats=["%Y-%m-%d"],
+        show_default=False,
+    ),
+]
+GrainOption = Annotated[
+    str, typer.Option("--grain", "-g", help="day, week, month, quarter or year.")
+]
+ByOption = Annotated[
+    list[str] | None,
+    typer.Option("--by", "-b", help="Slice by a dimension (repeatable), e.g. branch, employee."),
+]
+FilterOption = Annotated[
+    list[str] | None,
+    typer.Option("--filter", help="A condition on dimensions (repeatable): \"branch = 'denver'\"."),
+]
+
+
+@kpi_app.command("list")
+def kpi_list(project: ProjectOption = Path("."), fmt: FormatOption = Format.table) -> None:
+    """List the KPIs: id, label, type, unit, direction, owner and where each is defined.
+
+    Example: `kpiboard kpi list -p demo --format csv`
+    """
+    definitions = load_definitions(load_settings(project))
+    rows = [
+        {
+            "id": k.id,
+            "label": k.label,
+            "type": k.TYPE,
+            "unit": k.unit,
+            "direction": k.direction,
+            "owner": k.owner or "",
+            "defined_at": str(k.location),
+        }
+        for k in sorted(definitions.kpis.values(), key=lambda k: k.id)
+    ]
+    emit(
+        rows,
+        fmt,
+        columns=["id", "label", "type", "unit", "direction", "owner", "defined_at"],
+        title=f"{len(rows)} KPIs",
+    )
+
+
+@kpi_app.command("show")
+def kpi_show(
+    kpi_id: Annotated[str, typer.Argument(help="The KPI's id.", show_default=False)],
+    project: ProjectOption = Path("."),
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Show one KPI: its definition, what it is computed from, what it can be sliced by, plans.
+
+    Example: `kpiboard kpi show avg_check -p demo`
+    """
+    definitions = load_definitions(load_settings(project))
+    kpi = _kpi(definitions, kpi_id)
+    plans = [p for p in definitions.plans if p.kpi == kpi.id]
+    fields: dict[str, object] = {
+        "id": kpi.id,
+        "label": kpi.label,
+        "description": kpi.description,
+        "type": kpi.TYPE,
+        "unit": kpi.unit,
+        "direction": kpi.direction,
+        "owner": kpi.owner or "",
+        "defined_at": str(kpi.location),
+        "computed_from": describe_kpi(kpi),
+        "inputs": ", ".join(kpi.inputs()),
+        "dimensions": ", ".join(sorted(reachable(kpi, definitions.kpis))),
+        "thresholds": f"green >= {kpi.thresholds.green:g}, amber >= {kpi.thresholds.amber:g}",
+        "missing_plan": kpi.missing_plan,
+        "plans": f"{len(plans)} plan values"
+        + (f", {min(p.period for p in plans)} to {max(p.period for p in plans)}" if plans else ""),
+        "scorecards": ", ".join(
+            sorted(
+                r for r, c in definitions.scorecards.items() if kpi.id in {w.kpi for w in c.kpis}
+            )
+        ),
+    }
+    if fmt is Format.json:
+        emit([fields], fmt)
+    else:
+        emit([{"field": k, "value": v} for k, v in fields.items()], fmt, title=kpi.label)
+
+
+@kpi_app.command("check")
+def kpi_check(project: ProjectOption = Path(".")) -> None:
+    """Check every KPI, plan and scorecard file and compile every KPI for DuckDB and PostgreSQL;
+    every problem is printed with its file and line, and the exit code is 2 if there is one.
+
+    Example: `kpiboard kpi check -p demo`
+    """
+    definitions = load_definitions(load_settings(project))
+    compile_all(definitions.kpis)
+    out.print(
+        f"{len(definitions.kpis)} KPIs, {len(definitions.plans)} plan values and "
+        f"{len(definitions.scorecards)} scorecards: no problems",
+        markup=False,
+    )
+
+
+@kpi_app.command("eval")
+def kpi_eval(
+    kpi_ids: Annotated[list[str], typer.Argument(help="One or more KPI ids.", show_default=False)],
+    project: ProjectOption = Path("."),
+    start: FromOption = None,
+    end: ToOption = None,
+    grain: GrainOption = "month",
+    by: ByOption = None,
+    filters: FilterOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Evaluate KPIs on the published data: value, plan, achievement and status per period and
+    slice.
+
+    Example: `kpiboard kpi eval revenue win_rate -p demo --from 2026-01-01 --by branch`
+    """
+    engine = Engine.from_settings(load_settings(project))
+    start, end = _range(engine, start, end)
+    frame = engine.evaluate(
+        kpi_ids, start=start, end=end, grain=grain, by=by or [], filters=filters or []
+    )
+    emit(_records(frame), fmt, title=f"{', '.join(kpi_ids)} by {grain}, {start} to {end}")
+
+
+@kpi_app.command("compile")
+def kpi_compile(
+    kpi_id: Annotated[str, typer.Argument(help="The KPI's id.", show_default=False)],
+    project: ProjectOption = Path("."),
+    dialect: Annotated[str, typer.Option(help="duckdb (the warehouse) or postgres.")] = "duckdb",
+    start: FromOption = None,
+    end: ToOption = None,
+    grain: GrainOption = "month",
+    by: ByOption = None,
+    filters: FilterOption = None,
+) -> None:
+    """Print the SQL a KPI compiles to, with its parameters (no warehouse needed).
+
+    Example: `kpiboard kpi compile avg_check -p demo --dialect postgres --by employee`
+    """
+    if dialect not in DIALECTS:
+        raise UserError(f"unknown dialect {dialect!r} (dialects: {', '.join(DIALECTS)})")
+    definitions = load_definitions(load_settings(project))
+    _kpi(definitions, kpi_id)
+    last = end or dt.date.today()
+    first = start or _months_before(last)
+    engine = Engine(definitions, _no_warehouse, lambda: None)
+    query = engine.query(start=first, end=last, grain=grain, by=by or [], filters=filters or [])
+    compiled = engine.compile(kpi_id, query)
+    for name, value in compiled.params.items():
+        out.print(f"-- {name} = {value!r}", markup=False, highlight=False)
+    out.print(compiled.sql(dialect, pretty=True) + ";", markup=False, highlight=False)
+
+
+@kpi_app.command("scorecard")
+def kpi_scorecard(
+    role: Annotated[str, typer.Argument(help="The role, e.g. sales_manager.", show_default=False)],
+    project: ProjectOption = Path("."),
+    start: FromOption = None,
+    end: ToOption = None,
+    employee: Annotated[
+        str | None, typer.Option(help="Only this employee, with each KPI's part in the score.")
+    ] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Score and bonus of each employee of a role per month; with --employee, why: each KPI's
+    value, plan, achievement and contribution.
+
+    Example: `kpiboard kpi scorecard sales_manager -p demo --employee crm_denver:3`
+    """
+    engine = Engine.from_settings(load_settings(project))
+    start, end = _range(engine, start, end)
+    scope = {"employee": [employee]} if employee else None
+    scored = engine.scorecard(role, start=start, end=end, scope=scope)
+    if employee is None:
+        emit(_records(scored.summary), fmt, title=f"{role}: score and bonus, {start} to {end}")
+        return
+    if scored.summary.empty:
+        raise UserError(f"{employee!r} is not a {role} in {start} to {end}")
+    parts = scored.parts[
+        ["period", "kpi", "value", "plan", "achievement", "counted", "weight", "contribution"]
+    ]
+    emit(_records(parts), fmt, title=f"{employee}: each KPI's part of the score")
+    emit(_records(scored.summary), fmt, title=f"{employee}: score and bonus")
+
+
+def _kpi(definitions: Definitions, kpi_id: str) -> Kpi:
+    if kpi_id not in definitions.kpis:
+        hint = did_you_mean(kpi_id, list(definitions.kpis))
+        raise UserError(f"unknown KPI {kpi_id!r}{hint}")
+    return definitions.kpis[kpi_id]
+
+
+def _no_warehouse() -> duckdb.DuckDBPyConnection:
+    raise UserError("this command does not read the warehouse")
+
+
+def _months_before(last: dt.date) -> dt.date:
+    return add_months(dt.date(last.year, last.month, 1), -11)
+
+
+def _range(engine: Engine, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
+    """The range asked for, or the twelve months up to the end of the published data."""
+    if end is None:
+        end = engine.data_end() or dt.date.today()
+    first = start or _months_before(end)
+    if first > end:
+        raise UserError(f"--from {first} is after --to {end}")
+    return first, end
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame's rows for ``emit``: NaN becomes empty, floats keep 4 decimals."""
+    rows = []
+    for record in frame.to_dict("records"):
+        rows.append(
+            {
+                k: None if _missing(v) else round(v, 4) if isinstance(v, float) else v
+                for k, v in record.items()
+            }
+        )
+    return rows
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
 
 
 def _print_validation(result: pipeline.RunResult, *, every_suite: bool = False) -> None:

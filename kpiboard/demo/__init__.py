@@ -3,6 +3,10 @@
 :func:`build_sources` generates the company's three branch CRMs and its stock database into any
 database URL template, streaming month by month, and writes the dirt manifest beside them. The
 rows come from :mod:`kpiboard.demo.generate`; the schemas from :mod:`kpiboard.demo.schema`.
+
+The ``install_demo_*`` functions copy the demo's SQL models, expectation suites, KPI pack
+(``kpis/``) and scorecards (``scorecards/``) into a project, where they are loaded like a user's
+own; :mod:`kpiboard.demo.plans` sets its plans from the warehouse.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ __all__ = [
     "build_sources",
     "database_urls",
     "demo_sources",
+    "install_demo_kpis",
     "install_demo_models",
+    "install_demo_scorecards",
     "install_demo_suites",
     "metadata_for",
 ]
@@ -136,6 +142,8 @@ def demo_sources() -> list[dict[str, str]]:
 
 DEMO_MODELS = Path(str(resources.files("etl") / "models" / "brightline"))
 DEMO_SUITES = Path(str(resources.files("validation") / "suites" / "brightline"))
+DEMO_KPIS = Path(str(resources.files("kpiboard.demo") / "kpis"))
+DEMO_SCORECARDS = Path(str(resources.files("kpiboard.demo") / "scorecards"))
 
 
 def install_demo_models(target: Path) -> list[Path]:
@@ -147,6 +155,17 @@ def install_demo_suites(target: Path) -> list[Path]:
     """Copy the demo's expectation suites into a project's suites folder; existing files are
     kept."""
     return _install(DEMO_SUITES, target, "*.yaml")
+
+
+def install_demo_kpis(target: Path) -> list[Path]:
+    """Copy the demo's KPI definitions into a project's kpis folder; existing files are kept."""
+    return _install(DEMO_KPIS, target, "*.yaml")
+
+
+def install_demo_scorecards(target: Path) -> list[Path]:
+    """Copy the demo's per-role scorecards into a project's scorecards folder; existing files are
+    kept."""
+    return _install(DEMO_SCORECARDS, target, "*.yaml")
 
 
 def _install(source_dir: Path, target: Path, pattern: str) -> list[Path]:

@@ -1,0 +1,473 @@
+"""The demo KPI pack, its scorecards, and the plans set from a small demo's actuals.
+
+The pack is checked as data (keys, types, references, coded values against docs/model.md) and
+against a real warehouse: one small demo is generated, run through the pipeline into DuckDB, and
+every simple KPI's expression and filters run there. Plans are written from that warehouse and
+spot-checked against actuals the test computes with its own SQL.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from collections import Counter
+from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import sqlglot
+from ruamel.yaml import YAML
+from sqlglot import exp
+
+from etl import pipeline
+from kpiboard.config import load_settings
+from kpiboard.demo import (
+    DEMO_KPIS,
+    DEMO_SCORECARDS,
+    build_sources,
+    demo_sources,
+    install_demo_kpis,
+    install_demo_models,
+    install_demo_scorecards,
+)
+from kpiboard.demo.plans import PLAN_KPIS, growth_rate, write_demo_plans
+from kpiboard.project import init_project
+
+SEED, SCALE, PLAN_SEED = 4, 0.03, 7
+MODEL_DOC = Path(__file__).resolve().parents[2] / "docs" / "model.md"
+
+FILES = {
+    "sales",
+    "pipeline",
+    "clients",
+    "activity",
+    "service",
+    "delivery",
+    "stock",
+    "receivables",
+}
+ROLES = {"sales_manager", "service_engineer", "driver", "warehouse_keeper"}
+TYPES = {"simple", "ratio", "derived", "cumulative", "conversion", "period_over_period"}
+UNITS = {"money", "count", "percent", "hours", "days"}
+AGGS = {"sum", "count", "count_distinct", "avg", "min", "max", "median"}
+COMMON = {"id", "label", "description", "unit", "direction", "owner", "type"}
+COMMON |= {"thresholds", "missing_plan"}
+KEYS_OF_TYPE = {
+    "simple": ({"fact", "agg"}, {"expr", "filter", "time"}),
+    "ratio": ({"numerator", "denominator"}, set()),
+    "derived": ({"expr"}, {"inputs"}),
+    "cumulative": ({"kpi"}, {"to_date", "window"}),
+    "conversion": ({"base", "conversion", "entity", "window"}, set()),
+    "period_over_period": ({"kpi", "compare"}, {"output", "like_for_like"}),
+}
+DEFAULT_TIME = {
+    "lead": "created_at",
+    "deal": "opened_at",
+    "deal_stage": "entered_at",
+    "activity": "occurred_at",
+    "task": "created_at",
+    "invoice": "issued_on",
+    "invoice_line": None,  # the invoice's issued_on
+    "payment": "paid_on",
+    "stock_move": "moved_at",
+    "purchase_order": "ordered_on",
+    "service_request": "received_at",
+    "delivery": "planned_start_at",
+}
+# dimensions the pack's filters use, as the column of the dimension table they stand for
+DIMENSIONS = {
+    "client_segment": ("dim_client", "segment", "client_id"),
+    "product_kind": ("dim_product", "kind", "product_id"),
+}
+# columns whose values are the source's own words, not codes: checked against the demo's data
+FREE_TEXT = {"reason", "to_stage", "from_stage", "stage", "failure_reason", "lost_reason"}
+
+yaml = YAML(typ="safe")
+
+
+@cache
+def pack() -> dict[str, tuple[str, dict[str, Any]]]:
+    """Every KPI of the pack by id, with the file it is in."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    for path in sorted(DEMO_KPIS.glob("*.yaml")):
+        for kpi in yaml.load(path.read_text(encoding="utf-8"))["kpis"]:
+            assert kpi["id"] not in out, f"{path.name}: duplicate id {kpi['id']}"
+            out[kpi["id"]] = (path.stem, kpi)
+    return out
+
+
+def kpis() -> list[dict[str, Any]]:
+    return [kpi for _, kpi in pack().values()]
+
+
+def scorecards() -> dict[str, dict[str, Any]]:
+    return {
+        path.stem: yaml.load(path.read_text(encoding="utf-8"))
+        for path in sorted(DEMO_SCORECARDS.glob("*.yaml"))
+    }
+
+
+def conditions(value: str | list[str] | None) -> list[str]:
+    return [] if value is None else [value] if isinstance(value, str) else list(value)
+
+
+# -- the pack as data -------------------------------------------------------------------------
+
+
+def test_the_pack_has_its_files_and_at_least_45_kpis_with_unique_ids() -> None:
+    assert {p.stem for p in DEMO_KPIS.glob("*.yaml")} == FILES
+    assert len(pack()) >= 45
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", i) for i in pack())
+
+
+@pytest.mark.parametrize("kpi", kpis(), ids=lambda k: k["id"])
+def test_every_kpi_has_the_keys_of_its_type(kpi: dict[str, Any]) -> None:
+    required, optional = KEYS_OF_TYPE[kpi["type"]]
+    assert {"id", "label", "description", "unit", "direction", "owner", "type"} <= set(kpi)
+    assert required <= set(kpi), required - set(kpi)
+    assert set(kpi) <= COMMON | required | optional, set(kpi) - COMMON - required - optional
+    assert kpi["unit"] in UNITS
+    assert kpi["direction"] in ("higher", "lower")
+    assert len(kpi["description"]) > 40
+    if kpi["type"] == "simple":
+        assert kpi["fact"] in DEFAULT_TIME
+        assert kpi["agg"] in AGGS
+        assert "expr" in kpi or kpi["agg"] == "count"
+    if kpi["type"] == "cumulative":
+        assert not ("to_date" in kpi and "window" in kpi)
+
+
+def test_every_type_and_variant_is_used_several_times() -> None:
+    types = Counter(k["type"] for k in kpis())
+    assert set(types) == TYPES
+    assert min(types.values()) >= 3, types
+    assert {k["agg"] for k in kpis() if k["type"] == "simple"} == AGGS
+    cumulative = [k for k in kpis() if k["type"] == "cumulative"]
+    assert sum("to_date" in k for k in cumulative) >= 2
+    assert sum("window" in k for k in cumulative) >= 2
+    conversions = [k for k in kpis() if k["type"] == "conversion"]
+    assert sum(k["base"]["fact"] == k["conversion"]["fact"] for k in conversions) >= 2
+    pops = [k for k in kpis() if k["type"] == "period_over_period"]
+    assert sum(bool(k.get("like_for_like")) for k in pops) >= 2
+    assert {k["compare"] for k in pops} == {"same_period_last_year", "previous_period"}
+    assert {k.get("output", "change_pct") for k in pops} == {"change_pct", "change", "previous"}
+    derived = [k for k in kpis() if k["type"] == "derived"]
+    offsets = [i["offset"] for k in derived for i in k.get("inputs", [])]
+    assert any("year" in o for o in offsets) and any("period" in o for o in offsets)
+
+
+@pytest.mark.parametrize("kpi", kpis(), ids=lambda k: k["id"])
+def test_references_name_kpis_of_the_pack(kpi: dict[str, Any]) -> None:
+    ids = pack()
+    for key in ("numerator", "denominator", "kpi"):
+        ref = kpi.get(key)
+        if ref is not None:
+            assert (ref["kpi"] if isinstance(ref, dict) else ref) in ids
+    if kpi["type"] == "cumulative":
+        assert ids[kpi["kpi"]][1]["type"] == "simple"
+    if kpi["type"] == "derived":
+        aliases = {i["as"] for i in kpi.get("inputs", [])}
+        assert all(i["kpi"] in ids for i in kpi.get("inputs", []))
+        names = {c.name for c in sqlglot.parse_one(kpi["expr"]).find_all(exp.Column)}
+        assert names <= set(ids) | aliases, names - set(ids) - aliases
+
+
+@cache
+def documented_codes(table: str, column: str) -> set[str]:
+    """The backticked words of a column's description in docs/model.md."""
+    section = MODEL_DOC.read_text(encoding="utf-8").split(f"## core.{table}\n", 1)[1]
+    row = re.search(rf"^\| `{column}` \|.*$", section, re.MULTILINE)
+    assert row is not None, f"{table}.{column} is not in docs/model.md"
+    return set(re.findall(r"`'?([^`']+)'?`", row.group(0)))
+
+
+def comparisons(condition: str) -> Iterator[tuple[str, str]]:
+    """Each (column, string literal) a condition compares with = , <> or IN."""
+    tree = sqlglot.parse_one(condition, read="duckdb")
+    for node in tree.find_all(exp.EQ, exp.NEQ, exp.In):
+        column = node.this
+        if not isinstance(column, exp.Column):
+            continue
+        values = node.expressions if isinstance(node, exp.In) else [node.expression]
+        for value in values:
+            if isinstance(value, exp.Literal) and value.is_string:
+                yield column.name, value.this
+
+
+def filters_by_fact() -> list[tuple[str, str, str]]:
+    """Every (kpi id, fact, condition) of the pack, extra filters of ratios included."""
+    out = []
+    for kpi in kpis():
+        if kpi["type"] == "simple":
+            out += [(kpi["id"], kpi["fact"], c) for c in conditions(kpi.get("filter"))]
+        for side in ("numerator", "denominator"):
+            ref = kpi.get(side)
+            if isinstance(ref, dict):
+                fact = pack()[ref["kpi"]][1]["fact"]
+                out += [(kpi["id"], fact, c) for c in conditions(ref.get("filter"))]
+        for side in ("base", "conversion"):
+            if side in kpi:
+                ref = kpi[side]
+                out += [(kpi["id"], ref["fact"], c) for c in conditions(ref.get("filter"))]
+    return out
+
+
+def test_filters_compare_coded_columns_with_documented_codes() -> None:
+    checked = 0
+    for kpi_id, fact, condition in filters_by_fact():
+        for column, value in comparisons(condition):
+            if column in FREE_TEXT:
+                continue  # checked against the data below
+            table, name = DIMENSIONS.get(column, (f"fct_{fact}", column, ""))[:2]
+            assert value in documented_codes(table, name), (kpi_id, condition)
+            checked += 1
+    assert checked > 40
+
+
+# -- the scorecards ---------------------------------------------------------------------------
+
+
+def test_a_scorecard_per_role_weighing_kpis_of_the_pack() -> None:
+    cards = scorecards()
+    assert set(cards) == ROLES
+    for role, card in cards.items():
+        assert card["role"] == role
+        assert {"label", "base_amount", "kpis", "floor", "cap", "gates", "bonus"} <= set(card)
+        weighed = [item["kpi"] for item in card["kpis"]]
+        assert 3 <= len(weighed) <= 4
+        assert set(weighed) <= set(pack()), set(weighed) - set(pack())
+        assert all(item["weight"] > 0 for item in card["kpis"])
+        assert card["floor"] < 1 < card["cap"]
+        assert card["base_amount"] > 0
+        main = max(card["kpis"], key=lambda item: item["weight"])["kpi"]
+        assert card["gates"] == [{"kpi": main, "min_achievement": 0.8}]
+        assert set(weighed) <= set(PLAN_KPIS)
+
+
+def test_install_copies_the_pack_once(tmp_path: Path) -> None:
+    kpis_dir, cards_dir = tmp_path / "kpis", tmp_path / "scorecards"
+    assert {p.stem for p in install_demo_kpis(kpis_dir)} == FILES
+    assert {p.stem for p in install_demo_scorecards(cards_dir)} == ROLES
+    (kpis_dir / "sales.yaml").write_text("kpis: []\n", encoding="utf-8")
+    assert install_demo_kpis(kpis_dir) == []
+    assert (kpis_dir / "sales.yaml").read_text(encoding="utf-8") == "kpis: []\n"
+
+
+# -- on a real warehouse ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("kpi_demo")
+    template = f"sqlite:///{folder}/sources/{{db}}.sqlite"
+    build_sources(template, seed=SEED, scale=SCALE, manifest=folder / "dirt_manifest.csv")
+    init_project(folder, name="demo", sources=demo_sources())
+    install_demo_models(folder / "models")
+    result = pipeline.run(load_settings(folder))
+    assert result.status == pipeline.SUCCESS, result.errors
+    return folder
+
+
+@pytest.fixture(scope="module")
+def con(project: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = load_settings(project).open_warehouse().connect()
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="module")
+def plans(project: Path) -> dict[str, list[dict[str, str]]]:
+    written = write_demo_plans(project, seed=PLAN_SEED)
+    assert {p.name for p in written} == {f"{r}.csv" for r in ROLES} | {"branches.csv"}
+    assert {p.parent for p in written} == {project / "plans"}
+    out = {}
+    for path in written:
+        with path.open(newline="", encoding="utf-8") as fh:
+            out[path.stem] = list(csv.DictReader(fh))
+    return out
+
+
+def with_dimensions(sql: str) -> str:
+    """``sql`` with the dimension names it uses as subqueries on the fact row ``f``."""
+
+    def replace(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Column) and node.name in DIMENSIONS:
+            table, column, key = DIMENSIONS[node.name]
+            return sqlglot.parse_one(
+                f"(SELECT d.{column} FROM core.{table} AS d WHERE d.{key} = f.{key})"
+            )
+        return node
+
+    return sqlglot.parse_one(sql, read="duckdb").transform(replace).sql("duckdb")
+
+
+SIMPLE = [k for k in kpis() if k["type"] == "simple"]
+STEP = {"money": Decimal(100), "count": Decimal(1), "percent": Decimal("0.01")}
+
+
+@pytest.mark.parametrize("kpi", SIMPLE, ids=lambda k: k["id"])
+def test_simple_kpis_run_on_the_demo_warehouse(
+    kpi: dict[str, Any], con: duckdb.DuckDBPyConnection
+) -> None:
+    where = " AND ".join(f"({c})" for c in conditions(kpi.get("filter"))) or "TRUE"
+    time = kpi.get("time") or DEFAULT_TIME[kpi["fact"]] or "NULL"
+    measure = kpi.get("expr", "*")
+    sql = (
+        f"SELECT count(*), count({measure}), min({time}) "
+        f"FROM core.fct_{kpi['fact']} AS f WHERE {with_dimensions(where)}"
+    )
+    rows, _, first = con.execute(sql).fetchone() or (0, 0, None)
+    assert rows >= 0
+    if time != "NULL" and first is not None:
+        assert isinstance(first, dt.date)  # a date or a timestamp places the rows
+
+
+def test_free_text_values_in_filters_occur_in_the_demo(con: duckdb.DuckDBPyConnection) -> None:
+    for kpi_id, fact, condition in filters_by_fact():
+        for column, value in comparisons(condition):
+            if column in FREE_TEXT:
+                sql = f"SELECT count(*) FROM core.fct_{fact} WHERE {column} = ?"
+                found = con.execute(sql, [value]).fetchone()
+                assert found is not None and found[0] > 0, (kpi_id, condition)
+
+
+def employed_months(con: duckdb.DuckDBPyConnection, role: str) -> set[tuple[str, str]]:
+    rows = con.execute(
+        """
+        SELECT e.employee_id, strftime(m.month, '%Y-%m')
+        FROM core.dim_employee AS e,
+             (SELECT unnest(generate_series(DATE '2024-11-01', DATE '2026-10-01',
+                                            INTERVAL 1 MONTH))::DATE AS month) AS m
+        WHERE e.role = ?
+          AND coalesce(e.hired_on, m.month) <= last_day(m.month)
+          AND coalesce(e.left_on, m.month) >= m.month
+        """,
+        [role],
+    ).fetchall()
+    return {(employee, month) for employee, month in rows}
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_every_employee_has_a_plan_for_each_kpi_and_month_on_staff(
+    role: str, plans: dict[str, list[dict[str, str]]], con: duckdb.DuckDBPyConnection
+) -> None:
+    months = employed_months(con, role)
+    assert months
+    weighed = [item["kpi"] for item in scorecards()[role]["kpis"]]
+    expected = {(kpi, employee, month) for kpi in weighed for employee, month in months}
+    got = [(r["kpi"], r["employee"], r["period"]) for r in plans[role]]
+    assert len(got) == len(set(got))
+    assert set(got) == expected
+    assert all(r["branch"] == "" for r in plans[role])
+
+
+def test_plans_are_positive_and_rounded_by_unit(plans: dict[str, list[dict[str, str]]]) -> None:
+    for rows in plans.values():
+        for row in rows:
+            unit = pack()[row["kpi"]][1]["unit"]
+            value = Decimal(row["plan"])
+            assert value > 0, row
+            assert value % STEP.get(unit, Decimal("0.1")) == 0, row
+            if unit == "percent":
+                assert value <= 1, row
+
+
+def test_branches_get_monthly_and_quarterly_plans_and_quarters_add_up(
+    plans: dict[str, list[dict[str, str]]],
+) -> None:
+    rows = plans["branches"]
+    plan = {(r["kpi"], r["branch"], r["period"]): Decimal(r["plan"]) for r in rows}
+    assert {r["branch"] for r in rows} == {"denver", "austin", "portland"}
+    assert all(r["employee"] == "" for r in rows)
+    quarters = ["2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3"]
+    for kpi in ("revenue", "invoice_count", "new_clients", "win_rate", "on_time_delivery_rate"):
+        for branch in ("denver", "austin", "portland"):
+            assert {p for k, b, p in plan if (k, b) == (kpi, branch) and "Q" in p} == set(quarters)
+            assert sum(1 for k, b, p in plan if (k, b) == (kpi, branch) and "Q" not in p) == 24
+    for branch in ("denver", "austin", "portland"):
+        months = ("2026-04", "2026-05", "2026-06")
+        assert plan[("revenue", branch, "2026-Q2")] == sum(
+            plan[("revenue", branch, m)] for m in months
+        )
+
+
+# -- spot checks: a plan is last year's actual times the growth target --------------------------
+
+LOCAL = "timezone(b.timezone, {} AT TIME ZONE 'UTC')"
+ACTUALS = {
+    # kpi: (who, SQL of last year's actual for $who between $start and $end), from the pack's YAML
+    "revenue": (
+        "employee",
+        """SELECT sum(net_amount) FROM core.fct_invoice
+           WHERE owner_id = $who AND status NOT IN ('draft', 'cancelled')
+             AND issued_on >= $start AND issued_on < $end""",
+    ),
+    "repair_turnaround_hours": (
+        "employee",
+        f"""SELECT avg(date_diff('minute', received_at, repaired_at) / 60.0)
+            FROM core.fct_service_request JOIN core.dim_branch AS b USING (branch_id)
+            WHERE engineer_id = $who AND repaired_at IS NOT NULL
+              AND {LOCAL.format("repaired_at")} >= $start
+              AND {LOCAL.format("repaired_at")} < $end""",
+    ),
+    "on_time_delivery_rate": (
+        "branch",
+        f"""SELECT count(*) FILTER (
+                       WHERE delivered_at <= coalesce(planned_end_at, planned_start_at)
+                   ) / count(*)
+            FROM core.fct_delivery JOIN core.dim_branch AS b USING (branch_id)
+            WHERE branch_id = $who AND status = 'delivered'
+              AND {LOCAL.format("planned_start_at")} >= $start
+              AND {LOCAL.format("planned_start_at")} < $end""",
+    ),
+}
+
+
+@pytest.mark.parametrize("kpi", sorted(ACTUALS))
+def test_a_plan_is_last_years_actual_times_the_growth_target(
+    kpi: str, plans: dict[str, list[dict[str, str]]], con: duckdb.DuckDBPyConnection
+) -> None:
+    who, sql = ACTUALS[kpi]
+    _, definition = pack()[kpi]
+    month, last_year = dt.date(2026, 5, 1), dt.date(2025, 5, 1)
+    if who == "employee":
+        role = next(
+            r for r, card in scorecards().items() if any(i["kpi"] == kpi for i in card["kpis"])
+        )
+        candidates = [
+            e
+            for (e,) in con.execute(
+                "SELECT employee_id FROM core.dim_employee WHERE role = ? AND hired_on <= ? "
+                "AND (left_on IS NULL OR left_on >= ?) ORDER BY employee_id",
+                [role, last_year, dt.date(2026, 5, 31)],
+            ).fetchall()
+        ]
+        rows = plans[role]
+    else:
+        candidates, rows = ["denver", "austin", "portland"], plans["branches"]
+    subject, actual = None, None
+    for candidate in candidates:
+        params = {"who": candidate, "start": last_year, "end": dt.date(2025, 6, 1)}
+        value = (con.execute(sql, params).fetchone() or (None,))[0]
+        if value:
+            subject, actual = candidate, float(value)
+            break
+    assert subject is not None and actual is not None, "no subject with last year's actual"
+
+    growth = growth_rate(PLAN_SEED, kpi, subject, 2026)
+    assert 0.08 <= growth <= 0.12
+    factor = 1 - growth if definition.get("direction") == "lower" else 1 + growth
+    step = STEP.get(definition["unit"], Decimal("0.1"))
+    expected = (Decimal(repr(actual * factor)) / step).quantize(Decimal(1), ROUND_HALF_UP) * step
+    column = "employee" if who == "employee" else "branch"
+    (plan,) = [
+        Decimal(r["plan"])
+        for r in rows
+        if (r["kpi"], r[column], r["period"]) == (kpi, subject, month.strftime("%Y-%m"))
+    ]
+    assert plan == expected
