@@ -24,14 +24,24 @@ import duckdb
 import pandas as pd
 
 from kpi_designer import model as m
-from kpi_designer.compiler import Compiled, Query, compile_kpi, parse_filter
+from kpi_designer.compiler import (
+    DIALECTS,
+    Compiled,
+    Query,
+    compile_kpi,
+    parse_filter,
+    period_end,
+)
 from kpi_designer.errors import DefinitionError, EvaluationError
 from kpi_designer.loader import load_kpis, reachable
 from kpi_designer.plans import attach, load_plans
 from kpi_designer.scorecards import Scored, load_scorecards, score
+from kpi_designer.semantic import CORE_SCHEMA, FACTS
 from kpiboard.config import Settings
 from kpiboard.errors import Problem
 
+PLANNED_AHEAD = frozenset({"delivery"})
+"""Facts whose time may lie in the future (a delivery's planned start)."""
 CACHE_SIZE = 512
 """Cached results kept (each a small frame: periods × slices)."""
 
@@ -68,6 +78,85 @@ def load_definitions(settings: Settings) -> Definitions:
     return Definitions(kpis, plans, cards)
 
 
+def compile_all(kpis: Mapping[str, m.Kpi]) -> None:
+    """Compile every KPI for every dialect (a year by month, sliced by branch where it can be):
+    a definition the compiler cannot turn into SQL is reported like a file problem."""
+    query = Query(dt.date(2025, 1, 1), dt.date(2025, 12, 31), "month")
+    problems = []
+    for kpi in kpis.values():
+        sliced = Query(query.start, query.end, "month", ("branch",))
+        try:
+            compiled = compile_kpi(
+                kpi.id, sliced if "branch" in reachable(kpi, kpis) else query, kpis
+            )
+            for dialect in DIALECTS:
+                compiled.sql(dialect)
+        except Exception as exc:  # any failure here is a definition the engine cannot run
+            problems.append(
+                Problem(
+                    kpi.location.path, kpi.location.line, f"kpi {kpi.id!r}: does not compile: {exc}"
+                )
+            )
+    if problems:
+        raise DefinitionError(problems)
+
+
+def describe_kpi(kpi: m.Kpi) -> str:
+    """How a KPI is computed, in one line: ``sum(net_amount) of invoice where …``."""
+    if isinstance(kpi, m.Simple):
+        return _measure_text(kpi.measure)
+    if isinstance(kpi, m.Ratio):
+        return f"{_input_text(kpi.numerator)} / {_input_text(kpi.denominator)} (ratio of sums)"
+    if isinstance(kpi, m.Derived):
+        listed = [_input_text(i) for i in kpi.named if i.alias != i.kpi or i.offset or i.filters]
+        return kpi.expr.sql("duckdb") + (f" where {'; '.join(listed)}" if listed else "")
+    if isinstance(kpi, m.Cumulative):
+        window = (
+            f"{kpi.to_date}-to-date"
+            if kpi.to_date
+            else f"over the last {kpi.window}"
+            if kpi.window
+            else "running total"
+        )
+        return f"{kpi.kpi}, {window}"
+    if isinstance(kpi, m.Conversion):
+        return (
+            f"share of {_events_text(kpi.base)} followed by {_events_text(kpi.conversion)} "
+            f"for the same {kpi.entity} within {kpi.window}"
+        )
+    if isinstance(kpi, m.PeriodOverPeriod):
+        lfl = ", like for like" if kpi.like_for_like else ""
+        return f"{kpi.kpi}: {kpi.output} against the {kpi.compare.replace('_', ' ')}{lfl}"
+    return kpi.TYPE
+
+
+def _measure_text(measure: m.Measure) -> str:
+    what = measure.expr.sql("duckdb") if measure.expr is not None else "*"
+    agg = "count(DISTINCT " if measure.agg == "count_distinct" else f"{measure.agg}("
+    text = f"{agg}{what}) of {measure.fact}"
+    if measure.time:
+        text += f" by {measure.time}"
+    if measure.filters:
+        text += " where " + " AND ".join(f.sql("duckdb") for f in measure.filters)
+    return text
+
+
+def _input_text(one: m.Input) -> str:
+    text = one.kpi if one.alias == one.kpi else f"{one.alias} = {one.kpi}"
+    if one.filters:
+        text += " where " + " AND ".join(f.sql("duckdb") for f in one.filters)
+    if one.offset:
+        text += f" {one.offset} earlier"
+    return text
+
+
+def _events_text(events: m.Events) -> str:
+    text = events.fact + (f" ({events.time})" if events.time else "")
+    if events.filters:
+        text += " where " + " AND ".join(f.sql("duckdb") for f in events.filters)
+    return text
+
+
 class Engine:
     """Evaluates KPIs and scorecards against the published snapshot, with a per-snapshot cache.
 
@@ -90,6 +179,7 @@ class Engine:
         self._cache: OrderedDict[tuple[object, ...], pd.DataFrame] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self._data_end: dict[object, dt.date | None] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Engine:
@@ -252,6 +342,30 @@ class Engine:
                     out.append((employee, first))
             first = last + dt.timedelta(days=1)
         return pd.DataFrame(out, columns=["employee", "period"])
+
+    def data_end(self) -> dt.date | None:
+        """The last day of the month of the latest recorded event (leads, deals, activities,
+        invoices, payments, stock moves, service requests …; not deliveries, which are
+        planned ahead) in the published data; ``None`` before there is any."""
+        snapshot = self._snapshot()
+        with self._lock:
+            if snapshot in self._data_end:
+                return self._data_end[snapshot]
+        parts = [
+            f'SELECT max(CAST("{f.time}" AS DATE)) AS d FROM "{CORE_SCHEMA}"."{f.table}"'
+            for f in FACTS.values()
+            if f.parent is None and f.name not in PLANNED_AHEAD
+        ]
+        con = self._connect()
+        try:
+            row = con.execute(f"SELECT max(d) FROM ({' UNION ALL '.join(parts)})").fetchone()
+        finally:
+            con.close()
+        last = row[0] if row and row[0] is not None else None
+        end = period_end(last, "month") if last is not None else None
+        with self._lock:
+            self._data_end = {snapshot: end}
+        return end
 
     def dimensions(self, kpi_id: str) -> list[str]:
         """The dimensions ``kpi_id`` can be sliced and filtered by."""
