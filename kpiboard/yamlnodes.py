@@ -37,6 +37,8 @@ class Item(Protocol):
 def did_you_mean(word: str, options: Sequence[str]) -> str:
     """`` — did you mean 'x'?`` for the option closest to ``word``, or nothing."""
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    if not close and len(word) >= 3:  # an abbreviation: 'min' for 'min_achievement'
+        close = [option for option in options if option.startswith(word)][:1]
     return f" — did you mean {close[0]!r}?" if close else ""
 
 

@@ -135,7 +135,7 @@ BROKEN: list[tuple[str, str, str]] = [
         "unknown_top_level_key_lists_known",
         '# settings\ncolour = "blue"\n',
         "kpiboard.toml:2: unknown key 'colour' "
-        "(known: project, warehouse, etl, validation, app, dashboard, smtp, sources)",
+        "(known: project, warehouse, etl, validation, kpi, app, dashboard, smtp, sources)",
     ),
     (
         "unknown_key_did_you_mean",

@@ -1,0 +1,39 @@
+-- start_0 = datetime.date(2026, 1, 1)
+-- end_1 = datetime.date(2026, 6, 30)
+-- scope_2 = 'denver'
+-- scope_3 = 'austin'
+SELECT
+  "period",
+  "channel",
+  "value"
+FROM (
+  SELECT
+    "period",
+    "channel",
+    COALESCE("n", 0) / NULLIF("d", 0) AS "value"
+  FROM (
+    SELECT
+      CAST(DATE_TRUNC(
+        'MONTH',
+        CAST("f"."created_at" AT TIME ZONE 'UTC' AT TIME ZONE "b"."timezone" AS DATE)
+      ) AS DATE) AS "period",
+      "f"."channel" AS "channel",
+      CAST(COUNT(*) FILTER(WHERE
+        "f"."status" = 'converted') AS DOUBLE) AS "n",
+      CAST(COUNT(*) AS DOUBLE) AS "d"
+    FROM "core"."fct_lead" AS "f"
+    LEFT JOIN "core"."dim_branch" AS "b"
+      ON "b"."branch_id" = "f"."branch_id"
+    WHERE
+      CAST("f"."created_at" AT TIME ZONE 'UTC' AT TIME ZONE "b"."timezone" AS DATE) BETWEEN $start_0 AND $end_1
+      AND "f"."created_at" >= CAST($start_0 AS TIMESTAMP) - INTERVAL '1' DAY
+      AND "f"."created_at" < CAST($end_1 AS TIMESTAMP) + INTERVAL '2' DAY
+      AND "f"."branch_id" IN ($scope_2, $scope_3)
+    GROUP BY
+      1,
+      2
+  ) AS "r"
+) AS "kpi"
+ORDER BY
+  "period",
+  "channel";

@@ -1,0 +1,537 @@
+"""Broken KPI, plan and scorecard files: each gives exactly the located message written here."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from kpi_designer.errors import DefinitionError
+from kpi_designer.loader import load_kpis
+from kpi_designer.plans import load_plans
+from kpi_designer.scorecards import load_scorecards
+
+GOOD = """\
+kpis:
+  - id: revenue
+    label: Revenue
+    description: Net invoiced amount.
+    unit: money
+    type: simple
+    fact: invoice
+    agg: sum
+    expr: net_amount
+    filter: status <> 'cancelled'
+  - id: invoice_count
+    label: Invoices
+    description: Invoices issued.
+    unit: count
+    type: simple
+    fact: invoice
+    agg: count
+"""
+
+
+def kpi(body: str) -> str:
+    """One more KPI after the two good ones; its first line is line 18 of the file."""
+    return GOOD + textwrap.indent(textwrap.dedent(body).strip() + "\n", "  ")
+
+
+@dataclass(frozen=True)
+class Broken:
+    id: str
+    text: str
+    messages: tuple[str, ...]
+
+
+HEAD = "  - id: x\n    label: X\n    description: d.\n"
+BROKEN = [
+    Broken(
+        "not_yaml",
+        "kpis: [\n",
+        ("kpis/k.yaml:2: invalid YAML: expected the node content, but found '<stream end>'",),
+    ),
+    Broken("empty", "", ("kpis/k.yaml:1: empty file: a KPI file holds a list under kpis:",)),
+    Broken("not_a_list", "kpis: revenue\n", ("kpis/k.yaml:1: kpis must be a list, not a string",)),
+    Broken(
+        "unknown_top_key",
+        GOOD + "kpi_list: []\n",
+        ("kpis/k.yaml:18: unknown key 'kpi_list' — did you mean 'kpis'?",),
+    ),
+    Broken(
+        "misspelled_measure_column",
+        kpi("""
+            - id: avg_amount
+              label: Average amount
+              description: d.
+              unit: money
+              type: simple
+              fact: invoice
+              agg: avg
+              expr: net_amout
+            """),
+        (
+            "kpis/k.yaml:25: kpi 'avg_amount': expr: unknown column 'net_amout' of fact invoice — did you mean 'net_amount'?",
+        ),
+    ),
+    Broken(
+        "unknown_fact",
+        kpi("""
+            - id: calls
+              label: Calls
+              description: d.
+              unit: count
+              type: simple
+              fact: activty
+              agg: count
+            """),
+        ("kpis/k.yaml:23: kpi 'calls': unknown fact 'activty' — did you mean 'activity'?",),
+    ),
+    Broken(
+        "fact_with_prefix",
+        kpi("""
+            - id: calls
+              label: Calls
+              description: d.
+              unit: count
+              type: simple
+              fact: fct_activity
+              agg: count
+            """),
+        (
+            "kpis/k.yaml:23: kpi 'calls': fact 'fct_activity': write 'activity' (facts are named without fct_)",
+        ),
+    ),
+    Broken(
+        "unknown_type_and_unit",
+        kpi("""
+            - id: odd
+              label: Odd
+              description: d.
+              unit: dollars
+              type: simpel
+            """),
+        (
+            "kpis/k.yaml:21: kpi 'odd': unit 'dollars' is not one of money, count, percent, hours, days",
+            "kpis/k.yaml:22: kpi 'odd': type 'simpel' is not one of simple, ratio, derived, cumulative, conversion, period_over_period — did you mean 'simple'?",
+        ),
+    ),
+    Broken(
+        "missing_keys",
+        kpi("""
+            - id: bare
+              type: simple
+              fact: invoice
+            """),
+        (
+            "kpis/k.yaml:18: kpi 'bare': needs label:",
+            "kpis/k.yaml:18: kpi 'bare': needs description:",
+            "kpis/k.yaml:18: kpi 'bare': needs unit:",
+            "kpis/k.yaml:18: kpi 'bare': a simple KPI needs agg:",
+        ),
+    ),
+    Broken(
+        "misspelled_key",
+        kpi("""
+            - id: cancelled
+              label: Cancelled
+              description: d.
+              unit: count
+              type: simple
+              fact: invoice
+              agg: count
+              filtr: status = 'cancelled'
+            """),
+        ("kpis/k.yaml:25: kpi 'cancelled': unknown key 'filtr' — did you mean 'filter'?",),
+    ),
+    Broken(
+        "sum_without_expr",
+        kpi("""
+            - id: total
+              label: Total
+              description: d.
+              unit: money
+              type: simple
+              fact: invoice
+              agg: sum
+            """),
+        ("kpis/k.yaml:24: kpi 'total': agg sum needs expr: (what to sum)",),
+    ),
+    Broken(
+        "bad_sql",
+        kpi("""
+            - id: big
+              label: Big
+              description: d.
+              unit: count
+              type: simple
+              fact: invoice
+              agg: count
+              filter: net_amount >
+            """),
+        (
+            "kpis/k.yaml:25: kpi 'big': filter is not valid SQL: Required keyword: 'expression' missing for <class 'sqlglot.expressions.core.GT'>",
+        ),
+    ),
+    Broken(
+        "subquery",
+        kpi("""
+            - id: sneaky
+              label: Sneaky
+              description: d.
+              unit: count
+              type: simple
+              fact: invoice
+              agg: count
+              filter: client_id IN (SELECT client_id FROM core.dim_client)
+            """),
+        ("kpis/k.yaml:25: kpi 'sneaky': filter must be an expression, not a query",),
+    ),
+    Broken(
+        "qualified_column",
+        kpi("""
+            - id: q
+              label: Q
+              description: d.
+              unit: money
+              type: simple
+              fact: invoice
+              agg: sum
+              expr: f.net_amount
+            """),
+        ("kpis/k.yaml:25: kpi 'q': expr: write 'net_amount' without a table name (f.net_amount)",),
+    ),
+    Broken(
+        "unreachable_dimension_in_filter",
+        kpi("""
+            - id: printers
+              label: Printers
+              description: d.
+              unit: money
+              type: simple
+              fact: invoice
+              agg: sum
+              expr: net_amount
+              filter: product_category = 'printers'
+            """),
+        (
+            "kpis/k.yaml:26: kpi 'printers': filter: unknown column or dimension 'product_category' of fact invoice",
+        ),
+    ),
+    Broken(
+        "time_not_a_date",
+        kpi("""
+            - id: due
+              label: Due
+              description: d.
+              unit: money
+              type: simple
+              fact: invoice
+              agg: sum
+              expr: net_amount
+              time: status
+            """),
+        (
+            "kpis/k.yaml:26: kpi 'due': time 'status' is not a date or timestamp column of fact invoice (its dates: issued_on, due_on)",
+        ),
+    ),
+    Broken(
+        "duplicate_id",
+        kpi("""
+            - id: revenue
+              label: Revenue again
+              description: d.
+              unit: money
+              type: simple
+              fact: invoice
+              agg: sum
+              expr: total_amount
+            """),
+        ("kpis/k.yaml:18: kpi 'revenue': id is already used at kpis/k.yaml:2",),
+    ),
+    Broken(
+        "unknown_input",
+        kpi("""
+            - id: avg_check
+              label: Average check
+              description: d.
+              unit: money
+              type: ratio
+              numerator: revenu
+              denominator: invoice_count
+            """),
+        ("kpis/k.yaml:18: kpi 'avg_check': unknown KPI 'revenu' — did you mean 'revenue'?",),
+    ),
+    Broken(
+        "cycle",
+        kpi("""
+            - id: a
+              label: A
+              description: d.
+              unit: money
+              type: derived
+              expr: b + revenue
+            - id: b
+              label: B
+              description: d.
+              unit: money
+              type: derived
+              expr: a * 2
+            """),
+        ("kpis/k.yaml:18: kpi 'a': depends on itself: a → b → a",),
+    ),
+    Broken(
+        "mixed_units",
+        kpi("""
+            - id: nonsense
+              label: Nonsense
+              description: d.
+              unit: money
+              type: derived
+              expr: revenue - invoice_count
+            """),
+        ("kpis/k.yaml:18: kpi 'nonsense': revenue - invoice_count mixes units money and count",),
+    ),
+    Broken(
+        "cumulative_of_ratio",
+        kpi("""
+            - id: avg_check
+              label: Average check
+              description: d.
+              unit: money
+              type: ratio
+              numerator: revenue
+              denominator: invoice_count
+            - id: avg_check_ytd
+              label: Average check YTD
+              description: d.
+              unit: money
+              type: cumulative
+              kpi: avg_check
+              to_date: year
+            """),
+        (
+            "kpis/k.yaml:25: kpi 'avg_check_ytd': a cumulative KPI adds up a simple KPI; 'avg_check' is ratio",
+        ),
+    ),
+    Broken(
+        "bad_window",
+        kpi("""
+            - id: rev_window
+              label: Revenue window
+              description: d.
+              unit: money
+              type: cumulative
+              kpi: revenue
+              window: 3 fortnights
+            """),
+        (
+            "kpis/k.yaml:24: kpi 'rev_window': window must be a length like '3 days' or '3 weeks' or '3 months', not '3 fortnights'",
+        ),
+    ),
+    Broken(
+        "to_date_and_window",
+        kpi("""
+            - id: rev_both
+              label: Both
+              description: d.
+              unit: money
+              type: cumulative
+              kpi: revenue
+              to_date: year
+              window: 30 days
+            """),
+        ("kpis/k.yaml:25: kpi 'rev_both': give to_date or window, not both",),
+    ),
+    Broken(
+        "conversion_entity_unreached",
+        kpi("""
+            - id: lead_to_stock
+              label: L
+              description: d.
+              unit: percent
+              type: conversion
+              base: {fact: lead}
+              conversion: {fact: stock_move}
+              entity: client
+              window: 30 days
+            """),
+        (
+            "kpis/k.yaml:25: kpi 'lead_to_stock': entity 'client': the conversion fact stock_move does not reach it (it reaches branch, employee, product, warehouse, invoice)",
+        ),
+    ),
+    Broken(
+        "pop_unit",
+        kpi("""
+            - id: rev_yoy
+              label: YoY
+              description: d.
+              unit: money
+              type: period_over_period
+              kpi: revenue
+              compare: same_period_last_year
+            """),
+        (
+            "kpis/k.yaml:18: kpi 'rev_yoy': output change_pct of 'revenue' (money) is in percent, not money",
+        ),
+    ),
+    Broken(
+        "ratio_input_filter_column",
+        kpi("""
+            - id: share_key
+              label: Key share
+              description: d.
+              unit: percent
+              type: ratio
+              numerator: {kpi: revenue, filter: "segmnt = 'key'"}
+              denominator: revenue
+            """),
+        (
+            "kpis/k.yaml:18: kpi 'share_key': filter on 'revenue': unknown column or dimension 'segmnt' of fact invoice — did you mean 'client_segment'?",
+        ),
+    ),
+    Broken(
+        "thresholds",
+        kpi("""
+            - id: t
+              label: T
+              description: d.
+              unit: count
+              type: simple
+              fact: invoice
+              agg: count
+              thresholds: {green: 0.8, amber: 0.95}
+            """),
+        ("kpis/k.yaml:25: kpi 't': thresholds: amber (0.95) is above green (0.8)",),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", BROKEN, ids=[c.id for c in BROKEN])
+def test_a_broken_kpi_file_gives_exactly_its_messages(tmp_path: Path, case: Broken) -> None:
+    folder = tmp_path / "kpis"
+    folder.mkdir()
+    (folder / "k.yaml").write_text(case.text)
+    with pytest.raises(DefinitionError) as error:
+        load_kpis(folder)
+    assert [str(p) for p in error.value.problems] == list(case.messages)
+
+
+def test_every_problem_of_every_file_is_reported_at_once(tmp_path: Path) -> None:
+    folder = tmp_path / "kpis"
+    folder.mkdir()
+    (folder / "a.yaml").write_text(BROKEN[4].text)
+    (folder / "b.yaml").write_text(
+        BROKEN[5].text.replace("revenue", "revenue_b").replace("invoice_count", "count_b")
+    )
+    with pytest.raises(DefinitionError) as error:
+        load_kpis(folder)
+    assert [str(p).split(":")[0] for p in error.value.problems] == ["kpis/a.yaml", "kpis/b.yaml"]
+
+
+PLAN_HEADER = "kpi,period,employee,branch,plan\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "kpi,period,plan\nrevenu,2026-03,100\n",
+            "plans/p.csv:2: unknown KPI 'revenu' — did you mean 'revenue'?",
+        ),
+        (
+            "kpi,period,plan\nrevenue,2026-13,100\n",
+            "plans/p.csv:2: period '2026-13' is not a day (2026-03-15), week (2026-W11), month (2026-03), quarter (2026-Q1) or year (2026)",
+        ),
+        ("kpi,period,plan\nrevenue,2026-03,lots\n", "plans/p.csv:2: plan 'lots' is not a number"),
+        (
+            "kpi,period,branch,plan\nrevenue,2026-03,denver\n",
+            "plans/p.csv:2: 3 cells, the header has 4",
+        ),
+        (
+            "kpi,period,brnch,plan\n",
+            "plans/p.csv:1: unknown column 'brnch' — did you mean 'branch'?",
+        ),
+        ("kpi,period\n", "plans/p.csv:1: missing column 'plan' in the header"),
+        (
+            "kpi,period,product,plan\nrevenue,2026-03,p1,5\n",
+            "plans/p.csv:2: kpi 'revenue' cannot be sliced by 'product'",
+        ),
+        (
+            PLAN_HEADER + "revenue,2026-03,e1,,100\nrevenue,2026-03,e1,,120\n",
+            "plans/p.csv:3: a plan for 'revenue' in this period and slice is already set at plans/p.csv:2",
+        ),
+    ],
+)
+def test_a_broken_plan_file_gives_its_located_message(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    kpis = _good_kpis(tmp_path)
+    (tmp_path / "plans").mkdir()
+    (tmp_path / "plans" / "p.csv").write_text(text)
+    with pytest.raises(DefinitionError) as error:
+        load_plans(tmp_path / "plans", kpis)
+    assert [str(p) for p in error.value.problems] == [message]
+
+
+CARD = """\
+role: sales_manager
+label: Sales manager
+base_amount: 1000
+kpis:
+  - {kpi: revenue, weight: 0.7}
+  - {kpi: invoice_count, weight: 0.3}
+gates:
+  - {kpi: revenue, min_achievement: 0.8}
+bonus: base_amount * score
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            CARD.replace("sales_manager", "sales_mgr"),
+            "scorecards/s.yaml:1: unknown role 'sales_mgr' — did you mean 'sales_manager'?",
+        ),
+        (
+            CARD.replace("kpi: revenue, weight", "kpi: revenu, weight"),
+            "scorecards/s.yaml:5: kpis: unknown KPI 'revenu' — did you mean 'revenue'?",
+        ),
+        (CARD.replace("weight: 0.3", "weight: -1"), "scorecards/s.yaml:6: weight must be above 0"),
+        (
+            CARD.replace("base_amount * score", "base * score"),
+            "scorecards/s.yaml:9: bonus: unknown name 'base' — did you mean 'base_amount'? (the formula may use score, base_amount)",
+        ),
+        (
+            CARD + "cap: 0.5\nfloor: 0.9\n",
+            "scorecards/s.yaml:10: cap (0.5) must be above floor (0.9)",
+        ),
+        (
+            CARD.replace("min_achievement", "min"),
+            "scorecards/s.yaml:8: gates 1: unknown key 'min' — did you mean 'min_achievement'?",
+        ),
+        (
+            CARD + "bonuses: 1\n",
+            "scorecards/s.yaml:10: unknown key 'bonuses' — did you mean 'bonus'?",
+        ),
+    ],
+)
+def test_a_broken_scorecard_gives_its_located_message(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    kpis = _good_kpis(tmp_path)
+    (tmp_path / "scorecards").mkdir()
+    (tmp_path / "scorecards" / "s.yaml").write_text(text)
+    with pytest.raises(DefinitionError) as error:
+        load_scorecards(tmp_path / "scorecards", kpis)
+    assert [str(p) for p in error.value.problems] == [message]
+
+
+def _good_kpis(tmp_path: Path) -> dict[str, object]:
+    folder = tmp_path / "kpis"
+    folder.mkdir(exist_ok=True)
+    (folder / "good.yaml").write_text(GOOD)
+    return dict(load_kpis(folder))
