@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the messages are compared whole: each stays on one line to be read as printed)
 """Broken KPI, plan and scorecard files: each gives exactly the located message written here."""
 
 from __future__ import annotations
