@@ -34,6 +34,7 @@ import calendar
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 import sqlglot
 from sqlglot import exp
@@ -108,6 +109,20 @@ def parse_filter(text: str) -> exp.Expr:
 def compile_kpi(kpi_id: str, query: Query, kpis: Mapping[str, m.Kpi]) -> Compiled:
     """The SQL computing ``kpi_id`` for ``query``; raises :class:`EvaluationError` for a KPI,
     grain or dimension the definitions cannot answer."""
+    check_query(kpi_id, query, kpis)
+    kpi = kpis[kpi_id]
+    builder = _Builder(kpis, query)
+    inner = builder.kpi(kpi, query)
+    keys = ["period", *query.by]
+    select = exp.select(*(_col(k) for k in keys), _col("value")).from_(
+        inner.subquery(_ident("kpi")), copy=False
+    )
+    return Compiled(select.order_by(*(_col(k) for k in keys), copy=False), builder.params)
+
+
+def check_query(kpi_id: str, query: Query, kpis: Mapping[str, m.Kpi]) -> None:
+    """Raise :class:`EvaluationError` for a KPI, grain, range or dimension the definitions
+    cannot answer."""
     if kpi_id not in kpis:
         raise EvaluationError(f"unknown KPI {kpi_id!r}{did_you_mean(kpi_id, list(kpis))}")
     if query.grain not in m.GRAINS:
@@ -134,13 +149,34 @@ def compile_kpi(kpi_id: str, query: Query, kpis: Mapping[str, m.Kpi]) -> Compile
             )
     if len(set(query.by)) != len(query.by):
         raise EvaluationError(f"--by names a dimension twice: {', '.join(query.by)}")
+
+
+def scan_of(kpi: m.Kpi, kpis: Mapping[str, m.Kpi]) -> tuple[str, str] | None:
+    """(fact, time column) when ``kpi`` is computed by aggregating rows of one fact in one pass:
+    a simple KPI, or a ratio of two simple KPIs of the same fact and time. KPIs with the same
+    scan can be computed together (:func:`compile_scan`)."""
+    if isinstance(kpi, m.Simple):
+        return kpi.measure.fact, kpi.measure.time or FACTS[kpi.measure.fact].time
+    if isinstance(kpi, m.Ratio):
+        num, den = kpis.get(kpi.numerator.kpi), kpis.get(kpi.denominator.kpi)
+        if isinstance(num, m.Simple) and isinstance(den, m.Simple):
+            a, b = scan_of(num, kpis), scan_of(den, kpis)
+            if a == b:
+                return a
+    return None
+
+
+def compile_scan(kpi_ids: Sequence[str], query: Query, kpis: Mapping[str, m.Kpi]) -> Compiled:
+    """KPIs of one :func:`scan_of`, computed in one pass: columns ``period``, the ``by``
+    dimensions, then ``value_<i>`` and ``present_<i>`` for the i-th KPI (a KPI's rows are those
+    where ``present_<i>``: the rows it has when computed alone)."""
+    scans = {scan_of(kpis[k], kpis) for k in kpi_ids}
+    if len(scans) != 1 or None in scans:
+        raise ValueError(f"not one scan: {', '.join(kpi_ids)}")
+    for kpi_id in kpi_ids:
+        check_query(kpi_id, query, kpis)
     builder = _Builder(kpis, query)
-    inner = builder.kpi(kpi, query)
-    keys = ["period", *query.by]
-    select = exp.select(*(_col(k) for k in keys), _col("value")).from_(
-        inner.subquery(_ident("kpi"))
-    )
-    return Compiled(select.order_by(*(_col(k) for k in keys)), builder.params)
+    return Compiled(builder.one_scan([kpis[k] for k in kpi_ids], query), builder.params)
 
 
 # -- calendar arithmetic (Python side, for parameters) -----------------------------------------
@@ -293,9 +329,9 @@ class _Builder:
             conditions.append(exp.In(this=cols.dimension(dimension), expressions=placeholders))
         for condition in query.filters:
             conditions.append(cols.rewrite(condition))
-        select = exp.select().from_(cols.from_table())
+        select = exp.select().from_(cols.from_table(), copy=False)
         # the joins are only known once every expression is rewritten: added in finish()
-        return select.where(*conditions) if conditions else select, cols
+        return select.where(*conditions, copy=False) if conditions else select, cols
 
     def measures(
         self,
@@ -303,57 +339,85 @@ class _Builder:
         time: str | None,
         measures: Sequence[tuple[str, m.Measure]],
         query: Query,
+        *,
+        always_filter: bool = False,
     ) -> exp.Select:
         """One scan of a fact computing several measures (each with its own filters) by period
-        and slice."""
+        and slice. One measure alone has its filters in ``WHERE``, unless ``always_filter``."""
         select, cols = self.rows(fact_name, time, query)
         outputs = []
         for alias, measure in measures:
             agg = cols.aggregate(measure)
-            if measure.filters and len(measures) > 1:
+            if measure.filters and (len(measures) > 1 or always_filter):
                 agg = exp.Filter(
                     this=agg,
                     expression=exp.Where(this=exp.and_(*map(cols.rewrite, measure.filters))),
                 )
             outputs.append(exp.alias_(_double(agg), _ident(alias)))
-        if len(measures) == 1 and measures[0][1].filters:
-            select = select.where(*map(cols.rewrite, measures[0][1].filters))
+        if len(measures) == 1 and measures[0][1].filters and not always_filter:
+            select = select.where(*map(cols.rewrite, measures[0][1].filters), copy=False)
         keys = [exp.alias_(cols.period(query.grain), _ident("period"))]
         keys += [exp.alias_(cols.dimension(d), _ident(d)) for d in query.by]
-        select = select.select(*keys, *outputs)
-        select = select.group_by(*(exp.Literal.number(i + 1) for i in range(len(keys))))
+        select = select.select(*keys, *outputs, copy=False)
+        select = select.group_by(*(exp.Literal.number(i + 1) for i in range(len(keys))), copy=False)
         return cols.finish(select)
 
     # -- the types --------------------------------------------------------------------------
 
     def ratio(self, kpi: m.Ratio, query: Query) -> exp.Select:
-        num, den = self.kpis[kpi.numerator.kpi], self.kpis[kpi.denominator.kpi]
-        if (
-            isinstance(num, m.Simple)
-            and isinstance(den, m.Simple)
-            and num.measure.fact == den.measure.fact
-            and (num.measure.time or FACTS[num.measure.fact].time)
-            == (den.measure.time or FACTS[den.measure.fact].time)
-        ):
-            a = with_filters(num, kpi.numerator.filters).measure
-            b = with_filters(den, kpi.denominator.filters).measure
-            inner = self.measures(a.fact, a.time, [("n", a), ("d", b)], query)
-            keys = ["period", *query.by]
-            value = exp.Div(
-                this=exp.Coalesce(this=_col("n"), expressions=[exp.Literal.number(0)])
-                if num.additive
-                else _col("n"),
-                expression=_nullif_zero(_col("d")),
-            )
-            return exp.select(*(_col(k) for k in keys), exp.alias_(value, _ident("value"))).from_(
-                inner.subquery(_ident("r"))
-            )
+        if scan_of(kpi, self.kpis) is not None:
+            return self.one_scan([kpi], query)
         inputs = [
             m.Input(kpi.numerator.kpi, "n", kpi.numerator.filters),
             m.Input(kpi.denominator.kpi, "d", kpi.denominator.filters),
         ]
         value = exp.Div(this=exp.column("n"), expression=exp.column("d"))
         return self.combine(inputs, value, query)
+
+    def one_scan(self, kpis: Sequence[m.Kpi], query: Query) -> exp.Select:
+        """Several KPIs of one :func:`scan_of` in one pass over the fact: ``value_<i>`` and
+        ``present_<i>`` per KPI, in order. A simple KPI is present in a period and slice
+        where a row passes its filter (as if it were computed alone, with the filter in
+        ``WHERE``); a ratio wherever the fact has rows."""
+        measures: list[tuple[str, m.Measure]] = []
+        outputs: list[exp.Expr] = []
+        for i, kpi in enumerate(kpis):
+            if isinstance(kpi, m.Simple):
+                rows = m.Measure(kpi.measure.fact, "count", None, kpi.measure.filters)
+                measures += [(f"v{i}", kpi.measure), (f"c{i}", rows)]
+                value: exp.Expr = _col(f"v{i}")
+                present: exp.Expr = exp.GT(this=_col(f"c{i}"), expression=exp.Literal.number(0))
+            else:
+                assert isinstance(kpi, m.Ratio)
+                num, den = self.kpis[kpi.numerator.kpi], self.kpis[kpi.denominator.kpi]
+                assert isinstance(num, m.Simple) and isinstance(den, m.Simple)
+                measures += [
+                    (f"n{i}", with_filters(num, kpi.numerator.filters).measure),
+                    (f"d{i}", with_filters(den, kpi.denominator.filters).measure),
+                ]
+                top: exp.Expr = _col(f"n{i}")
+                if num.additive:
+                    top = exp.Coalesce(this=top, expressions=[exp.Literal.number(0)])
+                value = exp.Div(this=top, expression=_nullif_zero(_col(f"d{i}")))
+                present = exp.true()
+            outputs += [
+                exp.alias_(value, _ident(f"value_{i}")),
+                exp.alias_(present, _ident(f"present_{i}")),
+            ]
+        fact, time = cast(tuple[str, str], scan_of(kpis[0], self.kpis))
+        inner = self.measures(fact, time, measures, query, always_filter=True)
+        keys = [_col(k) for k in ["period", *query.by]]
+        select = exp.select(*keys, *outputs).from_(inner.subquery(_ident("r")), copy=False)
+        if len(kpis) == 1:  # as one KPI: the frame every type returns
+            return (
+                exp.select(
+                    *(_col(k, "s") for k in ["period", *query.by]),
+                    exp.alias_(_col("value_0", "s"), _ident("value")),
+                )
+                .from_(select.subquery(_ident("s")), copy=False)
+                .where(_col("present_0", "s"), copy=False)
+            )
+        return select
 
     def derived(self, kpi: m.Derived, query: Query) -> exp.Select:
         return self.combine(list(kpi.named), kpi.expr, query)
@@ -376,33 +440,38 @@ class _Builder:
                     exp.alias_(moved, _ident("period")),
                     *(_col(k) for k in query.by),
                     _col("value"),
-                ).from_(shifted.subquery(_ident(f"s{i}")))
+                ).from_(shifted.subquery(_ident(f"s{i}")), copy=False)
                 # a shifted period may fall outside the range asked for
                 part = (
                     exp.select("*")
-                    .from_(part.subquery(_ident(f"o{i}")))
+                    .from_(part.subquery(_ident(f"o{i}")), copy=False)
                     .where(
                         exp.Between(
                             this=_col("period"),
                             low=self.param("start", period_start(query.start, query.grain)),
                             high=self.param("end", query.end),
-                        )
+                        ),
+                        copy=False,
                     )
                 )
             parts.append((one.alias, part, source.additive))
         spine = (
             exp.union(
                 *(
-                    exp.select(*(_col(k) for k in keys)).from_(p.subquery(_ident(f"k{i}")))
+                    exp.select(*(_col(k) for k in keys)).from_(
+                        p.subquery(_ident(f"k{i}")), copy=False
+                    )
                     for i, (_, p, _) in enumerate(parts)
                 ),
                 distinct=True,
             )
             if len(parts) > 1
-            else exp.select(*(_col(k) for k in keys)).from_(parts[0][1].subquery(_ident("k0")))
+            else exp.select(*(_col(k) for k in keys)).from_(
+                parts[0][1].subquery(_ident("k0")), copy=False
+            )
         )
         select = exp.select(*(_col(k, "spine") for k in keys)).from_(
-            spine.subquery(_ident("spine"))
+            spine.subquery(_ident("spine")), copy=False
         )
         names: dict[str, exp.Expr] = {}
         for i, (alias, part, additive) in enumerate(parts):
@@ -410,13 +479,13 @@ class _Builder:
             on = exp.and_(
                 *(exp.NullSafeEQ(this=_col(k, "spine"), expression=_col(k, table)) for k in keys)
             )
-            select = select.join(part.subquery(_ident(table)), on=on, join_type="left")
+            select = select.join(part.subquery(_ident(table)), on=on, join_type="left", copy=False)
             value: exp.Expr = _col("value", table)
             if additive:
                 value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
             names[alias] = value
         computed = _substitute(expr, names)
-        return select.select(exp.alias_(_double(computed), _ident("value")))
+        return select.select(exp.alias_(_double(computed), _ident("value")), copy=False)
 
     def cumulative(self, kpi: m.Cumulative, query: Query) -> exp.Select:
         source = self.kpis[kpi.kpi]
@@ -427,18 +496,20 @@ class _Builder:
             measure.fact, measure.time, query, bounded=first_day is not None, lower=first_day
         )
         if measure.filters:
-            rows = rows.where(*map(cols.rewrite, measure.filters))
+            rows = rows.where(*map(cols.rewrite, measure.filters), copy=False)
         keys = [exp.alias_(cols.local_day(), _ident("day"))]
         keys += [exp.alias_(cols.dimension(d), _ident(d)) for d in query.by]
         if measure.agg in m.ADDITIVE:
-            daily = rows.select(*keys, exp.alias_(cols.aggregate(measure), _ident("v")))
-            daily = daily.group_by(*(exp.Literal.number(i + 1) for i in range(len(keys))))
+            daily = rows.select(*keys, exp.alias_(cols.aggregate(measure), _ident("v")), copy=False)
+            daily = daily.group_by(
+                *(exp.Literal.number(i + 1) for i in range(len(keys))), copy=False
+            )
             agg: exp.Expr = exp.Sum(this=_col("v", "r"))
         else:
             value = (
                 cols.rewrite(measure.expr) if measure.expr is not None else exp.Literal.number(1)
             )
-            daily = rows.select(*keys, exp.alias_(value, _ident("v")))
+            daily = rows.select(*keys, exp.alias_(value, _ident("v")), copy=False)
             agg = _aggregate(measure.agg, _col("v", "r"))
         daily = cols.finish(daily)
         join = exp.and_(
@@ -453,9 +524,9 @@ class _Builder:
                 *(_col(d, "r") for d in query.by),
                 exp.alias_(_double(agg), _ident("value")),
             )
-            .from_(spine.subquery(_ident("c")))
-            .join(daily.subquery(_ident("r")), on=join)
-            .group_by(*(exp.Literal.number(i + 1) for i in range(1 + len(query.by))))
+            .from_(spine.subquery(_ident("c")), copy=False)
+            .join(daily.subquery(_ident("r")), on=join, copy=False)
+            .group_by(*(exp.Literal.number(i + 1) for i in range(1 + len(query.by))), copy=False)
         )
         return select
 
@@ -492,22 +563,23 @@ class _Builder:
                 exp.alias_(end, _ident("period_end")),
                 exp.alias_(start, _ident("window_start")),
             )
-            .from_(_table("dim_date", "d"))
+            .from_(_table("dim_date", "d"), copy=False)
             .where(
                 exp.Between(
                     this=day,
                     low=self.param("start", query.start),
                     high=self.param("end", query.end),
-                )
+                ),
+                copy=False,
             )
-            .group_by(exp.Literal.number(1))
+            .group_by(exp.Literal.number(1), copy=False)
         )
         return spine, first
 
     def conversion(self, kpi: m.Conversion, query: Query) -> exp.Select:
         base, cols = self.rows(kpi.base.fact, kpi.base.time, query)
         if kpi.base.filters:
-            base = base.where(*map(cols.rewrite, kpi.base.filters))
+            base = base.where(*map(cols.rewrite, kpi.base.filters), copy=False)
         later = FACTS[kpi.conversion.fact]
         conv_cols = _Columns(later, kpi.conversion.time or later.time, prefix="c")
         base_time = exp.cast(cols.time_column(), exp.DataType.build("TIMESTAMP"))
@@ -524,7 +596,11 @@ class _Builder:
         ]
         if later.name == kpi.base.fact:
             matched.append(exp.NEQ(this=conv_cols.key(), expression=cols.key()))
-        found = exp.select(exp.Literal.number(1)).from_(conv_cols.from_table()).where(*matched)
+        found = (
+            exp.select(exp.Literal.number(1))
+            .from_(conv_cols.from_table(), copy=False)
+            .where(*matched, copy=False)
+        )
         found = conv_cols.finish(found)
         converted = exp.Exists(this=found)
         keys = [exp.alias_(cols.period(query.grain), _ident("period"))]
@@ -535,8 +611,8 @@ class _Builder:
             ),
             expression=_nullif_zero(_double(exp.Count(this=exp.Star()))),
         )
-        select = base.select(*keys, exp.alias_(share, _ident("value")))
-        select = select.group_by(*(exp.Literal.number(i + 1) for i in range(len(keys))))
+        select = base.select(*keys, exp.alias_(share, _ident("value")), copy=False)
+        select = select.group_by(*(exp.Literal.number(i + 1) for i in range(len(keys))), copy=False)
         return cols.finish(select)
 
     def period_over_period(self, kpi: m.PeriodOverPeriod, query: Query) -> exp.Select:
@@ -552,7 +628,7 @@ class _Builder:
             exp.alias_(moved, _ident("period")),
             *(_col(k, "t") for k in query.by),
             _col("value", "t"),
-        ).from_(then.subquery(_ident("t")))
+        ).from_(then.subquery(_ident("t")), copy=False)
         on = exp.and_(*(exp.NullSafeEQ(this=_col(k, "n"), expression=_col(k, "p")) for k in keys))
         zero = exp.Literal.number(0)
         cur: exp.Expr = _col("value", "n")
@@ -568,8 +644,8 @@ class _Builder:
             value = prev
         return (
             exp.select(*(_col(k, "n") for k in keys), exp.alias_(_double(value), _ident("value")))
-            .from_(now.subquery(_ident("n")))
-            .join(previous.subquery(_ident("p")), on=on, join_type="left")
+            .from_(now.subquery(_ident("n")), copy=False)
+            .join(previous.subquery(_ident("p")), on=on, join_type="left", copy=False)
         )
 
 
@@ -741,5 +817,5 @@ class _Columns:
                 table = "dim_branch"
             else:
                 table = ENTITIES[name.removeprefix("d_")].table
-            select = select.join(_table(table, alias), on=on, join_type="left")
+            select = select.join(_table(table, alias), on=on, join_type="left", copy=False)
         return select

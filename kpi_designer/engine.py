@@ -28,9 +28,12 @@ from kpi_designer.compiler import (
     DIALECTS,
     Compiled,
     Query,
+    check_query,
     compile_kpi,
+    compile_scan,
     parse_filter,
     period_end,
+    scan_of,
 )
 from kpi_designer.errors import DefinitionError, EvaluationError
 from kpi_designer.loader import load_kpis, reachable
@@ -239,7 +242,8 @@ class Engine:
         return pd.concat(frames, ignore_index=True)[columns]
 
     def _values(self, ids: Sequence[str], query: Query) -> list[pd.DataFrame]:
-        compiled = {kpi_id: self.compile(kpi_id, query) for kpi_id in ids}  # errors first
+        for kpi_id in ids:  # a request the definitions cannot answer fails before any work
+            check_query(kpi_id, query, self.kpis)
         snapshot = self._snapshot()
         keys = {kpi_id: (snapshot, kpi_id, _query_key(query)) for kpi_id in ids}
         with self._lock:
@@ -251,10 +255,10 @@ class Engine:
         if missing:
             con = self._connect()
             try:
+                values = self._compute(con, missing, query)
                 for kpi_id in missing:
-                    frame = self._run(con, compiled[kpi_id], query)
                     frame = attach(
-                        frame,
+                        values[kpi_id],
                         self.kpis[kpi_id],
                         self.definitions.plans,
                         grain=query.grain,
@@ -272,6 +276,35 @@ class Engine:
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
         return [cached[k].copy() for k in ids]
+
+    def _compute(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        ids: Sequence[str],
+        query: Query,
+    ) -> dict[str, pd.DataFrame]:
+        """Each KPI's values; KPIs that aggregate the same fact's rows share one scan."""
+        scans: dict[tuple[str, str], list[str]] = {}
+        for kpi_id in ids:
+            scan = scan_of(self.kpis[kpi_id], self.kpis)
+            if scan is not None:
+                scans.setdefault(scan, []).append(kpi_id)
+        out: dict[str, pd.DataFrame] = {}
+        keys = ["period", *query.by]
+        for together in (group for group in scans.values() if len(group) > 1):
+            joint = compile_scan(together, query, self.kpis)
+            cursor = con.execute(joint.sql("duckdb"), joint.params)
+            names = [d[0] for d in cursor.description or ()]
+            frame = pd.DataFrame(cursor.fetchall(), columns=names)
+            for i, kpi_id in enumerate(together):
+                rows = frame[frame[f"present_{i}"].astype(bool)]
+                one = rows[keys].copy()
+                one["value"] = rows[f"value_{i}"].astype("float64")
+                out[kpi_id] = one.sort_values(keys, ignore_index=True)
+        for kpi_id in ids:
+            if kpi_id not in out:
+                out[kpi_id] = self._run(con, self.compile(kpi_id, query), query)
+        return out
 
     @staticmethod
     def _run(con: duckdb.DuckDBPyConnection, compiled: Compiled, query: Query) -> pd.DataFrame:

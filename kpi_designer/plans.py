@@ -198,6 +198,8 @@ def attach(
     from kpi_designer.compiler import period_end
 
     mine = [p for p in plans if p.kpi == kpi.id and {d for d, _ in p.members} == set(by)]
+    if not mine:
+        return values.assign(plan=float("nan"), achievement=None, status=None)
     by_slice: dict[tuple[str, ...], list[m.Plan]] = {}
     for plan in mine:
         members = dict(plan.members)

@@ -8,25 +8,34 @@ SELECT
   "value"
 FROM (
   SELECT
-    "period",
-    "employee",
-    CAST(COALESCE("n", 0) AS DOUBLE PRECISION) / NULLIF("d", 0) AS "value"
+    "s"."period",
+    "s"."employee",
+    "s"."value_0" AS "value"
   FROM (
     SELECT
-      CAST(DATE_TRUNC('MONTH', "f"."issued_on") AS DATE) AS "period",
-      "f"."owner_id" AS "employee",
-      CAST(SUM("f"."net_amount") FILTER(WHERE
-        NOT "f"."status" IN ('draft', 'cancelled')) AS DOUBLE PRECISION) AS "n",
-      CAST(COUNT(*) FILTER(WHERE
-        "f"."kind" = 'invoice' AND NOT "f"."status" IN ('draft', 'cancelled')) AS DOUBLE PRECISION) AS "d"
-    FROM "core"."fct_invoice" AS "f"
-    WHERE
-      "f"."issued_on" BETWEEN %(start_0)s AND %(end_1)s
-      AND "f"."branch_id" IN (%(scope_2)s, %(scope_3)s)
-    GROUP BY
-      1,
-      2
-  ) AS "r"
+      "period",
+      "employee",
+      CAST(COALESCE("n0", 0) AS DOUBLE PRECISION) / NULLIF("d0", 0) AS "value_0",
+      TRUE AS "present_0"
+    FROM (
+      SELECT
+        CAST(DATE_TRUNC('MONTH', "f"."issued_on") AS DATE) AS "period",
+        "f"."owner_id" AS "employee",
+        CAST(SUM("f"."net_amount") FILTER(WHERE
+          NOT "f"."status" IN ('draft', 'cancelled')) AS DOUBLE PRECISION) AS "n0",
+        CAST(COUNT(*) FILTER(WHERE
+          "f"."kind" = 'invoice' AND NOT "f"."status" IN ('draft', 'cancelled')) AS DOUBLE PRECISION) AS "d0"
+      FROM "core"."fct_invoice" AS "f"
+      WHERE
+        "f"."issued_on" BETWEEN %(start_0)s AND %(end_1)s
+        AND "f"."branch_id" IN (%(scope_2)s, %(scope_3)s)
+      GROUP BY
+        1,
+        2
+    ) AS "r"
+  ) AS "s"
+  WHERE
+    "s"."present_0"
 ) AS "kpi"
 ORDER BY
   "period",

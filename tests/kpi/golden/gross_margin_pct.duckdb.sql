@@ -7,24 +7,32 @@ SELECT
   "value"
 FROM (
   SELECT
-    "period",
-    COALESCE("n", 0) / NULLIF("d", 0) AS "value"
+    "s"."period",
+    "s"."value_0" AS "value"
   FROM (
     SELECT
-      CAST(DATE_TRUNC('QUARTER', "p"."issued_on") AS DATE) AS "period",
-      CAST(SUM("f"."line_amount" - "f"."cost_amount") FILTER(WHERE
-        NOT "f"."cost_amount" IS NULL) AS DOUBLE) AS "n",
-      CAST(SUM("f"."line_amount") FILTER(WHERE
-        NOT "f"."cost_amount" IS NULL) AS DOUBLE) AS "d"
-    FROM "core"."fct_invoice_line" AS "f"
-    LEFT JOIN "core"."fct_invoice" AS "p"
-      ON "p"."invoice_id" = "f"."invoice_id"
-    WHERE
-      "p"."issued_on" BETWEEN $start_0 AND $end_1
-      AND "f"."branch_id" IN ($scope_2, $scope_3)
-    GROUP BY
-      1
-  ) AS "r"
+      "period",
+      COALESCE("n0", 0) / NULLIF("d0", 0) AS "value_0",
+      TRUE AS "present_0"
+    FROM (
+      SELECT
+        CAST(DATE_TRUNC('QUARTER', "p"."issued_on") AS DATE) AS "period",
+        CAST(SUM("f"."line_amount" - "f"."cost_amount") FILTER(WHERE
+          NOT "f"."cost_amount" IS NULL) AS DOUBLE) AS "n0",
+        CAST(SUM("f"."line_amount") FILTER(WHERE
+          NOT "f"."cost_amount" IS NULL) AS DOUBLE) AS "d0"
+      FROM "core"."fct_invoice_line" AS "f"
+      LEFT JOIN "core"."fct_invoice" AS "p"
+        ON "p"."invoice_id" = "f"."invoice_id"
+      WHERE
+        "p"."issued_on" BETWEEN $start_0 AND $end_1
+        AND "f"."branch_id" IN ($scope_2, $scope_3)
+      GROUP BY
+        1
+    ) AS "r"
+  ) AS "s"
+  WHERE
+    "s"."present_0"
 ) AS "kpi"
 ORDER BY
   "period";

@@ -8,31 +8,40 @@ SELECT
   "value"
 FROM (
   SELECT
-    "period",
-    "channel",
-    COALESCE("n", 0) / NULLIF("d", 0) AS "value"
+    "s"."period",
+    "s"."channel",
+    "s"."value_0" AS "value"
   FROM (
     SELECT
-      CAST(DATE_TRUNC(
-        'MONTH',
-        CAST("f"."created_at" AT TIME ZONE 'UTC' AT TIME ZONE "b"."timezone" AS DATE)
-      ) AS DATE) AS "period",
-      "f"."channel" AS "channel",
-      CAST(COUNT(*) FILTER(WHERE
-        "f"."status" = 'converted') AS DOUBLE) AS "n",
-      CAST(COUNT(*) AS DOUBLE) AS "d"
-    FROM "core"."fct_lead" AS "f"
-    LEFT JOIN "core"."dim_branch" AS "b"
-      ON "b"."branch_id" = "f"."branch_id"
-    WHERE
-      CAST("f"."created_at" AT TIME ZONE 'UTC' AT TIME ZONE "b"."timezone" AS DATE) BETWEEN $start_0 AND $end_1
-      AND "f"."created_at" >= CAST($start_0 AS TIMESTAMP) - INTERVAL '1' DAY
-      AND "f"."created_at" < CAST($end_1 AS TIMESTAMP) + INTERVAL '2' DAY
-      AND "f"."branch_id" IN ($scope_2, $scope_3)
-    GROUP BY
-      1,
-      2
-  ) AS "r"
+      "period",
+      "channel",
+      COALESCE("n0", 0) / NULLIF("d0", 0) AS "value_0",
+      TRUE AS "present_0"
+    FROM (
+      SELECT
+        CAST(DATE_TRUNC(
+          'MONTH',
+          CAST("f"."created_at" AT TIME ZONE 'UTC' AT TIME ZONE "b"."timezone" AS DATE)
+        ) AS DATE) AS "period",
+        "f"."channel" AS "channel",
+        CAST(COUNT(*) FILTER(WHERE
+          "f"."status" = 'converted') AS DOUBLE) AS "n0",
+        CAST(COUNT(*) AS DOUBLE) AS "d0"
+      FROM "core"."fct_lead" AS "f"
+      LEFT JOIN "core"."dim_branch" AS "b"
+        ON "b"."branch_id" = "f"."branch_id"
+      WHERE
+        CAST("f"."created_at" AT TIME ZONE 'UTC' AT TIME ZONE "b"."timezone" AS DATE) BETWEEN $start_0 AND $end_1
+        AND "f"."created_at" >= CAST($start_0 AS TIMESTAMP) - INTERVAL '1' DAY
+        AND "f"."created_at" < CAST($end_1 AS TIMESTAMP) + INTERVAL '2' DAY
+        AND "f"."branch_id" IN ($scope_2, $scope_3)
+      GROUP BY
+        1,
+        2
+    ) AS "r"
+  ) AS "s"
+  WHERE
+    "s"."present_0"
 ) AS "kpi"
 ORDER BY
   "period",
