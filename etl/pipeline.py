@@ -38,6 +38,7 @@ from kpiboard.config import Settings
 from kpiboard.faults import crash_point
 from kpiboard.warehouse import new_run_id
 from validation import quarantine
+from validation.docs import DataDocsError, build_data_docs
 from validation.reconcile import Reconciliation, reconcile, source_counts
 from validation.run import Report, ValidationFailed, passed_counts, run_layer
 from validation.suite import Suite, load_suites
@@ -68,6 +69,8 @@ class RunResult:
     reconciliation: list[Reconciliation] = field(default_factory=list)
     raw_validation: Report | None = None
     core_validation: Report | None = None
+    warnings: list[str] = field(default_factory=list)  # what went wrong beside the data
+    data_docs: Path | None = None  # the index.html of the validation's Data Docs
 
 
 def run(
@@ -220,8 +223,10 @@ def _validate_and_transform(
     keys = {
         f"{group.get(t.source) or t.source}.{t.name}": t.primary_key for t in result.source_tables
     }
+    counts: dict[str, dict[str, int]] = {}
     if suites:
         progress.step("validate raw")
+        counts["raw"] = source_counts(con, result.tables, group)
         con, result.raw_validation = run_layer(
             building,
             con,
@@ -229,7 +234,7 @@ def _validate_and_transform(
             layer="raw",
             run_id=result.run_id,
             keys=keys,
-            source_rows=source_counts(con, result.tables, group),
+            source_rows=counts["raw"],
         )
         staging = [_leave_out_quarantined(con, s, suites, keys) for s in staging]
         transform.create_staging_views(con, staging)
@@ -240,6 +245,7 @@ def _validate_and_transform(
         result.models = transform.run_models(con, transform.load_models(models_dir))
     if suites:
         progress.step("validate core")
+        counts["core"] = passed_counts(con, suites)
         con, result.core_validation = run_layer(
             building,
             con,
@@ -247,8 +253,10 @@ def _validate_and_transform(
             layer="core",
             run_id=result.run_id,
             keys=keys,
-            source_rows=passed_counts(con, suites),
+            source_rows=counts["core"],
         )
+        progress.step("data docs")
+        _data_docs(settings, result, counts)
     failures = [
         line
         for report in (result.raw_validation, result.core_validation)
@@ -260,6 +268,23 @@ def _validate_and_transform(
             "\n".join(["error expectations failed; nothing published:", *failures])
         )
     return con
+
+
+def _data_docs(
+    settings: Settings, result: RunResult, counts: Mapping[str, Mapping[str, int]]
+) -> None:
+    """GX's Data Docs of this run's validation, into the project; a run that publishes its data
+    is not failed by its documentation: a problem building it becomes a warning."""
+    reports = [r for r in (result.raw_validation, result.core_validation) if r is not None]
+    try:
+        result.data_docs = build_data_docs(
+            settings.resolve(settings.validation.data_docs),
+            result.run_id,
+            reports,
+            source_rows=counts,
+        )
+    except DataDocsError as exc:
+        result.warnings.append(str(exc))
 
 
 def _suites(settings: Settings, only: Sequence[str] = ()) -> list[Suite]:

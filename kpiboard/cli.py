@@ -731,6 +731,8 @@ def _print_validation(result: pipeline.RunResult, *, every_suite: bool = False) 
         emit(rows, Format.table, title="Validation")
     elif result.raw_validation is not None:
         out.print("Validation: every expectation passed", markup=False)
+    if result.data_docs is not None:
+        out.print(f"Data Docs: {result.data_docs}", markup=False)
 
 
 def _progress(label: str) -> Progress:
@@ -818,6 +820,10 @@ def _print_run(result: pipeline.RunResult, *, per_table: bool = False) -> None:
     )
     for error in result.errors:
         console.print(f"[bold red]error:[/] {escape(error)}", highlight=False, soft_wrap=True)
+    for warning in result.warnings:
+        console.print(
+            f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True
+        )
     for r in result.reconciliation:
         if not r.balanced:
             console.print(

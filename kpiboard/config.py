@@ -118,6 +118,8 @@ class ValidationSettings(_Section):
     # expectation suites, one YAML file per table: <suites>/raw/<source or group>/<table>.yaml,
     # <suites>/core/<table>.yaml (see docs/validation.md)
     suites: Path = Path("suites")
+    # GX's Data Docs (HTML) of every validation run; open <data_docs>/index.html
+    data_docs: Path = Path("data_docs")
 
 
 class KpiSettings(_Section):

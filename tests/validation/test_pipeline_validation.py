@@ -162,3 +162,22 @@ def test_rows_match_source_compares_with_the_source_and_with_what_passed(tmp_pat
     assert "core.dim_client:rows_match_source: observed 5" in message
     assert "dim_client.yaml:" in message
     assert load_settings(project).open_warehouse().published() == first.snapshot
+
+
+def test_every_run_builds_data_docs_and_a_docs_failure_only_warns(tmp_path: Path) -> None:
+    project = _demo(tmp_path / "demo", 4, scale=0.02)
+    first = pipeline.run(load_settings(project))
+    assert first.status == pipeline.SUCCESS and first.warnings == []
+    assert first.data_docs == project / "data_docs" / "index.html"
+    index = first.data_docs.read_text()
+    assert "crm.clients" in index and "core.dim_client" in index
+    assert first.run_id in index
+
+    # a file where the docs folder should be: the run still publishes, and says why no docs
+    (project / "elsewhere").write_text("not a folder")
+    config = project / "kpiboard.toml"
+    config.write_text(config.read_text() + '\n[validation]\ndata_docs = "elsewhere"\n')
+    second = pipeline.run(load_settings(project), extract=False)
+    assert second.status == pipeline.SUCCESS and second.data_docs is None
+    assert load_settings(project).open_warehouse().published() == second.snapshot
+    assert len(second.warnings) == 1 and "data docs of run" in second.warnings[0]
