@@ -34,6 +34,7 @@ from etl.load import TableResult
 from etl.sources import SourceTable
 from kpi_designer.compiler import DIALECTS, add_months
 from kpi_designer.engine import Definitions, Engine, compile_all, describe_kpi, load_definitions
+from kpi_designer.errors import DefinitionError
 from kpi_designer.loader import reachable
 from kpi_designer.model import Kpi
 from kpiboard import __version__, appdb, urls
@@ -579,14 +580,25 @@ def kpi_show(
 
 
 @kpi_app.command("check")
-def kpi_check(project: ProjectOption = Path(".")) -> None:
+def kpi_check(project: ProjectOption = Path("."), fmt: FormatOption = Format.table) -> None:
     """Check every KPI, plan and scorecard file and compile every KPI for DuckDB and PostgreSQL;
-    every problem is printed with its file and line, and the exit code is 2 if there is one.
+    every problem is listed with its file and line, and the exit code is 2 if there is one.
 
-    Example: `kpiboard kpi check -p demo`
+    Example: `kpiboard kpi check -p demo --format json`
     """
-    definitions = load_definitions(load_settings(project))
-    compile_all(definitions.kpis)
+    settings = load_settings(project)
+    try:
+        definitions = load_definitions(settings)
+        compile_all(definitions.kpis)
+    except DefinitionError as exc:
+        rows = [{"file": p.path, "line": p.line, "problem": p.message} for p in exc.problems]
+        if fmt is Format.table:  # one located line each, as every other command reports
+            raise
+        emit(rows, fmt, columns=["file", "line", "problem"])
+        raise typer.Exit(2) from None
+    if fmt is not Format.table:
+        emit([], fmt, columns=["file", "line", "problem"])
+        return
     out.print(
         f"{len(definitions.kpis)} KPIs, {len(definitions.plans)} plan values and "
         f"{len(definitions.scorecards)} scorecards: no problems",

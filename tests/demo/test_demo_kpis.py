@@ -35,7 +35,7 @@ from kpiboard.demo import (
     install_demo_models,
     install_demo_scorecards,
 )
-from kpiboard.demo.plans import PLAN_KPIS, growth_rate, write_demo_plans
+from kpiboard.demo.plans import growth_rate, write_demo_plans
 from kpiboard.project import init_project
 
 SEED, SCALE, PLAN_SEED = 4, 0.03, 7
@@ -84,6 +84,8 @@ DIMENSIONS = {
     "client_segment": ("dim_client", "segment", "client_id"),
     "product_kind": ("dim_product", "kind", "product_id"),
 }
+# facts whose rows take columns of a parent fact: the parent's table and the key to it
+PARENTS = {"invoice_line": ("fct_invoice", "invoice_id"), "payment": ("fct_invoice", "invoice_id")}
 # columns whose values are the source's own words, not codes: checked against the demo's data
 FREE_TEXT = {"reason", "to_stage", "from_stage", "stage", "failure_reason", "lost_reason"}
 
@@ -246,7 +248,6 @@ def test_a_scorecard_per_role_weighing_kpis_of_the_pack() -> None:
         assert card["base_amount"] > 0
         main = max(card["kpis"], key=lambda item: item["weight"])["kpi"]
         assert card["gates"] == [{"kpi": main, "min_achievement": 0.8}]
-        assert set(weighed) <= set(PLAN_KPIS)
 
 
 def test_install_copies_the_pack_once(tmp_path: Path) -> None:
@@ -292,18 +293,31 @@ def plans(project: Path) -> dict[str, list[dict[str, str]]]:
     return out
 
 
-def with_dimensions(sql: str) -> str:
-    """``sql`` with the dimension names it uses as subqueries on the fact row ``f``."""
+def with_dimensions(sql: str, fact: str, con: duckdb.DuckDBPyConnection) -> str:
+    """``sql`` with the dimension names it uses, and the columns it takes from the fact's parent
+    (an invoice line's invoice), as subqueries on the fact row ``f``."""
+    own = columns(con, f"fct_{fact}")
+    parent, key = PARENTS.get(fact, ("", ""))
 
     def replace(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, exp.Column) and node.name in DIMENSIONS:
-            table, column, key = DIMENSIONS[node.name]
+        if not isinstance(node, exp.Column) or node.table:
+            return node
+        if node.name in DIMENSIONS:
+            table, column, dim_key = DIMENSIONS[node.name]
             return sqlglot.parse_one(
-                f"(SELECT d.{column} FROM core.{table} AS d WHERE d.{key} = f.{key})"
+                f"(SELECT d.{column} FROM core.{table} AS d WHERE d.{dim_key} = f.{dim_key})"
+            )
+        if parent and node.name not in own and node.name in columns(con, parent):
+            return sqlglot.parse_one(
+                f"(SELECT p.{node.name} FROM core.{parent} AS p WHERE p.{key} = f.{key})"
             )
         return node
 
     return sqlglot.parse_one(sql, read="duckdb").transform(replace).sql("duckdb")
+
+
+def columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    return {d[0] for d in con.execute(f"SELECT * FROM core.{table} LIMIT 0").description}
 
 
 SIMPLE = [k for k in kpis() if k["type"] == "simple"]
@@ -319,7 +333,7 @@ def test_simple_kpis_run_on_the_demo_warehouse(
     measure = kpi.get("expr", "*")
     sql = (
         f"SELECT count(*), count({measure}), min({time}) "
-        f"FROM core.fct_{kpi['fact']} AS f WHERE {with_dimensions(where)}"
+        f"FROM core.fct_{kpi['fact']} AS f WHERE {with_dimensions(where, kpi['fact'], con)}"
     )
     rows, _, first = con.execute(sql).fetchone() or (0, 0, None)
     assert rows >= 0
@@ -396,55 +410,82 @@ def test_branches_get_monthly_and_quarterly_plans_and_quarters_add_up(
         )
 
 
-# -- spot checks: a plan is last year's actual times the growth target --------------------------
+def test_an_earlier_plans_file_does_not_get_in_the_way(
+    project: Path, plans: dict[str, list[dict[str, str]]]
+) -> None:
+    stale = project / "plans" / "stale.csv"
+    stale.write_text(
+        "kpi,period,employee,branch,plan\nno_such_kpi,2026-13,,atlantis,x\n", encoding="utf-8"
+    )
+    try:
+        written = write_demo_plans(project, seed=PLAN_SEED)
+    finally:
+        stale.unlink()
+    for path in written:
+        with path.open(newline="", encoding="utf-8") as fh:
+            assert list(csv.DictReader(fh)) == plans[path.stem]
+
+
+# -- spot checks: a plan is an actual times the growth target, the actual from the test's own SQL --
 
 LOCAL = "timezone(b.timezone, {} AT TIME ZONE 'UTC')"
-ACTUALS = {
-    # kpi: (who, SQL of last year's actual for $who between $start and $end), from the pack's YAML
-    "revenue": (
-        "employee",
-        """SELECT sum(net_amount) FROM core.fct_invoice
-           WHERE owner_id = $who AND status NOT IN ('draft', 'cancelled')
-             AND issued_on >= $start AND issued_on < $end""",
-    ),
-    "repair_turnaround_hours": (
-        "employee",
-        f"""SELECT avg(date_diff('minute', received_at, repaired_at) / 60.0)
-            FROM core.fct_service_request JOIN core.dim_branch AS b USING (branch_id)
-            WHERE engineer_id = $who AND repaired_at IS NOT NULL
-              AND {LOCAL.format("repaired_at")} >= $start
-              AND {LOCAL.format("repaired_at")} < $end""",
-    ),
-    "on_time_delivery_rate": (
-        "branch",
-        f"""SELECT count(*) FILTER (
-                       WHERE delivered_at <= coalesce(planned_end_at, planned_start_at)
-                   ) / count(*)
-            FROM core.fct_delivery JOIN core.dim_branch AS b USING (branch_id)
-            WHERE branch_id = $who AND status = 'delivered'
-              AND {LOCAL.format("planned_start_at")} >= $start
-              AND {LOCAL.format("planned_start_at")} < $end""",
-    ),
+REVENUE = """SELECT sum(net_amount) FROM core.fct_invoice
+    WHERE owner_id = $who AND status NOT IN ('draft', 'cancelled')
+      AND issued_on >= $start AND issued_on < $end"""
+TURNAROUND = f"""SELECT avg(date_diff('minute', received_at, repaired_at) / 60.0)
+    FROM core.fct_service_request JOIN core.dim_branch AS b USING (branch_id)
+    WHERE engineer_id = $who AND repaired_at IS NOT NULL
+      AND {LOCAL.format("repaired_at")} >= $start AND {LOCAL.format("repaired_at")} < $end"""
+ON_TIME = f"""SELECT count(*) FILTER (
+           WHERE delivered_at <= coalesce(planned_end_at, planned_start_at)
+       ) / count(*)
+    FROM core.fct_delivery JOIN core.dim_branch AS b USING (branch_id)
+    WHERE branch_id = $who AND status = 'delivered'
+      AND {LOCAL.format("planned_start_at")} >= $start
+      AND {LOCAL.format("planned_start_at")} < $end"""
+WIN_RATE = f"""SELECT count(*) FILTER (WHERE status = 'won') / count(*)
+    FROM core.fct_deal JOIN core.dim_branch AS b USING (branch_id)
+    WHERE branch_id = $who AND status IN ('won', 'lost')
+      AND {LOCAL.format("closed_at")} >= $start AND {LOCAL.format("closed_at")} < $end"""
+NEW_CLIENTS = f"""SELECT count(DISTINCT client_id)
+    FROM core.fct_lead JOIN core.dim_branch AS b USING (branch_id)
+    WHERE branch_id = $who AND status = 'converted'
+      AND {LOCAL.format("converted_at")} >= $start AND {LOCAL.format("converted_at")} < $end"""
+MAY_2025 = (dt.date(2025, 5, 1), dt.date(2025, 6, 1))
+FIRST_3 = (dt.date(2024, 11, 1), dt.date(2025, 2, 1))  # the demo's first three months
+Q2_2025 = (dt.date(2025, 4, 1), dt.date(2025, 7, 1))
+SPOT_CHECKS = {
+    # id: (kpi, employee or branch, plan period, [start, end) of the baseline's actual, its SQL)
+    "revenue": ("revenue", "employee", "2026-05", MAY_2025, REVENUE),
+    "turnaround": ("repair_turnaround_hours", "employee", "2026-05", MAY_2025, TURNAROUND),
+    "on_time": ("on_time_delivery_rate", "branch", "2026-05", MAY_2025, ON_TIME),
+    # no last year: an average over all the rows of the first three months, a ratio of their sums
+    "first_turnaround": ("repair_turnaround_hours", "employee", "2025-05", FIRST_3, TURNAROUND),
+    "first_win_rate": ("win_rate", "branch", "2025-05", FIRST_3, WIN_RATE),
+    # a quarter of a KPI that does not add up: last year's quarter, counted over the quarter
+    "quarter_new_clients": ("new_clients", "branch", "2026-Q2", Q2_2025, NEW_CLIENTS),
+    "quarter_win_rate": ("win_rate", "branch", "2026-Q2", Q2_2025, WIN_RATE),
 }
 
 
-@pytest.mark.parametrize("kpi", sorted(ACTUALS))
-def test_a_plan_is_last_years_actual_times_the_growth_target(
-    kpi: str, plans: dict[str, list[dict[str, str]]], con: duckdb.DuckDBPyConnection
+@pytest.mark.parametrize("case", sorted(SPOT_CHECKS))
+def test_a_plan_is_the_baselines_actual_times_the_growth_target(
+    case: str, plans: dict[str, list[dict[str, str]]], con: duckdb.DuckDBPyConnection
 ) -> None:
-    who, sql = ACTUALS[kpi]
+    kpi, who, period, (start, end), sql = SPOT_CHECKS[case]
     _, definition = pack()[kpi]
-    month, last_year = dt.date(2026, 5, 1), dt.date(2025, 5, 1)
     if who == "employee":
         role = next(
             r for r, card in scorecards().items() if any(i["kpi"] == kpi for i in card["kpis"])
         )
+        # on staff from the baseline's first day to the end of the plan's month
         candidates = [
             e
             for (e,) in con.execute(
                 "SELECT employee_id FROM core.dim_employee WHERE role = ? AND hired_on <= ? "
-                "AND (left_on IS NULL OR left_on >= ?) ORDER BY employee_id",
-                [role, last_year, dt.date(2026, 5, 31)],
+                "AND (left_on IS NULL OR left_on >= last_day(CAST(? AS DATE))) "
+                "ORDER BY employee_id",
+                [role, start, f"{period}-01"],
             ).fetchall()
         ]
         rows = plans[role]
@@ -452,22 +493,21 @@ def test_a_plan_is_last_years_actual_times_the_growth_target(
         candidates, rows = ["denver", "austin", "portland"], plans["branches"]
     subject, actual = None, None
     for candidate in candidates:
-        params = {"who": candidate, "start": last_year, "end": dt.date(2025, 6, 1)}
+        params = {"who": candidate, "start": start, "end": end}
         value = (con.execute(sql, params).fetchone() or (None,))[0]
         if value:
             subject, actual = candidate, float(value)
             break
-    assert subject is not None and actual is not None, "no subject with last year's actual"
+    assert subject is not None and actual is not None, "no subject with the baseline's actual"
 
-    growth = growth_rate(PLAN_SEED, kpi, subject, 2026)
+    growth = growth_rate(PLAN_SEED, kpi, subject, int(period[:4]))
     assert 0.08 <= growth <= 0.12
     factor = 1 - growth if definition.get("direction") == "lower" else 1 + growth
     step = STEP.get(definition["unit"], Decimal("0.1"))
     expected = (Decimal(repr(actual * factor)) / step).quantize(Decimal(1), ROUND_HALF_UP) * step
-    column = "employee" if who == "employee" else "branch"
     (plan,) = [
         Decimal(r["plan"])
         for r in rows
-        if (r["kpi"], r[column], r["period"]) == (kpi, subject, month.strftime("%Y-%m"))
+        if (r["kpi"], r[who], r["period"]) == (kpi, subject, period)
     ]
     assert plan == expected
