@@ -426,60 +426,55 @@ class _Builder:
         """Inputs grouped on their own, joined on period and slice, ``expr`` over their
         aliases."""
         keys = ["period", *query.by]
-        parts: list[tuple[str, exp.Select, bool]] = []
-        for i, one in enumerate(inputs):
+        # per input: its alias, its rows, whether missing means 0, and the interval its periods
+        # lie behind the ones asked for (a shifted input keeps its own periods: moving them
+        # forward would map Feb 28 and Feb 29 onto one day a year later and count it twice)
+        parts: list[tuple[str, exp.Select, bool, exp.Expr | None]] = []
+        for one in inputs:
             source = self.kpis[one.kpi]
             if one.offset is None:
-                part = self.kpi(source, query, one.filters)
-            else:
-                earlier = query.moved(one.offset, whole_periods=True)
-                shifted = self.kpi(source, earlier, one.filters)
-                days, months = _offset_parts(one.offset, query.grain)
-                moved = _as_date(exp.Add(this=_col("period"), expression=_interval(days, months)))
-                part = exp.select(
-                    exp.alias_(moved, _ident("period")),
-                    *(_col(k) for k in query.by),
-                    _col("value"),
-                ).from_(shifted.subquery(_ident(f"s{i}")), copy=False)
-                # a shifted period may fall outside the range asked for
-                part = (
-                    exp.select("*")
-                    .from_(part.subquery(_ident(f"o{i}")), copy=False)
-                    .where(
-                        exp.Between(
-                            this=_col("period"),
-                            low=self.param("start", period_start(query.start, query.grain)),
-                            high=self.param("end", query.end),
-                        ),
-                        copy=False,
-                    )
+                parts.append(
+                    (one.alias, self.kpi(source, query, one.filters), source.additive, None)
                 )
-            parts.append((one.alias, part, source.additive))
-        spine = (
-            exp.union(
-                *(
-                    exp.select(*(_col(k) for k in keys)).from_(
-                        p.subquery(_ident(f"k{i}")), copy=False
-                    )
-                    for i, (_, p, _) in enumerate(parts)
-                ),
-                distinct=True,
-            )
-            if len(parts) > 1
-            else exp.select(*(_col(k) for k in keys)).from_(
-                parts[0][1].subquery(_ident("k0")), copy=False
-            )
-        )
+                continue
+            earlier = query.moved(one.offset, whole_periods=True)
+            days, months = _offset_parts(one.offset, query.grain)
+            rows = self.kpi(source, earlier, one.filters)
+            parts.append((one.alias, rows, source.additive, _interval(days, months)))
+        first = self.param("start", period_start(query.start, query.grain))
+        last = self.param("end", query.end)
+        keyed = []
+        for i, (_, rows, _, behind) in enumerate(parts):
+            period: exp.Expr = _col("period")
+            if behind is not None:
+                period = _as_date(exp.Add(this=period, expression=behind.copy()))
+            one_side = exp.select(
+                exp.alias_(period, _ident("period")), *(_col(k) for k in query.by)
+            ).from_(rows.subquery(_ident(f"k{i}")), copy=False)
+            if behind is not None:  # a shifted period may fall outside the range asked for
+                one_side = one_side.where(
+                    exp.Between(this=period.copy(), low=first.copy(), high=last.copy()),
+                    copy=False,
+                )
+            keyed.append(one_side)
+        spine = exp.union(*keyed, distinct=True) if len(keyed) > 1 else keyed[0]
         select = exp.select(*(_col(k, "spine") for k in keys)).from_(
             spine.subquery(_ident("spine")), copy=False
         )
         names: dict[str, exp.Expr] = {}
-        for i, (alias, part, additive) in enumerate(parts):
+        for i, (alias, rows, additive, behind) in enumerate(parts):
             table = f"i{i}"
+            wanted: exp.Expr = _col("period", "spine")
+            if behind is not None:
+                wanted = _as_date(exp.Sub(this=wanted, expression=behind.copy()))
             on = exp.and_(
-                *(exp.NullSafeEQ(this=_col(k, "spine"), expression=_col(k, table)) for k in keys)
+                exp.NullSafeEQ(this=wanted, expression=_col("period", table)),
+                *(
+                    exp.NullSafeEQ(this=_col(k, "spine"), expression=_col(k, table))
+                    for k in query.by
+                ),
             )
-            select = select.join(part.subquery(_ident(table)), on=on, join_type="left", copy=False)
+            select = select.join(rows.subquery(_ident(table)), on=on, join_type="left", copy=False)
             value: exp.Expr = _col("value", table)
             if additive:
                 value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
@@ -623,13 +618,12 @@ class _Builder:
         then = self.kpi(source, earlier)
         days, months = _offset_parts(offset, query.grain)
         keys = ["period", *query.by]
-        moved = _as_date(exp.Add(this=_col("period", "t"), expression=_interval(days, months)))
-        previous = exp.select(
-            exp.alias_(moved, _ident("period")),
-            *(_col(k, "t") for k in query.by),
-            _col("value", "t"),
-        ).from_(then.subquery(_ident("t")), copy=False)
-        on = exp.and_(*(exp.NullSafeEQ(this=_col(k, "n"), expression=_col(k, "p")) for k in keys))
+        # the current period moved back, not the earlier one forward: see combine()
+        wanted = _as_date(exp.Sub(this=_col("period", "n"), expression=_interval(days, months)))
+        on = exp.and_(
+            exp.NullSafeEQ(this=wanted, expression=_col("period", "p")),
+            *(exp.NullSafeEQ(this=_col(k, "n"), expression=_col(k, "p")) for k in query.by),
+        )
         zero = exp.Literal.number(0)
         cur: exp.Expr = _col("value", "n")
         prev: exp.Expr = _col("value", "p")
@@ -645,7 +639,7 @@ class _Builder:
         return (
             exp.select(*(_col(k, "n") for k in keys), exp.alias_(_double(value), _ident("value")))
             .from_(now.subquery(_ident("n")), copy=False)
-            .join(previous.subquery(_ident("p")), on=on, join_type="left", copy=False)
+            .join(then.subquery(_ident("p")), on=on, join_type="left", copy=False)
         )
 
 

@@ -210,16 +210,16 @@ def attach(
         before = [p for p in slice_plans if p.grain == grain and periods and p.period < periods[0]]
         latest = max(before, key=lambda p: p.period).value if before else None
         for first in periods:
-            value = _target(slice_plans, first, grain, additive=kpi.additive)
-            if value is None and kpi.missing_plan == "carry_forward":
-                value = latest
+            # the days of the period inside the range: a period the range cuts short gets the
+            # plan for those days (additive KPIs)
+            days = (max(first, start), min(period_end(first, grain), end))
+            value = _target(slice_plans, first, grain, days, additive=kpi.additive)
+            if value is None and kpi.missing_plan == "carry_forward" and latest is not None:
+                value = latest * _share(days, first, grain) if kpi.additive else latest
+            elif value is not None:
+                latest = _target(slice_plans, first, grain, None, additive=kpi.additive)
             if value is not None:
-                targets[(first, slice_key)] = latest = value
-    if kpi.additive:  # a period the range cuts short: the plan for its days in range
-        for first, slice_key in targets:
-            last = period_end(first, grain)
-            days = (min(last, end) - max(first, start)).days + 1
-            targets[(first, slice_key)] *= days / ((last - first).days + 1)
+                targets[(first, slice_key)] = value
     frame = values.copy()
     keys = ["period", *by]
     if targets:
@@ -241,20 +241,27 @@ def attach(
 
 
 def _target(
-    plans: Sequence[m.Plan], first: dt.date, grain: m.Grain, *, additive: bool
+    plans: Sequence[m.Plan],
+    first: dt.date,
+    grain: m.Grain,
+    days: tuple[dt.date, dt.date] | None,
+    *,
+    additive: bool,
 ) -> float | None:
-    """The plan of one slice for the period starting ``first``: a plan of that very period;
-    for an additive KPI otherwise the plans of the nearest finer grain, each counted for the
-    days it shares with the period, or failing those the nearest coarser plan's share of
-    days. One grain is used, never several: monthly and quarterly plans are not added up."""
+    """The plan of one slice for the period starting ``first``, over ``days`` (its days in the
+    range; ``None``: all of them). A plan of that very period is used as it is, or for an
+    additive KPI its share of days. An additive KPI otherwise takes the plans of the nearest
+    finer grain, or failing those the nearest coarser one, each counted for the days it shares
+    with ``days``: monthly plans make a quarter's, and the same days get the same plan at any
+    grain. One grain is used, never several added up."""
     from kpi_designer.compiler import period_end
 
     for plan in plans:
         if plan.grain == grain and plan.period == first:
-            return plan.value
+            return plan.value * _share(days, first, grain) if additive else plan.value
     if not additive:
         return None
-    last = period_end(first, grain)
+    lo, hi = days or (first, period_end(first, grain))
     rank = m.GRAINS.index(grain)
     finer = sorted({p.grain for p in plans if m.GRAINS.index(p.grain) < rank}, key=m.GRAINS.index)
     coarser = sorted({p.grain for p in plans if m.GRAINS.index(p.grain) > rank}, key=m.GRAINS.index)
@@ -264,13 +271,23 @@ def _target(
             if plan.grain != level:
                 continue
             plan_last = period_end(plan.period, plan.grain)
-            overlap = (min(last, plan_last) - max(first, plan.period)).days + 1
+            overlap = (min(hi, plan_last) - max(lo, plan.period)).days + 1
             if overlap > 0:
                 total += plan.value * overlap / ((plan_last - plan.period).days + 1)
                 found = True
         if found:
             return total
     return None
+
+
+def _share(days: tuple[dt.date, dt.date] | None, first: dt.date, grain: m.Grain) -> float:
+    """The share of the period starting ``first`` that ``days`` covers."""
+    from kpi_designer.compiler import period_end
+
+    if days is None:
+        return 1.0
+    last = period_end(first, grain)
+    return ((days[1] - days[0]).days + 1) / ((last - first).days + 1)
 
 
 def _periods(start: dt.date, end: dt.date, grain: m.Grain) -> list[dt.date]:

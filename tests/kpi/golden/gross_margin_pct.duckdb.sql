@@ -18,9 +18,9 @@ FROM (
       SELECT
         CAST(DATE_TRUNC('QUARTER', "p"."issued_on") AS DATE) AS "period",
         CAST(SUM("f"."line_amount" - "f"."cost_amount") FILTER(WHERE
-          NOT "f"."cost_amount" IS NULL) AS DOUBLE) AS "n0",
+          NOT "f"."cost_amount" IS NULL AND NOT "p"."status" IN ('draft', 'cancelled')) AS DOUBLE) AS "n0",
         CAST(SUM("f"."line_amount") FILTER(WHERE
-          NOT "f"."cost_amount" IS NULL) AS DOUBLE) AS "d0"
+          NOT "f"."cost_amount" IS NULL AND NOT "p"."status" IN ('draft', 'cancelled')) AS DOUBLE) AS "d0"
       FROM "core"."fct_invoice_line" AS "f"
       LEFT JOIN "core"."fct_invoice" AS "p"
         ON "p"."invoice_id" = "f"."invoice_id"

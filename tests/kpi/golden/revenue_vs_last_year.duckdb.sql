@@ -35,29 +35,23 @@ FROM (
   ) AS "n"
   LEFT JOIN (
     SELECT
-      CAST("t"."period" + INTERVAL '12' MONTH AS DATE) AS "period",
-      "t"."region",
-      "t"."value"
-    FROM (
-      SELECT
-        CAST(DATE_TRUNC('MONTH', "f"."issued_on") AS DATE) AS "period",
-        "b"."region" AS "region",
-        CAST(SUM("f"."net_amount") AS DOUBLE) AS "value"
-      FROM "core"."fct_invoice" AS "f"
-      LEFT JOIN "core"."dim_branch" AS "b"
-        ON "b"."branch_id" = "f"."branch_id"
-      WHERE
-        (
-          "f"."issued_on" BETWEEN $start_4 AND $end_5
-          AND "f"."branch_id" IN ($scope_2, $scope_3)
-        )
-        AND NOT "f"."status" IN ('draft', 'cancelled')
-      GROUP BY
-        1,
-        2
-    ) AS "t"
+      CAST(DATE_TRUNC('MONTH', "f"."issued_on") AS DATE) AS "period",
+      "b"."region" AS "region",
+      CAST(SUM("f"."net_amount") AS DOUBLE) AS "value"
+    FROM "core"."fct_invoice" AS "f"
+    LEFT JOIN "core"."dim_branch" AS "b"
+      ON "b"."branch_id" = "f"."branch_id"
+    WHERE
+      (
+        "f"."issued_on" BETWEEN $start_4 AND $end_5
+        AND "f"."branch_id" IN ($scope_2, $scope_3)
+      )
+      AND NOT "f"."status" IN ('draft', 'cancelled')
+    GROUP BY
+      1,
+      2
   ) AS "p"
-    ON "n"."period" IS NOT DISTINCT FROM "p"."period"
+    ON CAST("n"."period" - INTERVAL '12' MONTH AS DATE) IS NOT DISTINCT FROM "p"."period"
     AND "n"."region" IS NOT DISTINCT FROM "p"."region"
 ) AS "kpi"
 ORDER BY

@@ -1,0 +1,1755 @@
+"""The KPI engine's case table, in the style of MetricFlow's integration tests.
+
+Each :class:`Case` names a KPI of the fixture set (``conftest.py``), a query (range, grain,
+slices, request filters, row-level scope) and a check query written by hand against the
+``core`` tables, never through the compiler. The engine's rows must equal the check query's
+rows, on DuckDB (through ``Engine.evaluate``) and on PostgreSQL (the engine's compiled SQL in
+the ``postgres`` dialect), each engine running the check query itself.
+
+The check queries share a few hand-written row sources: :func:`local` places a fact's rows on
+the branch's local day, and periods come from ``core.dim_date`` (``week_start``,
+``month_start`` …, computed by ``conftest.py`` in Python), not from ``date_trunc``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import psycopg
+import pytest
+
+from kpi_designer import model as m
+from kpi_designer.engine import Engine
+
+D = dt.date.fromisoformat
+# members of the fixture company (conftest.py) the queries name
+DENVER, AUSTIN = "denver", "austin"
+DANA, ELI, FINN = "crm_denver:1", "crm_denver:2", "crm_denver:3"
+GUS, IVY = "crm_austin:1", "crm_austin:3"
+ENGINES = ("duckdb", "postgres")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One KPI evaluated one way, and the hand-written query its rows must equal."""
+
+    id: str
+    kpi: str
+    start: dt.date
+    end: dt.date
+    grain: str
+    check: str | Mapping[str, str]
+    """Rows of (period, the ``by`` values…, value); one query for both engines, or one each."""
+    by: tuple[str, ...] = ()
+    filters: tuple[str, ...] = ()
+    scope: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    bugs: Mapping[str, str] = field(default_factory=dict)
+    """Engine → why the engine is wrong there (a strict xfail)."""
+
+    def check_sql(self, engine: str) -> str:
+        return self.check if isinstance(self.check, str) else self.check[engine]
+
+
+def local(table: str, time: str) -> str:
+    """A fact's rows with ``day``: the local day of ``time`` in its branch's time zone."""
+    return (
+        f"(SELECT t.*, CAST(timezone(b.timezone, t.{time} AT TIME ZONE 'UTC') AS DATE) AS day"
+        f" FROM core.{table} AS t JOIN core.dim_branch AS b ON b.branch_id = t.branch_id)"
+    )
+
+
+ACTIVITY = local("fct_activity", "occurred_at")
+LEAD = local("fct_lead", "created_at")
+DEAL = local("fct_deal", "opened_at")
+DEAL_CLOSED = local("fct_deal", "closed_at")
+SERVICE = local("fct_service_request", "received_at")
+REVENUE = "(SELECT * FROM core.fct_invoice WHERE status <> 'cancelled')"
+"""Invoices and credit notes that count as revenue."""
+LINES = (
+    "(SELECT l.*, i.issued_on, i.owner_id, i.client_id FROM core.fct_invoice_line AS l"
+    " JOIN core.fct_invoice AS i ON i.invoice_id = l.invoice_id WHERE i.status <> 'cancelled')"
+)
+"""Lines of invoices that count, with the invoice's date, sales manager and client."""
+
+
+# -- simple KPIs: every grain ----------------------------------------------------------------------
+
+SIMPLE_GRAINS = [
+    Case(
+        "revenue_by_month",
+        "revenue",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "month",
+        """
+        SELECT d.month_start, SUM(i.net_amount)
+        FROM core.fct_invoice AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        WHERE i.status <> 'cancelled' AND i.issued_on BETWEEN '2024-01-01' AND '2025-06-30'
+        GROUP BY d.month_start
+        """,
+    ),
+    Case(
+        "revenue_by_day_and_branch",
+        "revenue",
+        D("2025-01-01"),
+        D("2025-02-28"),
+        "day",
+        f"""
+        SELECT i.issued_on, i.branch_id, SUM(i.net_amount) FROM {REVENUE} AS i
+        WHERE i.issued_on BETWEEN '2025-01-01' AND '2025-02-28'
+        GROUP BY i.issued_on, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    # 2024-12-30 is the Monday of ISO week 2025-W01: austin's invoice of that day shares a week
+    # with January 2025; the range starts on a Monday and ends on a Sunday
+    Case(
+        "revenue_by_week_across_new_year",
+        "revenue",
+        D("2024-12-23"),
+        D("2025-01-19"),
+        "week",
+        f"""
+        SELECT d.week_start, i.branch_id, SUM(i.net_amount)
+        FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        WHERE i.issued_on BETWEEN '2024-12-23' AND '2025-01-19'
+        GROUP BY d.week_start, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "revenue_by_quarter_and_branch",
+        "revenue",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT d.quarter_start, i.branch_id, SUM(i.net_amount)
+        FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        WHERE i.issued_on BETWEEN '2024-01-01' AND '2025-06-30'
+        GROUP BY d.quarter_start, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "revenue_by_year",
+        "revenue",
+        D("2024-01-01"),
+        D("2025-12-31"),
+        "year",
+        f"""
+        SELECT d.year_start, SUM(i.net_amount)
+        FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        GROUP BY d.year_start
+        """,
+    ),
+]
+
+# -- simple KPIs: each aggregation -----------------------------------------------------------------
+
+SIMPLE_AGGREGATIONS = [
+    Case(
+        "invoice_count_two_filters",
+        "invoice_count",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        """
+        SELECT d.month_start, i.branch_id, COUNT(*)
+        FROM core.fct_invoice AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        WHERE i.status <> 'cancelled' AND i.kind = 'invoice'
+          AND i.issued_on BETWEEN '2025-01-01' AND '2025-06-30'
+        GROUP BY d.month_start, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "invoiced_clients_count_distinct",
+        "invoiced_clients",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT d.quarter_start, i.branch_id, COUNT(DISTINCT i.client_id)
+        FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        WHERE i.issued_on BETWEEN '2024-01-01' AND '2025-06-30'
+        GROUP BY d.quarter_start, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "avg_invoice",
+        "avg_invoice",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        """
+        SELECT d.quarter_start, i.branch_id, AVG(i.net_amount)
+        FROM core.fct_invoice AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        WHERE i.status <> 'cancelled' AND i.kind = 'invoice'
+          AND i.issued_on BETWEEN '2024-01-01' AND '2025-06-30'
+        GROUP BY d.quarter_start, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "smallest_invoice_is_a_credit_note",
+        "smallest_invoice",
+        D("2025-01-01"),
+        D("2025-03-31"),
+        "month",
+        f"""
+        SELECT d.month_start, i.branch_id, MIN(i.net_amount)
+        FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        WHERE i.issued_on BETWEEN '2025-01-01' AND '2025-03-31'
+        GROUP BY d.month_start, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    # the cancelled 5000 would be the largest of denver's 2025
+    Case(
+        "largest_invoice_ignores_cancelled",
+        "largest_invoice",
+        D("2024-01-01"),
+        D("2025-12-31"),
+        "year",
+        f"""
+        SELECT d.year_start, i.branch_id, MAX(i.net_amount)
+        FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        GROUP BY d.year_start, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    # even counts interpolate (austin 2024: four; denver 2025: ten), odd ones do not (denver
+    # 2024: seven; austin 2025: seven)
+    Case(
+        "median_invoice",
+        "median_invoice",
+        D("2024-01-01"),
+        D("2025-12-31"),
+        "year",
+        f"""
+        SELECT d.year_start, i.branch_id,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY i.net_amount)
+        FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        GROUP BY d.year_start, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "median_call_hours_local_quarters",
+        "median_call_hours",
+        D("2024-10-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT d.quarter_start, a.branch_id,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY a.duration_seconds / 3600.0)
+        FROM {ACTIVITY} AS a JOIN core.dim_date AS d ON d.calendar_date = a.day
+        WHERE a.kind = 'call' AND a.day BETWEEN '2024-10-01' AND '2025-06-30'
+        GROUP BY d.quarter_start, a.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "service_requests_by_engineer",
+        "service_requests",
+        D("2025-01-01"),
+        D("2025-03-31"),
+        "month",
+        f"""
+        SELECT d.month_start, s.engineer_id, COUNT(*)
+        FROM {SERVICE} AS s JOIN core.dim_date AS d ON d.calendar_date = s.day
+        WHERE s.day BETWEEN '2025-01-01' AND '2025-03-31'
+        GROUP BY d.month_start, s.engineer_id
+        """,
+        by=("employee",),
+    ),
+    # counted by closed_at, not the default opened_at; open deals have none
+    Case(
+        "won_deals_by_closing_time",
+        "won_deals",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT d.month_start, x.owner_id, COUNT(*)
+        FROM {DEAL_CLOSED} AS x JOIN core.dim_date AS d ON d.calendar_date = x.day
+        WHERE x.status = 'won' AND x.day BETWEEN '2024-01-01' AND '2025-06-30'
+        GROUP BY d.month_start, x.owner_id
+        """,
+        by=("employee",),
+    ),
+]
+
+# -- slices and filters ----------------------------------------------------------------------------
+
+SLICES = [
+    Case(
+        "revenue_by_employee",
+        "revenue",
+        D("2025-01-01"),
+        D("2025-03-31"),
+        "month",
+        f"""
+        SELECT d.month_start, i.owner_id, SUM(i.net_amount)
+        FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        WHERE i.issued_on BETWEEN '2025-01-01' AND '2025-03-31'
+        GROUP BY d.month_start, i.owner_id
+        """,
+        by=("employee",),
+    ),
+    Case(
+        "revenue_by_client_segment",
+        "revenue",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT d.quarter_start, c.segment, SUM(i.net_amount)
+        FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        JOIN core.dim_client AS c ON c.client_id = i.client_id
+        WHERE i.issued_on BETWEEN '2025-01-01' AND '2025-06-30'
+        GROUP BY d.quarter_start, c.segment
+        """,
+        by=("client_segment",),
+    ),
+    # an invoice has no channel of its own: the client's acquisition channel
+    Case(
+        "revenue_by_client_channel",
+        "revenue",
+        D("2024-01-01"),
+        D("2025-12-31"),
+        "year",
+        f"""
+        SELECT d.year_start, c.acquisition_channel, SUM(i.net_amount)
+        FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        JOIN core.dim_client AS c ON c.client_id = i.client_id
+        GROUP BY d.year_start, c.acquisition_channel
+        """,
+        by=("channel",),
+    ),
+    # a lead's own channel: l2 came by email from a client acquired by referral
+    Case(
+        "leads_by_their_own_channel",
+        "lead_count",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT d.quarter_start, x.channel, COUNT(*)
+        FROM {LEAD} AS x JOIN core.dim_date AS d ON d.calendar_date = x.day
+        WHERE x.day BETWEEN '2024-01-01' AND '2025-06-30'
+        GROUP BY d.quarter_start, x.channel
+        """,
+        by=("channel",),
+    ),
+    Case(
+        "deals_by_client_channel",
+        "deal_count",
+        D("2025-01-01"),
+        D("2025-03-31"),
+        "month",
+        f"""
+        SELECT d.month_start, c.acquisition_channel, COUNT(*)
+        FROM {DEAL} AS x JOIN core.dim_date AS d ON d.calendar_date = x.day
+        JOIN core.dim_client AS c ON c.client_id = x.client_id
+        WHERE x.day BETWEEN '2025-01-01' AND '2025-03-31'
+        GROUP BY d.month_start, c.acquisition_channel
+        """,
+        by=("channel",),
+    ),
+    Case(
+        "activities_by_role",
+        "activity_count",
+        D("2024-10-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT d.quarter_start, e.role, COUNT(*)
+        FROM {ACTIVITY} AS a JOIN core.dim_date AS d ON d.calendar_date = a.day
+        JOIN core.dim_employee AS e ON e.employee_id = a.employee_id
+        WHERE a.day BETWEEN '2024-10-01' AND '2025-06-30'
+        GROUP BY d.quarter_start, e.role
+        """,
+        by=("role",),
+    ),
+    # the free-text line has no product: its own (empty) category; the cancelled invoice's
+    # lines do not count
+    Case(
+        "line_revenue_by_product_category",
+        "line_revenue",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT d.quarter_start, p.category, SUM(l.line_amount)
+        FROM {LINES} AS l JOIN core.dim_date AS d ON d.calendar_date = l.issued_on
+        LEFT JOIN core.dim_product AS p ON p.product_id = l.product_id
+        WHERE l.issued_on BETWEEN '2024-01-01' AND '2025-06-30'
+        GROUP BY d.quarter_start, p.category
+        """,
+        by=("product_category",),
+    ),
+    Case(
+        "line_revenue_by_invoice_owner",
+        "line_revenue",
+        D("2025-01-01"),
+        D("2025-03-31"),
+        "month",
+        f"""
+        SELECT d.month_start, l.owner_id, SUM(l.line_amount)
+        FROM {LINES} AS l JOIN core.dim_date AS d ON d.calendar_date = l.issued_on
+        WHERE l.issued_on BETWEEN '2025-01-01' AND '2025-03-31'
+        GROUP BY d.month_start, l.owner_id
+        """,
+        by=("employee",),
+    ),
+    Case(
+        "kpi_filter_on_client_segment",
+        "key_account_revenue",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT d.month_start, i.branch_id, SUM(i.net_amount)
+        FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        JOIN core.dim_client AS c ON c.client_id = i.client_id
+        WHERE c.segment = 'key' AND i.issued_on BETWEEN '2024-01-01' AND '2025-06-30'
+        GROUP BY d.month_start, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    # the same rows as the KPI filter above, asked for by the request
+    Case(
+        "request_filter_on_client_segment",
+        "revenue",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT d.month_start, i.branch_id, SUM(i.net_amount)
+        FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        JOIN core.dim_client AS c ON c.client_id = i.client_id
+        WHERE c.segment = 'key' AND i.issued_on BETWEEN '2024-01-01' AND '2025-06-30'
+        GROUP BY d.month_start, i.branch_id
+        """,
+        by=("branch",),
+        filters=("client_segment = 'key'",),
+    ),
+    Case(
+        "request_filters_on_branch_and_role",
+        "activity_count",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT d.month_start, a.employee_id, COUNT(*)
+        FROM {ACTIVITY} AS a JOIN core.dim_date AS d ON d.calendar_date = a.day
+        JOIN core.dim_employee AS e ON e.employee_id = a.employee_id
+        WHERE a.branch_id = 'denver' AND e.role = 'sales_manager'
+          AND a.day BETWEEN '2025-01-01' AND '2025-06-30'
+        GROUP BY d.month_start, a.employee_id
+        """,
+        by=("employee",),
+        filters=("branch = 'denver'", "role = 'sales_manager'"),
+    ),
+]
+
+# -- local days ------------------------------------------------------------------------------------
+
+LOCAL_DAYS = [
+    # a3 (Jan 31 in Denver, Feb 1 UTC), a6 (Feb 28 / Mar 1), a7 (Mar 10 local after the DST
+    # switch), a4 of austin (Mar 11 local, Mar 12 UTC)
+    Case(
+        "calls_on_local_days",
+        "call_count",
+        D("2025-01-01"),
+        D("2025-04-30"),
+        "day",
+        f"""
+        SELECT a.day, a.branch_id, COUNT(*) FROM {ACTIVITY} AS a
+        WHERE a.kind = 'call' AND a.day BETWEEN '2025-01-01' AND '2025-04-30'
+        GROUP BY a.day, a.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "calls_in_local_months",
+        "call_count",
+        D("2024-12-01"),
+        D("2025-04-30"),
+        "month",
+        f"""
+        SELECT d.month_start, a.branch_id, COUNT(*)
+        FROM {ACTIVITY} AS a JOIN core.dim_date AS d ON d.calendar_date = a.day
+        WHERE a.kind = 'call' AND a.day BETWEEN '2024-12-01' AND '2025-04-30'
+        GROUP BY d.month_start, a.branch_id
+        """,
+        by=("branch",),
+    ),
+    # austin's a1 is 2025 in UTC and 2024 in Austin
+    Case(
+        "activities_in_local_years",
+        "activity_count",
+        D("2024-01-01"),
+        D("2025-12-31"),
+        "year",
+        f"""
+        SELECT d.year_start, a.branch_id, COUNT(*)
+        FROM {ACTIVITY} AS a JOIN core.dim_date AS d ON d.calendar_date = a.day
+        GROUP BY d.year_start, a.branch_id
+        """,
+        by=("branch",),
+    ),
+    # a range ending on 2025-03-31 takes the lead of 02:00 UTC on April 1 (Mar 31 in Denver)
+    Case(
+        "leads_in_local_weeks",
+        "lead_count",
+        D("2025-03-03"),
+        D("2025-03-31"),
+        "week",
+        f"""
+        SELECT d.week_start, x.branch_id, COUNT(*)
+        FROM {LEAD} AS x JOIN core.dim_date AS d ON d.calendar_date = x.day
+        WHERE x.day BETWEEN '2025-03-03' AND '2025-03-31'
+        GROUP BY d.week_start, x.branch_id
+        """,
+        by=("branch",),
+    ),
+]
+
+# -- ratios ----------------------------------------------------------------------------------------
+
+RATIOS = [
+    # one fact: revenue over invoices (credit notes add to revenue, not to the count)
+    Case(
+        "avg_check_one_fact",
+        "avg_check",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        """
+        SELECT d.month_start, i.branch_id,
+               COALESCE(SUM(CASE WHEN i.status <> 'cancelled' THEN i.net_amount END), 0)
+               / NULLIF(SUM(CASE WHEN i.status <> 'cancelled' AND i.kind = 'invoice'
+                                 THEN 1 ELSE 0 END), 0)
+        FROM core.fct_invoice AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        WHERE i.issued_on BETWEEN '2025-01-01' AND '2025-06-30'
+        GROUP BY d.month_start, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    # one fact, the numerator's filter through the client's segment
+    Case(
+        "key_revenue_share_one_fact",
+        "key_revenue_share",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT d.quarter_start, i.branch_id,
+               COALESCE(SUM(CASE WHEN c.segment = 'key' THEN i.net_amount END), 0)
+               / NULLIF(SUM(i.net_amount), 0)
+        FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        JOIN core.dim_client AS c ON c.client_id = i.client_id
+        WHERE i.issued_on BETWEEN '2024-01-01' AND '2025-06-30'
+        GROUP BY d.quarter_start, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    # austin's February 2025 has a deal, but none closed: no value
+    Case(
+        "win_rate_zero_denominator",
+        "win_rate",
+        D("2024-12-01"),
+        D("2025-03-31"),
+        "month",
+        f"""
+        SELECT d.month_start, x.branch_id,
+               1.0 * SUM(CASE WHEN x.status = 'won' THEN 1 ELSE 0 END)
+               / NULLIF(SUM(CASE WHEN x.status IN ('won', 'lost') THEN 1 ELSE 0 END), 0)
+        FROM {DEAL} AS x JOIN core.dim_date AS d ON d.calendar_date = x.day
+        WHERE x.day BETWEEN '2024-12-01' AND '2025-03-31'
+        GROUP BY d.month_start, x.branch_id
+        """,
+        by=("branch",),
+    ),
+    # two facts, each with its own filter; denver's April has revenue and no call (no value),
+    # austin's December 2024 a call on New Year's Eve (local)
+    Case(
+        "revenue_per_call_two_facts",
+        "revenue_per_call",
+        D("2024-12-01"),
+        D("2025-04-30"),
+        "month",
+        f"""
+        WITH n AS (
+            SELECT d.month_start AS period, i.branch_id AS branch, SUM(i.net_amount) AS v
+            FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+            WHERE i.kind = 'invoice' AND i.issued_on BETWEEN '2024-12-01' AND '2025-04-30'
+            GROUP BY 1, 2
+        ), c AS (
+            SELECT d.month_start AS period, a.branch_id AS branch, COUNT(*) AS v
+            FROM {ACTIVITY} AS a JOIN core.dim_date AS d ON d.calendar_date = a.day
+            WHERE a.kind = 'call' AND a.day BETWEEN '2024-12-01' AND '2025-04-30'
+            GROUP BY 1, 2
+        ), k AS (SELECT period, branch FROM n UNION SELECT period, branch FROM c)
+        SELECT k.period, k.branch, COALESCE(n.v, 0) / NULLIF(COALESCE(c.v, 0), 0)
+        FROM k LEFT JOIN n ON n.period = k.period AND n.branch = k.branch
+        LEFT JOIN c ON c.period = k.period AND c.branch = k.branch
+        """,
+        by=("branch",),
+    ),
+]
+
+# -- derived ---------------------------------------------------------------------------------------
+
+DERIVED = [
+    # the repair line without a cost counts as no cost
+    Case(
+        "gross_margin_by_category",
+        "gross_margin",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT d.quarter_start, p.category,
+               SUM(l.line_amount) - COALESCE(SUM(l.cost_amount), 0)
+        FROM {LINES} AS l JOIN core.dim_date AS d ON d.calendar_date = l.issued_on
+        LEFT JOIN core.dim_product AS p ON p.product_id = l.product_id
+        WHERE l.issued_on BETWEEN '2024-01-01' AND '2025-06-30'
+        GROUP BY d.quarter_start, p.category
+        """,
+        by=("product_category",),
+    ),
+    Case(
+        "margin_share_by_branch",
+        "margin_share",
+        D("2025-01-01"),
+        D("2025-03-31"),
+        "month",
+        f"""
+        SELECT d.month_start, l.branch_id,
+               (SUM(l.line_amount) - COALESCE(SUM(l.cost_amount), 0))
+               / NULLIF(SUM(l.line_amount), 0)
+        FROM {LINES} AS l JOIN core.dim_date AS d ON d.calendar_date = l.issued_on
+        WHERE l.issued_on BETWEEN '2025-01-01' AND '2025-03-31'
+        GROUP BY d.month_start, l.branch_id
+        """,
+        by=("branch",),
+    ),
+    # offset 1 year: austin's February 2025 (nothing) against 2024 (800) is -100%; denver's
+    # April and May 2025 against nothing have no value (division by zero)
+    Case(
+        "revenue_growth_yoy_by_month",
+        "revenue_growth_yoy",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        WITH r AS (
+            SELECT d.month_start AS period, i.branch_id AS branch, SUM(i.net_amount) AS v
+            FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+            WHERE i.issued_on BETWEEN '2024-01-01' AND '2025-06-30'
+            GROUP BY 1, 2
+        ), now AS (SELECT * FROM r WHERE period >= '2025-01-01'),
+        ly AS (
+            SELECT CAST(period + INTERVAL '1 year' AS DATE) AS period, branch, v
+            FROM r WHERE period < '2024-07-01'
+        ), k AS (SELECT period, branch FROM now UNION SELECT period, branch FROM ly)
+        SELECT k.period, k.branch,
+               (COALESCE(now.v, 0) - COALESCE(ly.v, 0)) / NULLIF(COALESCE(ly.v, 0), 0)
+        FROM k LEFT JOIN now ON now.period = k.period AND now.branch = k.branch
+        LEFT JOIN ly ON ly.period = k.period AND ly.branch = k.branch
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "revenue_growth_yoy_by_quarter",
+        "revenue_growth_yoy",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        WITH r AS (
+            SELECT d.quarter_start AS period, SUM(i.net_amount) AS v
+            FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+            WHERE i.issued_on BETWEEN '2024-01-01' AND '2025-06-30'
+            GROUP BY 1
+        )
+        SELECT now.period, (now.v - COALESCE(ly.v, 0)) / NULLIF(COALESCE(ly.v, 0), 0)
+        FROM r AS now
+        LEFT JOIN r AS ly ON CAST(ly.period + INTERVAL '1 year' AS DATE) = now.period
+        WHERE now.period >= '2025-01-01'
+        """,
+    ),
+    # offset 1 year by day: each day against the same date a year earlier
+    Case(
+        "revenue_growth_yoy_by_day_after_feb_29",
+        "revenue_growth_yoy",
+        D("2025-02-25"),
+        D("2025-03-03"),
+        "day",
+        f"""
+        WITH r AS (
+            SELECT i.issued_on AS period, SUM(i.net_amount) AS v
+            FROM {REVENUE} AS i WHERE i.issued_on BETWEEN '2024-02-25' AND '2025-03-03'
+            GROUP BY 1
+        )
+        SELECT c.calendar_date, (COALESCE(n.v, 0) - COALESCE(p.v, 0)) / NULLIF(COALESCE(p.v, 0), 0)
+        FROM core.dim_date AS c
+        LEFT JOIN r AS n ON n.period = c.calendar_date
+        LEFT JOIN r AS p ON p.period = CAST(c.calendar_date - INTERVAL '1 year' AS DATE)
+        WHERE c.calendar_date BETWEEN '2025-02-25' AND '2025-03-03'
+          AND (n.v IS NOT NULL OR p.v IS NOT NULL)
+        """,
+    ),
+    # offset 1 period: austin's February is 0 - January
+    Case(
+        "revenue_change_on_previous_month",
+        "revenue_change_pop",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        WITH r AS (
+            SELECT d.month_start AS period, i.branch_id AS branch, SUM(i.net_amount) AS v
+            FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+            WHERE i.issued_on BETWEEN '2024-12-01' AND '2025-06-30'
+            GROUP BY 1, 2
+        ), now AS (SELECT * FROM r WHERE period >= '2025-01-01'),
+        before AS (
+            SELECT CAST(period + INTERVAL '1 month' AS DATE) AS period, branch, v
+            FROM r WHERE period < '2025-06-01'
+        ), k AS (SELECT period, branch FROM now UNION SELECT period, branch FROM before)
+        SELECT k.period, k.branch, COALESCE(now.v, 0) - COALESCE(before.v, 0)
+        FROM k LEFT JOIN now ON now.period = k.period AND now.branch = k.branch
+        LEFT JOIN before ON before.period = k.period AND before.branch = k.branch
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "revenue_change_on_previous_week",
+        "revenue_change_pop",
+        D("2024-12-23"),
+        D("2025-01-19"),
+        "week",
+        f"""
+        WITH r AS (
+            SELECT d.week_start AS period, SUM(i.net_amount) AS v
+            FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+            WHERE i.issued_on BETWEEN '2024-12-16' AND '2025-01-19'
+            GROUP BY 1
+        ), now AS (SELECT * FROM r WHERE period >= '2024-12-23'),
+        before AS (SELECT period + 7 AS period, v FROM r WHERE period < '2025-01-13'),
+        k AS (SELECT period FROM now UNION SELECT period FROM before)
+        SELECT k.period, COALESCE(now.v, 0) - COALESCE(before.v, 0)
+        FROM k LEFT JOIN now ON now.period = k.period
+        LEFT JOIN before ON before.period = k.period
+        """,
+    ),
+]
+
+# -- cumulative ------------------------------------------------------------------------------------
+# Each period's window ends on its last day in the range; a period without rows in its window
+# has no row. ``c`` is that last day, a row of core.dim_date.
+
+CUMULATIVE = [
+    Case(
+        "revenue_month_to_date_by_day",
+        "revenue_mtd",
+        D("2025-01-25"),
+        D("2025-02-05"),
+        "day",
+        f"""
+        SELECT c.calendar_date, i.branch_id, SUM(i.net_amount)
+        FROM core.dim_date AS c
+        JOIN {REVENUE} AS i ON i.issued_on BETWEEN c.month_start AND c.calendar_date
+        WHERE c.calendar_date BETWEEN '2025-01-25' AND '2025-02-05'
+        GROUP BY c.calendar_date, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "revenue_quarter_to_date_by_month",
+        "revenue_qtd",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT c.month_start, i.branch_id, SUM(i.net_amount)
+        FROM core.dim_date AS c
+        JOIN {REVENUE} AS i ON i.issued_on BETWEEN c.quarter_start AND c.calendar_date
+        WHERE c.calendar_date = c.month_end
+          AND c.calendar_date BETWEEN '2025-01-01' AND '2025-06-30'
+        GROUP BY c.month_start, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    # the range starts in April (the year's first months still count) and ends mid-March
+    # (March ends on the 15th)
+    Case(
+        "revenue_year_to_date_by_month",
+        "revenue_ytd",
+        D("2024-04-01"),
+        D("2025-03-15"),
+        "month",
+        f"""
+        SELECT c.month_start, i.branch_id, SUM(i.net_amount)
+        FROM core.dim_date AS c
+        JOIN {REVENUE} AS i ON i.issued_on BETWEEN c.year_start AND c.calendar_date
+        WHERE c.calendar_date = LEAST(c.month_end, DATE '2025-03-15')
+          AND c.calendar_date BETWEEN '2024-04-01' AND '2025-03-15'
+        GROUP BY c.month_start, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "revenue_year_to_date_by_quarter",
+        "revenue_ytd",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT c.quarter_start, SUM(i.net_amount)
+        FROM core.dim_date AS c
+        JOIN {REVENUE} AS i ON i.issued_on BETWEEN c.year_start AND c.calendar_date
+        WHERE c.calendar_date = c.month_end AND c.month IN (3, 6, 9, 12)
+          AND c.calendar_date BETWEEN '2024-01-01' AND '2025-06-30'
+        GROUP BY c.quarter_start
+        """,
+    ),
+    # 30 days ending on each Sunday
+    Case(
+        "revenue_rolling_30_days_by_week",
+        "revenue_rolling_30d",
+        D("2025-01-06"),
+        D("2025-03-30"),
+        "week",
+        f"""
+        SELECT c.week_start, i.branch_id, SUM(i.net_amount)
+        FROM core.dim_date AS c
+        JOIN {REVENUE} AS i ON i.issued_on BETWEEN c.calendar_date - 29 AND c.calendar_date
+        WHERE c.day_of_week = 7 AND c.calendar_date BETWEEN '2025-01-06' AND '2025-03-30'
+        GROUP BY c.week_start, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    # the month and the two before it
+    Case(
+        "revenue_rolling_3_months_by_month",
+        "revenue_rolling_3m",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT c.month_start, i.branch_id, SUM(i.net_amount)
+        FROM core.dim_date AS c
+        JOIN {REVENUE} AS i
+          ON i.issued_on BETWEEN CAST(c.month_start - INTERVAL '2 months' AS DATE)
+                             AND c.calendar_date
+        WHERE c.calendar_date = c.month_end
+          AND c.calendar_date BETWEEN '2025-01-01' AND '2025-06-30'
+        GROUP BY c.month_start, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "revenue_running_total",
+        "revenue_running",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT c.month_start, SUM(i.net_amount)
+        FROM core.dim_date AS c JOIN {REVENUE} AS i ON i.issued_on <= c.calendar_date
+        WHERE c.calendar_date = c.month_end
+          AND c.calendar_date BETWEEN '2025-01-01' AND '2025-06-30'
+        GROUP BY c.month_start
+        """,
+    ),
+    # distinct clients of the year so far: not a sum of the months' counts
+    Case(
+        "clients_year_to_date_count_distinct",
+        "clients_ytd",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT c.month_start, i.branch_id, COUNT(DISTINCT i.client_id)
+        FROM core.dim_date AS c
+        JOIN {REVENUE} AS i ON i.issued_on BETWEEN c.year_start AND c.calendar_date
+        WHERE c.calendar_date = c.month_end
+          AND c.calendar_date BETWEEN '2025-01-01' AND '2025-06-30'
+        GROUP BY c.month_start, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    # weeks whose Sunday is in February count from February 1 only
+    Case(
+        "revenue_month_to_date_by_week",
+        "revenue_mtd",
+        D("2025-01-20"),
+        D("2025-03-16"),
+        "week",
+        f"""
+        SELECT c.week_start, SUM(i.net_amount)
+        FROM core.dim_date AS c
+        JOIN {REVENUE} AS i ON i.issued_on BETWEEN c.month_start AND c.calendar_date
+        WHERE c.day_of_week = 7 AND c.calendar_date BETWEEN '2025-01-20' AND '2025-03-16'
+        GROUP BY c.week_start
+        """,
+    ),
+    # a child fact (dated by its invoice) sliced through a product
+    Case(
+        "line_revenue_quarter_to_date_by_category",
+        "line_revenue_qtd",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT c.month_start, p.category, SUM(l.line_amount)
+        FROM core.dim_date AS c
+        JOIN {LINES} AS l ON l.issued_on BETWEEN c.quarter_start AND c.calendar_date
+        LEFT JOIN core.dim_product AS p ON p.product_id = l.product_id
+        WHERE c.calendar_date = c.month_end
+          AND c.calendar_date BETWEEN '2025-01-01' AND '2025-06-30'
+        GROUP BY c.month_start, p.category
+        """,
+        by=("product_category",),
+    ),
+    # a request filter through a dimension, applied to the rows the window adds up
+    Case(
+        "revenue_year_to_date_filtered_by_segment",
+        "revenue_ytd",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT c.quarter_start, SUM(i.net_amount)
+        FROM core.dim_date AS c
+        JOIN {REVENUE} AS i ON i.issued_on BETWEEN c.year_start AND c.calendar_date
+        JOIN core.dim_client AS k ON k.client_id = i.client_id
+        WHERE k.segment IN ('key', 'regular')
+          AND c.calendar_date = c.month_end AND c.month IN (3, 6, 9, 12)
+          AND c.calendar_date BETWEEN '2025-01-01' AND '2025-06-30'
+        GROUP BY c.quarter_start
+        """,
+        filters=("client_segment IN ('key', 'regular')",),
+    ),
+    # local days of a timestamp fact in a rolling window
+    Case(
+        "calls_rolling_7_local_days",
+        "calls_rolling_7d",
+        D("2025-01-28"),
+        D("2025-03-12"),
+        "day",
+        f"""
+        SELECT c.calendar_date, a.branch_id, COUNT(*)
+        FROM core.dim_date AS c
+        JOIN {ACTIVITY} AS a ON a.day BETWEEN c.calendar_date - 6 AND c.calendar_date
+        WHERE a.kind = 'call' AND c.calendar_date BETWEEN '2025-01-28' AND '2025-03-12'
+        GROUP BY c.calendar_date, a.branch_id
+        """,
+        by=("branch",),
+    ),
+]
+
+# -- conversion ------------------------------------------------------------------------------------
+
+LEAD_WON = f"""
+    SELECT x.*, CASE WHEN EXISTS (
+        SELECT 1 FROM core.fct_deal AS w
+        WHERE w.client_id = x.client_id AND w.status = 'won'
+          AND w.closed_at >= x.created_at AND w.closed_at <= x.created_at + INTERVAL '30 days'
+    ) THEN 1 ELSE 0 END AS converted
+    FROM {LEAD} AS x
+"""
+"""Each lead, converted when its client wins a deal in the 30 days from it (UTC times)."""
+REPEATED = f"""
+    SELECT s.*, CASE WHEN EXISTS (
+        SELECT 1 FROM core.fct_service_request AS r
+        WHERE r.client_id = s.client_id AND r.service_request_id <> s.service_request_id
+          AND r.received_at >= s.received_at
+          AND r.received_at <= s.received_at + INTERVAL '14 days'
+    ) THEN 1 ELSE 0 END AS converted
+    FROM {SERVICE} AS s
+"""
+"""Each service request, converted when another of its client follows within 14 days."""
+
+CONVERSIONS = [
+    # denver: l1 won after 15 days, l2 after 50 (no), l3 lost, l4 without a client (March,
+    # local); austin: l2 won exactly 30 days later (yes; the deal won before it does not count)
+    Case(
+        "lead_to_win_30_days",
+        "lead_to_win_30d",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT d.month_start, x.branch_id, 1.0 * SUM(x.converted) / COUNT(*)
+        FROM ({LEAD_WON}) AS x JOIN core.dim_date AS d ON d.calendar_date = x.day
+        WHERE x.day BETWEEN '2024-01-01' AND '2025-06-30'
+        GROUP BY d.month_start, x.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "lead_to_win_30_days_by_channel",
+        "lead_to_win_30d",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT d.quarter_start, x.channel, 1.0 * SUM(x.converted) / COUNT(*)
+        FROM ({LEAD_WON}) AS x JOIN core.dim_date AS d ON d.calendar_date = x.day
+        WHERE x.day BETWEEN '2025-01-01' AND '2025-06-30'
+        GROUP BY d.quarter_start, x.channel
+        """,
+        by=("channel",),
+    ),
+    # a filter on a dimension on each side (the base's client segment, the deal's), sliced by
+    # the base's segment: Bo's lead (small) counts in the base but can never convert
+    Case(
+        "lead_to_win_with_dimension_filters",
+        "key_lead_to_win_30d",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT d.quarter_start, c.segment, 1.0 * SUM(
+            CASE WHEN EXISTS (
+                SELECT 1 FROM core.fct_deal AS w JOIN core.dim_client AS wc
+                  ON wc.client_id = w.client_id
+                WHERE w.client_id = x.client_id AND w.status = 'won' AND wc.segment = 'key'
+                  AND w.closed_at >= x.created_at
+                  AND w.closed_at <= x.created_at + INTERVAL '30 days'
+            ) THEN 1 ELSE 0 END) / COUNT(*)
+        FROM {LEAD} AS x JOIN core.dim_date AS d ON d.calendar_date = x.day
+        JOIN core.dim_client AS c ON c.client_id = x.client_id
+        WHERE c.segment IN ('key', 'small') AND x.day BETWEEN '2024-01-01' AND '2025-06-30'
+        GROUP BY d.quarter_start, c.segment
+        """,
+        by=("client_segment",),
+    ),
+    # a request never repeats itself; s2 of austin follows s1 by exactly 14 days; s4 and s5 of
+    # austin arrive at the same instant and repeat each other
+    Case(
+        "repeat_service_14_days",
+        "repeat_service_14d",
+        D("2025-01-01"),
+        D("2025-03-31"),
+        "month",
+        f"""
+        SELECT d.month_start, s.branch_id, 1.0 * SUM(s.converted) / COUNT(*)
+        FROM ({REPEATED}) AS s JOIN core.dim_date AS d ON d.calendar_date = s.day
+        WHERE s.day BETWEEN '2025-01-01' AND '2025-03-31'
+        GROUP BY d.month_start, s.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "repeat_service_14_days_by_engineer",
+        "repeat_service_14d",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT d.quarter_start, s.engineer_id, 1.0 * SUM(s.converted) / COUNT(*)
+        FROM ({REPEATED}) AS s JOIN core.dim_date AS d ON d.calendar_date = s.day
+        WHERE s.day BETWEEN '2025-01-01' AND '2025-06-30'
+        GROUP BY d.quarter_start, s.engineer_id
+        """,
+        by=("employee",),
+    ),
+]
+
+# -- period over period ----------------------------------------------------------------------------
+
+
+def monthly_revenue(first: str, last: str) -> str:
+    """Revenue by month and branch over whole months ``first``…``last`` (hand-written)."""
+    return f"""
+        SELECT d.month_start AS period, i.branch_id AS branch, SUM(i.net_amount) AS v
+        FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        WHERE i.issued_on BETWEEN '{first}' AND '{last}'
+        GROUP BY 1, 2
+    """
+
+
+PERIOD_OVER_PERIOD = [
+    # a period is listed when it has a value now; no earlier value counts as 0 (an additive KPI)
+    Case(
+        "revenue_against_previous_month",
+        "revenue_vs_prev",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        WITH r AS ({monthly_revenue("2024-12-01", "2025-06-30")})
+        SELECT n.period, n.branch, (n.v - COALESCE(p.v, 0)) / NULLIF(COALESCE(p.v, 0), 0)
+        FROM r AS n LEFT JOIN r AS p
+          ON p.branch = n.branch AND CAST(p.period + INTERVAL '1 month' AS DATE) = n.period
+        WHERE n.period >= '2025-01-01'
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "revenue_against_last_year",
+        "revenue_vs_ly",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        WITH r AS ({monthly_revenue("2024-01-01", "2025-06-30")})
+        SELECT n.period, n.branch, (n.v - COALESCE(p.v, 0)) / NULLIF(COALESCE(p.v, 0), 0)
+        FROM r AS n LEFT JOIN r AS p
+          ON p.branch = n.branch AND CAST(p.period + INTERVAL '1 year' AS DATE) = n.period
+        WHERE n.period >= '2025-01-01'
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "revenue_change_against_last_year_by_quarter",
+        "revenue_change_ly",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        WITH r AS (
+            SELECT d.quarter_start AS period, i.branch_id AS branch, SUM(i.net_amount) AS v
+            FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+            WHERE i.issued_on BETWEEN '2024-01-01' AND '2025-06-30'
+            GROUP BY 1, 2
+        )
+        SELECT n.period, n.branch, n.v - COALESCE(p.v, 0)
+        FROM r AS n LEFT JOIN r AS p
+          ON p.branch = n.branch AND CAST(p.period + INTERVAL '1 year' AS DATE) = n.period
+        WHERE n.period >= '2025-01-01'
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "revenue_last_year_as_output",
+        "revenue_last_year",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        WITH r AS (
+            SELECT d.month_start AS period, SUM(i.net_amount) AS v
+            FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+            WHERE i.issued_on BETWEEN '2024-01-01' AND '2025-06-30'
+            GROUP BY 1
+        )
+        SELECT n.period, COALESCE(p.v, 0)
+        FROM r AS n LEFT JOIN r AS p ON CAST(p.period + INTERVAL '1 year' AS DATE) = n.period
+        WHERE n.period >= '2025-01-01'
+        """,
+    ),
+    # the range ends on March 12: March 1–12 against February 1–12 (denver: 1500 against the
+    # credit note of -200), February against all of January
+    Case(
+        "revenue_against_previous_month_like_for_like",
+        "revenue_vs_prev_lfl",
+        D("2025-01-01"),
+        D("2025-03-12"),
+        "month",
+        f"""
+        WITH n AS ({monthly_revenue("2025-01-01", "2025-03-12")}),
+        p AS ({monthly_revenue("2024-12-01", "2025-02-12")})
+        SELECT n.period, n.branch, (n.v - COALESCE(p.v, 0)) / NULLIF(COALESCE(p.v, 0), 0)
+        FROM n LEFT JOIN p
+          ON p.branch = n.branch AND CAST(p.period + INTERVAL '1 month' AS DATE) = n.period
+        """,
+        by=("branch",),
+    ),
+    # the same range without like for like: March 1–12 against all of February
+    Case(
+        "revenue_against_previous_month_running_period",
+        "revenue_vs_prev",
+        D("2025-01-01"),
+        D("2025-03-12"),
+        "month",
+        f"""
+        WITH n AS ({monthly_revenue("2025-01-01", "2025-03-12")}),
+        p AS ({monthly_revenue("2024-12-01", "2025-02-28")})
+        SELECT n.period, n.branch, (n.v - COALESCE(p.v, 0)) / NULLIF(COALESCE(p.v, 0), 0)
+        FROM n LEFT JOIN p
+          ON p.branch = n.branch AND CAST(p.period + INTERVAL '1 month' AS DATE) = n.period
+        """,
+        by=("branch",),
+    ),
+    # March 1–10 against March 1–10, 2024: denver's invoice of 2024-03-20 is left out
+    Case(
+        "revenue_against_last_year_like_for_like",
+        "revenue_vs_ly_lfl",
+        D("2025-01-01"),
+        D("2025-03-10"),
+        "month",
+        f"""
+        WITH n AS ({monthly_revenue("2025-01-01", "2025-03-10")}),
+        p AS ({monthly_revenue("2024-01-01", "2024-03-10")})
+        SELECT n.period, n.branch, (n.v - COALESCE(p.v, 0)) / NULLIF(COALESCE(p.v, 0), 0)
+        FROM n LEFT JOIN p
+          ON p.branch = n.branch AND CAST(p.period + INTERVAL '1 year' AS DATE) = n.period
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "revenue_against_previous_week",
+        "revenue_vs_prev",
+        D("2025-01-06"),
+        D("2025-02-16"),
+        "week",
+        f"""
+        WITH r AS (
+            SELECT d.week_start AS period, i.branch_id AS branch, SUM(i.net_amount) AS v
+            FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+            WHERE i.issued_on BETWEEN '2024-12-30' AND '2025-02-16'
+            GROUP BY 1, 2
+        )
+        SELECT n.period, n.branch, (n.v - COALESCE(p.v, 0)) / NULLIF(COALESCE(p.v, 0), 0)
+        FROM r AS n LEFT JOIN r AS p ON p.branch = n.branch AND p.period + 7 = n.period
+        WHERE n.period >= '2025-01-06'
+        """,
+        by=("branch",),
+    ),
+    # a year at week grain is 52 weeks (364 days): a Monday stays a Monday
+    Case(
+        "revenue_against_last_year_by_week",
+        "revenue_change_ly",
+        D("2025-01-06"),
+        D("2025-03-30"),
+        "week",
+        f"""
+        WITH r AS (
+            SELECT d.week_start AS period, SUM(i.net_amount) AS v
+            FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+            WHERE i.issued_on BETWEEN '2024-01-08' AND '2025-03-30'
+            GROUP BY 1
+        )
+        SELECT n.period, n.v - COALESCE(p.v, 0)
+        FROM r AS n LEFT JOIN r AS p ON p.period + 364 = n.period
+        WHERE n.period >= '2025-01-06'
+        """,
+    ),
+    Case(
+        "revenue_against_same_day_last_year",
+        "revenue_vs_ly",
+        D("2025-01-01"),
+        D("2025-01-31"),
+        "day",
+        f"""
+        WITH r AS (
+            SELECT i.issued_on AS period, i.branch_id AS branch, SUM(i.net_amount) AS v
+            FROM {REVENUE} AS i WHERE i.issued_on BETWEEN '2024-01-01' AND '2025-01-31'
+            GROUP BY 1, 2
+        )
+        SELECT n.period, n.branch, (n.v - COALESCE(p.v, 0)) / NULLIF(COALESCE(p.v, 0), 0)
+        FROM r AS n LEFT JOIN r AS p
+          ON p.branch = n.branch AND p.period = CAST(n.period - INTERVAL '1 year' AS DATE)
+        WHERE n.period >= '2025-01-01'
+        """,
+        by=("branch",),
+    ),
+    # 2025-02-28 a year earlier is 2024-02-28; 2024-02-29 has no day in 2025
+    Case(
+        "revenue_against_same_day_last_year_after_feb_29",
+        "revenue_vs_ly",
+        D("2025-02-25"),
+        D("2025-03-03"),
+        "day",
+        f"""
+        WITH r AS (
+            SELECT i.issued_on AS period, SUM(i.net_amount) AS v
+            FROM {REVENUE} AS i WHERE i.issued_on BETWEEN '2024-02-25' AND '2025-03-03'
+            GROUP BY 1
+        )
+        SELECT n.period, (n.v - COALESCE(p.v, 0)) / NULLIF(COALESCE(p.v, 0), 0)
+        FROM r AS n LEFT JOIN r AS p ON p.period = CAST(n.period - INTERVAL '1 year' AS DATE)
+        WHERE n.period >= '2025-02-25'
+        """,
+    ),
+    # a cumulative KPI compared: year to date against last year's year to date
+    Case(
+        "revenue_year_to_date_against_last_year",
+        "revenue_ytd_vs_ly",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        WITH ytd AS (
+            SELECT c.month_start AS period, i.branch_id AS branch, SUM(i.net_amount) AS v
+            FROM core.dim_date AS c
+            JOIN {REVENUE} AS i ON i.issued_on BETWEEN c.year_start AND c.calendar_date
+            WHERE c.calendar_date = c.month_end
+              AND c.calendar_date BETWEEN '2024-01-01' AND '2025-06-30'
+            GROUP BY 1, 2
+        )
+        SELECT n.period, n.branch, (n.v - p.v) / NULLIF(p.v, 0)
+        FROM ytd AS n LEFT JOIN ytd AS p
+          ON p.branch = n.branch AND CAST(p.period + INTERVAL '1 year' AS DATE) = n.period
+        WHERE n.period >= '2025-01-01'
+        """,
+        by=("branch",),
+    ),
+    # a non-additive KPI: a missing earlier value stays missing
+    Case(
+        "avg_invoice_against_last_year",
+        "avg_invoice_vs_ly",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        """
+        WITH r AS (
+            SELECT d.quarter_start AS period, i.branch_id AS branch, AVG(i.net_amount) AS v
+            FROM core.fct_invoice AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+            WHERE i.status <> 'cancelled' AND i.kind = 'invoice'
+              AND i.issued_on BETWEEN '2024-01-01' AND '2025-06-30'
+            GROUP BY 1, 2
+        )
+        SELECT n.period, n.branch, (n.v - p.v) / NULLIF(p.v, 0)
+        FROM r AS n LEFT JOIN r AS p
+          ON p.branch = n.branch AND CAST(p.period + INTERVAL '1 year' AS DATE) = n.period
+        WHERE n.period >= '2025-01-01'
+        """,
+        by=("branch",),
+    ),
+]
+
+# -- row-level scope -------------------------------------------------------------------------------
+# The check queries keep only the rows in scope before aggregating: a row outside it never counts.
+
+SCOPES = [
+    Case(
+        "scope_branch_revenue_by_employee",
+        "revenue",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT d.month_start, i.owner_id, SUM(i.net_amount)
+        FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        WHERE i.branch_id = 'denver' AND i.issued_on BETWEEN '2025-01-01' AND '2025-06-30'
+        GROUP BY d.month_start, i.owner_id
+        """,
+        by=("employee",),
+        scope={"branch": (DENVER,)},
+    ),
+    Case(
+        "scope_employees_revenue_by_branch",
+        "revenue",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT d.month_start, i.branch_id, SUM(i.net_amount)
+        FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        WHERE i.owner_id IN ('{ELI}', '{IVY}')
+          AND i.issued_on BETWEEN '2025-01-01' AND '2025-06-30'
+        GROUP BY d.month_start, i.branch_id
+        """,
+        by=("branch",),
+        scope={"employee": (ELI, IVY)},
+    ),
+    Case(
+        "scope_nobody_sees_nothing",
+        "revenue",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        "SELECT CAST(NULL AS DATE), CAST(NULL AS DOUBLE PRECISION) WHERE 1 = 0",
+        scope={"branch": ()},
+    ),
+    Case(
+        "scope_employee_year_to_date",
+        "revenue_ytd",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT c.month_start, SUM(i.net_amount)
+        FROM core.dim_date AS c
+        JOIN {REVENUE} AS i ON i.issued_on BETWEEN c.year_start AND c.calendar_date
+        WHERE i.owner_id = '{DANA}'
+          AND c.calendar_date = c.month_end
+          AND c.calendar_date BETWEEN '2025-01-01' AND '2025-06-30'
+        GROUP BY c.month_start
+        """,
+        scope={"employee": (DANA,)},
+    ),
+    Case(
+        "scope_branch_growth_yoy",
+        "revenue_growth_yoy",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        WITH r AS (
+            SELECT d.quarter_start AS period, SUM(i.net_amount) AS v
+            FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+            WHERE i.branch_id = 'austin' AND i.issued_on BETWEEN '2024-01-01' AND '2025-06-30'
+            GROUP BY 1
+        )
+        SELECT now.period, (now.v - COALESCE(ly.v, 0)) / NULLIF(COALESCE(ly.v, 0), 0)
+        FROM r AS now
+        LEFT JOIN r AS ly ON CAST(ly.period + INTERVAL '1 year' AS DATE) = now.period
+        WHERE now.period >= '2025-01-01'
+        """,
+        scope={"branch": (AUSTIN,)},
+    ),
+    # calls are credited to activity.employee_id, revenue to invoice.owner_id: Finn's call
+    # is out of scope, Dana's and Gus's count
+    Case(
+        "scope_employees_revenue_per_call",
+        "revenue_per_call",
+        D("2025-01-01"),
+        D("2025-04-30"),
+        "month",
+        f"""
+        WITH n AS (
+            SELECT d.month_start AS period, SUM(i.net_amount) AS v
+            FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+            WHERE i.kind = 'invoice' AND i.owner_id IN ('{DANA}', '{GUS}')
+              AND i.issued_on BETWEEN '2025-01-01' AND '2025-04-30'
+            GROUP BY 1
+        ), c AS (
+            SELECT d.month_start AS period, COUNT(*) AS v
+            FROM {ACTIVITY} AS a JOIN core.dim_date AS d ON d.calendar_date = a.day
+            WHERE a.kind = 'call' AND a.employee_id IN ('{DANA}', '{GUS}')
+              AND a.day BETWEEN '2025-01-01' AND '2025-04-30'
+            GROUP BY 1
+        ), k AS (SELECT period FROM n UNION SELECT period FROM c)
+        SELECT k.period, COALESCE(n.v, 0) / NULLIF(COALESCE(c.v, 0), 0)
+        FROM k LEFT JOIN n ON n.period = k.period LEFT JOIN c ON c.period = k.period
+        """,
+        scope={"employee": (DANA, GUS)},
+    ),
+    Case(
+        "scope_branch_revenue_against_last_year",
+        "revenue_vs_ly",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        WITH r AS ({monthly_revenue("2024-01-01", "2025-06-30")})
+        SELECT n.period, (n.v - COALESCE(p.v, 0)) / NULLIF(COALESCE(p.v, 0), 0)
+        FROM r AS n LEFT JOIN r AS p
+          ON p.branch = n.branch AND CAST(p.period + INTERVAL '1 year' AS DATE) = n.period
+        WHERE n.period >= '2025-01-01' AND n.branch = 'denver'
+        """,
+        scope={"branch": (DENVER,)},
+    ),
+    Case(
+        "scope_employee_lines_by_category",
+        "line_revenue",
+        D("2025-01-01"),
+        D("2025-03-31"),
+        "quarter",
+        f"""
+        SELECT d.quarter_start, p.category, SUM(l.line_amount)
+        FROM {LINES} AS l JOIN core.dim_date AS d ON d.calendar_date = l.issued_on
+        LEFT JOIN core.dim_product AS p ON p.product_id = l.product_id
+        WHERE l.owner_id = '{DANA}' AND l.issued_on BETWEEN '2025-01-01' AND '2025-03-31'
+        GROUP BY d.quarter_start, p.category
+        """,
+        by=("product_category",),
+        scope={"employee": (DANA,)},
+    ),
+    # the base leads are those in scope; whose deal converts them is not a matter of scope
+    Case(
+        "scope_employee_lead_to_win",
+        "lead_to_win_30d",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT d.month_start, 1.0 * SUM(x.converted) / COUNT(*)
+        FROM ({LEAD_WON}) AS x JOIN core.dim_date AS d ON d.calendar_date = x.day
+        WHERE x.owner_id = '{DANA}' AND x.day BETWEEN '2025-01-01' AND '2025-06-30'
+        GROUP BY d.month_start
+        """,
+        scope={"employee": (DANA,)},
+    ),
+    # Eli's lead l3 converts through Dana's deal d6: the deal is outside the scope, yet it
+    # converts the lead (the scope limits the rows counted, here leads, not those looked up)
+    Case(
+        "scope_employee_conversion_through_a_deal_outside_it",
+        "lead_to_win_30d",
+        D("2025-01-01"),
+        D("2025-03-31"),
+        "month",
+        f"""
+        SELECT d.month_start, 1.0 * SUM(x.converted) / COUNT(*)
+        FROM ({LEAD_WON}) AS x JOIN core.dim_date AS d ON d.calendar_date = x.day
+        WHERE x.owner_id = '{ELI}' AND x.day BETWEEN '2025-01-01' AND '2025-03-31'
+        GROUP BY d.month_start
+        """,
+        scope={"employee": (ELI,)},
+    ),
+    # two scoped dimensions intersect (Gus is not in denver; Eli is not in the list), and a
+    # request filter applies within them
+    Case(
+        "scope_branch_and_employees_with_request_filter",
+        "activity_count",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT d.quarter_start, e.role, COUNT(*)
+        FROM {ACTIVITY} AS a JOIN core.dim_date AS d ON d.calendar_date = a.day
+        JOIN core.dim_employee AS e ON e.employee_id = a.employee_id
+        WHERE a.branch_id = 'denver' AND a.employee_id IN ('{DANA}', '{FINN}', '{GUS}')
+          AND e.role IN ('sales_manager', 'service_engineer')
+          AND a.day BETWEEN '2025-01-01' AND '2025-06-30'
+        GROUP BY d.quarter_start, e.role
+        """,
+        by=("role",),
+        filters=("role IN ('sales_manager', 'service_engineer')",),
+        scope={"branch": (DENVER,), "employee": (DANA, FINN, GUS)},
+    ),
+]
+
+CASES: list[Case] = [
+    *SIMPLE_GRAINS,
+    *SIMPLE_AGGREGATIONS,
+    *SLICES,
+    *LOCAL_DAYS,
+    *RATIOS,
+    *DERIVED,
+    *CUMULATIVE,
+    *CONVERSIONS,
+    *PERIOD_OVER_PERIOD,
+    *SCOPES,
+]
+
+
+# -- running them ----------------------------------------------------------------------------------
+
+Rows = list[tuple[object, ...]]
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def normalized(rows: Sequence[Sequence[object]]) -> Rows:
+    """Rows with dates as ``date``, values as ``float``, ``None`` for no value or no member
+    (pandas shows both as NaN), sorted."""
+    out = []
+    for *keys, value in rows:
+        keys = [
+            None if _missing(k) else k.date() if isinstance(k, dt.datetime) else k for k in keys
+        ]
+        out.append((*keys, None if _missing(value) else float(value)))  # type: ignore[arg-type]
+    return sorted(out, key=lambda row: [(k is None, str(k)) for k in row[:-1]])
+
+
+def assert_same_rows(got: Rows, expected: Rows) -> None:
+    shown = f"\n engine: {got}\n  check: {expected}"
+    assert [r[:-1] for r in got] == [r[:-1] for r in expected], "periods or slices differ" + shown
+    for row, want in zip(got, expected, strict=True):
+        value, wanted = row[-1], want[-1]
+        if value is None or wanted is None:
+            assert value is wanted, f"{row[:-1]}: {value} != {wanted}" + shown
+        else:
+            assert isinstance(value, float) and isinstance(wanted, float)
+            assert math.isclose(value, wanted, rel_tol=1e-9, abs_tol=1e-9), (
+                f"{row[:-1]}: {value} != {wanted}" + shown
+            )
+
+
+def params() -> list[Any]:
+    """Each case on each engine: PostgreSQL ones marked, known engine bugs strict xfails."""
+    out = []
+    for case in CASES:
+        for engine in ENGINES:
+            marks: list[pytest.MarkDecorator] = []
+            if engine == "postgres":
+                marks.append(pytest.mark.postgres)
+            if engine in case.bugs:
+                marks.append(pytest.mark.xfail(strict=True, reason=case.bugs[engine]))
+            out.append(pytest.param(case, engine, id=f"{case.id}-{engine}", marks=marks))
+    return out
+
+
+@pytest.fixture(scope="session")
+def duckdb_con(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_con(postgres: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    with psycopg.connect(postgres, autocommit=True) as con:
+        yield con
+
+
+def evaluated(case: Case, engine: Engine) -> Rows:
+    """The case through ``Engine.evaluate`` on DuckDB."""
+    frame = engine.evaluate(
+        case.kpi,
+        start=case.start,
+        end=case.end,
+        grain=case.grain,
+        by=case.by,
+        filters=case.filters,
+        scope=case.scope,
+    )
+    return normalized(list(frame[["period", *case.by, "value"]].itertuples(index=False)))
+
+
+def compiled_on_postgres(
+    case: Case, engine: Engine, con: psycopg.Connection[tuple[object, ...]]
+) -> Rows:
+    """The case compiled by the engine for PostgreSQL and run there."""
+    query = engine.query(
+        start=case.start,
+        end=case.end,
+        grain=case.grain,
+        by=case.by,
+        filters=case.filters,
+        scope=case.scope,
+    )
+    compiled = engine.compile(case.kpi, query)
+    return normalized(con.execute(compiled.sql("postgres"), compiled.params).fetchall())
+
+
+@pytest.mark.parametrize(("case", "engine"), params())
+def test_case(case: Case, engine: str, case_engine: Engine, request: pytest.FixtureRequest) -> None:
+    if engine == "duckdb":
+        con: duckdb.DuckDBPyConnection = request.getfixturevalue("duckdb_con")
+        got = evaluated(case, case_engine)
+        expected = normalized(con.execute(case.check_sql(engine)).fetchall())
+    else:
+        pg: psycopg.Connection[tuple[object, ...]] = request.getfixturevalue("postgres_con")
+        got = compiled_on_postgres(case, case_engine, pg)
+        expected = normalized(pg.execute(case.check_sql(engine)).fetchall())
+    assert_same_rows(got, expected)
+
+
+def test_case_ids_are_unique_and_cover_every_kpi_type(case_engine: Engine) -> None:
+    ids = [c.id for c in CASES]
+    assert len(ids) == len(set(ids))
+    kpis = [case_engine.kpis[c.kpi] for c in CASES]
+    assert {k.TYPE for k in kpis} == set(m.KPI_TYPES)
+    assert {k.measure.agg for k in kpis if isinstance(k, m.Simple)} == set(m.AGGREGATIONS)
+    assert {c.grain for c in CASES} == set(m.GRAINS)
+
+
+# -- scope against filter --------------------------------------------------------------------------
+
+SCOPED_KPIS = {
+    kpi: DANA
+    for kpi in (
+        "revenue",
+        "median_invoice",
+        "avg_check",
+        "win_rate",
+        "revenue_per_call",
+        "revenue_growth_yoy",
+        "revenue_change_pop",
+        "revenue_ytd",
+        "revenue_running",
+        "clients_ytd",
+        "line_revenue_qtd",
+        "lead_to_win_30d",
+        "revenue_vs_ly",
+        "revenue_vs_prev_lfl",
+    )
+} | {"repeat_service_14d": FINN}
+"""Each KPI, and the employee whose rows it has (service requests are the engineers')."""
+
+
+@pytest.mark.parametrize("dimension", ["branch", "employee"])
+@pytest.mark.parametrize("kpi", list(SCOPED_KPIS))
+def test_scope_equals_the_same_filter(kpi: str, dimension: str, case_engine: Engine) -> None:
+    """A row-level scope gives what the same filter gives, for every kind of KPI; and it
+    changes the result, so the rows outside it would have counted."""
+    member = DENVER if dimension == "branch" else SCOPED_KPIS[kpi]
+
+    def run(**narrowed: Any) -> pd.DataFrame:
+        return case_engine.evaluate(
+            kpi, start=D("2025-01-01"), end=D("2025-06-30"), by=["branch", "employee"], **narrowed
+        )
+
+    scoped = run(scope={dimension: [member]})
+    filtered = run(filters=[f"{dimension} = '{member}'"])
+    everyone = run()
+    assert not scoped.empty and set(scoped[dimension]) == {member}
+    pd.testing.assert_frame_equal(scoped, filtered)
+    assert len(everyone) > len(scoped)
+
+
+@pytest.mark.parametrize(
+    ("kpis", "by", "scope"),
+    [
+        pytest.param(
+            [
+                "revenue",
+                "invoice_count",
+                "invoiced_clients",
+                "median_invoice",
+                "key_account_revenue",
+                "avg_check",
+                "key_revenue_share",
+            ],
+            ["branch"],
+            {"employee": [DANA, GUS]},
+            id="invoice",
+        ),
+        pytest.param(["deal_count", "win_rate", "won_deals"], ["employee"], None, id="deal"),
+        pytest.param(
+            ["call_count", "revenue", "revenue_per_call", "revenue_ytd", "revenue_vs_ly"],
+            ["client_segment"],
+            None,
+            id="mixed",
+        ),
+    ],
+)
+def test_kpis_evaluated_together_equal_each_alone(
+    kpis: list[str],
+    by: list[str],
+    scope: Mapping[str, list[str]] | None,
+    fresh_engine: Callable[[], Engine],
+) -> None:
+    """KPIs of one fact share a scan when asked together: the frame is the one each gives
+    alone (each from an engine of its own, so no cache answers for another)."""
+
+    def ask(ids: list[str]) -> pd.DataFrame:
+        return fresh_engine().evaluate(
+            ids, start=D("2024-12-01"), end=D("2025-04-20"), by=by, scope=scope
+        )
+
+    keys = ["kpi", "period", *by]
+    together = ask(kpis).sort_values(keys, ignore_index=True)
+    alone = pd.concat([ask([k]) for k in kpis]).sort_values(keys, ignore_index=True)
+    pd.testing.assert_frame_equal(together, alone)
+
+
+def test_local_days_by_hand(case_engine: Engine) -> None:
+    """Calls land on the branch's local day, spelled out: Denver is UTC-7 until March 9,
+    then UTC-6; Austin UTC-6, then UTC-5."""
+    frame = case_engine.evaluate(
+        "call_count", start=D("2024-12-31"), end=D("2025-03-11"), grain="day", by=["branch"]
+    )
+    got = {(p, b): v for p, b, v in frame[["period", "branch", "value"]].itertuples(index=False)}
+    assert got == {
+        (D("2024-12-31"), AUSTIN): 1.0,  # 2025-01-01 04:00 UTC is 22:00 on New Year's Eve
+        (D("2025-01-06"), DENVER): 1.0,
+        (D("2025-01-15"), AUSTIN): 2.0,
+        (D("2025-01-31"), DENVER): 1.0,  # 2025-02-01 05:30 UTC is 22:30 on January 31
+        (D("2025-02-05"), DENVER): 1.0,
+        (D("2025-02-28"), DENVER): 1.0,  # 2025-03-01 03:00 UTC is 20:00 on February 28
+        (D("2025-03-10"), DENVER): 1.0,  # 06:30 UTC is 00:30 MDT (23:30 on the 9th in MST)
+    }
