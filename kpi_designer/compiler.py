@@ -67,13 +67,16 @@ class Query:
 
     def moved(self, offset: m.Span, *, whole_periods: bool) -> Query:
         """The same query over the range ``offset`` earlier; widened to whole periods first
-        when ``whole_periods``."""
+        when ``whole_periods``. Otherwise (like for like) a range that ends on a period's last
+        day ends on the last day of the earlier period too: all of April against all of March,
+        not against its first 30 days; a period still running is met by as many days."""
         start, end = self.start, self.end
         if whole_periods:
             start, end = period_start(start, self.grain), period_end(end, self.grain)
-        return replace(
-            self, start=shift(start, offset, self.grain, -1), end=shift(end, offset, self.grain, -1)
-        )
+        earlier_end = shift(end, offset, self.grain, -1)
+        if end == period_end(end, self.grain):
+            earlier_end = period_end(earlier_end, self.grain)
+        return replace(self, start=shift(start, offset, self.grain, -1), end=earlier_end)
 
 
 @dataclass(frozen=True)
@@ -761,7 +764,10 @@ class _Columns:
         column = self.time_column()
         if self.columns[self.time] == "DATE":
             return column
-        zone = _col("timezone", self.need("branch"))
+        # a branch without a time zone (or without a row) counts in UTC rather than not at all
+        zone = exp.Coalesce(
+            this=_col("timezone", self.need("branch")), expressions=[exp.Literal.string("UTC")]
+        )
         utc = exp.AtTimeZone(this=column, zone=exp.Literal.string("UTC"))
         return _as_date(exp.AtTimeZone(this=utc, zone=zone))
 

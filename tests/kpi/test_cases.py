@@ -1172,6 +1172,27 @@ PERIOD_OVER_PERIOD = [
         """,
         by=("branch",),
     ),
+    # a range ending on a month's last day compares whole months, like for like too: all of
+    # February against all of January, austin's invoice of January 31 included (not January
+    # 1–28, which moving February 28 back a month would give)
+    Case(
+        "revenue_against_previous_month_like_for_like_whole_months",
+        "revenue_vs_prev_lfl",
+        D("2025-02-01"),
+        D("2025-02-28"),
+        "month",
+        f"""
+        WITH n AS (
+            SELECT SUM(i.net_amount) AS v FROM {REVENUE} AS i
+            WHERE i.issued_on BETWEEN '2025-02-01' AND '2025-02-28'
+        ),
+        p AS (
+            SELECT SUM(i.net_amount) AS v FROM {REVENUE} AS i
+            WHERE i.issued_on BETWEEN '2025-01-01' AND '2025-01-31'
+        )
+        SELECT CAST('2025-02-01' AS DATE), (n.v - p.v) / p.v FROM n, p
+        """,
+    ),
     # the same range without like for like: March 1–12 against all of February
     Case(
         "revenue_against_previous_month_running_period",

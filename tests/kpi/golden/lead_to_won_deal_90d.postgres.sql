@@ -10,7 +10,7 @@ FROM (
   SELECT
     CAST(DATE_TRUNC(
       'MONTH',
-      CAST("f"."created_at" AT TIME ZONE 'UTC' AT TIME ZONE "b"."timezone" AS DATE)
+      CAST("f"."created_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE)
     ) AS DATE) AS "period",
     "f"."owner_id" AS "employee",
     CAST(COUNT(*) FILTER(WHERE
@@ -28,7 +28,7 @@ FROM (
   LEFT JOIN "core"."dim_branch" AS "b"
     ON "b"."branch_id" = "f"."branch_id"
   WHERE
-    CAST("f"."created_at" AT TIME ZONE 'UTC' AT TIME ZONE "b"."timezone" AS DATE) BETWEEN %(start_0)s AND %(end_1)s
+    CAST("f"."created_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE) BETWEEN %(start_0)s AND %(end_1)s
     AND "f"."created_at" >= CAST(%(start_0)s AS TIMESTAMP) - INTERVAL '1 DAY'
     AND "f"."created_at" < CAST(%(end_1)s AS TIMESTAMP) + INTERVAL '2 DAY'
     AND "f"."branch_id" IN (%(scope_2)s, %(scope_3)s)

@@ -9,7 +9,7 @@ FROM (
   SELECT
     CAST(DATE_TRUNC(
       'WEEK',
-      CAST("f"."received_at" AT TIME ZONE 'UTC' AT TIME ZONE "b"."timezone" AS DATE)
+      CAST("f"."received_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE)
     ) AS DATE) AS "period",
     CAST(COUNT(*) FILTER(WHERE
       EXISTS(
@@ -28,7 +28,7 @@ FROM (
     ON "b"."branch_id" = "f"."branch_id"
   WHERE
     (
-      CAST("f"."received_at" AT TIME ZONE 'UTC' AT TIME ZONE "b"."timezone" AS DATE) BETWEEN %(start_0)s AND %(end_1)s
+      CAST("f"."received_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE) BETWEEN %(start_0)s AND %(end_1)s
       AND "f"."received_at" >= CAST(%(start_0)s AS TIMESTAMP) - INTERVAL '1 DAY'
       AND "f"."received_at" < CAST(%(end_1)s AS TIMESTAMP) + INTERVAL '2 DAY'
       AND "f"."branch_id" IN (%(scope_2)s, %(scope_3)s)
