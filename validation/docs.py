@@ -360,7 +360,11 @@ def _result(
                 "layer": layer,
                 "suite": str(suite.location),
             },
-            OURS: {"run_id": key.run_id.run_name, "layer": layer, "validated_at": run_time},
+            OURS: {
+                "run_id": key.run_id.run_name.removeprefix("run-"),
+                "layer": layer,
+                "validated_at": run_time,
+            },
         },
     )
 
@@ -425,9 +429,12 @@ def _unworded(expectation: Expectation) -> ExpectationConfiguration:
 
 
 def _key(validated: _Validated, run_id: str, moment: dt.datetime) -> ValidationResultIdentifier:
+    # GX titles a page by parsing the run name as a time: our id '20261127T160632Z-5601' parses,
+    # with an offset of -56 hours that datetime refuses, and the page is silently not written.
+    # Named 'run-…', it is not taken for a time.
     return ValidationResultIdentifier(
         expectation_suite_identifier=ExpectationSuiteIdentifier(validated.suite.table),
-        run_id=RunIdentifier(run_name=run_id, run_time=moment),
+        run_id=RunIdentifier(run_name=f"run-{run_id}", run_time=moment),
         batch_identifier=validated.layer,
     )
 

@@ -40,7 +40,7 @@ CRM_TASKS = [  # _source, id, branch_id, status
     ("crm_austin", 1, "b", "dnoe"),  # a typo: in_set fails
     ("crm_austin", 2, "b", "<i>open</i>"),  # markup: in_set and status_is_markup fail
 ]
-RUN = "20261101T120000Z-0001"
+RUN = "20261101T120000Z-5601"  # GX once read '-5601' as a time zone 56 hours off UTC
 RUN_TIME = dt.datetime(2026, 11, 1, 12, 0)
 
 
@@ -158,7 +158,7 @@ def test_a_later_run_keeps_the_earlier_runs_listed_up_to_keep_runs(
         index = build_data_docs(tmp_path, run_id, reports, now=moment)
 
     pages = _pages(tmp_path, "core.fct_task")
-    assert [p.relative_to(tmp_path).parts[3] for p in pages] == [runs[0][0], runs[1][0]]
+    assert [p.relative_to(tmp_path).parts[3] for p in pages] == [f"run-{r}" for r, _ in runs[:2]]
     linked = _index_links(index)
     assert {str(p.relative_to(tmp_path)) for p in pages} <= linked
     assert sum(1 for link in linked if link.startswith("validations/")) == 4  # 2 suites x 2 runs
@@ -166,7 +166,7 @@ def test_a_later_run_keeps_the_earlier_runs_listed_up_to_keep_runs(
     # a third run, keeping two: the first run's pages and results go, folders and all
     index = build_data_docs(tmp_path, runs[2][0], reports, now=runs[2][1], keep_runs=2)
     pages = _pages(tmp_path, "core.fct_task")
-    assert [p.relative_to(tmp_path).parts[3] for p in pages] == [runs[1][0], runs[2][0]]
+    assert [p.relative_to(tmp_path).parts[3] for p in pages] == [f"run-{r}" for r, _ in runs[1:]]
     assert not any(runs[0][0] in link for link in _index_links(index))
     assert not any(runs[0][0] in str(p) for p in tmp_path.rglob("*"))
     assert [d for d in tmp_path.rglob("*") if d.is_dir() and not any(d.iterdir())] == []
