@@ -36,12 +36,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import cast
 
-import sqlglot
 from sqlglot import exp
 
 from kpi_designer import model as m
 from kpi_designer.errors import EvaluationError
-from kpi_designer.loader import DIALECT, facts_of, reachable, with_filters
+from kpi_designer.loader import NotAnExpression, facts_of, parse_expression, reachable, with_filters
 from kpi_designer.semantic import CORE_SCHEMA, DIMENSIONS, ENTITIES, FACTS, Fact
 from kpiboard.yamlnodes import did_you_mean
 
@@ -93,12 +92,9 @@ class Compiled:
 def parse_filter(text: str) -> exp.Expr:
     """A request filter (``branch = 'denver'``), parsed and checked to be a plain condition."""
     try:
-        tree = sqlglot.parse_one(text, read=DIALECT)
-    except sqlglot.errors.ParseError as exc:
-        reason = exc.errors[0]["description"] if exc.errors else str(exc)
-        raise EvaluationError(f"filter {text!r} is not valid SQL: {reason}") from None
-    if tree.find(exp.Select, exp.Subquery) is not None or not isinstance(tree, exp.Condition):
-        raise EvaluationError(f"filter {text!r} must be a condition, not a query")
+        tree = parse_expression(text)
+    except NotAnExpression as exc:
+        raise EvaluationError(f"filter {text!r} {exc}") from None
     for column in tree.find_all(exp.Column):
         if column.table or column.name not in DIMENSIONS:
             hint = did_you_mean(column.name, list(DIMENSIONS))

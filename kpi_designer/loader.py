@@ -65,6 +65,23 @@ TYPE_REQUIRED: dict[str, tuple[str, ...]] = {
 TIME_TYPES = ("DATE", "TIMESTAMP")
 
 
+class NotAnExpression(ValueError):
+    """SQL text that is not one expression; the message says why, to follow ``<what> ``."""
+
+
+def parse_expression(text: str) -> exp.Expr:
+    """An analyst's SQL expression (``net_amount * 0.9``, ``status <> 'cancelled'``), parsed
+    as DuckDB SQL: never a query, so no definition or request reads a table of its choosing."""
+    try:
+        tree = sqlglot.parse_one(text, read=DIALECT)
+    except ParseError as exc:
+        reason = exc.errors[0]["description"] if exc.errors else str(exc)
+        raise NotAnExpression(f"is not valid SQL: {reason}") from None
+    if tree.find(exp.Select, exp.Subquery) is not None or not isinstance(tree, exp.Condition):
+        raise NotAnExpression("must be an expression, not a query")
+    return tree
+
+
 def load_kpis(folder: Path) -> dict[str, m.Kpi]:
     """Every KPI defined under ``folder``, by id; raises one :class:`DefinitionError` with every
     problem of every file. Files are named relative to ``folder``'s parent (``kpis/sales.yaml``).
@@ -275,6 +292,17 @@ class _Reader(NodeReader):
 
     # -- SQL expressions --------------------------------------------------------------------
 
+    def expression(self, node: Node, what: str, item: _Item | None) -> exp.Expr | None:
+        """The SQL expression written in ``node`` (see :func:`parse_expression`)."""
+        text = self.string(node, what, item)
+        if text is None:
+            return None
+        try:
+            return parse_expression(text)
+        except NotAnExpression as exc:
+            self.problem(line(node), f"{what} {exc}", item)
+            return None
+
     def sql(
         self,
         node: Node,
@@ -287,17 +315,8 @@ class _Reader(NodeReader):
     ) -> exp.Expr | None:
         """``node``'s SQL expression, parsed; every column it names must be in ``names``
         (name → what it is, for messages)."""
-        text = self.string(node, what, item)
-        if text is None:
-            return None
-        try:
-            tree = sqlglot.parse_one(text, read=DIALECT)
-        except ParseError as exc:
-            reason = exc.errors[0]["description"] if exc.errors else str(exc)
-            self.problem(line(node), f"{what} is not valid SQL: {reason}", item)
-            return None
-        if tree.find(exp.Select, exp.Subquery) is not None or not isinstance(tree, exp.Condition):
-            self.problem(line(node), f"{what} must be an expression, not a query", item)
+        tree = self.expression(node, what, item)
+        if tree is None:
             return None
         ok = True
         for column in tree.find_all(exp.Column):
@@ -439,14 +458,8 @@ class _Reader(NodeReader):
         nodes = node.value if isinstance(node, SequenceNode) else [node]
         out = []
         for child in nodes:
-            text = self.string(child, what, item)
-            if text is None:
-                return None
-            try:
-                tree = sqlglot.parse_one(text, read=DIALECT)
-            except ParseError as exc:
-                reason = exc.errors[0]["description"] if exc.errors else str(exc)
-                self.problem(line(child), f"{what} is not valid SQL: {reason}", item)
+            tree = self.expression(child, what, item)
+            if tree is None:
                 return None
             out.append(tree)
         return tuple(out)
@@ -471,14 +484,8 @@ class _Reader(NodeReader):
                     return None
                 listed.append(one)
         text_node = item.keys["expr"][1]
-        text = self.string(text_node, "expr", item)
-        if text is None:
-            return None
-        try:
-            tree = sqlglot.parse_one(text, read=DIALECT)
-        except ParseError as exc:
-            reason = exc.errors[0]["description"] if exc.errors else str(exc)
-            self.problem(line(text_node), f"expr is not valid SQL: {reason}", item)
+        tree = self.expression(text_node, "expr", item)
+        if tree is None:
             return None
         aliases = {i.alias: i for i in listed}
         named = list(listed)

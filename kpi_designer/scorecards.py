@@ -14,14 +14,12 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import sqlglot
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from sqlglot import exp
-from sqlglot.errors import ParseError
 
 from kpi_designer import model as m
 from kpi_designer.errors import DefinitionError
-from kpi_designer.loader import DIALECT, SUFFIXES, reachable
+from kpi_designer.loader import DIALECT, SUFFIXES, NotAnExpression, parse_expression, reachable
 from kpiboard.errors import Problem
 from kpiboard.yamlnodes import Keys, NodeReader, did_you_mean, kind_of_node, line
 
@@ -230,13 +228,9 @@ class _Reader(NodeReader):
         if text is None:
             return None
         try:
-            tree = sqlglot.parse_one(text, read=DIALECT)
-        except ParseError as exc:
-            reason = exc.errors[0]["description"] if exc.errors else str(exc)
-            self.problem(line(node), f"bonus is not valid SQL: {reason}")
-            return None
-        if tree.find(exp.Select, exp.Subquery) is not None:
-            self.problem(line(node), "bonus must be an expression, not a query")
+            tree = parse_expression(text)
+        except NotAnExpression as exc:
+            self.problem(line(node), f"bonus {exc}")
             return None
         for column in tree.find_all(exp.Column):
             if column.table or column.name not in FORMULA_NAMES:

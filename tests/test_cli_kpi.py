@@ -105,7 +105,7 @@ def test_eval_of_a_hostile_filter_is_refused(demo: Path) -> None:
         "branch IN (SELECT branch_id FROM core.dim_branch)",
     )
     assert result.returncode == 2
-    assert "must be a condition, not a query" in _one_error_line(result)
+    assert "must be an expression, not a query" in _one_error_line(result)
     result = kpiboard(demo, "kpi", "eval", "revenue", "--filter", "brnch = 'denver'")
     assert result.returncode == 2
     assert "'brnch' is not a dimension — did you mean 'branch'?" in _one_error_line(result)
