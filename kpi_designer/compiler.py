@@ -40,7 +40,14 @@ from sqlglot import exp
 
 from kpi_designer import model as m
 from kpi_designer.errors import EvaluationError
-from kpi_designer.loader import NotAnExpression, facts_of, parse_expression, reachable, with_filters
+from kpi_designer.loader import (
+    DIALECT,
+    NotAnExpression,
+    facts_of,
+    parse_expression,
+    reachable,
+    with_filters,
+)
 from kpi_designer.semantic import CORE_SCHEMA, DIMENSIONS, ENTITIES, FACTS, Fact
 from kpiboard.yamlnodes import did_you_mean
 
@@ -271,6 +278,12 @@ class _Builder:
     def __init__(self, kpis: Mapping[str, m.Kpi], query: Query) -> None:
         self.kpis = kpis
         self.params: dict[str, object] = {}
+        self.names = 0
+
+    def name(self, stem: str) -> str:
+        """A name for a part of the query, unique within it."""
+        self.names += 1
+        return f"{stem}_{self.names}"
 
     def param(self, stem: str, value: object) -> exp.Placeholder:
         for name, existing in self.params.items():
@@ -338,23 +351,25 @@ class _Builder:
         time: str | None,
         measures: Sequence[tuple[str, m.Measure]],
         query: Query,
-        *,
-        always_filter: bool = False,
     ) -> exp.Select:
-        """One scan of a fact computing several measures (each with its own filters) by period
-        and slice. One measure alone has its filters in ``WHERE``, unless ``always_filter``."""
+        """One scan of a fact computing several measures, each with its own filters, by period
+        and slice. A filter every measure has goes into ``WHERE`` (the rows it leaves out are
+        never read further); the others are ``FILTER`` clauses of their aggregates."""
         select, cols = self.rows(fact_name, time, query)
+        written = [{f.sql(DIALECT): f for f in measure.filters} for _, measure in measures]
+        common = [text for text in written[0] if all(text in w for w in written[1:])]
+        shared = [written[0][text] for text in common]
         outputs = []
-        for alias, measure in measures:
+        for (alias, measure), own in zip(measures, written, strict=True):
             agg = cols.aggregate(measure)
-            if measure.filters and (len(measures) > 1 or always_filter):
+            rest = [f for text, f in own.items() if text not in common]
+            if rest:
                 agg = exp.Filter(
-                    this=agg,
-                    expression=exp.Where(this=exp.and_(*map(cols.rewrite, measure.filters))),
+                    this=agg, expression=exp.Where(this=exp.and_(*map(cols.rewrite, rest)))
                 )
             outputs.append(exp.alias_(_double(agg), _ident(alias)))
-        if len(measures) == 1 and measures[0][1].filters and not always_filter:
-            select = select.where(*map(cols.rewrite, measures[0][1].filters), copy=False)
+        if shared:
+            select = select.where(*map(cols.rewrite, shared), copy=False)
         keys = [exp.alias_(cols.period(query.grain), _ident("period"))]
         keys += [exp.alias_(cols.dimension(d), _ident(d)) for d in query.by]
         select = select.select(*keys, *outputs, copy=False)
@@ -375,9 +390,9 @@ class _Builder:
 
     def one_scan(self, kpis: Sequence[m.Kpi], query: Query) -> exp.Select:
         """Several KPIs of one :func:`scan_of` in one pass over the fact: ``value_<i>`` and
-        ``present_<i>`` per KPI, in order. A simple KPI is present in a period and slice
-        where a row passes its filter (as if it were computed alone, with the filter in
-        ``WHERE``); a ratio wherever the fact has rows."""
+        ``present_<i>`` per KPI, in order. A simple KPI is present in a period and slice where
+        a row passes its filter, a ratio where its numerator or its denominator has a row (as
+        a ratio across two facts is): the rows each has when computed alone."""
         measures: list[tuple[str, m.Measure]] = []
         outputs: list[exp.Expr] = []
         for i, kpi in enumerate(kpis):
@@ -390,21 +405,28 @@ class _Builder:
                 assert isinstance(kpi, m.Ratio)
                 num, den = self.kpis[kpi.numerator.kpi], self.kpis[kpi.denominator.kpi]
                 assert isinstance(num, m.Simple) and isinstance(den, m.Simple)
+                a = with_filters(num, kpi.numerator.filters).measure
+                b = with_filters(den, kpi.denominator.filters).measure
                 measures += [
-                    (f"n{i}", with_filters(num, kpi.numerator.filters).measure),
-                    (f"d{i}", with_filters(den, kpi.denominator.filters).measure),
+                    (f"n{i}", a),
+                    (f"d{i}", b),
+                    (f"cn{i}", m.Measure(a.fact, "count", None, a.filters)),
+                    (f"cd{i}", m.Measure(b.fact, "count", None, b.filters)),
                 ]
                 top: exp.Expr = _col(f"n{i}")
                 if num.additive:
                     top = exp.Coalesce(this=top, expressions=[exp.Literal.number(0)])
                 value = exp.Div(this=top, expression=_nullif_zero(_col(f"d{i}")))
-                present = exp.true()
+                present = exp.or_(
+                    exp.GT(this=_col(f"cn{i}"), expression=exp.Literal.number(0)),
+                    exp.GT(this=_col(f"cd{i}"), expression=exp.Literal.number(0)),
+                )
             outputs += [
                 exp.alias_(value, _ident(f"value_{i}")),
                 exp.alias_(present, _ident(f"present_{i}")),
             ]
         fact, time = cast(tuple[str, str], scan_of(kpis[0], self.kpis))
-        inner = self.measures(fact, time, measures, query, always_filter=True)
+        inner = self.measures(fact, time, measures, query)
         keys = [_col(k) for k in ["period", *query.by]]
         select = exp.select(*keys, *outputs).from_(inner.subquery(_ident("r")), copy=False)
         if len(kpis) == 1:  # as one KPI: the frame every type returns
@@ -442,14 +464,16 @@ class _Builder:
             parts.append((one.alias, rows, source.additive, _interval(days, months)))
         first = self.param("start", period_start(query.start, query.grain))
         last = self.param("end", query.end)
+        # each input once, as a named result both the list of rows and its join read
+        names_of = [self.name("input") for _ in parts]
         keyed = []
-        for i, (_, rows, _, behind) in enumerate(parts):
+        for i, (_, _, _, behind) in enumerate(parts):
             period: exp.Expr = _col("period")
             if behind is not None:
                 period = _as_date(exp.Add(this=period, expression=behind.copy()))
             one_side = exp.select(
                 exp.alias_(period, _ident("period")), *(_col(k) for k in query.by)
-            ).from_(rows.subquery(_ident(f"k{i}")), copy=False)
+            ).from_(exp.table_(_ident(names_of[i])), copy=False)
             if behind is not None:  # a shifted period may fall outside the range asked for
                 one_side = one_side.where(
                     exp.Between(this=period.copy(), low=first.copy(), high=last.copy()),
@@ -461,7 +485,7 @@ class _Builder:
             spine.subquery(_ident("spine")), copy=False
         )
         names: dict[str, exp.Expr] = {}
-        for i, (alias, rows, additive, behind) in enumerate(parts):
+        for i, (alias, _, additive, behind) in enumerate(parts):
             table = f"i{i}"
             wanted: exp.Expr = _col("period", "spine")
             if behind is not None:
@@ -473,13 +497,17 @@ class _Builder:
                     for k in query.by
                 ),
             )
-            select = select.join(rows.subquery(_ident(table)), on=on, join_type="left", copy=False)
+            named = exp.table_(_ident(names_of[i]), alias=_ident(table))
+            select = select.join(named, on=on, join_type="left", copy=False)
             value: exp.Expr = _col("value", table)
             if additive:
                 value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
             names[alias] = value
         computed = _substitute(expr, names)
-        return select.select(exp.alias_(_double(computed), _ident("value")), copy=False)
+        select = select.select(exp.alias_(_double(computed), _ident("value")), copy=False)
+        for name, (_, rows, _, _) in zip(names_of, parts, strict=True):
+            select = select.with_(_ident(name), as_=rows, materialized=True, copy=False)
+        return select
 
     def cumulative(self, kpi: m.Cumulative, query: Query) -> exp.Select:
         source = self.kpis[kpi.kpi]
@@ -504,6 +532,9 @@ class _Builder:
                 cols.rewrite(measure.expr) if measure.expr is not None else exp.Literal.number(1)
             )
             daily = rows.select(*keys, exp.alias_(value, _ident("v")), copy=False)
+            if measure.agg in ("count_distinct", "min", "max"):
+                # one row per day and value is all these need: windows then join far fewer rows
+                daily = daily.distinct(copy=False)
             agg = _aggregate(measure.agg, _col("v", "r"))
         daily = cols.finish(daily)
         join = exp.and_(
@@ -612,10 +643,27 @@ class _Builder:
     def period_over_period(self, kpi: m.PeriodOverPeriod, query: Query) -> exp.Select:
         offset = m.Span(1, "periods") if kpi.compare == "previous_period" else m.Span(1, "years")
         source = self.kpis[kpi.kpi]
-        now = self.kpi(source, query)
         earlier = query.moved(offset, whole_periods=not kpi.like_for_like)
-        then = self.kpi(source, earlier)
         days, months = _offset_parts(offset, query.grain)
+        single = not kpi.like_for_like and query.start == period_start(query.start, query.grain)
+        if single:
+            # whole periods from a period's first day: the earlier periods and the current ones
+            # are all whole (the last current one up to the range's end) in one range, computed
+            # once and read twice
+            both = self.name("periods")
+            rows = self.kpi(source, replace(query, start=earlier.start))
+            now: exp.Select = (
+                exp.select("*")
+                .from_(exp.table_(_ident(both)), copy=False)
+                .where(
+                    exp.GTE(this=_col("period"), expression=self.param("start", query.start)),
+                    copy=False,
+                )
+            )
+            then = exp.select("*").from_(exp.table_(_ident(both)), copy=False)
+        else:
+            now = self.kpi(source, query)
+            then = self.kpi(source, earlier)
         keys = ["period", *query.by]
         # the current period moved back, not the earlier one forward: see combine()
         wanted = _as_date(exp.Sub(this=_col("period", "n"), expression=_interval(days, months)))
@@ -635,11 +683,14 @@ class _Builder:
             value = exp.Sub(this=cur, expression=prev)
         else:
             value = prev
-        return (
+        select = (
             exp.select(*(_col(k, "n") for k in keys), exp.alias_(_double(value), _ident("value")))
             .from_(now.subquery(_ident("n")), copy=False)
             .join(then.subquery(_ident("p")), on=on, join_type="left", copy=False)
         )
+        if single:
+            select = select.with_(_ident(both), as_=rows, materialized=True, copy=False)
+        return select
 
 
 def _aggregate(agg: str, value: exp.Expr) -> exp.Expr:
@@ -774,28 +825,36 @@ class _Columns:
         return _as_date(exp.func("date_trunc", exp.Literal.string(grain), day))
 
     def range(self, start: exp.Expr, end: exp.Expr) -> list[exp.Expr]:
-        """Rows whose local day is in [start, end]; for a timestamp, also a plain range on the
-        stored UTC value one day wider each side, which the engine can prune by."""
-        out: list[exp.Expr] = [exp.Between(this=self.local_day(), low=start, high=end)]
-        if self.columns[self.time] != "DATE":
-            stamp = exp.DataType.build("TIMESTAMP")
-            out.append(
-                exp.GTE(
-                    this=self.time_column(),
-                    expression=exp.Sub(
-                        this=exp.cast(start.copy(), stamp), expression=_interval(1, 0)
-                    ),
-                )
-            )
-            out.append(
-                exp.LT(
-                    this=self.time_column(),
-                    expression=exp.Add(
-                        this=exp.cast(end.copy(), stamp), expression=_interval(2, 0)
-                    ),
-                )
-            )
-        return out
+        """Rows whose local day is in [start, end].
+
+        For a timestamp, converting every row to its local day is the dearest part of many a
+        KPI, so the local day is only computed where it can matter: a row stored (in UTC) more
+        than a day inside the range is in it in any time zone (offsets stay within ±14 hours),
+        one more than a day outside is not; only the rows near either end are converted. The
+        plain UTC bounds also let the engine skip whole blocks of rows.
+        """
+        if self.columns[self.time] == "DATE":
+            return [exp.Between(this=self.local_day(), low=start, high=end)]
+        stamp = exp.DataType.build("TIMESTAMP")
+        first = exp.cast(start.copy(), stamp)
+        after = exp.cast(end.copy(), stamp)  # midnight UTC starting the last day
+
+        def moved(moment: exp.Expr, days: int) -> exp.Expr:
+            if days < 0:
+                return exp.Sub(this=moment.copy(), expression=_interval(-days, 0))
+            return exp.Add(this=moment.copy(), expression=_interval(days, 0))
+
+        utc = self.time_column
+        inside = exp.and_(
+            exp.GTE(this=utc(), expression=moved(first, 1)),
+            exp.LT(this=utc(), expression=after.copy()),
+        )
+        near_an_end = exp.Between(this=self.local_day(), low=start, high=end)
+        return [
+            exp.GTE(this=utc(), expression=moved(first, -1)),
+            exp.LT(this=utc(), expression=moved(after, 2)),
+            exp.paren(exp.or_(exp.paren(inside, copy=False), near_an_end), copy=False),
+        ]
 
     def aggregate(self, measure: m.Measure) -> exp.Expr:
         if measure.expr is None:

@@ -179,7 +179,8 @@ class Engine:
         self.definitions = definitions
         self._connect = connect
         self._snapshot = snapshot
-        self._cache: OrderedDict[tuple[object, ...], pd.DataFrame] = OrderedDict()
+        self._cache: OrderedDict[tuple[object, ...], pd.DataFrame] = OrderedDict()  # per KPI
+        self._answers: OrderedDict[tuple[object, ...], pd.DataFrame] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._data_end: dict[object, dt.date | None] = {}
@@ -235,11 +236,25 @@ class Engine:
         ``value``, ``plan``, ``achievement``, ``status``."""
         ids = [kpi_ids] if isinstance(kpi_ids, str) else list(kpi_ids)
         query = self.query(start=start, end=end, grain=grain, by=by, filters=filters, scope=scope)
+        # the whole answer is cached too: a dashboard asks the same question again and again
+        key = (self._snapshot(), tuple(ids), _query_key(query))
+        with self._lock:
+            answer = self._answers.get(key)
+            if answer is not None:
+                self._answers.move_to_end(key)
+        if answer is not None:
+            return answer.copy()
         frames = self._values(ids, query)
         columns = ["kpi", "period", *query.by, "value", "plan", "achievement", "status"]
-        if not frames:
-            return pd.DataFrame(columns=columns)
-        return pd.concat(frames, ignore_index=True)[columns]
+        if frames:
+            answer = pd.concat(frames, ignore_index=True)[columns]
+        else:
+            answer = pd.DataFrame(columns=columns)
+        with self._lock:
+            self._answers[key] = answer
+            while len(self._answers) > self._cache_size:
+                self._answers.popitem(last=False)
+        return answer.copy()
 
     def _values(self, ids: Sequence[str], query: Query) -> list[pd.DataFrame]:
         for kpi_id in ids:  # a request the definitions cannot answer fails before any work

@@ -565,7 +565,8 @@ RATIOS = [
         """,
         by=("branch",),
     ),
-    # austin's February 2025 has a deal, but none closed: no value
+    # a ratio has a row where its numerator or its denominator has one: austin's February 2025
+    # has a deal, but none closed, so no row (as a ratio across two facts would not)
     Case(
         "win_rate_zero_denominator",
         "win_rate",
@@ -579,6 +580,7 @@ RATIOS = [
         FROM {DEAL} AS x JOIN core.dim_date AS d ON d.calendar_date = x.day
         WHERE x.day BETWEEN '2024-12-01' AND '2025-03-31'
         GROUP BY d.month_start, x.branch_id
+        HAVING SUM(CASE WHEN x.status IN ('won', 'lost') THEN 1 ELSE 0 END) > 0
         """,
         by=("branch",),
     ),

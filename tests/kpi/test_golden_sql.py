@@ -27,6 +27,8 @@ CASES = {
     "lead_to_won_deal_90d": ("month", ("employee",)),
     "repeat_service_14d": ("week", ()),
     "revenue_vs_last_year": ("month", ("region",)),
+    "revenue_growth_yoy": ("month", ()),
+    "won_deals_vs_last_year": ("quarter", ("employee",)),
 }
 
 

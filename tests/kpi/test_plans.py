@@ -174,11 +174,12 @@ def test_carry_forward_fills_months_without_a_plan(plan_engine: Engine) -> None:
             (MAR, NO, 0.8, NO, NO),
         ],
     )
-    # austin has no win-rate plan: its February (a deal, none closed) has no value either
+    # austin has no win-rate plan; its February (a deal opened, none closed) has neither a
+    # numerator nor a denominator row, so no row at all
     austin = frame[frame["branch"] == "austin"]
     assert_rows(
         rows(austin, PLAN_COLUMNS),
-        [(JAN, 1.0, NO, NO, NO), (FEB, NO, NO, NO, NO), (MAR, 1.0, NO, NO, NO)],
+        [(JAN, 1.0, NO, NO, NO), (MAR, 1.0, NO, NO, NO)],
     )
     # a plan of a non-additive KPI applies at its own grain only
     quarter = plan_engine.evaluate(

@@ -16,19 +16,24 @@ FROM (
       "period",
       "employee",
       CAST(COALESCE("n0", 0) AS DOUBLE PRECISION) / NULLIF("d0", 0) AS "value_0",
-      TRUE AS "present_0"
+      "cn0" > 0 OR "cd0" > 0 AS "present_0"
     FROM (
       SELECT
         CAST(DATE_TRUNC('MONTH', "f"."issued_on") AS DATE) AS "period",
         "f"."owner_id" AS "employee",
-        CAST(SUM("f"."net_amount") FILTER(WHERE
-          NOT "f"."status" IN ('draft', 'cancelled')) AS DOUBLE PRECISION) AS "n0",
+        CAST(SUM("f"."net_amount") AS DOUBLE PRECISION) AS "n0",
         CAST(COUNT(*) FILTER(WHERE
-          "f"."kind" = 'invoice' AND NOT "f"."status" IN ('draft', 'cancelled')) AS DOUBLE PRECISION) AS "d0"
+          "f"."kind" = 'invoice') AS DOUBLE PRECISION) AS "d0",
+        CAST(COUNT(*) AS DOUBLE PRECISION) AS "cn0",
+        CAST(COUNT(*) FILTER(WHERE
+          "f"."kind" = 'invoice') AS DOUBLE PRECISION) AS "cd0"
       FROM "core"."fct_invoice" AS "f"
       WHERE
-        "f"."issued_on" BETWEEN %(start_0)s AND %(end_1)s
-        AND "f"."branch_id" IN (%(scope_2)s, %(scope_3)s)
+        (
+          "f"."issued_on" BETWEEN %(start_0)s AND %(end_1)s
+          AND "f"."branch_id" IN (%(scope_2)s, %(scope_3)s)
+        )
+        AND NOT "f"."status" IN ('draft', 'cancelled')
       GROUP BY
         1,
         2

@@ -13,20 +13,24 @@ FROM (
     SELECT
       "period",
       CAST(COALESCE("n0", 0) AS DOUBLE PRECISION) / NULLIF("d0", 0) AS "value_0",
-      TRUE AS "present_0"
+      "cn0" > 0 OR "cd0" > 0 AS "present_0"
     FROM (
       SELECT
         CAST(DATE_TRUNC('QUARTER', "p"."issued_on") AS DATE) AS "period",
-        CAST(SUM("f"."line_amount" - "f"."cost_amount") FILTER(WHERE
-          NOT "f"."cost_amount" IS NULL AND NOT "p"."status" IN ('draft', 'cancelled')) AS DOUBLE PRECISION) AS "n0",
-        CAST(SUM("f"."line_amount") FILTER(WHERE
-          NOT "f"."cost_amount" IS NULL AND NOT "p"."status" IN ('draft', 'cancelled')) AS DOUBLE PRECISION) AS "d0"
+        CAST(SUM("f"."line_amount" - "f"."cost_amount") AS DOUBLE PRECISION) AS "n0",
+        CAST(SUM("f"."line_amount") AS DOUBLE PRECISION) AS "d0",
+        CAST(COUNT(*) AS DOUBLE PRECISION) AS "cn0",
+        CAST(COUNT(*) AS DOUBLE PRECISION) AS "cd0"
       FROM "core"."fct_invoice_line" AS "f"
       LEFT JOIN "core"."fct_invoice" AS "p"
         ON "p"."invoice_id" = "f"."invoice_id"
       WHERE
-        "p"."issued_on" BETWEEN %(start_0)s AND %(end_1)s
-        AND "f"."branch_id" IN (%(scope_2)s, %(scope_3)s)
+        (
+          "p"."issued_on" BETWEEN %(start_0)s AND %(end_1)s
+          AND "f"."branch_id" IN (%(scope_2)s, %(scope_3)s)
+        )
+        AND NOT "f"."cost_amount" IS NULL
+        AND NOT "p"."status" IN ('draft', 'cancelled')
       GROUP BY
         1
     ) AS "r"

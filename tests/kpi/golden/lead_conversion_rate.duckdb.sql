@@ -16,7 +16,7 @@ FROM (
       "period",
       "channel",
       COALESCE("n0", 0) / NULLIF("d0", 0) AS "value_0",
-      TRUE AS "present_0"
+      "cn0" > 0 OR "cd0" > 0 AS "present_0"
     FROM (
       SELECT
         CAST(DATE_TRUNC(
@@ -26,14 +26,23 @@ FROM (
         "f"."channel" AS "channel",
         CAST(COUNT(*) FILTER(WHERE
           "f"."status" = 'converted') AS DOUBLE) AS "n0",
-        CAST(COUNT(*) AS DOUBLE) AS "d0"
+        CAST(COUNT(*) AS DOUBLE) AS "d0",
+        CAST(COUNT(*) FILTER(WHERE
+          "f"."status" = 'converted') AS DOUBLE) AS "cn0",
+        CAST(COUNT(*) AS DOUBLE) AS "cd0"
       FROM "core"."fct_lead" AS "f"
       LEFT JOIN "core"."dim_branch" AS "b"
         ON "b"."branch_id" = "f"."branch_id"
       WHERE
-        CAST("f"."created_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE) BETWEEN $start_0 AND $end_1
-        AND "f"."created_at" >= CAST($start_0 AS TIMESTAMP) - INTERVAL '1' DAY
+        "f"."created_at" >= CAST($start_0 AS TIMESTAMP) - INTERVAL '1' DAY
         AND "f"."created_at" < CAST($end_1 AS TIMESTAMP) + INTERVAL '2' DAY
+        AND (
+          (
+            "f"."created_at" >= CAST($start_0 AS TIMESTAMP) + INTERVAL '1' DAY
+            AND "f"."created_at" < CAST($end_1 AS TIMESTAMP)
+          )
+          OR CAST("f"."created_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE) BETWEEN $start_0 AND $end_1
+        )
         AND "f"."branch_id" IN ($scope_2, $scope_3)
       GROUP BY
         1,

@@ -28,9 +28,15 @@ FROM (
   LEFT JOIN "core"."dim_branch" AS "b"
     ON "b"."branch_id" = "f"."branch_id"
   WHERE
-    CAST("f"."created_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE) BETWEEN $start_0 AND $end_1
-    AND "f"."created_at" >= CAST($start_0 AS TIMESTAMP) - INTERVAL '1' DAY
+    "f"."created_at" >= CAST($start_0 AS TIMESTAMP) - INTERVAL '1' DAY
     AND "f"."created_at" < CAST($end_1 AS TIMESTAMP) + INTERVAL '2' DAY
+    AND (
+      (
+        "f"."created_at" >= CAST($start_0 AS TIMESTAMP) + INTERVAL '1' DAY
+        AND "f"."created_at" < CAST($end_1 AS TIMESTAMP)
+      )
+      OR CAST("f"."created_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE) BETWEEN $start_0 AND $end_1
+    )
     AND "f"."branch_id" IN ($scope_2, $scope_3)
   GROUP BY
     1,

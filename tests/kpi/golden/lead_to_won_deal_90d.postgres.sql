@@ -28,9 +28,15 @@ FROM (
   LEFT JOIN "core"."dim_branch" AS "b"
     ON "b"."branch_id" = "f"."branch_id"
   WHERE
-    CAST("f"."created_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE) BETWEEN %(start_0)s AND %(end_1)s
-    AND "f"."created_at" >= CAST(%(start_0)s AS TIMESTAMP) - INTERVAL '1 DAY'
+    "f"."created_at" >= CAST(%(start_0)s AS TIMESTAMP) - INTERVAL '1 DAY'
     AND "f"."created_at" < CAST(%(end_1)s AS TIMESTAMP) + INTERVAL '2 DAY'
+    AND (
+      (
+        "f"."created_at" >= CAST(%(start_0)s AS TIMESTAMP) + INTERVAL '1 DAY'
+        AND "f"."created_at" < CAST(%(end_1)s AS TIMESTAMP)
+      )
+      OR CAST("f"."created_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE) BETWEEN %(start_0)s AND %(end_1)s
+    )
     AND "f"."branch_id" IN (%(scope_2)s, %(scope_3)s)
   GROUP BY
     1,

@@ -28,9 +28,15 @@ FROM (
     ON "b"."branch_id" = "f"."branch_id"
   WHERE
     (
-      CAST("f"."received_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE) BETWEEN $start_0 AND $end_1
-      AND "f"."received_at" >= CAST($start_0 AS TIMESTAMP) - INTERVAL '1' DAY
+      "f"."received_at" >= CAST($start_0 AS TIMESTAMP) - INTERVAL '1' DAY
       AND "f"."received_at" < CAST($end_1 AS TIMESTAMP) + INTERVAL '2' DAY
+      AND (
+        (
+          "f"."received_at" >= CAST($start_0 AS TIMESTAMP) + INTERVAL '1' DAY
+          AND "f"."received_at" < CAST($end_1 AS TIMESTAMP)
+        )
+        OR CAST("f"."received_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE) BETWEEN $start_0 AND $end_1
+      )
       AND "f"."branch_id" IN ($scope_2, $scope_3)
     )
     AND "f"."status" <> 'cancelled'

@@ -1,0 +1,79 @@
+-- start_0 = datetime.date(2026, 1, 1)
+-- end_1 = datetime.date(2026, 6, 30)
+-- scope_2 = 'denver'
+-- scope_3 = 'austin'
+-- start_4 = datetime.date(2025, 1, 1)
+-- end_5 = datetime.date(2025, 6, 30)
+SELECT
+  "period",
+  "employee",
+  "value"
+FROM (
+  SELECT
+    "n"."period",
+    "n"."employee",
+    CAST("n"."value" - COALESCE("p"."value", 0) AS DOUBLE PRECISION) AS "value"
+  FROM (
+    SELECT
+      CAST(DATE_TRUNC(
+        'QUARTER',
+        CAST("f"."closed_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE)
+      ) AS DATE) AS "period",
+      "f"."owner_id" AS "employee",
+      CAST(COUNT(*) AS DOUBLE PRECISION) AS "value"
+    FROM "core"."fct_deal" AS "f"
+    LEFT JOIN "core"."dim_branch" AS "b"
+      ON "b"."branch_id" = "f"."branch_id"
+    WHERE
+      (
+        "f"."closed_at" >= CAST(%(start_0)s AS TIMESTAMP) - INTERVAL '1 DAY'
+        AND "f"."closed_at" < CAST(%(end_1)s AS TIMESTAMP) + INTERVAL '2 DAY'
+        AND (
+          (
+            "f"."closed_at" >= CAST(%(start_0)s AS TIMESTAMP) + INTERVAL '1 DAY'
+            AND "f"."closed_at" < CAST(%(end_1)s AS TIMESTAMP)
+          )
+          OR CAST("f"."closed_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE) BETWEEN %(start_0)s AND %(end_1)s
+        )
+        AND "f"."branch_id" IN (%(scope_2)s, %(scope_3)s)
+      )
+      AND "f"."status" = 'won'
+    GROUP BY
+      1,
+      2
+  ) AS "n"
+  LEFT JOIN (
+    SELECT
+      CAST(DATE_TRUNC(
+        'QUARTER',
+        CAST("f"."closed_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE)
+      ) AS DATE) AS "period",
+      "f"."owner_id" AS "employee",
+      CAST(COUNT(*) AS DOUBLE PRECISION) AS "value"
+    FROM "core"."fct_deal" AS "f"
+    LEFT JOIN "core"."dim_branch" AS "b"
+      ON "b"."branch_id" = "f"."branch_id"
+    WHERE
+      (
+        "f"."closed_at" >= CAST(%(start_4)s AS TIMESTAMP) - INTERVAL '1 DAY'
+        AND "f"."closed_at" < CAST(%(end_5)s AS TIMESTAMP) + INTERVAL '2 DAY'
+        AND (
+          (
+            "f"."closed_at" >= CAST(%(start_4)s AS TIMESTAMP) + INTERVAL '1 DAY'
+            AND "f"."closed_at" < CAST(%(end_5)s AS TIMESTAMP)
+          )
+          OR CAST("f"."closed_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE) BETWEEN %(start_4)s AND %(end_5)s
+        )
+        AND "f"."branch_id" IN (%(scope_2)s, %(scope_3)s)
+      )
+      AND "f"."status" = 'won'
+    GROUP BY
+      1,
+      2
+  ) AS "p"
+    ON CAST("n"."period" - INTERVAL '12 MONTH' AS DATE) IS NOT DISTINCT FROM "p"."period"
+    AND "n"."employee" IS NOT DISTINCT FROM "p"."employee"
+) AS "kpi"
+ORDER BY
+  "period",
+  "employee";
