@@ -7,8 +7,9 @@ that reports the seconds of the checking alone and its own peak RSS:
 
 - **kpiboard**: ``validation.run.plan`` (untimed; it creates the ``_validation`` schema, hence
   the writable copy) and ``validation.run.check`` for layer ``core``, the pipeline's own path:
-  GX 1.x's SQL engine pushed down into DuckDB, one ephemeral context per table and one
-  ``batch.validate`` per expectation. Run twice: on the full suite, and without the custom-SQL
+  GX 1.x's SQL engine pushed down into DuckDB, one ephemeral context for all tables and one
+  ``batch.validate`` per expectation (a unique column first asked for its proportion of unique
+  values). Run twice: on the full suite, and without the custom-SQL
   expectations (``exists_in`` and ``sql``, which become ``UnexpectedRowsExpectation``).
 - **GX pandas** (the peer): the same GX expectation objects, with the same result format, on
   pandas DataFrames: each core table read whole with DuckDB's ``.df()`` (read time included),
@@ -504,7 +505,7 @@ what each number is:
   peak MB   the highest VmHWM (peak RSS) of the path's processes: interpreter, libraries and
             DuckDB's own memory included; "imports only" is the floor every GX path starts from.
   kpiboard (GX pushed down)   validation.run.check() on plan()'s list, as the pipeline runs it:
-                              one ephemeral GX context per table, one batch.validate() per
+                              one ephemeral GX context, one batch.validate() per
                               expectation, SQL run inside DuckDB.
   peer: GX pandas engine      the same GX expectations and result format on each table read
                               whole into pandas; one table in memory at a time.
