@@ -11,13 +11,16 @@ they live in.
 How each type is computed:
 
 - **simple**: the fact's rows in the range, placed on the branch's local day, filtered and
-  scoped, grouped by period and slice.
+  scoped, grouped by period and slice. Simple KPIs of one fact and time column are computed in
+  one scan when asked for together (:func:`compile_scan`), each aggregate with its own
+  ``FILTER``.
 - **ratio**: numerator and denominator over the same period and slice; when both are simple KPIs
-  of one fact and time column, one scan with ``FILTER`` clauses, else two grouped queries joined.
-  Always a ratio of the sums.
-- **derived**: each input grouped on its own (shifted when it has an offset: computed on the
-  earlier range, its period moved forward), joined on period and slice, the expression applied
-  (a missing additive input is 0; division by 0 gives no value).
+  of one fact and time column, one scan, else two grouped queries joined. Always a ratio of the
+  sums; a row where the numerator or the denominator has one.
+- **derived**: each input grouped on its own, once (a materialized ``WITH``), joined on period
+  and slice, the expression applied (a missing additive input is 0; division by 0 gives no
+  value). An input with an offset is computed on the earlier range and met by the current
+  period moved back.
 - **cumulative**: a calendar of the range's periods (``core.dim_date``), each with the first day
   of its window, joined to the input's rows (additive ones first summed per day): exact for any
   aggregation.
@@ -25,7 +28,8 @@ How each type is computed:
   event within the window after it (times compared in UTC).
 - **period over period**: the KPI now and the KPI over the range moved back by the comparison
   offset. Like-for-like keeps that moved range as is (the running period against as many days of
-  the other); otherwise it is widened to whole periods.
+  the other, whole periods where the range ends on a period's last day); otherwise it is widened
+  to whole periods, and a range starting on a period's first day is computed in one scan.
 """
 
 from __future__ import annotations
