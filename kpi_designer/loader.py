@@ -87,7 +87,15 @@ def load_kpis(folder: Path) -> dict[str, m.Kpi]:
     problem of every file. Files are named relative to ``folder``'s parent (``kpis/sales.yaml``).
     """
     if not folder.is_dir():
-        raise DefinitionError([Problem(str(folder), None, "no such KPI folder")])
+        raise DefinitionError(
+            [
+                Problem(
+                    str(folder),
+                    None,
+                    "no such KPI folder: KPIs are YAML files there (docs/kpis.md)",
+                )
+            ]
+        )
     problems: list[Problem] = []
     kpis: list[m.Kpi] = []
     for path in sorted(p for p in folder.rglob("*") if p.suffix in SUFFIXES and p.is_file()):
