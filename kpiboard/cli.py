@@ -200,8 +200,11 @@ def demo(
     out.print(f"Warehouse: {run.snapshot}", markup=False)
     if not no_serve:
         out.print(
-            "The dashboard is not part of this version yet; the demo ends here. Explore the "
-            f'warehouse with: kpiboard sql -p {directory} "SELECT * FROM core.fct_invoice LIMIT 5"',
+            "The dashboard is not part of this version yet; the demo ends here. Try:\n"
+            f"  kpiboard kpi eval revenue win_rate --by branch -p {directory}\n"
+            f"  kpiboard kpi scorecard sales_manager -p {directory}\n"
+            f'  kpiboard sql -p {directory} "SELECT * FROM core.fct_invoice LIMIT 5"\n'
+            f"  and open {directory}/data_docs/index.html for the data's quality",
             markup=False,
         )
 
