@@ -308,7 +308,10 @@ class Engine:
         keys = ["period", *query.by]
         for together in (group for group in scans.values() if len(group) > 1):
             joint = compile_scan(together, query, self.kpis)
-            cursor = con.execute(joint.sql("duckdb"), joint.params)
+            try:
+                cursor = _execute(con, joint, together)
+            except EvaluationError:
+                continue  # one of them cannot be computed: alone, the error names which
             names = [d[0] for d in cursor.description or ()]
             frame = pd.DataFrame(cursor.fetchall(), columns=names)
             for i, kpi_id in enumerate(together):
@@ -318,13 +321,14 @@ class Engine:
                 out[kpi_id] = one.sort_values(keys, ignore_index=True)
         for kpi_id in ids:
             if kpi_id not in out:
-                out[kpi_id] = self._run(con, self.compile(kpi_id, query), query)
+                out[kpi_id] = self._run(con, self.compile(kpi_id, query), query, kpi_id)
         return out
 
     @staticmethod
-    def _run(con: duckdb.DuckDBPyConnection, compiled: Compiled, query: Query) -> pd.DataFrame:
-        cursor = con.execute(compiled.sql("duckdb"), compiled.params)
-        rows = cursor.fetchall()
+    def _run(
+        con: duckdb.DuckDBPyConnection, compiled: Compiled, query: Query, kpi_id: str
+    ) -> pd.DataFrame:
+        rows = _execute(con, compiled, [kpi_id]).fetchall()
         frame = pd.DataFrame(rows, columns=["period", *query.by, "value"])
         frame["value"] = frame["value"].astype("float64")
         return frame
@@ -420,6 +424,21 @@ class Engine:
         if kpi_id not in self.kpis:
             raise EvaluationError(f"unknown KPI {kpi_id!r}")
         return sorted(reachable(self.kpis[kpi_id], self.kpis))
+
+
+def _execute(
+    con: duckdb.DuckDBPyConnection, compiled: Compiled, kpi_ids: Sequence[str]
+) -> duckdb.DuckDBPyConnection:
+    """Run a KPI's SQL; a warehouse that cannot answer it (a core table the project's models
+    do not build, a function a definition misspelled) is the definitions' problem, said in one
+    line naming the KPIs."""
+    try:
+        return con.execute(compiled.sql("duckdb"), compiled.params)
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise EvaluationError(
+            f"kpi {', '.join(map(repr, kpi_ids))}: the warehouse cannot compute it: {first}"
+        ) from exc
 
 
 def _query_key(query: Query) -> tuple[object, ...]:
