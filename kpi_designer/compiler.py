@@ -161,10 +161,20 @@ def check_query(kpi_id: str, query: Query, kpis: Mapping[str, m.Kpi]) -> None:
         raise EvaluationError(f"--by names a dimension twice: {', '.join(query.by)}")
 
 
-def scan_of(kpi: m.Kpi, kpis: Mapping[str, m.Kpi]) -> tuple[str, str] | None:
+def scan_of(
+    kpi: m.Kpi, kpis: Mapping[str, m.Kpi], query: Query | None = None
+) -> tuple[str, str] | None:
     """(fact, time column) when ``kpi`` is computed by aggregating rows of one fact in one pass:
-    a simple KPI, or a ratio of two simple KPIs of the same fact and time. KPIs with the same
-    scan can be computed together (:func:`compile_scan`)."""
+    a simple KPI, or a ratio of two simple KPIs of the same fact and time; for ``query``, also
+    a period-over-period KPI of one of those compared over whole periods from a period's first
+    day (the earlier periods are then more rows of the same pass). KPIs with the same scan can
+    be computed together (:func:`compile_scan`)."""
+    if isinstance(kpi, m.PeriodOverPeriod):
+        source = kpis.get(kpi.kpi)
+        whole = query is not None and query.start == period_start(query.start, query.grain)
+        if source is None or kpi.like_for_like or not whole:
+            return None
+        return None if isinstance(source, m.PeriodOverPeriod) else scan_of(source, kpis)
     if isinstance(kpi, m.Simple):
         return kpi.measure.fact, kpi.measure.time or FACTS[kpi.measure.fact].time
     if isinstance(kpi, m.Ratio):
@@ -180,7 +190,7 @@ def compile_scan(kpi_ids: Sequence[str], query: Query, kpis: Mapping[str, m.Kpi]
     """KPIs of one :func:`scan_of`, computed in one pass: columns ``period``, the ``by``
     dimensions, then ``value_<i>`` and ``present_<i>`` for the i-th KPI (a KPI's rows are those
     where ``present_<i>``: the rows it has when computed alone)."""
-    scans = {scan_of(kpis[k], kpis) for k in kpi_ids}
+    scans = {scan_of(kpis[k], kpis, query) for k in kpi_ids}
     if len(scans) != 1 or None in scans:
         raise ValueError(f"not one scan: {', '.join(kpi_ids)}")
     for kpi_id in kpi_ids:
@@ -396,7 +406,77 @@ class _Builder:
         """Several KPIs of one :func:`scan_of` in one pass over the fact: ``value_<i>`` and
         ``present_<i>`` per KPI, in order. A simple KPI is present in a period and slice where
         a row passes its filter, a ratio where its numerator or its denominator has a row (as
-        a ratio across two facts is): the rows each has when computed alone."""
+        a ratio across two facts is), a period-over-period KPI where its KPI is: the rows each
+        has when computed alone. Period-over-period KPIs widen the pass to the earlier periods
+        they compare with, and meet them as :meth:`period_over_period` does."""
+        pops = [k for k in kpis if isinstance(k, m.PeriodOverPeriod)]
+        measured: list[m.Kpi] = [k for k in kpis if not isinstance(k, m.PeriodOverPeriod)]
+        for pop in pops:
+            if all(k.id != pop.kpi for k in measured):
+                measured.append(self.kpis[pop.kpi])
+        column = {k.id: j for j, k in enumerate(measured)}
+        wide = query
+        for pop in pops:
+            earlier = query.moved(_pop_offset(pop), whole_periods=True)
+            wide = replace(wide, start=min(wide.start, earlier.start))
+        grouped = self._grouped(measured, wide)
+        if not pops:
+            if len(kpis) == 1:  # as one KPI: the frame every type returns
+                return (
+                    exp.select(
+                        *(_col(k, "s") for k in ["period", *query.by]),
+                        exp.alias_(_col("value_0", "s"), _ident("value")),
+                    )
+                    .from_(grouped.subquery(_ident("s")), copy=False)
+                    .where(_col("present_0", "s"), copy=False)
+                )
+            return grouped
+        name = self.name("scan")
+        select = exp.select(*(_col(k, "g") for k in ["period", *query.by])).from_(
+            exp.table_(_ident(name), alias=_ident("g")), copy=False
+        )
+        joined: dict[tuple[int, int], str] = {}
+        for i, kpi in enumerate(kpis):
+            if not isinstance(kpi, m.PeriodOverPeriod):
+                j = column[kpi.id]
+                value: exp.Expr = _col(f"value_{j}", "g")
+                present: exp.Expr = _col(f"present_{j}", "g")
+            else:
+                j = column[kpi.kpi]
+                interval = _offset_parts(_pop_offset(kpi), query.grain)
+                if interval not in joined:
+                    joined[interval] = alias = f"p{len(joined)}"
+                    wanted = _as_date(
+                        exp.Sub(this=_col("period", "g"), expression=_interval(*interval))
+                    )
+                    on = exp.and_(
+                        exp.NullSafeEQ(this=wanted, expression=_col("period", alias)),
+                        *(
+                            exp.NullSafeEQ(this=_col(k, "g"), expression=_col(k, alias))
+                            for k in query.by
+                        ),
+                    )
+                    past = exp.table_(_ident(name), alias=_ident(alias))
+                    select = select.join(past, on=on, join_type="left", copy=False)
+                source = self.kpis[kpi.kpi]
+                value = _pop_value(
+                    kpi, _col(f"value_{j}", "g"), _col(f"value_{j}", joined[interval]), source
+                )
+                present = _col(f"present_{j}", "g")
+            select = select.select(
+                exp.alias_(value, _ident(f"value_{i}")),
+                exp.alias_(present, _ident(f"present_{i}")),
+                copy=False,
+            )
+        select = select.where(
+            exp.GTE(this=_col("period", "g"), expression=self.param("start", query.start)),
+            copy=False,
+        )
+        return select.with_(_ident(name), as_=grouped, materialized=True, copy=False)
+
+    def _grouped(self, kpis: Sequence[m.Kpi], query: Query) -> exp.Select:
+        """Simple and ratio KPIs of one fact by period and slice, in one pass: ``period``, the
+        ``by`` columns, then ``value_<j>`` and ``present_<j>`` per KPI."""
         measures: list[tuple[str, m.Measure]] = []
         outputs: list[exp.Expr] = []
         for i, kpi in enumerate(kpis):
@@ -432,17 +512,7 @@ class _Builder:
         fact, time = cast(tuple[str, str], scan_of(kpis[0], self.kpis))
         inner = self.measures(fact, time, measures, query)
         keys = [_col(k) for k in ["period", *query.by]]
-        select = exp.select(*keys, *outputs).from_(inner.subquery(_ident("r")), copy=False)
-        if len(kpis) == 1:  # as one KPI: the frame every type returns
-            return (
-                exp.select(
-                    *(_col(k, "s") for k in ["period", *query.by]),
-                    exp.alias_(_col("value_0", "s"), _ident("value")),
-                )
-                .from_(select.subquery(_ident("s")), copy=False)
-                .where(_col("present_0", "s"), copy=False)
-            )
-        return select
+        return exp.select(*keys, *outputs).from_(inner.subquery(_ident("r")), copy=False)
 
     def derived(self, kpi: m.Derived, query: Query) -> exp.Select:
         return self.combine(list(kpi.named), kpi.expr, query)
@@ -645,7 +715,7 @@ class _Builder:
         return cols.finish(select)
 
     def period_over_period(self, kpi: m.PeriodOverPeriod, query: Query) -> exp.Select:
-        offset = m.Span(1, "periods") if kpi.compare == "previous_period" else m.Span(1, "years")
+        offset = _pop_offset(kpi)
         source = self.kpis[kpi.kpi]
         earlier = query.moved(offset, whole_periods=not kpi.like_for_like)
         days, months = _offset_parts(offset, query.grain)
@@ -675,26 +745,32 @@ class _Builder:
             exp.NullSafeEQ(this=wanted, expression=_col("period", "p")),
             *(exp.NullSafeEQ(this=_col(k, "n"), expression=_col(k, "p")) for k in query.by),
         )
-        zero = exp.Literal.number(0)
-        cur: exp.Expr = _col("value", "n")
-        prev: exp.Expr = _col("value", "p")
-        if source.additive:
-            prev = exp.Coalesce(this=prev, expressions=[zero])
-        if kpi.output == "change_pct":
-            change = exp.paren(exp.Sub(this=cur, expression=prev), copy=False)
-            value: exp.Expr = exp.Div(this=change, expression=_nullif_zero(prev.copy()))
-        elif kpi.output == "change":
-            value = exp.Sub(this=cur, expression=prev)
-        else:
-            value = prev
+        value = _pop_value(kpi, _col("value", "n"), _col("value", "p"), source)
         select = (
-            exp.select(*(_col(k, "n") for k in keys), exp.alias_(_double(value), _ident("value")))
+            exp.select(*(_col(k, "n") for k in keys), exp.alias_(value, _ident("value")))
             .from_(now.subquery(_ident("n")), copy=False)
             .join(then.subquery(_ident("p")), on=on, join_type="left", copy=False)
         )
         if single:
             select = select.with_(_ident(both), as_=rows, materialized=True, copy=False)
         return select
+
+
+def _pop_offset(kpi: m.PeriodOverPeriod) -> m.Span:
+    return m.Span(1, "periods") if kpi.compare == "previous_period" else m.Span(1, "years")
+
+
+def _pop_value(kpi: m.PeriodOverPeriod, cur: exp.Expr, prev: exp.Expr, source: m.Kpi) -> exp.Expr:
+    """A period-over-period KPI's value from its KPI's value now and in the earlier period (an
+    additive KPI with no earlier row had 0 then)."""
+    if source.additive:
+        prev = exp.Coalesce(this=prev, expressions=[exp.Literal.number(0)])
+    if kpi.output == "change_pct":
+        change = exp.paren(exp.Sub(this=cur, expression=prev), copy=False)
+        return _double(exp.Div(this=change, expression=_nullif_zero(prev.copy())))
+    if kpi.output == "change":
+        return _double(exp.Sub(this=cur, expression=prev))
+    return _double(prev)
 
 
 def _aggregate(agg: str, value: exp.Expr) -> exp.Expr:

@@ -301,7 +301,7 @@ class Engine:
         """Each KPI's values; KPIs that aggregate the same fact's rows share one scan."""
         scans: dict[tuple[str, str], list[str]] = {}
         for kpi_id in ids:
-            scan = scan_of(self.kpis[kpi_id], self.kpis)
+            scan = scan_of(self.kpis[kpi_id], self.kpis, query)
             if scan is not None:
                 scans.setdefault(scan, []).append(kpi_id)
         out: dict[str, pd.DataFrame] = {}
