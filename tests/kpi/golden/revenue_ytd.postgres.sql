@@ -22,7 +22,7 @@ FROM (
   ) AS "c"
   JOIN (
     SELECT
-      "f"."issued_on" AS "day",
+      CAST(DATE_TRUNC('MONTH', "f"."issued_on") AS DATE) AS "day",
       SUM("f"."net_amount") AS "v"
     FROM "core"."fct_invoice" AS "f"
     WHERE
