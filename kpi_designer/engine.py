@@ -33,6 +33,7 @@ from kpi_designer.compiler import (
     compile_scan,
     parse_filter,
     period_end,
+    period_start,
     scan_of,
 )
 from kpi_designer.errors import DefinitionError, EvaluationError
@@ -367,8 +368,6 @@ class Engine:
         self, role: str, start: dt.date, end: dt.date, scope: Scope | None
     ) -> pd.DataFrame:
         """(employee, period) for each month in the range the employee held ``role``."""
-        from kpi_designer.compiler import period_end, period_start
-
         conditions = ["role = $role"]
         params: dict[str, object] = {"role": role}
         for name, column in (("branch", "branch_id"), ("employee", "employee_id")):

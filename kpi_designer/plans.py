@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from kpi_designer import model as m
+from kpi_designer.compiler import period_end, period_start
 from kpi_designer.errors import DefinitionError
 from kpi_designer.loader import reachable
 from kpi_designer.semantic import DIMENSIONS
@@ -195,8 +196,6 @@ def attach(
     """``values`` (``period``, the ``by`` columns, ``value``) with ``plan``, ``achievement``
     and ``status``; rows for planned slices without any value are added (their value is 0 for
     an additive KPI, empty otherwise)."""
-    from kpi_designer.compiler import period_end
-
     mine = [p for p in plans if p.kpi == kpi.id and {d for d, _ in p.members} == set(by)]
     if not mine:
         return values.assign(plan=float("nan"), achievement=None, status=None)
@@ -254,8 +253,6 @@ def _target(
     finer grain, or failing those the nearest coarser one, each counted for the days it shares
     with ``days``: monthly plans make a quarter's, and the same days get the same plan at any
     grain. One grain is used, never several added up."""
-    from kpi_designer.compiler import period_end
-
     for plan in plans:
         if plan.grain == grain and plan.period == first:
             return plan.value * _share(days, first, grain) if additive else plan.value
@@ -282,8 +279,6 @@ def _target(
 
 def _share(days: tuple[dt.date, dt.date] | None, first: dt.date, grain: m.Grain) -> float:
     """The share of the period starting ``first`` that ``days`` covers."""
-    from kpi_designer.compiler import period_end
-
     if days is None:
         return 1.0
     last = period_end(first, grain)
@@ -291,8 +286,6 @@ def _share(days: tuple[dt.date, dt.date] | None, first: dt.date, grain: m.Grain)
 
 
 def _periods(start: dt.date, end: dt.date, grain: m.Grain) -> list[dt.date]:
-    from kpi_designer.compiler import period_end, period_start
-
     out = []
     first = period_start(start, grain)
     while first <= end:
