@@ -446,16 +446,7 @@ class _Builder:
                 interval = _offset_parts(_pop_offset(kpi), query.grain)
                 if interval not in joined:
                     joined[interval] = alias = f"p{len(joined)}"
-                    wanted = _as_date(
-                        exp.Sub(this=_col("period", "g"), expression=_interval(*interval))
-                    )
-                    on = exp.and_(
-                        exp.NullSafeEQ(this=wanted, expression=_col("period", alias)),
-                        *(
-                            exp.NullSafeEQ(this=_col(k, "g"), expression=_col(k, alias))
-                            for k in query.by
-                        ),
-                    )
+                    on = _meets("g", alias, query.by, _interval(*interval))
                     past = exp.table_(_ident(name), alias=_ident(alias))
                     select = select.join(past, on=on, join_type="left", copy=False)
                 source = self.kpis[kpi.kpi]
@@ -561,16 +552,7 @@ class _Builder:
         names: dict[str, exp.Expr] = {}
         for i, (alias, _, additive, behind) in enumerate(parts):
             table = f"i{i}"
-            wanted: exp.Expr = _col("period", "spine")
-            if behind is not None:
-                wanted = _as_date(exp.Sub(this=wanted, expression=behind.copy()))
-            on = exp.and_(
-                exp.NullSafeEQ(this=wanted, expression=_col("period", table)),
-                *(
-                    exp.NullSafeEQ(this=_col(k, "spine"), expression=_col(k, table))
-                    for k in query.by
-                ),
-            )
+            on = _meets("spine", table, query.by, behind)
             named = exp.table_(_ident(names_of[i]), alias=_ident(table))
             select = select.join(named, on=on, join_type="left", copy=False)
             value: exp.Expr = _col("value", table)
@@ -749,12 +731,7 @@ class _Builder:
             now = self.kpi(source, query)
             then = self.kpi(source, earlier)
         keys = ["period", *query.by]
-        # the current period moved back, not the earlier one forward: see combine()
-        wanted = _as_date(exp.Sub(this=_col("period", "n"), expression=_interval(days, months)))
-        on = exp.and_(
-            exp.NullSafeEQ(this=wanted, expression=_col("period", "p")),
-            *(exp.NullSafeEQ(this=_col(k, "n"), expression=_col(k, "p")) for k in query.by),
-        )
+        on = _meets("n", "p", query.by, _interval(days, months))
         value = _pop_value(kpi, _col("value", "n"), _col("value", "p"), source)
         select = (
             exp.select(*(_col(k, "n") for k in keys), exp.alias_(value, _ident("value")))
@@ -764,6 +741,19 @@ class _Builder:
         if single:
             select = select.with_(_ident(both), as_=rows, materialized=True, copy=False)
         return select
+
+
+def _meets(now: str, then: str, by: Sequence[str], behind: exp.Expr | None) -> exp.Expr:
+    """The join of a period and slice of ``now`` to the one of ``then`` ``behind`` it (the
+    same one when ``None``). The current period is moved back, never the earlier one forward:
+    moved forward a year, Feb 28 and Feb 29 of a leap year would land on one day."""
+    wanted: exp.Expr = _col("period", now)
+    if behind is not None:
+        wanted = _as_date(exp.Sub(this=wanted, expression=behind.copy()))
+    return exp.and_(
+        exp.NullSafeEQ(this=wanted, expression=_col("period", then)),
+        *(exp.NullSafeEQ(this=_col(k, now), expression=_col(k, then)) for k in by),
+    )
 
 
 def _pop_offset(kpi: m.PeriodOverPeriod) -> m.Span:
