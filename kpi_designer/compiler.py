@@ -221,6 +221,16 @@ def period_end(day: dt.date, grain: m.Grain) -> dt.date:
     return add_months(first, GRAIN_MONTHS[grain]) - dt.timedelta(days=1)
 
 
+def periods(start: dt.date, end: dt.date, grain: m.Grain) -> list[dt.date]:
+    """The first days of the periods of ``grain`` that the days ``start`` to ``end`` touch."""
+    out = []
+    first = period_start(start, grain)
+    while first <= end:
+        out.append(first)
+        first = period_end(first, grain) + dt.timedelta(days=1)
+    return out
+
+
 def add_months(day: dt.date, months: int) -> dt.date:
     """``day`` moved by whole months, kept in the month (Jan 31 + 1 month = Feb 28)."""
     index = day.year * 12 + day.month - 1 + months

@@ -33,7 +33,7 @@ from kpi_designer.compiler import (
     compile_scan,
     parse_filter,
     period_end,
-    period_start,
+    periods,
     scan_of,
 )
 from kpi_designer.errors import DefinitionError, EvaluationError
@@ -385,13 +385,11 @@ class Engine:
         finally:
             con.close()
         out = []
-        first = period_start(start, "month")
-        while first <= end:
+        for first in periods(start, end, "month"):
             last = period_end(first, "month")
             for employee, hired, left in rows:
                 if (hired is None or hired <= last) and (left is None or left >= first):
                     out.append((employee, first))
-            first = last + dt.timedelta(days=1)
         return pd.DataFrame(out, columns=["employee", "period"])
 
     def data_end(self) -> dt.date | None:

@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from kpi_designer import model as m
-from kpi_designer.compiler import period_end, period_start
+from kpi_designer.compiler import period_end, periods
 from kpi_designer.errors import DefinitionError
 from kpi_designer.loader import reachable
 from kpi_designer.semantic import DIMENSIONS
@@ -203,12 +203,12 @@ def attach(
     for plan in mine:
         members = dict(plan.members)
         by_slice.setdefault(tuple(members[d] for d in by), []).append(plan)
-    periods = _periods(start, end, grain)
+    firsts = periods(start, end, grain)
     targets: dict[tuple[dt.date, tuple[str, ...]], float] = {}
     for slice_key, slice_plans in by_slice.items():
-        before = [p for p in slice_plans if p.grain == grain and periods and p.period < periods[0]]
+        before = [p for p in slice_plans if p.grain == grain and firsts and p.period < firsts[0]]
         latest = max(before, key=lambda p: p.period).value if before else None
-        for first in periods:
+        for first in firsts:
             # the days of the period inside the range: a period the range cuts short gets the
             # plan for those days (additive KPIs)
             days = (max(first, start), min(period_end(first, grain), end))
@@ -283,15 +283,6 @@ def _share(days: tuple[dt.date, dt.date] | None, first: dt.date, grain: m.Grain)
         return 1.0
     last = period_end(first, grain)
     return ((days[1] - days[0]).days + 1) / ((last - first).days + 1)
-
-
-def _periods(start: dt.date, end: dt.date, grain: m.Grain) -> list[dt.date]:
-    out = []
-    first = period_start(start, grain)
-    while first <= end:
-        out.append(first)
-        first = period_end(first, grain) + dt.timedelta(days=1)
-    return out
 
 
 def _achievement(value: float, plan: float, direction: m.Direction) -> float | None:

@@ -44,6 +44,7 @@ from pathlib import Path
 import duckdb
 
 from kpi_designer import model as m
+from kpi_designer.compiler import add_months
 from kpi_designer.engine import Definitions, Engine
 from kpi_designer.loader import load_kpis, with_filters
 from kpi_designer.scorecards import load_scorecards
@@ -91,7 +92,7 @@ Row = tuple[str, str, str, str, Decimal]
 def demo_months() -> list[dt.date]:
     """The first day of each month of the demo data, oldest first."""
     last = REFERENCE_DATE.replace(day=1)
-    return [_add_months(last, i - MONTHS + 1) for i in range(MONTHS)]
+    return [add_months(last, i - MONTHS + 1) for i in range(MONTHS)]
 
 
 def growth_rate(seed: int, kpi: str, subject: str, year: int) -> float:
@@ -148,7 +149,7 @@ def _branch_plans(engine: Engine, branches: Periods, seed: int) -> list[Row]:
             rows += [(kpi_id, _label(month), "", branch, plan) for month, plan in plans.items()]
             for q in quarters[branch]:
                 if kpi.additive:
-                    plan = sum((plans[_add_months(q, i)] for i in range(3)), Decimal(0))
+                    plan = sum((plans[add_months(q, i)] for i in range(3)), Decimal(0))
                 else:
                     plan = by_quarter[branch][q]
                 rows.append((kpi_id, _label(q, quarter=True), "", branch, plan))
@@ -174,7 +175,7 @@ def _evaluate(
     frame = engine.evaluate(
         [*ids, *weights],
         start=months[0],
-        end=_add_months(months[-1], 1) - dt.timedelta(days=1),
+        end=add_months(months[-1], 1) - dt.timedelta(days=1),
         grain=grain,
         by=[by],
         filters=filters,
@@ -228,7 +229,7 @@ def _shares(first: dt.date | None, last: dt.date | None) -> dict[dt.date, float]
     """The share of each demo month's days between ``first`` and ``last`` (both may be open)."""
     out = {}
     for month in demo_months():
-        end = _add_months(month, 1) - dt.timedelta(days=1)
+        end = add_months(month, 1) - dt.timedelta(days=1)
         start, stop = max(month, first or month), min(end, last or end)
         if start <= stop:
             out[month] = ((stop - start).days + 1) / ((end - month).days + 1)
@@ -236,7 +237,7 @@ def _shares(first: dt.date | None, last: dt.date | None) -> dict[dt.date, float]
 
 
 def _whole(shares: Mapping[dt.date, float], quarter: dt.date) -> bool:
-    return all(shares.get(_add_months(quarter, i)) == 1.0 for i in range(3))
+    return all(shares.get(add_months(quarter, i)) == 1.0 for i in range(3))
 
 
 # -- targets ----------------------------------------------------------------------------------
@@ -269,7 +270,7 @@ def _plans(
         fallback = _mean(kpi, values, weights, whole[:first])
         targets[subject] = {}
         for period in shares:
-            last_year = _add_months(period, -12)
+            last_year = add_months(period, -12)
             baseline = _mean(kpi, values, weights, [last_year]) if last_year in whole else None
             if baseline is None:
                 baseline = fallback
@@ -311,8 +312,3 @@ def _write(path: Path, rows: list[Row]) -> Path:
 
 def _label(period: dt.date, *, quarter: bool = False) -> str:
     return f"{period.year}-Q{period.month // 3 + 1}" if quarter else period.strftime("%Y-%m")
-
-
-def _add_months(month: dt.date, n: int) -> dt.date:
-    index = month.year * 12 + month.month - 1 + n
-    return dt.date(index // 12, index % 12 + 1, 1)
