@@ -238,14 +238,15 @@ class Engine:
         ids = [kpi_ids] if isinstance(kpi_ids, str) else list(kpi_ids)
         query = self.query(start=start, end=end, grain=grain, by=by, filters=filters, scope=scope)
         # the whole answer is cached too: a dashboard asks the same question again and again
-        key = (self._snapshot(), tuple(ids), _query_key(query))
+        snapshot = self._snapshot()  # read once: the answer and its parts name the same data
+        key = (snapshot, tuple(ids), _query_key(query))
         with self._lock:
             answer = self._answers.get(key)
             if answer is not None:
                 self._answers.move_to_end(key)
         if answer is not None:
             return answer.copy()
-        frames = self._values(ids, query)
+        frames = self._values(ids, query, snapshot)
         columns = ["kpi", "period", *query.by, "value", "plan", "achievement", "status"]
         if frames:
             answer = pd.concat(frames, ignore_index=True)[columns]
@@ -257,10 +258,9 @@ class Engine:
                 self._answers.popitem(last=False)
         return answer.copy()
 
-    def _values(self, ids: Sequence[str], query: Query) -> list[pd.DataFrame]:
+    def _values(self, ids: Sequence[str], query: Query, snapshot: object) -> list[pd.DataFrame]:
         for kpi_id in ids:  # a request the definitions cannot answer fails before any work
             check_query(kpi_id, query, self.kpis)
-        snapshot = self._snapshot()
         keys = {kpi_id: (snapshot, kpi_id, _query_key(query)) for kpi_id in ids}
         with self._lock:
             cached = {k: self._cache[key] for k, key in keys.items() if key in self._cache}
