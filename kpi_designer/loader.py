@@ -237,15 +237,12 @@ class _Reader(NodeReader):
         self.problem(line(node), f"{key} {shown} is not one of {', '.join(options)}{hint}", item)
         return None
 
-    def number(self, node: Node, what: str, item: _Item, *, positive: bool = False) -> float | None:
-        value = self.scalar(node)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.problem(line(node), f"{what} must be a number, not {kind_of_node(node)}", item)
+    def positive(self, node: Node, what: str, item: _Item) -> float | None:
+        value = self.number(node, what, item)
+        if value is not None and value <= 0:
+            self.problem(line(node), f"{what} must be above 0, not {value:g}", item)
             return None
-        if positive and value <= 0:
-            self.problem(line(node), f"{what} must be above 0, not {value}", item)
-            return None
-        return float(value)
+        return value
 
     def thresholds(self, item: _Item) -> m.Thresholds:
         if "thresholds" not in item.keys:
@@ -265,7 +262,7 @@ class _Reader(NodeReader):
                 hint = did_you_mean(key, ["green", "amber"]) or " (thresholds take green, amber)"
                 self.problem(line(key_node), f"unknown key {key!r}{hint}", item)
                 continue
-            value = self.number(value_node, f"thresholds {key}", item, positive=True)
+            value = self.positive(value_node, f"thresholds {key}", item)
             if value is not None:
                 values[key] = value
         thresholds = m.Thresholds(**values)

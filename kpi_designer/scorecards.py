@@ -87,9 +87,9 @@ class _Reader(NodeReader):
         before = len(self.problems)
         role = self.role(keys)
         label = self.optional_string(keys, "label", None)
-        base = self.number(keys, "base_amount", None, positive=True)
-        floor = self.number(keys, "floor", 0.0)
-        cap = self.number(keys, "cap", 1.5, positive=True)
+        base = self.amount(keys, "base_amount", None, positive=True)
+        floor = self.amount(keys, "floor", 0.0)
+        cap = self.amount(keys, "cap", 1.5, positive=True)
         if floor is not None and cap is not None and floor >= cap:
             self.problem(
                 line(keys["cap"][1]) if "cap" in keys else line(root),
@@ -125,15 +125,15 @@ class _Reader(NodeReader):
             return None
         return role
 
-    def number(
+    def amount(
         self, keys: Keys, key: str, default: float | None, *, positive: bool = False
     ) -> float | None:
+        """``key``'s number, at least 0 (above 0 when ``positive``); ``default`` when absent."""
         if key not in keys:
             return default
         node = keys[key][1]
-        value = self.scalar(node)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.problem(line(node), f"{key} must be a number, not {kind_of_node(node)}")
+        value = self.number(node, key, None)
+        if value is None:
             return None
         if (positive and value <= 0) or value < 0:
             self.problem(line(node), f"{key} must be {'above' if positive else 'at least'} 0")
@@ -197,7 +197,7 @@ class _Reader(NodeReader):
         seen: set[str] = set()
         for _, found in items:
             kpi = self.kpi_ref(found["kpi"][1], "kpis")
-            weight = self.number(found, "weight", None, positive=True)
+            weight = self.amount(found, "weight", None, positive=True)
             if kpi in seen:
                 self.problem(line(found["kpi"][1]), f"kpis: {kpi!r} is listed twice")
                 return None
@@ -214,7 +214,7 @@ class _Reader(NodeReader):
         out = []
         for _, found in items:
             kpi = self.kpi_ref(found["kpi"][1], "gates")
-            minimum = self.number(found, "min_achievement", None, positive=True)
+            minimum = self.amount(found, "min_achievement", None, positive=True)
             if kpi is None or minimum is None:
                 return None
             out.append(m.Gate(kpi, minimum))

@@ -128,6 +128,14 @@ class NodeReader:
             self.problem(line(node), f"{what} must be a string, not {kind_of_node(node)}", item)
         return None
 
+    def number(self, node: Node, what: str, item: Item | None) -> float | None:
+        """A number (not true/false), or a problem saying what was written instead."""
+        value = self.scalar(node)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.problem(line(node), f"{what} must be a number, not {kind_of_node(node)}", item)
+            return None
+        return float(value)
+
     def optional_string(self, keys: Keys, key: str, item: Item | None) -> str | None:
         if key not in keys:
             return None
