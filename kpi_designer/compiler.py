@@ -57,6 +57,8 @@ from kpiboard.yamlnodes import did_you_mean
 
 DIALECTS = ("duckdb", "postgres")
 GRAIN_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+ZONE_DAYS = "zone_days"
+"""The query's table of local days per branch and UTC date (see :meth:`_Columns.local_day`)."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,8 @@ def compile_kpi(kpi_id: str, query: Query, kpis: Mapping[str, m.Kpi]) -> Compile
     select = exp.select(*(_col(k) for k in keys), _col("value")).from_(
         inner.subquery(_ident("kpi")), copy=False
     )
-    return Compiled(select.order_by(*(_col(k) for k in keys), copy=False), builder.params)
+    select = builder.with_zone_days(select.order_by(*(_col(k) for k in keys), copy=False))
+    return Compiled(select, builder.params)
 
 
 def check_query(kpi_id: str, query: Query, kpis: Mapping[str, m.Kpi]) -> None:
@@ -196,7 +199,9 @@ def compile_scan(kpi_ids: Sequence[str], query: Query, kpis: Mapping[str, m.Kpi]
     for kpi_id in kpi_ids:
         check_query(kpi_id, query, kpis)
     builder = _Builder(kpis, query)
-    return Compiled(builder.one_scan([kpis[k] for k in kpi_ids], query), builder.params)
+    scan = builder.one_scan([kpis[k] for k in kpi_ids], query)
+    select = exp.select("*").from_(scan.subquery(_ident("scan")), copy=False)
+    return Compiled(builder.with_zone_days(select), builder.params)
 
 
 # -- calendar arithmetic (Python side, for parameters) -----------------------------------------
@@ -303,11 +308,49 @@ class _Builder:
         self.kpis = kpis
         self.params: dict[str, object] = {}
         self.names = 0
+        # the days the query reads fact rows on: the zone table covers them (None: no bound)
+        self.first_read: dt.date | None = query.start
+        self.last_read = query.end
 
     def name(self, stem: str) -> str:
         """A name for a part of the query, unique within it."""
         self.names += 1
         return f"{stem}_{self.names}"
+
+    def with_zone_days(self, select: exp.Select) -> exp.Select:
+        """``select`` with :data:`ZONE_DAYS` defined in front, when a part of it reads the table:
+        one line per branch and UTC date the query reads rows on, a day more each side."""
+        if not any(t.name == ZONE_DAYS for t in select.find_all(exp.Table)):
+            return select
+        day = _col("calendar_date", "d")
+        zone = exp.Coalesce(this=_col("timezone", "b"), expressions=[exp.Literal.string("UTC")])
+        dated = exp.select(
+            exp.alias_(_col("branch_id", "b"), _ident("branch_id")),
+            exp.alias_(day, _ident("utc_date")),
+            exp.alias_(zone, _ident("zone")),
+            exp.alias_(_to_local_day(exp.cast(day.copy(), "TIMESTAMP"), zone.copy()), "day_0"),
+        ).from_(_table("dim_branch", "b"), copy=False)
+        dated = dated.join(_table("dim_date", "d"), join_type="cross", copy=False)
+        low = None
+        if self.first_read is not None:
+            low = self.param("zone_from", self.first_read - dt.timedelta(days=1))
+        high = self.param("zone_to", self.last_read + dt.timedelta(days=2))
+        dated = dated.where(
+            exp.Between(this=day.copy(), low=low, high=high)
+            if low is not None
+            else exp.LTE(this=day.copy(), expression=high),
+            copy=False,
+        )
+        outputs: list[exp.Expr] = [_col("branch_id"), _col("utc_date"), _col("day_0")]
+        for n in (1, 2):
+            later = exp.Add(this=_col("day_0"), expression=exp.Literal.number(n))
+            outputs.append(exp.alias_(later, _ident(f"day_{n}")))
+            # the instant, in UTC, where that local day starts
+            midnight = exp.AtTimeZone(this=exp.cast(later.copy(), "TIMESTAMP"), zone=_col("zone"))
+            utc = exp.AtTimeZone(this=midnight, zone=exp.Literal.string("UTC"))
+            outputs.append(exp.alias_(exp.cast(utc, "TIMESTAMP"), _ident(f"cut_{n}")))
+        table = exp.select(*outputs).from_(dated.subquery(_ident("zd")), copy=False)
+        return select.with_(_ident(ZONE_DAYS), as_=table, materialized=True, copy=False)
 
     def param(self, stem: str, value: object) -> exp.Placeholder:
         for name, existing in self.params.items():
@@ -355,6 +398,11 @@ class _Builder:
         cols = _Columns(fact, time or fact.time)
         conditions: list[exp.Expr] = []
         first = lower if lower is not None else query.start
+        if not bounded:
+            self.first_read = None
+        elif self.first_read is not None:
+            self.first_read = min(self.first_read, first)
+        self.last_read = max(self.last_read, query.end)
         if bounded:
             conditions += cols.range(self.param("start", first), self.param("end", query.end))
         for dimension, members in sorted(query.scope.items()):
@@ -783,6 +831,12 @@ def _pop_value(kpi: m.PeriodOverPeriod, cur: exp.Expr, prev: exp.Expr, source: m
     return _double(prev)
 
 
+def _to_local_day(moment: exp.Expr, zone: exp.Expr) -> exp.Expr:
+    """A UTC timestamp's day in ``zone``, converted."""
+    utc = exp.AtTimeZone(this=moment, zone=exp.Literal.string("UTC"))
+    return _as_date(exp.AtTimeZone(this=utc, zone=zone))
+
+
 def _aggregate(agg: str, value: exp.Expr) -> exp.Expr:
     if agg == "sum":
         return exp.Sum(this=value)
@@ -897,16 +951,44 @@ class _Columns:
         return self.column(self.time)
 
     def local_day(self) -> exp.Expr:
-        """The row's day in its branch's time zone (a DATE column is already a day)."""
+        """The row's day in its branch's time zone (a DATE column is already a day).
+
+        Converting each row with ``AT TIME ZONE`` is the dearest part of many a KPI, so the
+        day is looked up: :data:`ZONE_DAYS` holds, per branch and UTC date, the local day at
+        that date's midnight and the two instants after it where a new local day starts (two:
+        a short local day can lie wholly inside a UTC one); a row's day is the last one whose
+        start it has passed. A row the table has no line for (its
+        branch unknown, its date outside the table) is converted; a branch without a time
+        zone counts in UTC rather than not at all.
+        """
         column = self.time_column()
         if self.columns[self.time] == "DATE":
             return column
-        # a branch without a time zone (or without a row) counts in UTC rather than not at all
+        z = self.need_zone_days()
+        looked_up = exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.GTE(this=column.copy(), expression=_col(f"cut_{n}", z)),
+                    true=_col(f"day_{n}", z),
+                )
+                for n in (2, 1)
+            ],
+            default=_col("day_0", z),
+        )
         zone = exp.Coalesce(
             this=_col("timezone", self.need("branch")), expressions=[exp.Literal.string("UTC")]
         )
-        utc = exp.AtTimeZone(this=column, zone=exp.Literal.string("UTC"))
-        return _as_date(exp.AtTimeZone(this=utc, zone=zone))
+        return exp.Coalesce(this=looked_up, expressions=[_to_local_day(column.copy(), zone)])
+
+    def need_zone_days(self) -> str:
+        """Join :data:`ZONE_DAYS` on the row's branch and UTC date; its alias."""
+        alias = self.alias("z")
+        if alias not in self.joins:
+            self.joins[alias] = exp.and_(
+                exp.EQ(this=_col("branch_id", alias), expression=self.reference("branch")),
+                exp.EQ(this=_col("utc_date", alias), expression=_as_date(self.time_column())),
+            )
+        return alias
 
     def period(self, grain: m.Grain) -> exp.Expr:
         day = self.local_day()
@@ -958,6 +1040,10 @@ class _Columns:
             if name == "p":
                 assert self.fact.parent is not None
                 table = self.fact.parent.table
+            elif name == "z":
+                zone_days = exp.table_(_ident(ZONE_DAYS), alias=_ident(alias))
+                select = select.join(zone_days, on=on, join_type="left", copy=False)
+                continue
             elif name == "b":
                 table = "dim_branch"
             else:

@@ -92,3 +92,71 @@ def test_a_kpi_the_warehouse_cannot_compute_is_one_clear_error(tmp_path: Path) -
         "kpi 'deliveries': the warehouse cannot compute it: Catalog Error: Table with name "
         "fct_delivery does not exist!"
     )
+
+
+def test_local_days_are_exact_in_every_time_zone(tmp_path: Path) -> None:
+    """The engine looks a row's local day up per branch and UTC date instead of converting it;
+    the lookup must equal ``AT TIME ZONE`` in every zone the warehouse knows: a branch per zone,
+    activities every 15 minutes on the days a zone's offset changes (and the days around them)
+    and on the 15th of every month of 2026, counted per local day and branch."""
+    database = tmp_path / "w.duckdb"
+    with duckdb.connect(database) as con:
+        create_core_schema(con)
+        con.execute(
+            "INSERT INTO core.dim_branch (branch_id, name, timezone, currency, _source, _loaded_at)"
+            " SELECT name, name, name, 'USD', 's', now() FROM pg_timezone_names()"
+        )
+        # the calendar's dates are all the lookup reads of it
+        con.execute("DROP TABLE core.dim_date")
+        con.execute(
+            "CREATE TABLE core.dim_date AS SELECT CAST(d AS DATE) AS calendar_date"
+            " FROM range(DATE '2025-12-01', DATE '2027-02-01', INTERVAL 1 DAY) AS t(d)"
+        )
+        con.execute(
+            """
+            CREATE TEMP TABLE days AS
+            WITH daily AS (
+                SELECT b.branch_id, CAST(d AS DATE) AS day,
+                    CAST(d AT TIME ZONE 'UTC' AT TIME ZONE b.timezone AS TIMESTAMP)
+                        - CAST(d AS TIMESTAMP) AS offset_then
+                FROM core.dim_branch AS b,
+                    range(TIMESTAMP '2026-01-01', TIMESTAMP '2027-01-02', INTERVAL 1 DAY) AS t(d)
+            ),
+            changes AS (  -- the UTC days in which the offset changes
+                SELECT branch_id, day FROM (
+                    SELECT branch_id, day, offset_then <> lead(offset_then) OVER (
+                        PARTITION BY branch_id ORDER BY day) AS changed
+                    FROM daily
+                ) WHERE changed
+            )
+            SELECT DISTINCT branch_id, day + CAST(around AS INTEGER) AS day
+            FROM changes, range(-1, 2) AS r(around)
+            UNION
+            SELECT branch_id, make_date(2026, month, 15)
+            FROM core.dim_branch, range(1, 13) AS m(month)
+            """
+        )
+        con.execute(
+            "INSERT INTO core.fct_activity (activity_id, branch_id, occurred_at, _source,"
+            " _loaded_at) SELECT branch_id || ' ' || CAST(t AS VARCHAR), branch_id, t, 's', now()"
+            " FROM days, range(CAST(day AS TIMESTAMP), CAST(day AS TIMESTAMP) + INTERVAL 1 DAY,"
+            " INTERVAL 15 MINUTE) AS q(t)"
+        )
+        expected = con.execute(
+            "SELECT CAST(f.occurred_at AT TIME ZONE 'UTC' AT TIME ZONE b.timezone AS DATE),"
+            " f.branch_id, count(*) FROM core.fct_activity AS f"
+            " JOIN core.dim_branch AS b USING (branch_id) GROUP BY ALL"
+        ).fetchall()
+    (tmp_path / "kpis").mkdir()
+    (tmp_path / "kpis" / "k.yaml").write_text(CALLS)
+    engine = Engine(
+        Definitions(load_kpis(tmp_path / "kpis")),
+        lambda: duckdb.connect(database, read_only=True),
+        lambda: "w",
+    )
+    frame = engine.evaluate(
+        "calls", start=dt.date(2025, 12, 31), end=dt.date(2027, 1, 2), grain="day", by=["branch"]
+    )
+    got = {(r.period, r.branch): r.value for r in frame.itertuples()}
+    assert len(got) > 15_000  # every zone, on days with and without a change of offset
+    assert got == {(day, branch): float(n) for day, branch, n in expected}
