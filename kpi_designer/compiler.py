@@ -667,6 +667,25 @@ class _Builder:
             if first_day is not None
             else exp.true(),
         )
+        if measure.agg == "count_distinct":
+            # a value counts in a period when its last bucket up to the period's end lies in the
+            # window: each slice and value meets a period once, so a plain count is the distinct
+            # count, without a distinct over every (period, value) the windows repeat
+            following = exp.Window(
+                this=exp.func("lead", _col("day")),
+                partition_by=[*(_col(d) for d in query.by), _col("v")],
+                order=exp.Order(expressions=[exp.Ordered(this=_col("day"))]),
+            )
+            daily = exp.select(
+                *(_col(k) for k in ["day", *query.by, "v"]),
+                exp.alias_(following, _ident("next_day")),
+            ).from_(daily.subquery(_ident("u")), copy=False)
+            latest = exp.or_(
+                exp.Is(this=_col("next_day", "r"), expression=exp.null()),
+                exp.GT(this=_col("next_day", "r"), expression=_col("period_end", "c")),
+            )
+            join = exp.and_(join, exp.paren(latest, copy=False))
+            agg = exp.Count(this=_col("v", "r"))
         select = (
             exp.select(
                 _col("period", "c"),

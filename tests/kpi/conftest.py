@@ -559,6 +559,19 @@ kpis:
     type: cumulative
     kpi: invoiced_clients
     to_date: year
+  - id: clients_rolling_30d
+    label: Clients invoiced in the last 30 days
+    description: Distinct clients invoiced in the 30 days ending on the period's last day.
+    unit: count
+    type: cumulative
+    kpi: invoiced_clients
+    window: 30 days
+  - id: clients_ever
+    label: Clients invoiced since the start
+    description: Distinct clients invoiced up to the period's last day.
+    unit: count
+    type: cumulative
+    kpi: invoiced_clients
   - id: revenue_vs_prev
     label: Revenue against the previous period
     description: Change against the previous period, in percent.

@@ -895,6 +895,40 @@ CUMULATIVE = [
         """,
         by=("branch",),
     ),
+    # distinct clients of the 30 days ending on each Sunday: a client invoiced twice in the
+    # window counts once, one invoiced just before it not at all
+    Case(
+        "clients_rolling_30_days_count_distinct_by_week",
+        "clients_rolling_30d",
+        D("2025-01-06"),
+        D("2025-03-30"),
+        "week",
+        f"""
+        SELECT c.week_start, i.branch_id, COUNT(DISTINCT i.client_id)
+        FROM core.dim_date AS c
+        JOIN {REVENUE} AS i ON i.issued_on BETWEEN c.calendar_date - 29 AND c.calendar_date
+        WHERE c.day_of_week = 7 AND c.calendar_date BETWEEN '2025-01-06' AND '2025-03-30'
+        GROUP BY c.week_start, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    # distinct clients from the first invoice on, per sales manager
+    Case(
+        "clients_running_count_distinct_by_employee",
+        "clients_ever",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT c.month_start, i.owner_id, COUNT(DISTINCT i.client_id)
+        FROM core.dim_date AS c
+        JOIN {REVENUE} AS i ON i.issued_on <= c.calendar_date
+        WHERE c.calendar_date = c.month_end
+          AND c.calendar_date BETWEEN '2025-01-01' AND '2025-06-30'
+        GROUP BY c.month_start, i.owner_id
+        """,
+        by=("employee",),
+    ),
     # weeks whose Sunday is in February count from February 1 only
     Case(
         "revenue_month_to_date_by_week",
