@@ -394,8 +394,17 @@ class _Builder:
     ) -> tuple[exp.Select, _Columns]:
         """``SELECT … FROM`` the fact with the joins its expressions need, the range, the scope
         and the request's filters applied; the caller adds what it selects and groups."""
-        fact = FACTS[fact_name]
-        cols = _Columns(fact, time or fact.time)
+        cols = _Columns(FACTS[fact_name], time or FACTS[fact_name].time)
+        conditions = self.conditions(cols, query, bounded=bounded, lower=lower)
+        select = exp.select().from_(cols.from_table(), copy=False)
+        # the joins are only known once every expression is rewritten: added in finish()
+        return select.where(*conditions, copy=False) if conditions else select, cols
+
+    def conditions(
+        self, cols: _Columns, query: Query, *, bounded: bool = True, lower: dt.date | None = None
+    ) -> list[exp.Expr]:
+        """The conditions a row of ``cols``' fact meets to be read: in the range (from
+        ``lower`` when given; none when not ``bounded``), in the scope, through the filters."""
         conditions: list[exp.Expr] = []
         first = lower if lower is not None else query.start
         if not bounded:
@@ -413,9 +422,7 @@ class _Builder:
             conditions.append(exp.In(this=cols.dimension(dimension), expressions=placeholders))
         for condition in query.filters:
             conditions.append(cols.rewrite(condition))
-        select = exp.select().from_(cols.from_table(), copy=False)
-        # the joins are only known once every expression is rewritten: added in finish()
-        return select.where(*conditions, copy=False) if conditions else select, cols
+        return conditions
 
     def measures(
         self,
@@ -745,6 +752,8 @@ class _Builder:
         return spine, first
 
     def conversion(self, kpi: m.Conversion, query: Query) -> exp.Select:
+        if _same_events(kpi):
+            return self.repeats(kpi, query)
         base, cols = self.rows(kpi.base.fact, kpi.base.time, query)
         if kpi.base.filters:
             base = base.where(*map(cols.rewrite, kpi.base.filters), copy=False)
@@ -782,6 +791,77 @@ class _Builder:
         select = base.select(*keys, exp.alias_(share, _ident("value")), copy=False)
         select = select.group_by(*(exp.Literal.number(i + 1) for i in range(len(keys))), copy=False)
         return cols.finish(select)
+
+    def repeats(self, kpi: m.Conversion, query: Query) -> exp.Select:
+        """A conversion whose base and conversion events are the same rows (the same fact, time
+        and filters: an invoice followed by another of the client's): each row counts the rows
+        of its entity from its time to the window's end, itself included, in one ordered pass
+        instead of a lookup per row. The rows are those of the events, unscoped, from the
+        range's start to its end plus the window; the base rows are those in the range, scope
+        and filters, flagged: conversion events are never scoped (as in :meth:`conversion`)."""
+        fact = FACTS[kpi.base.fact]
+        cols = _Columns(fact, kpi.base.time or fact.time)
+        is_base = exp.and_(*self.conditions(cols, query))
+        days, months = _offset_parts(kpi.window, "day")
+        last = shift(query.end, kpi.window, "day", 1)
+        self.last_read = max(self.last_read, last)
+        moment = exp.cast(cols.time_column(), exp.DataType.build("TIMESTAMP"))
+        stamp = exp.DataType.build("TIMESTAMP")
+        read = [
+            *map(cols.rewrite, kpi.base.filters),
+            exp.GTE(
+                this=moment.copy(),
+                expression=exp.Sub(
+                    this=exp.cast(self.param("start", query.start), stamp),
+                    expression=_interval(1, 0),
+                ),
+            ),
+            exp.LT(
+                this=moment.copy(),
+                expression=exp.Add(
+                    this=exp.cast(self.param("after", last), stamp), expression=_interval(2, 0)
+                ),
+            ),
+        ]
+        within = exp.Window(
+            this=exp.Count(this=exp.Star()),
+            partition_by=[cols.reference(kpi.entity)],
+            order=exp.Order(expressions=[exp.Ordered(this=moment.copy())]),
+            spec=exp.WindowSpec(
+                kind="RANGE",
+                start="CURRENT ROW",
+                end=_interval(days, months),
+                end_side="FOLLOWING",
+            ),
+        )
+        converted = exp.and_(
+            exp.not_(exp.Is(this=cols.reference(kpi.entity), expression=exp.null())),
+            exp.GT(this=within, expression=exp.Literal.number(1)),
+        )
+        keys = [exp.alias_(cols.period(query.grain), _ident("period"))]
+        keys += [exp.alias_(cols.dimension(d), _ident(d)) for d in query.by]
+        events = exp.select(
+            *keys,
+            exp.alias_(is_base, _ident("is_base")),
+            exp.alias_(converted, _ident("converted")),
+        ).from_(cols.from_table(), copy=False)
+        events = cols.finish(events.where(*read, copy=False))
+        share = exp.Div(
+            this=_double(
+                exp.Filter(
+                    this=exp.Count(this=exp.Star()),
+                    expression=exp.Where(this=_col("converted")),
+                )
+            ),
+            expression=_nullif_zero(_double(exp.Count(this=exp.Star()))),
+        )
+        names = [_col(k) for k in ["period", *query.by]]
+        return (
+            exp.select(*names, exp.alias_(share, _ident("value")))
+            .from_(events.subquery(_ident("e")), copy=False)
+            .where(_col("is_base"), copy=False)
+            .group_by(*(n.copy() for n in names), copy=False)
+        )
 
     def period_over_period(self, kpi: m.PeriodOverPeriod, query: Query) -> exp.Select:
         offset = _pop_offset(kpi)
@@ -831,6 +911,18 @@ def _meets(now: str, then: str, by: Sequence[str], behind: exp.Expr | None) -> e
         exp.NullSafeEQ(this=wanted, expression=_col("period", then)),
         *(exp.NullSafeEQ(this=_col(k, now), expression=_col(k, then)) for k in by),
     )
+
+
+def _same_events(kpi: m.Conversion) -> bool:
+    """Whether a conversion's base and conversion events are the same rows."""
+    base, later = kpi.base, kpi.conversion
+    if base.fact != later.fact:
+        return False
+    time = FACTS[base.fact].time
+    filters = {f.sql(DIALECT) for f in base.filters}
+    return (base.time or time) == (later.time or time) and filters == {
+        f.sql(DIALECT) for f in later.filters
+    }
 
 
 def _pop_offset(kpi: m.PeriodOverPeriod) -> m.Span:

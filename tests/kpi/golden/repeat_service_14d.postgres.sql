@@ -2,8 +2,9 @@
 -- end_1 = datetime.date(2026, 6, 30)
 -- scope_2 = 'denver'
 -- scope_3 = 'austin'
--- zone_from_4 = datetime.date(2025, 12, 31)
--- zone_to_5 = datetime.date(2026, 7, 2)
+-- after_4 = datetime.date(2026, 7, 14)
+-- zone_from_5 = datetime.date(2025, 12, 31)
+-- zone_to_6 = datetime.date(2026, 7, 16)
 WITH "zone_days" AS MATERIALIZED (
   SELECT
     "branch_id",
@@ -22,7 +23,7 @@ WITH "zone_days" AS MATERIALIZED (
     FROM "core"."dim_branch" AS "b"
     CROSS JOIN "core"."dim_date" AS "d"
     WHERE
-      "d"."calendar_date" BETWEEN %(zone_from_4)s AND %(zone_to_5)s
+      "d"."calendar_date" BETWEEN %(zone_from_5)s AND %(zone_to_6)s
   ) AS "zd"
 )
 SELECT
@@ -30,39 +31,24 @@ SELECT
   "value"
 FROM (
   SELECT
-    CAST(DATE_TRUNC(
-      'WEEK',
-      COALESCE(
-        CASE
-          WHEN "f"."received_at" >= "z"."cut_2"
-          THEN "z"."day_2"
-          WHEN "f"."received_at" >= "z"."cut_1"
-          THEN "z"."day_1"
-          ELSE "z"."day_0"
-        END,
-        CAST("f"."received_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE)
-      )
-    ) AS DATE) AS "period",
+    "period",
     CAST(COUNT(*) FILTER(WHERE
-      EXISTS(
-        SELECT
-          1
-        FROM "core"."fct_service_request" AS "cf"
-        WHERE
-          "cf"."client_id" = "f"."client_id"
-          AND CAST("cf"."received_at" AS TIMESTAMP) >= CAST("f"."received_at" AS TIMESTAMP)
-          AND CAST("cf"."received_at" AS TIMESTAMP) <= CAST("f"."received_at" AS TIMESTAMP) + INTERVAL '14 DAY'
-          AND "cf"."status" <> 'cancelled'
-          AND "cf"."service_request_id" <> "f"."service_request_id"
-      )) AS DOUBLE PRECISION) / NULLIF(CAST(COUNT(*) AS DOUBLE PRECISION), 0) AS "value"
-  FROM "core"."fct_service_request" AS "f"
-  LEFT JOIN "zone_days" AS "z"
-    ON "z"."branch_id" = "f"."branch_id"
-    AND "z"."utc_date" = CAST("f"."received_at" AS DATE)
-  LEFT JOIN "core"."dim_branch" AS "b"
-    ON "b"."branch_id" = "f"."branch_id"
-  WHERE
-    (
+      "converted") AS DOUBLE PRECISION) / NULLIF(CAST(COUNT(*) AS DOUBLE PRECISION), 0) AS "value"
+  FROM (
+    SELECT
+      CAST(DATE_TRUNC(
+        'WEEK',
+        COALESCE(
+          CASE
+            WHEN "f"."received_at" >= "z"."cut_2"
+            THEN "z"."day_2"
+            WHEN "f"."received_at" >= "z"."cut_1"
+            THEN "z"."day_1"
+            ELSE "z"."day_0"
+          END,
+          CAST("f"."received_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE)
+        )
+      ) AS DATE) AS "period",
       "f"."received_at" >= CAST(%(start_0)s AS TIMESTAMP) - INTERVAL '1 DAY'
       AND "f"."received_at" < CAST(%(end_1)s AS TIMESTAMP) + INTERVAL '2 DAY'
       AND (
@@ -81,11 +67,28 @@ FROM (
           CAST("f"."received_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE)
         ) BETWEEN %(start_0)s AND %(end_1)s
       )
-      AND "f"."branch_id" IN (%(scope_2)s, %(scope_3)s)
-    )
-    AND "f"."status" <> 'cancelled'
+      AND "f"."branch_id" IN (%(scope_2)s, %(scope_3)s) AS "is_base",
+      NOT "f"."client_id" IS NULL
+      AND COUNT(*) OVER (
+        PARTITION BY "f"."client_id"
+        ORDER BY CAST("f"."received_at" AS TIMESTAMP)
+        RANGE BETWEEN CURRENT ROW AND INTERVAL '14 DAY' FOLLOWING
+      ) > 1 AS "converted"
+    FROM "core"."fct_service_request" AS "f"
+    LEFT JOIN "zone_days" AS "z"
+      ON "z"."branch_id" = "f"."branch_id"
+      AND "z"."utc_date" = CAST("f"."received_at" AS DATE)
+    LEFT JOIN "core"."dim_branch" AS "b"
+      ON "b"."branch_id" = "f"."branch_id"
+    WHERE
+      "f"."status" <> 'cancelled'
+      AND CAST("f"."received_at" AS TIMESTAMP) >= CAST(%(start_0)s AS TIMESTAMP) - INTERVAL '1 DAY'
+      AND CAST("f"."received_at" AS TIMESTAMP) < CAST(%(after_4)s AS TIMESTAMP) + INTERVAL '2 DAY'
+  ) AS "e"
+  WHERE
+    "is_base"
   GROUP BY
-    1
+    "period"
 ) AS "kpi"
 ORDER BY
   "period";
