@@ -29,9 +29,9 @@ alone and its own peak RSS:
   computed once, in the ``GROUP BY`` (the range is whole months, so it is applied to the grouped
   months, as an empty value outside it: DuckDB pushes a ``WHERE`` on the local day or month below
   the ``GROUP BY``, converting every row's time twice; ``count(DISTINCT)`` would too, so distinct
-  days are counted as grouped rows). The local day is ``AT TIME ZONE`` per row, as kpiboard
-  computes it: a lookup per (branch, UTC hour) would be faster still (``--per-kpi`` measures it),
-  but is exact only for zones whose offsets are whole hours.
+  days are counted as grouped rows). The local day is looked up as kpiboard does it, per branch
+  and UTC date in a table of the local day at that midnight and the instants the next two local
+  days start (:data:`_ZONES`), joined without kpiboard's fallback for unknown branches.
 - **peer: pandas**: the same 28 KPIs written plainly in pandas: the needed columns of each fact
   and dimension read whole into DataFrames with DuckDB's ``.df()`` (read time included),
   branch-local days with ``tz_convert``, then ``groupby``, ``merge``, ``merge_asof`` and a loop
@@ -50,9 +50,8 @@ interleaved in the same session and the ratios are what to read.
 
 ``--per-kpi`` is a diagnostic instead of the benchmark: in one fresh process it evaluates each
 demo KPI alone (a fresh engine each time, so nothing is cached; best of ``--rounds``) and prints
-the ten slowest with the shape of their SQL (fact scans, per-row time-zone conversions, that is
-``AT TIME ZONE`` pairs, correlated ``EXISTS``, joins), then the time-zone conversion alone on the
-biggest fact, three ways (:data:`ZONE_PROBE`).
+the ten slowest with the shape of their SQL (fact scans, local-day lookups, correlated
+``EXISTS``, joins).
 
     .venv/bin/python bench/kpi.py                          # scale 10 demo in a temp folder
     .venv/bin/python bench/kpi.py --scale 1 --rounds 1     # a quick run
@@ -190,9 +189,36 @@ _MONTHS = """months AS (
 with its last day and its number (0 for the first)."""
 
 
+_ZONES = """zone_days AS MATERIALIZED (
+    SELECT branch_id, utc_date, day_0, day_0 + 1 AS day_1, day_0 + 2 AS day_2,
+        CAST(CAST(day_0 + 1 AS TIMESTAMP) AT TIME ZONE zone AT TIME ZONE 'UTC' AS TIMESTAMP)
+            AS cut_1,
+        CAST(CAST(day_0 + 2 AS TIMESTAMP) AT TIME ZONE zone AT TIME ZONE 'UTC' AS TIMESTAMP)
+            AS cut_2
+    FROM (
+        SELECT b.branch_id, d.calendar_date AS utc_date, b.timezone AS zone,
+            CAST(CAST(d.calendar_date AS TIMESTAMP) AT TIME ZONE 'UTC' AT TIME ZONE b.timezone
+                AS DATE) AS day_0
+        FROM core.dim_branch AS b CROSS JOIN core.dim_date AS d
+    )
+)"""
+"""Per branch and UTC date: the local day at its midnight and the instants the next two local
+days start (:func:`_zone` joins it as ``z``)."""
+
+
+def _zone(column: str) -> str:
+    """The fact's line of :data:`_ZONES` for a UTC timestamp ``column``."""
+    return (
+        f"JOIN zone_days AS z ON z.branch_id = f.branch_id AND z.utc_date = CAST({column} AS DATE)"
+    )
+
+
 def _local_day(column: str) -> str:
-    """A UTC timestamp's day in its branch's time zone (``b`` is the fact's branch)."""
-    return f"CAST({column} AT TIME ZONE 'UTC' AT TIME ZONE b.timezone AS DATE)"
+    """A UTC timestamp's day in its branch's time zone, looked up (``z``: :func:`_zone`)."""
+    return (
+        f"CASE WHEN {column} >= z.cut_2 THEN z.day_2 WHEN {column} >= z.cut_1 THEN z.day_1"
+        " ELSE z.day_0 END"
+    )
 
 
 def _local_month(column: str) -> str:
@@ -213,8 +239,6 @@ def _in_range(value: str, period: str = "period") -> str:
     ``GROUP BY`` and convert each row's time a second time; an empty value is no value."""
     return f"CASE WHEN {period} BETWEEN {{start}} AND {{end}} THEN {value} END"
 
-
-_BRANCH = "LEFT JOIN core.dim_branch AS b ON b.branch_id = f.branch_id"
 
 LIMIT_SQL: dict[str, str] = {
     # invoices and payments: one pass over each into daily (invoice) and monthly (payment) rows
@@ -356,11 +380,12 @@ GROUP BY ALL
 """,
     # deals won by the month they closed: this year's and last year's, one pass
     "deal": f"""
-WITH monthly AS MATERIALIZED (
+WITH {_ZONES},
+monthly AS MATERIALIZED (
     SELECT {_local_month("f.closed_at")} AS period, f.owner_id AS employee,
         min(f.amount) AS smallest, count(*) AS won
     FROM core.fct_deal AS f
-    {_BRANCH}
+    {_zone("f.closed_at")}
     WHERE f.status = 'won' AND {_near("f.closed_at", "year_before")}
     GROUP BY ALL
 )
@@ -377,7 +402,8 @@ LEFT JOIN monthly AS p
     # (EXISTS, which DuckDB runs as a join on the client), counted by month and employee, then
     # company-wide from those counts; the clients won, distinct per month, for the year to date
     "lead": f"""
-WITH {_MONTHS},
+WITH {_ZONES},
+{_MONTHS},
 won AS (
     SELECT client_id, closed_at AS t FROM core.fct_deal
     WHERE status = 'won' AND closed_at >= {{start_ts}} - INTERVAL 1 DAY
@@ -399,14 +425,14 @@ converted AS MATERIALIZED (
                 AND s.t BETWEEN f.created_at AND f.created_at + INTERVAL 60 DAY
         )) AS sold_60d
     FROM core.fct_lead AS f
-    {_BRANCH}
+    {_zone("f.created_at")}
     WHERE {_near("f.created_at", "start")}
     GROUP BY ALL
 ),
 new_clients AS MATERIALIZED (
     SELECT DISTINCT {_local_month("f.converted_at")} AS period, f.client_id
     FROM core.fct_lead AS f
-    {_BRANCH}
+    {_zone("f.converted_at")}
     WHERE f.status = 'converted' AND {_near("f.converted_at", "ytd_from")}
 )
 SELECT 'lead_to_won_deal_90d' AS kpi, period, employee, {_in_range("won_90d / leads")} AS value
@@ -422,7 +448,8 @@ WHERE c.period >= {{start}}
 GROUP BY c.period
 """,
     "deal_stage": f"""
-WITH won AS (
+WITH {_ZONES},
+won AS (
     SELECT deal_id, entered_at AS t FROM core.fct_deal_stage
     WHERE to_stage = 'Won' AND entered_at >= {{start_ts}} - INTERVAL 1 DAY
 ),
@@ -434,7 +461,7 @@ proposals AS MATERIALIZED (
                 AND w.t BETWEEN f.entered_at AND f.entered_at + INTERVAL 60 DAY
         )) / count(*) AS value
     FROM core.fct_deal_stage AS f
-    {_BRANCH}
+    {_zone("f.entered_at")}
     WHERE f.to_stage = 'Proposal sent' AND {_near("f.entered_at", "start")}
     GROUP BY ALL
 )
@@ -445,14 +472,15 @@ FROM proposals
     # active days are its rows (count(DISTINCT) would convert each row's time twice); this
     # month's and last month's
     "activity": f"""
-WITH monthly AS MATERIALIZED (
+WITH {_ZONES},
+monthly AS MATERIALIZED (
     SELECT period, employee, sum(calls) AS calls, count(*) AS active_days
     FROM (
         SELECT {_local_month("f.occurred_at")} AS period, f.employee_id AS employee,
             CAST(f.occurred_at AS DATE) AS utc_day,
             count(*) FILTER (WHERE f.kind = 'call_out') AS calls
         FROM core.fct_activity AS f
-        {_BRANCH}
+        {_zone("f.occurred_at")}
         WHERE {_near("f.occurred_at", "month_before")}
         GROUP BY ALL
     )
@@ -471,12 +499,13 @@ LEFT JOIN monthly AS p
 WHERE n.calls > 0
 """,
     "task": f"""
-WITH monthly AS MATERIALIZED (
+WITH {_ZONES},
+monthly AS MATERIALIZED (
     SELECT {_local_month("f.due_at")} AS period, f.assignee_id AS employee,
         count(*) FILTER (WHERE f.status = 'done' AND f.done_at <= f.due_at)
             / nullif(count(*) FILTER (WHERE f.status <> 'cancelled'), 0) AS value
     FROM core.fct_task AS f
-    {_BRANCH}
+    {_zone("f.due_at")}
     WHERE {_near("f.due_at", "start")}
     GROUP BY ALL
 )
@@ -485,13 +514,14 @@ FROM monthly
 """,
     # stock moves: one pass into daily rows by keeper (every move: stock is a running total)
     "stock_move": f"""
-WITH {_MONTHS},
+WITH {_ZONES},
+{_MONTHS},
 daily AS MATERIALIZED (
     SELECT {_local_day("f.moved_at")} AS day, f.keeper_id AS employee,
         sum(f.qty * f.unit_cost) AS value,
         sum(-f.qty * f.unit_cost) FILTER (WHERE f.kind = 'shipment') AS shipped
     FROM core.fct_stock_move AS f
-    {_BRANCH}
+    {_zone("f.moved_at")}
     WHERE f.moved_at < {{end_ts}} + INTERVAL 2 DAY
     GROUP BY ALL
 ),
@@ -521,11 +551,12 @@ GROUP BY ALL
     # service requests: turnaround by the month of the repair; repeats from the client's next
     # request (a window), by the month of intake
     "service_request": f"""
-WITH repaired AS MATERIALIZED (
+WITH {_ZONES},
+repaired AS MATERIALIZED (
     SELECT {_local_month("f.repaired_at")} AS period, f.engineer_id AS employee,
         avg(date_diff('minute', f.received_at, f.repaired_at) / 60.0) AS value
     FROM core.fct_service_request AS f
-    {_BRANCH}
+    {_zone("f.repaired_at")}
     WHERE {_near("f.repaired_at", "start")}
     GROUP BY ALL
 ),
@@ -546,7 +577,7 @@ repeats AS MATERIALIZED (
     SELECT {_local_month("f.received_at")} AS period, f.engineer_id AS employee,
         avg(CAST(f.repeated AS INTEGER)) AS value
     FROM requests AS f
-    {_BRANCH}
+    {_zone("f.received_at")}
     WHERE f.received_at < {{end_ts}} + INTERVAL 2 DAY
     GROUP BY ALL
 )
@@ -559,11 +590,12 @@ FROM repeats
     # deliveries completed per planned day and driver, from a year before: 4-week windows and
     # last year's month
     "delivery": f"""
-WITH {_MONTHS},
+WITH {_ZONES},
+{_MONTHS},
 daily AS MATERIALIZED (
     SELECT {_local_day("f.planned_start_at")} AS day, f.driver_id AS employee, count(*) AS n
     FROM core.fct_delivery AS f
-    {_BRANCH}
+    {_zone("f.planned_start_at")}
     WHERE f.status = 'delivered' AND {_near("f.planned_start_at", "year_before")}
     GROUP BY ALL
 ),
@@ -1104,73 +1136,11 @@ def _per_kpi(project: Path, rounds: int) -> dict[str, Any]:
             "type": kpi.TYPE,
             "facts": sorted(facts_of(kpi, engine.kpis)),
             "scans": sql.count('"core"."fct_'),
-            "zone": sql.count("AT TIME ZONE") // 2,
+            "zone": sql.count('JOIN "zone_days"'),
             "exists": sql.count("EXISTS("),
             "joins": sql.count(" JOIN "),
         }
-    return {"kpis": out, "zones": _zone_probe(project, rounds), "peak_mb": _peak_mb()}
-
-
-ZONE_PROBE = {
-    "as compiled": f"""
-SELECT {_local_month("f.occurred_at")} AS period, f.employee_id, count(*)
-FROM core.fct_activity AS f
-{_BRANCH}
-WHERE {_local_day("f.occurred_at")} BETWEEN {{start}} AND {{end}}
-    AND {_near("f.occurred_at", "start")}
-GROUP BY ALL
-""",
-    "once per row": f"""
-SELECT {_local_month("f.occurred_at")} AS period, f.employee_id, count(*)
-FROM core.fct_activity AS f
-{_BRANCH}
-WHERE {_near("f.occurred_at", "start")}
-GROUP BY ALL
-""",
-    "per hour": f"""
-WITH hours AS (
-    SELECT b.branch_id, h AS hour, {_local_day("h")} AS day
-    FROM core.dim_branch AS b,
-        range({{start_ts}} - INTERVAL 1 DAY, {{end_ts}} + INTERVAL 2 DAY, INTERVAL 1 HOUR) AS t(h)
-)
-SELECT CAST(date_trunc('month', z.day) AS DATE) AS period, f.employee_id, count(*)
-FROM core.fct_activity AS f
-JOIN hours AS z ON z.branch_id = f.branch_id AND z.hour = date_trunc('hour', f.occurred_at)
-WHERE z.day BETWEEN {{start}} AND {{end}} AND {_near("f.occurred_at", "start")}
-GROUP BY ALL
-""",
-}
-"""The time-zone conversion alone, three ways, on the biggest fact (activity counted by local
-month and employee): as the compiler writes it (the local day in ``WHERE`` and in the ``GROUP
-BY``), once per row (the months outside the range dropped afterwards, in Python: a ``WHERE`` on
-them would be pushed below the ``GROUP BY``), and looked up per (branch, UTC hour) in a table of
-the range's hours, exact where the zone's offsets are whole hours (the demo's three are;
-15-minute steps would cover every zone)."""
-
-
-def _zone_probe(project: Path, rounds: int) -> dict[str, Any]:
-    from kpiboard.config import load_settings
-
-    con = load_settings(project).open_warehouse().connect()  # read-only, in UTC
-    try:
-        out: dict[str, Any] = {}
-        results = []
-        for name, sql in ZONE_PROBE.items():
-            statement = sql.format(**_LITERALS)
-            best = math.inf
-            for _ in range(max(rounds, 2)):
-                began = time.perf_counter()
-                rows = con.execute(statement).fetchall()
-                best = min(best, time.perf_counter() - began)
-            out[name] = best
-            kept = [r for r in rows if START <= r[0] <= END]
-            results.append(sorted(kept, key=lambda r: (r[0], r[1] or "")))
-        counted = con.execute("SELECT count(*) FROM core.fct_activity").fetchone()
-    finally:
-        con.close()
-    out["rows"] = int(counted[0]) if counted else 0
-    out["same"] = all(r == results[0] for r in results)
-    return out
+    return {"kpis": out, "peak_mb": _peak_mb()}
 
 
 # -- the measured runs, each in a fresh process ---------------------------------------------------
@@ -1415,18 +1385,10 @@ def show_per_kpi(result: dict[str, Any], rounds: int) -> None:
         "by type: "
         + ", ".join(f"{t} {s:.2f} s" for t, s in sorted(by_type.items(), key=lambda x: -x[1]))
     )
-    zones = result["zones"]
-    print(
-        f"\ntime zones alone, on fct_activity ({zones['rows']:,} rows) counted by local month and "
-        f"employee (best of {max(rounds, 2)}): as the compiler writes it (local day in WHERE and "
-        f"GROUP BY) {zones['as compiled']:.2f} s; converted once per row "
-        f"{zones['once per row']:.2f} s; looked up per branch and UTC hour "
-        f"{zones['per hour']:.2f} s; " + ("the same counts" if zones["same"] else "COUNTS DIFFER")
-    )
     print(
         "\n  scans   fact tables read by the KPI's SQL (each core.fct_ reference)\n"
-        "  zones   per-row time-zone conversions written in it (AT TIME ZONE pairs: the local "
-        "day)\n  EXISTS  correlated subqueries (conversions)\n  joins   JOINs of any kind"
+        "  zones   local-day lookups in it (joins of the zone_days table)\n"
+        "  EXISTS  correlated subqueries (conversions)\n  joins   JOINs of any kind"
     )
 
 
