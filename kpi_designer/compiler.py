@@ -438,22 +438,74 @@ class _Builder:
         written = [{f.sql(DIALECT): f for f in measure.filters} for _, measure in measures]
         common = [text for text in written[0] if all(text in w for w in written[1:])]
         shared = [written[0][text] for text in common]
-        outputs = []
-        for (alias, measure), own in zip(measures, written, strict=True):
-            agg = cols.aggregate(measure)
-            rest = [f for text, f in own.items() if text not in common]
-            if rest:
-                agg = exp.Filter(
-                    this=agg, expression=exp.Where(this=exp.and_(*map(cols.rewrite, rest)))
-                )
-            outputs.append(exp.alias_(_double(agg), _ident(alias)))
         if shared:
             select = select.where(*map(cols.rewrite, shared), copy=False)
         keys = [exp.alias_(cols.period(query.grain), _ident("period"))]
         keys += [exp.alias_(cols.dimension(d), _ident(d)) for d in query.by]
+        own_filters: list[exp.Expr | None] = []
+        for own in written:
+            rest = [cols.rewrite(f) for text, f in own.items() if text not in common]
+            own_filters.append(exp.and_(*rest) if rest else None)
+        distinct = {
+            m_.expr.sql(DIALECT) for _, m_ in measures if m_.agg == "count_distinct" and m_.expr
+        }
+        if len(distinct) == 1 and all(m_.agg in _TWO_STEP for _, m_ in measures):
+            return self._two_step(select, cols, keys, measures, own_filters)
+        outputs = []
+        for (alias, measure), only in zip(measures, own_filters, strict=True):
+            agg = cols.aggregate(measure)
+            if only is not None:
+                agg = exp.Filter(this=agg, expression=exp.Where(this=only))
+            outputs.append(exp.alias_(_double(agg), _ident(alias)))
         select = select.select(*keys, *outputs, copy=False)
         select = select.group_by(*(exp.Literal.number(i + 1) for i in range(len(keys))), copy=False)
         return cols.finish(select)
+
+    def _two_step(
+        self,
+        select: exp.Select,
+        cols: _Columns,
+        keys: Sequence[exp.Expr],
+        measures: Sequence[tuple[str, m.Measure]],
+        own_filters: Sequence[exp.Expr | None],
+    ) -> exp.Select:
+        """:meth:`measures` for a distinct count among additive measures: grouped first by
+        period, slice and the counted value (each measure summed, counted or its extreme taken
+        within such a group; the distinct count's filter as whether a row of the group met it),
+        then by period and slice, where the distinct count is a plain count of the groups. One
+        hash table of groups instead of one set of values per period and slice, which DuckDB
+        builds slowly."""
+        inner: list[exp.Expr] = []
+        outer: list[exp.Expr] = []
+        for i, ((alias, measure), only) in enumerate(zip(measures, own_filters, strict=True)):
+            part = f"part_{i}"
+            if measure.agg == "count_distinct":
+                met = exp.true() if only is None else only
+                inner.append(exp.alias_(exp.func("bool_or", met), _ident(part)))
+                final: exp.Expr = exp.Filter(
+                    this=exp.Count(this=_col("counted")),
+                    expression=exp.Where(this=_col(part)),
+                )
+            else:
+                agg = cols.aggregate(measure)
+                if only is not None:
+                    agg = exp.Filter(this=agg, expression=exp.Where(this=only))
+                inner.append(exp.alias_(agg, _ident(part)))
+                again = "sum" if measure.agg in ("sum", "count") else measure.agg
+                final = _aggregate(again, _col(part))
+            outer.append(exp.alias_(_double(final), _ident(alias)))
+        counted = next(m_.expr for _, m_ in measures if m_.agg == "count_distinct")
+        assert counted is not None
+        value = exp.alias_(cols.rewrite(counted), _ident("counted"))
+        grouped = select.select(*keys, value, *inner, copy=False).group_by(
+            *(exp.Literal.number(i + 1) for i in range(len(keys) + 1)), copy=False
+        )
+        names = [_col(k.alias) for k in keys]
+        return (
+            exp.select(*names, *outer)
+            .from_(cols.finish(grouped).subquery(_ident("g")), copy=False)
+            .group_by(*(n.copy() for n in names), copy=False)
+        )
 
     # -- the types --------------------------------------------------------------------------
 
@@ -946,6 +998,10 @@ def _to_local_day(moment: exp.Expr, zone: exp.Expr) -> exp.Expr:
     """A UTC timestamp's day in ``zone``, converted."""
     utc = exp.AtTimeZone(this=moment, zone=exp.Literal.string("UTC"))
     return _as_date(exp.AtTimeZone(this=utc, zone=zone))
+
+
+_TWO_STEP = frozenset({"count", "count_distinct", "sum", "min", "max"})
+"""Aggregations :meth:`_Builder._two_step` can compute in two steps."""
 
 
 def _aggregate(agg: str, value: exp.Expr) -> exp.Expr:

@@ -389,6 +389,22 @@ kpis:
     agg: count_distinct
     expr: client_id
     filter: status <> 'cancelled'
+  - id: credited_clients
+    label: Credited clients
+    description: Distinct clients given a credit note.
+    unit: count
+    type: simple
+    fact: invoice
+    agg: count_distinct
+    expr: client_id
+    filter: [status <> 'cancelled', kind = 'credit_note']
+  - id: credited_client_share
+    label: Share of clients credited
+    description: Clients given a credit note among the clients invoiced.
+    unit: percent
+    type: ratio
+    numerator: credited_clients
+    denominator: invoiced_clients
   - id: avg_invoice
     label: Average invoice
     description: Average net amount of an invoice (credit notes left out).

@@ -184,6 +184,23 @@ SIMPLE_AGGREGATIONS = [
         """,
         by=("branch",),
     ),
+    # two distinct counts of one column with their own filters, in one scan
+    Case(
+        "credited_client_share_two_distinct_counts",
+        "credited_client_share",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT d.quarter_start, i.branch_id,
+            COUNT(DISTINCT i.client_id) FILTER (WHERE i.kind = 'credit_note')
+                * 1.0 / COUNT(DISTINCT i.client_id)
+        FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        WHERE i.issued_on BETWEEN '2025-01-01' AND '2025-06-30'
+        GROUP BY d.quarter_start, i.branch_id
+        """,
+        by=("branch",),
+    ),
     Case(
         "avg_invoice",
         "avg_invoice",
