@@ -26,6 +26,17 @@ kpis:
 """
 
 
+def _engine(tmp_path: Path, database: Path, kpis: str) -> Engine:
+    """An engine over ``kpis`` (a KPI file's text) and the warehouse ``database``."""
+    (tmp_path / "kpis").mkdir()
+    (tmp_path / "kpis" / "k.yaml").write_text(kpis)
+    return Engine(
+        Definitions(load_kpis(tmp_path / "kpis")),
+        lambda: duckdb.connect(database, read_only=True),
+        lambda: "w",
+    )
+
+
 def test_a_branch_without_a_time_zone_counts_in_utc(tmp_path: Path) -> None:
     database = tmp_path / "w.duckdb"
     with duckdb.connect(database) as con:
@@ -42,13 +53,7 @@ def test_a_branch_without_a_time_zone_counts_in_utc(tmp_path: Path) -> None:
                 " _loaded_at) VALUES (?, ?, TIMESTAMP '2025-03-01 03:00:00', 's', now())",
                 [activity, branch],
             )
-    (tmp_path / "kpis").mkdir()
-    (tmp_path / "kpis" / "k.yaml").write_text(CALLS)
-    engine = Engine(
-        Definitions(load_kpis(tmp_path / "kpis")),
-        lambda: duckdb.connect(database, read_only=True),
-        lambda: "w",
-    )
+    engine = _engine(tmp_path, database, CALLS)
     frame = engine.evaluate(
         "calls", start=dt.date(2025, 2, 1), end=dt.date(2025, 3, 31), grain="day", by=["branch"]
     )
@@ -67,17 +72,13 @@ def test_a_kpi_the_warehouse_cannot_compute_is_one_clear_error(tmp_path: Path) -
     with duckdb.connect(database) as con:
         create_core_schema(con)
         con.execute("DROP TABLE core.fct_delivery")
-    (tmp_path / "kpis").mkdir()
-    (tmp_path / "kpis" / "k.yaml").write_text(
+    engine = _engine(
+        tmp_path,
+        database,
         CALLS + "  - id: odd_calls\n    label: Odd\n    description: d.\n    unit: count\n"
         "    type: simple\n    fact: activity\n    agg: sum\n    expr: no_such_function(1)\n"
         "  - id: deliveries\n    label: Deliveries\n    description: d.\n    unit: count\n"
-        "    type: simple\n    fact: delivery\n    agg: count\n"
-    )
-    engine = Engine(
-        Definitions(load_kpis(tmp_path / "kpis")),
-        lambda: duckdb.connect(database, read_only=True),
-        lambda: "w",
+        "    type: simple\n    fact: delivery\n    agg: count\n",
     )
     span = {"start": dt.date(2025, 1, 1), "end": dt.date(2025, 1, 31)}
     with pytest.raises(EvaluationError) as odd:
@@ -147,13 +148,7 @@ def test_local_days_are_exact_in_every_time_zone(tmp_path: Path) -> None:
             " f.branch_id, count(*) FROM core.fct_activity AS f"
             " JOIN core.dim_branch AS b USING (branch_id) GROUP BY ALL"
         ).fetchall()
-    (tmp_path / "kpis").mkdir()
-    (tmp_path / "kpis" / "k.yaml").write_text(CALLS)
-    engine = Engine(
-        Definitions(load_kpis(tmp_path / "kpis")),
-        lambda: duckdb.connect(database, read_only=True),
-        lambda: "w",
-    )
+    engine = _engine(tmp_path, database, CALLS)
     frame = engine.evaluate(
         "calls", start=dt.date(2025, 12, 31), end=dt.date(2027, 1, 2), grain="day", by=["branch"]
     )
