@@ -834,12 +834,7 @@ class _Builder:
         converted = exp.Exists(this=found)
         keys = [exp.alias_(cols.period(query.grain), _ident("period"))]
         keys += [exp.alias_(cols.dimension(d), _ident(d)) for d in query.by]
-        share = exp.Div(
-            this=_double(
-                exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=converted))
-            ),
-            expression=_nullif_zero(_double(exp.Count(this=exp.Star()))),
-        )
+        share = _share_of(converted)
         select = base.select(*keys, exp.alias_(share, _ident("value")), copy=False)
         select = select.group_by(*(exp.Literal.number(i + 1) for i in range(len(keys))), copy=False)
         return cols.finish(select)
@@ -857,23 +852,10 @@ class _Builder:
         days, months = _offset_parts(kpi.window, "day")
         last = shift(query.end, kpi.window, "day", 1)
         self.last_read = max(self.last_read, last)
-        moment = exp.cast(cols.time_column(), exp.DataType.build("TIMESTAMP"))
-        stamp = exp.DataType.build("TIMESTAMP")
+        moment = cols.moment()
         read = [
             *map(cols.rewrite, kpi.base.filters),
-            exp.GTE(
-                this=moment.copy(),
-                expression=exp.Sub(
-                    this=exp.cast(self.param("start", query.start), stamp),
-                    expression=_interval(1, 0),
-                ),
-            ),
-            exp.LT(
-                this=moment.copy(),
-                expression=exp.Add(
-                    this=exp.cast(self.param("after", last), stamp), expression=_interval(2, 0)
-                ),
-            ),
+            *cols.near(self.param("start", query.start), self.param("after", last)),
         ]
         within = exp.Window(
             this=exp.Count(this=exp.Star()),
@@ -898,18 +880,9 @@ class _Builder:
             exp.alias_(converted, _ident("converted")),
         ).from_(cols.from_table(), copy=False)
         events = cols.finish(events.where(*read, copy=False))
-        share = exp.Div(
-            this=_double(
-                exp.Filter(
-                    this=exp.Count(this=exp.Star()),
-                    expression=exp.Where(this=_col("converted")),
-                )
-            ),
-            expression=_nullif_zero(_double(exp.Count(this=exp.Star()))),
-        )
         names = [_col(k) for k in ["period", *query.by]]
         return (
-            exp.select(*names, exp.alias_(share, _ident("value")))
+            exp.select(*names, exp.alias_(_share_of(_col("converted")), _ident("value")))
             .from_(events.subquery(_ident("e")), copy=False)
             .where(_col("is_base"), copy=False)
             .group_by(*(n.copy() for n in names), copy=False)
@@ -965,6 +938,12 @@ def _meets(now: str, then: str, by: Sequence[str], behind: exp.Expr | None) -> e
     )
 
 
+def _share_of(condition: exp.Expr) -> exp.Expr:
+    """The share of the grouped rows that meet ``condition`` (none for no rows)."""
+    met = exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=condition))
+    return exp.Div(this=_double(met), expression=_nullif_zero(_double(exp.Count(this=exp.Star()))))
+
+
 def _same_events(kpi: m.Conversion) -> bool:
     """Whether a conversion's base and conversion events are the same rows."""
     base, later = kpi.base, kpi.conversion
@@ -992,6 +971,16 @@ def _pop_value(kpi: m.PeriodOverPeriod, cur: exp.Expr, prev: exp.Expr, source: m
     if kpi.output == "change":
         return _double(exp.Sub(this=cur, expression=prev))
     return _double(prev)
+
+
+def _moved(day: exp.Expr, days: int) -> exp.Expr:
+    """Midnight UTC starting ``day``, moved by ``days``."""
+    moment = exp.cast(day.copy(), exp.DataType.build("TIMESTAMP"))
+    if days < 0:
+        return exp.Sub(this=moment, expression=_interval(-days, 0))
+    if days > 0:
+        return exp.Add(this=moment, expression=_interval(days, 0))
+    return moment
 
 
 def _to_local_day(moment: exp.Expr, zone: exp.Expr) -> exp.Expr:
@@ -1166,33 +1155,37 @@ class _Columns:
     def range(self, start: exp.Expr, end: exp.Expr) -> list[exp.Expr]:
         """Rows whose local day is in [start, end].
 
-        For a timestamp, converting every row to its local day is the dearest part of many a
-        KPI, so the local day is only computed where it can matter: a row stored (in UTC) more
-        than a day inside the range is in it in any time zone (offsets stay within ±14 hours),
-        one more than a day outside is not; only the rows near either end are converted. The
-        plain UTC bounds also let the engine skip whole blocks of rows.
+        For a timestamp, the local day is only computed where it can matter: a row stored (in
+        UTC) more than a day inside the range is in it in any time zone (offsets stay within
+        ±14 hours), one more than a day outside is not (:meth:`near`); only the rows near either
+        end are placed on their local day.
         """
         if self.columns[self.time] == "DATE":
             return [exp.Between(this=self.local_day(), low=start, high=end)]
-        stamp = exp.DataType.build("TIMESTAMP")
-        first = exp.cast(start.copy(), stamp)
-        after = exp.cast(end.copy(), stamp)  # midnight UTC starting the last day
-
-        def moved(moment: exp.Expr, days: int) -> exp.Expr:
-            if days < 0:
-                return exp.Sub(this=moment.copy(), expression=_interval(-days, 0))
-            return exp.Add(this=moment.copy(), expression=_interval(days, 0))
-
-        utc = self.time_column
         inside = exp.and_(
-            exp.GTE(this=utc(), expression=moved(first, 1)),
-            exp.LT(this=utc(), expression=after.copy()),
+            exp.GTE(this=self.moment(), expression=_moved(start, 1)),
+            exp.LT(this=self.moment(), expression=_moved(end, 0)),
         )
         near_an_end = exp.Between(this=self.local_day(), low=start, high=end)
         return [
-            exp.GTE(this=utc(), expression=moved(first, -1)),
-            exp.LT(this=utc(), expression=moved(after, 2)),
+            *self.near(start, end),
             exp.paren(exp.or_(exp.paren(inside, copy=False), near_an_end), copy=False),
+        ]
+
+    def moment(self) -> exp.Expr:
+        """The row's time as a UTC timestamp (a DATE column at its midnight)."""
+        column = self.time_column()
+        if self.columns[self.time] == "DATE":
+            return exp.cast(column, exp.DataType.build("TIMESTAMP"))
+        return column
+
+    def near(self, start: exp.Expr, end: exp.Expr) -> list[exp.Expr]:
+        """Rows stored (in UTC) from a day before ``start`` to two days after ``end`` begins:
+        every row whose local day is in [start, end] in any time zone (offsets stay within ±14
+        hours), in plain bounds the engine can skip whole blocks of rows by."""
+        return [
+            exp.GTE(this=self.moment(), expression=_moved(start, -1)),
+            exp.LT(this=self.moment(), expression=_moved(end, 2)),
         ]
 
     def aggregate(self, measure: m.Measure) -> exp.Expr:

@@ -71,7 +71,7 @@ FROM (
       NOT "f"."client_id" IS NULL
       AND COUNT(*) OVER (
         PARTITION BY "f"."client_id"
-        ORDER BY CAST("f"."received_at" AS TIMESTAMP)
+        ORDER BY "f"."received_at"
         RANGE BETWEEN CURRENT ROW AND INTERVAL '14 DAY' FOLLOWING
       ) > 1 AS "converted"
     FROM "core"."fct_service_request" AS "f"
@@ -82,8 +82,8 @@ FROM (
       ON "b"."branch_id" = "f"."branch_id"
     WHERE
       "f"."status" <> 'cancelled'
-      AND CAST("f"."received_at" AS TIMESTAMP) >= CAST(%(start_0)s AS TIMESTAMP) - INTERVAL '1 DAY'
-      AND CAST("f"."received_at" AS TIMESTAMP) < CAST(%(after_4)s AS TIMESTAMP) + INTERVAL '2 DAY'
+      AND "f"."received_at" >= CAST(%(start_0)s AS TIMESTAMP) - INTERVAL '1 DAY'
+      AND "f"."received_at" < CAST(%(after_4)s AS TIMESTAMP) + INTERVAL '2 DAY'
   ) AS "e"
   WHERE
     "is_base"
