@@ -127,7 +127,7 @@ def compile_kpi(kpi_id: str, query: Query, kpis: Mapping[str, m.Kpi]) -> Compile
     inner = builder.kpi(kpi, query)
     keys = ["period", *query.by]
     select = exp.select(*(_col(k) for k in keys), _col("value")).from_(
-        inner.subquery(_ident("kpi")), copy=False
+        inner.subquery(_ident("kpi"), copy=False), copy=False
     )
     select = builder.with_zone_days(select.order_by(*(_col(k) for k in keys), copy=False))
     return Compiled(select, builder.params)
@@ -200,7 +200,7 @@ def compile_scan(kpi_ids: Sequence[str], query: Query, kpis: Mapping[str, m.Kpi]
         check_query(kpi_id, query, kpis)
     builder = _Builder(kpis, query)
     scan = builder.one_scan([kpis[k] for k in kpi_ids], query)
-    select = exp.select("*").from_(scan.subquery(_ident("scan")), copy=False)
+    select = exp.select("*").from_(scan.subquery(_ident("scan"), copy=False), copy=False)
     return Compiled(builder.with_zone_days(select), builder.params)
 
 
@@ -289,12 +289,20 @@ def _table(name: str, alias: str, schema: str = CORE_SCHEMA) -> exp.Table:
     return exp.table_(_ident(name), db=_ident(schema), alias=_ident(alias))
 
 
+def _cast(expr: exp.Expr, type_name: str) -> exp.Expr:
+    """``CAST(expr AS type_name)``, ``expr`` not copied (every caller passes a tree of its own);
+    an expression already cast to that type is returned as it is."""
+    if isinstance(expr, exp.Cast) and expr.to.this == exp.DataType.Type[type_name]:
+        return expr
+    return exp.Cast(this=expr, to=exp.DataType(this=exp.DataType.Type[type_name]))
+
+
 def _as_date(expr: exp.Expr) -> exp.Expr:
-    return exp.cast(expr, exp.DataType.build("DATE"))
+    return _cast(expr, "DATE")
 
 
 def _double(expr: exp.Expr) -> exp.Expr:
-    return exp.cast(expr, exp.DataType.build("DOUBLE"))
+    return _cast(expr, "DOUBLE")
 
 
 def _nullif_zero(expr: exp.Expr) -> exp.Expr:
@@ -325,10 +333,12 @@ class _Builder:
         day = _col("calendar_date", "d")
         zone = exp.Coalesce(this=_col("timezone", "b"), expressions=[exp.Literal.string("UTC")])
         dated = exp.select(
-            exp.alias_(_col("branch_id", "b"), _ident("branch_id")),
-            exp.alias_(day, _ident("utc_date")),
-            exp.alias_(zone, _ident("zone")),
-            exp.alias_(_to_local_day(exp.cast(day.copy(), "TIMESTAMP"), zone.copy()), "day_0"),
+            exp.alias_(_col("branch_id", "b"), _ident("branch_id"), copy=False),
+            exp.alias_(day, _ident("utc_date"), copy=False),
+            exp.alias_(zone, _ident("zone"), copy=False),
+            exp.alias_(
+                _to_local_day(_cast(day.copy(), "TIMESTAMP"), zone.copy()), "day_0", copy=False
+            ),
         ).from_(_table("dim_branch", "b"), copy=False)
         dated = dated.join(_table("dim_date", "d"), join_type="cross", copy=False)
         low = None
@@ -344,12 +354,12 @@ class _Builder:
         outputs: list[exp.Expr] = [_col("branch_id"), _col("utc_date"), _col("day_0")]
         for n in (1, 2):
             later = exp.Add(this=_col("day_0"), expression=exp.Literal.number(n))
-            outputs.append(exp.alias_(later, _ident(f"day_{n}")))
+            outputs.append(exp.alias_(later, _ident(f"day_{n}"), copy=False))
             # the instant, in UTC, where that local day starts
-            midnight = exp.AtTimeZone(this=exp.cast(later.copy(), "TIMESTAMP"), zone=_col("zone"))
+            midnight = exp.AtTimeZone(this=_cast(later.copy(), "TIMESTAMP"), zone=_col("zone"))
             utc = exp.AtTimeZone(this=midnight, zone=exp.Literal.string("UTC"))
-            outputs.append(exp.alias_(exp.cast(utc, "TIMESTAMP"), _ident(f"cut_{n}")))
-        table = exp.select(*outputs).from_(dated.subquery(_ident("zd")), copy=False)
+            outputs.append(exp.alias_(_cast(utc, "TIMESTAMP"), _ident(f"cut_{n}"), copy=False))
+        table = exp.select(*outputs).from_(dated.subquery(_ident("zd"), copy=False), copy=False)
         return select.with_(_ident(ZONE_DAYS), as_=table, materialized=True, copy=False)
 
     def param(self, stem: str, value: object) -> exp.Placeholder:
@@ -440,8 +450,8 @@ class _Builder:
         shared = [written[0][text] for text in common]
         if shared:
             select = select.where(*map(cols.rewrite, shared), copy=False)
-        keys = [exp.alias_(cols.period(query.grain), _ident("period"))]
-        keys += [exp.alias_(cols.dimension(d), _ident(d)) for d in query.by]
+        keys = [exp.alias_(cols.period(query.grain), _ident("period"), copy=False)]
+        keys += [exp.alias_(cols.dimension(d), _ident(d), copy=False) for d in query.by]
         own_filters: list[exp.Expr | None] = []
         for own in written:
             rest = [cols.rewrite(f) for text, f in own.items() if text not in common]
@@ -456,7 +466,7 @@ class _Builder:
             agg = cols.aggregate(measure)
             if only is not None:
                 agg = exp.Filter(this=agg, expression=exp.Where(this=only))
-            outputs.append(exp.alias_(_double(agg), _ident(alias)))
+            outputs.append(exp.alias_(_double(agg), _ident(alias), copy=False))
         select = select.select(*keys, *outputs, copy=False)
         select = select.group_by(*(exp.Literal.number(i + 1) for i in range(len(keys))), copy=False)
         return cols.finish(select)
@@ -481,7 +491,7 @@ class _Builder:
             part = f"part_{i}"
             if measure.agg == "count_distinct":
                 met = exp.true() if only is None else only
-                inner.append(exp.alias_(exp.func("bool_or", met), _ident(part)))
+                inner.append(exp.alias_(exp.func("bool_or", met), _ident(part), copy=False))
                 final: exp.Expr = exp.Filter(
                     this=exp.Count(this=_col("counted")),
                     expression=exp.Where(this=_col(part)),
@@ -490,20 +500,20 @@ class _Builder:
                 agg = cols.aggregate(measure)
                 if only is not None:
                     agg = exp.Filter(this=agg, expression=exp.Where(this=only))
-                inner.append(exp.alias_(agg, _ident(part)))
+                inner.append(exp.alias_(agg, _ident(part), copy=False))
                 again = "sum" if measure.agg in ("sum", "count") else measure.agg
                 final = _aggregate(again, _col(part))
-            outer.append(exp.alias_(_double(final), _ident(alias)))
+            outer.append(exp.alias_(_double(final), _ident(alias), copy=False))
         counted = next(m_.expr for _, m_ in measures if m_.agg == "count_distinct")
         assert counted is not None
-        value = exp.alias_(cols.rewrite(counted), _ident("counted"))
+        value = exp.alias_(cols.rewrite(counted), _ident("counted"), copy=False)
         grouped = select.select(*keys, value, *inner, copy=False).group_by(
             *(exp.Literal.number(i + 1) for i in range(len(keys) + 1)), copy=False
         )
         names = [_col(k.alias) for k in keys]
         return (
             exp.select(*names, *outer)
-            .from_(cols.finish(grouped).subquery(_ident("g")), copy=False)
+            .from_(cols.finish(grouped).subquery(_ident("g"), copy=False), copy=False)
             .group_by(*(n.copy() for n in names), copy=False)
         )
 
@@ -542,9 +552,9 @@ class _Builder:
                 return (
                     exp.select(
                         *(_col(k, "s") for k in ["period", *query.by]),
-                        exp.alias_(_col("value_0", "s"), _ident("value")),
+                        exp.alias_(_col("value_0", "s"), _ident("value"), copy=False),
                     )
-                    .from_(grouped.subquery(_ident("s")), copy=False)
+                    .from_(grouped.subquery(_ident("s"), copy=False), copy=False)
                     .where(_col("present_0", "s"), copy=False)
                 )
             return grouped
@@ -572,8 +582,8 @@ class _Builder:
                 )
                 present = _col(f"present_{j}", "g")
             select = select.select(
-                exp.alias_(value, _ident(f"value_{i}")),
-                exp.alias_(present, _ident(f"present_{i}")),
+                exp.alias_(value, _ident(f"value_{i}"), copy=False),
+                exp.alias_(present, _ident(f"present_{i}"), copy=False),
                 copy=False,
             )
         select = select.where(
@@ -614,13 +624,15 @@ class _Builder:
                     exp.GT(this=_col(f"cd{i}"), expression=exp.Literal.number(0)),
                 )
             outputs += [
-                exp.alias_(value, _ident(f"value_{i}")),
-                exp.alias_(present, _ident(f"present_{i}")),
+                exp.alias_(value, _ident(f"value_{i}"), copy=False),
+                exp.alias_(present, _ident(f"present_{i}"), copy=False),
             ]
         fact, time = cast(tuple[str, str], scan_of(kpis[0], self.kpis))
         inner = self.measures(fact, time, measures, query)
         keys = [_col(k) for k in ["period", *query.by]]
-        return exp.select(*keys, *outputs).from_(inner.subquery(_ident("r")), copy=False)
+        return exp.select(*keys, *outputs).from_(
+            inner.subquery(_ident("r"), copy=False), copy=False
+        )
 
     def derived(self, kpi: m.Derived, query: Query) -> exp.Select:
         return self.combine(list(kpi.named), kpi.expr, query)
@@ -654,7 +666,7 @@ class _Builder:
             if behind is not None:
                 period = _as_date(exp.Add(this=period, expression=behind.copy()))
             one_side = exp.select(
-                exp.alias_(period, _ident("period")), *(_col(k) for k in query.by)
+                exp.alias_(period, _ident("period"), copy=False), *(_col(k) for k in query.by)
             ).from_(exp.table_(_ident(names_of[i])), copy=False)
             if behind is not None:  # a shifted period may fall outside the range asked for
                 one_side = one_side.where(
@@ -664,7 +676,7 @@ class _Builder:
             keyed.append(one_side)
         spine = exp.union(*keyed, distinct=True) if len(keyed) > 1 else keyed[0]
         select = exp.select(*(_col(k, "spine") for k in keys)).from_(
-            spine.subquery(_ident("spine")), copy=False
+            spine.subquery(_ident("spine"), copy=False), copy=False
         )
         names: dict[str, exp.Expr] = {}
         for i, (alias, _, additive, behind) in enumerate(parts):
@@ -677,7 +689,9 @@ class _Builder:
                 value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
             names[alias] = value
         computed = _substitute(expr, names)
-        select = select.select(exp.alias_(_double(computed), _ident("value")), copy=False)
+        select = select.select(
+            exp.alias_(_double(computed), _ident("value"), copy=False), copy=False
+        )
         for name, (_, rows, _, _) in zip(names_of, parts, strict=True):
             select = select.with_(_ident(name), as_=rows, materialized=True, copy=False)
         return select
@@ -702,10 +716,12 @@ class _Builder:
             and measure.agg in ("sum", "count", "count_distinct", "min", "max")
         )
         bucket = cols.period("month") if monthly else cols.local_day()
-        keys = [exp.alias_(bucket, _ident("day"))]
-        keys += [exp.alias_(cols.dimension(d), _ident(d)) for d in query.by]
+        keys = [exp.alias_(bucket, _ident("day"), copy=False)]
+        keys += [exp.alias_(cols.dimension(d), _ident(d), copy=False) for d in query.by]
         if measure.agg in m.ADDITIVE:
-            daily = rows.select(*keys, exp.alias_(cols.aggregate(measure), _ident("v")), copy=False)
+            daily = rows.select(
+                *keys, exp.alias_(cols.aggregate(measure), _ident("v"), copy=False), copy=False
+            )
             daily = daily.group_by(
                 *(exp.Literal.number(i + 1) for i in range(len(keys))), copy=False
             )
@@ -714,7 +730,7 @@ class _Builder:
             value = (
                 cols.rewrite(measure.expr) if measure.expr is not None else exp.Literal.number(1)
             )
-            daily = rows.select(*keys, exp.alias_(value, _ident("v")), copy=False)
+            daily = rows.select(*keys, exp.alias_(value, _ident("v"), copy=False), copy=False)
             if measure.agg in ("count_distinct", "min", "max"):
                 # one row per bucket and value is all these need
                 daily = daily.distinct(copy=False)
@@ -737,8 +753,8 @@ class _Builder:
             )
             daily = exp.select(
                 *(_col(k) for k in ["day", *query.by, "v"]),
-                exp.alias_(following, _ident("next_day")),
-            ).from_(daily.subquery(_ident("u")), copy=False)
+                exp.alias_(following, _ident("next_day"), copy=False),
+            ).from_(daily.subquery(_ident("u"), copy=False), copy=False)
             latest = exp.or_(
                 exp.Is(this=_col("next_day", "r"), expression=exp.null()),
                 exp.GT(this=_col("next_day", "r"), expression=_col("period_end", "c")),
@@ -749,10 +765,10 @@ class _Builder:
             exp.select(
                 _col("period", "c"),
                 *(_col(d, "r") for d in query.by),
-                exp.alias_(_double(agg), _ident("value")),
+                exp.alias_(_double(agg), _ident("value"), copy=False),
             )
-            .from_(spine.subquery(_ident("c")), copy=False)
-            .join(daily.subquery(_ident("r")), on=join, copy=False)
+            .from_(spine.subquery(_ident("c"), copy=False), copy=False)
+            .join(daily.subquery(_ident("r"), copy=False), on=join, copy=False)
             .group_by(*(exp.Literal.number(i + 1) for i in range(1 + len(query.by))), copy=False)
         )
         return select
@@ -786,14 +802,14 @@ class _Builder:
             first = None
         spine = (
             exp.select(
-                exp.alias_(period, _ident("period")),
-                exp.alias_(end, _ident("period_end")),
-                exp.alias_(start, _ident("window_start")),
+                exp.alias_(period, _ident("period"), copy=False),
+                exp.alias_(end, _ident("period_end"), copy=False),
+                exp.alias_(start, _ident("window_start"), copy=False),
             )
             .from_(_table("dim_date", "d"), copy=False)
             .where(
                 exp.Between(
-                    this=day,
+                    this=day.copy(),
                     low=self.param("start", query.start),
                     high=self.param("end", query.end),
                 ),
@@ -811,8 +827,8 @@ class _Builder:
             base = base.where(*map(cols.rewrite, kpi.base.filters), copy=False)
         later = FACTS[kpi.conversion.fact]
         conv_cols = _Columns(later, kpi.conversion.time or later.time, prefix="c")
-        base_time = exp.cast(cols.time_column(), exp.DataType.build("TIMESTAMP"))
-        conv_time = exp.cast(conv_cols.time_column(), exp.DataType.build("TIMESTAMP"))
+        base_time = _cast(cols.time_column(), "TIMESTAMP")
+        conv_time = _cast(conv_cols.time_column(), "TIMESTAMP")
         days, months = _offset_parts(kpi.window, "day")
         matched = [
             exp.EQ(this=conv_cols.reference(kpi.entity), expression=cols.reference(kpi.entity)),
@@ -832,10 +848,10 @@ class _Builder:
         )
         found = conv_cols.finish(found)
         converted = exp.Exists(this=found)
-        keys = [exp.alias_(cols.period(query.grain), _ident("period"))]
-        keys += [exp.alias_(cols.dimension(d), _ident(d)) for d in query.by]
+        keys = [exp.alias_(cols.period(query.grain), _ident("period"), copy=False)]
+        keys += [exp.alias_(cols.dimension(d), _ident(d), copy=False) for d in query.by]
         share = _share_of(converted)
-        select = base.select(*keys, exp.alias_(share, _ident("value")), copy=False)
+        select = base.select(*keys, exp.alias_(share, _ident("value"), copy=False), copy=False)
         select = select.group_by(*(exp.Literal.number(i + 1) for i in range(len(keys))), copy=False)
         return cols.finish(select)
 
@@ -872,18 +888,20 @@ class _Builder:
             exp.not_(exp.Is(this=cols.reference(kpi.entity), expression=exp.null())),
             exp.GT(this=within, expression=exp.Literal.number(1)),
         )
-        keys = [exp.alias_(cols.period(query.grain), _ident("period"))]
-        keys += [exp.alias_(cols.dimension(d), _ident(d)) for d in query.by]
+        keys = [exp.alias_(cols.period(query.grain), _ident("period"), copy=False)]
+        keys += [exp.alias_(cols.dimension(d), _ident(d), copy=False) for d in query.by]
         events = exp.select(
             *keys,
-            exp.alias_(is_base, _ident("is_base")),
-            exp.alias_(converted, _ident("converted")),
+            exp.alias_(is_base, _ident("is_base"), copy=False),
+            exp.alias_(converted, _ident("converted"), copy=False),
         ).from_(cols.from_table(), copy=False)
         events = cols.finish(events.where(*read, copy=False))
         names = [_col(k) for k in ["period", *query.by]]
         return (
-            exp.select(*names, exp.alias_(_share_of(_col("converted")), _ident("value")))
-            .from_(events.subquery(_ident("e")), copy=False)
+            exp.select(
+                *names, exp.alias_(_share_of(_col("converted")), _ident("value"), copy=False)
+            )
+            .from_(events.subquery(_ident("e"), copy=False), copy=False)
             .where(_col("is_base"), copy=False)
             .group_by(*(n.copy() for n in names), copy=False)
         )
@@ -916,9 +934,11 @@ class _Builder:
         on = _meets("n", "p", query.by, _interval(days, months))
         value = _pop_value(kpi, _col("value", "n"), _col("value", "p"), source)
         select = (
-            exp.select(*(_col(k, "n") for k in keys), exp.alias_(value, _ident("value")))
-            .from_(now.subquery(_ident("n")), copy=False)
-            .join(then.subquery(_ident("p")), on=on, join_type="left", copy=False)
+            exp.select(
+                *(_col(k, "n") for k in keys), exp.alias_(value, _ident("value"), copy=False)
+            )
+            .from_(now.subquery(_ident("n"), copy=False), copy=False)
+            .join(then.subquery(_ident("p"), copy=False), on=on, join_type="left", copy=False)
         )
         if single:
             select = select.with_(_ident(both), as_=rows, materialized=True, copy=False)
@@ -975,7 +995,7 @@ def _pop_value(kpi: m.PeriodOverPeriod, cur: exp.Expr, prev: exp.Expr, source: m
 
 def _moved(day: exp.Expr, days: int) -> exp.Expr:
     """Midnight UTC starting ``day``, moved by ``days``."""
-    moment = exp.cast(day.copy(), exp.DataType.build("TIMESTAMP"))
+    moment = _cast(day.copy(), "TIMESTAMP")
     if days < 0:
         return exp.Sub(this=moment, expression=_interval(-days, 0))
     if days > 0:
@@ -1176,7 +1196,7 @@ class _Columns:
         """The row's time as a UTC timestamp (a DATE column at its midnight)."""
         column = self.time_column()
         if self.columns[self.time] == "DATE":
-            return exp.cast(column, exp.DataType.build("TIMESTAMP"))
+            return _cast(column, "TIMESTAMP")
         return column
 
     def near(self, start: exp.Expr, end: exp.Expr) -> list[exp.Expr]:
