@@ -93,13 +93,13 @@ class Query:
 
 @dataclass(frozen=True)
 class Compiled:
-    """A query ready to run: the tree, and the values of its parameters."""
+    """A statement ready to run: the tree, and the values of its parameters."""
 
-    select: exp.Select
+    tree: exp.Expr
     params: dict[str, object]
 
     def sql(self, dialect: str = "duckdb", *, pretty: bool = False) -> str:
-        return self.select.sql(dialect=dialect, pretty=pretty)
+        return self.tree.sql(dialect=dialect, pretty=pretty)
 
 
 def parse_filter(text: str) -> exp.Expr:
@@ -118,13 +118,18 @@ def parse_filter(text: str) -> exp.Expr:
     return tree
 
 
-def compile_kpi(kpi_id: str, query: Query, kpis: Mapping[str, m.Kpi]) -> Compiled:
+def compile_kpi(
+    kpi_id: str, query: Query, kpis: Mapping[str, m.Kpi], rollups: Sequence[Rollup] = ()
+) -> Compiled:
     """The SQL computing ``kpi_id`` for ``query``; raises :class:`EvaluationError` for a KPI,
-    grain or dimension the definitions cannot answer."""
+    grain or dimension the definitions cannot answer. It reads ``rollups`` (tables made for
+    this query, see :func:`plan`) instead of a fact where they hold what it needs."""
     check_query(kpi_id, query, kpis)
-    kpi = kpis[kpi_id]
-    builder = _Builder(kpis, query)
-    inner = builder.kpi(kpi, query)
+    return _compile_kpi(_Builder(kpis, query, rollups), kpi_id, query)
+
+
+def _compile_kpi(builder: _Builder, kpi_id: str, query: Query) -> Compiled:
+    inner = builder.kpi(builder.kpis[kpi_id], query)
     keys = ["period", *query.by]
     select = exp.select(*(_col(k) for k in keys), _col("value")).from_(
         inner.subquery(_ident("kpi"), copy=False), copy=False
@@ -189,7 +194,12 @@ def scan_of(
     return None
 
 
-def compile_scan(kpi_ids: Sequence[str], query: Query, kpis: Mapping[str, m.Kpi]) -> Compiled:
+def compile_scan(
+    kpi_ids: Sequence[str],
+    query: Query,
+    kpis: Mapping[str, m.Kpi],
+    rollups: Sequence[Rollup] = (),
+) -> Compiled:
     """KPIs of one :func:`scan_of`, computed in one pass: columns ``period``, the ``by``
     dimensions, then ``value_<i>`` and ``present_<i>`` for the i-th KPI (a KPI's rows are those
     where ``present_<i>``: the rows it has when computed alone)."""
@@ -198,10 +208,163 @@ def compile_scan(kpi_ids: Sequence[str], query: Query, kpis: Mapping[str, m.Kpi]
         raise ValueError(f"not one scan: {', '.join(kpi_ids)}")
     for kpi_id in kpi_ids:
         check_query(kpi_id, query, kpis)
-    builder = _Builder(kpis, query)
-    scan = builder.one_scan([kpis[k] for k in kpi_ids], query)
+    return _compile_scan(_Builder(kpis, query, rollups), kpi_ids, query)
+
+
+def _compile_scan(builder: _Builder, kpi_ids: Sequence[str], query: Query) -> Compiled:
+    scan = builder.one_scan([builder.kpis[k] for k in kpi_ids], query)
     select = exp.select("*").from_(scan.subquery(_ident("scan"), copy=False), copy=False)
     return Compiled(builder.with_zone_days(select), builder.params)
+
+
+# -- rollups: a fact read once per evaluation --------------------------------------------------
+
+MeasureKey = tuple[str, str | None, tuple[str, ...]]
+"""A measure written out, (aggregation, expression, filters): equal keys compute the same."""
+
+_ROLLED = {"sum": "sum", "count": "sum", "min": "min", "max": "max"}
+"""The aggregations a rollup keeps per day, and how a period combines its days' values."""
+
+
+def _measure_key(measure: m.Measure) -> MeasureKey:
+    expr = measure.expr.sql(DIALECT) if measure.expr is not None else None
+    return measure.agg, expr, tuple(sorted({f.sql(DIALECT) for f in measure.filters}))
+
+
+def _grouping(query: Query) -> tuple[object, ...]:
+    """What a rollup's rows depend on besides the days: slices, filters and scope."""
+    filters = tuple(f.sql(DIALECT) for f in query.filters)
+    return query.by, filters, tuple(sorted(query.scope.items()))
+
+
+@dataclass
+class _Read:
+    """A part of a statement reading sums, counts, minima or maxima of a fact by local day."""
+
+    fact: str
+    time: str
+    measures: dict[MeasureKey, m.Measure]
+    first: dt.date | None  # None: from the first row
+    last: dt.date
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """A fact's sums, counts, minima and maxima per local day and slice, made once as a
+    temporary table for the statements of one evaluation that would each read the fact
+    (:func:`plan`). Periods, to-date and rolling windows, earlier periods: all are combinations
+    of days, so every such read is answered from the rollup's far fewer rows."""
+
+    table: str
+    fact: str
+    time: str
+    grouping: tuple[object, ...]
+    columns: Mapping[MeasureKey, str]
+    first: dt.date | None  # None: from the first row
+    last: dt.date
+    select: Compiled
+
+    def serves(self, read: _Read, query: Query) -> bool:
+        """Whether the rollup holds all that ``read`` of ``query`` needs."""
+        return (
+            (read.fact, read.time) == (self.fact, self.time)
+            and _grouping(query) == self.grouping
+            and all(key in self.columns for key in read.measures)
+            and (self.first is None or (read.first is not None and read.first >= self.first))
+            and read.last <= self.last
+        )
+
+    def create(self) -> Compiled:
+        """The statement making the table (DuckDB: a temporary table lives as long as the
+        connection)."""
+        create = exp.Create(
+            this=exp.table_(_ident(self.table)),
+            kind="TABLE",
+            expression=self.select.tree,
+            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+        )
+        return Compiled(create, self.select.params)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to compute KPIs for one query: the rollups to make first, then the statements, one
+    per unit (a KPI alone, or KPIs of one :func:`scan_of` together: :func:`compile_scan`),
+    reading those rollups."""
+
+    units: list[list[str]]
+    rollups: list[Rollup]
+    statements: list[Compiled]
+
+
+def plan(
+    kpi_ids: Sequence[str], query: Query, kpis: Mapping[str, m.Kpi], *, share_reads: bool = True
+) -> Plan:
+    """The statements computing ``kpi_ids`` for ``query``, and the rollups they share: one per
+    fact and time column that they read more than once, holding every measure and day any of
+    them reads. A fact read once is read directly. Without ``share_reads``, no rollups."""
+    for kpi_id in kpi_ids:
+        check_query(kpi_id, query, kpis)
+    scans: dict[tuple[str, str], list[str]] = {}
+    for kpi_id in kpi_ids:
+        scan = scan_of(kpis[kpi_id], kpis, query)
+        if scan is not None:
+            scans.setdefault(scan, []).append(kpi_id)
+    together = [group for group in scans.values() if len(group) > 1]
+    joined = {kpi_id for group in together for kpi_id in group}
+    units = [*together, *([k] for k in kpi_ids if k not in joined)]
+    reads: list[list[_Read]] = []
+    statements: list[Compiled] = []
+    for unit in units:  # compiled once as they are, noting what each reads
+        builder = _Builder(kpis, query, record=share_reads)
+        statements.append(_compile_any(builder, unit, query))
+        reads.append(builder.reads)
+    by_source: dict[tuple[str, str], list[_Read]] = {}
+    for read in (r for unit_reads in reads for r in unit_reads):
+        by_source.setdefault((read.fact, read.time), []).append(read)
+    rollups = [
+        _rollup(f"rollup_{fact}_{time}", read_list, query, kpis)
+        for (fact, time), read_list in by_source.items()
+        if len(read_list) > 1
+    ]
+    rolled = {(r.fact, r.time) for r in rollups}
+    for i, unit in enumerate(units):  # again, reading the rollups, where one serves them
+        if any((r.fact, r.time) in rolled for r in reads[i]):
+            statements[i] = _compile_any(_Builder(kpis, query, rollups), unit, query)
+    return Plan(units, rollups, statements)
+
+
+def _compile_any(builder: _Builder, unit: Sequence[str], query: Query) -> Compiled:
+    if len(unit) == 1:
+        return _compile_kpi(builder, unit[0], query)
+    return _compile_scan(builder, unit, query)
+
+
+def _rollup(table: str, reads: Sequence[_Read], query: Query, kpis: Mapping[str, m.Kpi]) -> Rollup:
+    """The rollup answering every one of ``reads``: their measures, over all their days."""
+    measures: dict[MeasureKey, m.Measure] = {}
+    for read in reads:
+        measures.update(read.measures)
+    firsts = [read.first for read in reads]
+    first = None if None in firsts else min(d for d in firsts if d is not None)
+    last = max(read.last for read in reads)
+    columns = {key: f"m_{i}" for i, key in enumerate(measures)}
+    builder = _Builder(kpis, query)
+    fact, time = reads[0].fact, reads[0].time
+    days = replace(query, start=first or last, end=last, grain="day")
+    named = [(columns[key], measure) for key, measure in measures.items()]
+    inner = builder.measures(fact, time, named, days, bounded=first is not None, exact=True)
+    select = exp.select(
+        exp.alias_(_col("period"), _ident("day"), copy=False),
+        *(_col(d) for d in query.by),
+        *(_col(c) for c in columns.values()),
+    ).from_(inner.subquery(_ident("r"), copy=False), copy=False)
+    if first is None:  # read from the first row; the last day still bounds it
+        select = select.where(
+            exp.LTE(this=_col("period"), expression=builder.param("end", last)), copy=False
+        )
+    compiled = Compiled(builder.with_zone_days(select), builder.params)
+    return Rollup(table, fact, time, _grouping(query), columns, first, last, compiled)
 
 
 # -- calendar arithmetic (Python side, for parameters) -----------------------------------------
@@ -312,8 +475,18 @@ def _nullif_zero(expr: exp.Expr) -> exp.Expr:
 class _Builder:
     """Builds the tree for one request; collects the parameters its parts bind."""
 
-    def __init__(self, kpis: Mapping[str, m.Kpi], query: Query) -> None:
+    def __init__(
+        self,
+        kpis: Mapping[str, m.Kpi],
+        query: Query,
+        rollups: Sequence[Rollup] = (),
+        *,
+        record: bool = False,
+    ) -> None:
         self.kpis = kpis
+        self.rollups = rollups
+        self.record = record
+        self.reads: list[_Read] = []  # what the parts read of the facts, when recording
         self.params: dict[str, object] = {}
         self.names = 0
         # the days the query reads fact rows on: the zone table covers them (None: no bound)
@@ -369,6 +542,12 @@ class _Builder:
         name = f"{stem}_{len(self.params)}"
         self.params[name] = value
         return exp.Placeholder(this=name)
+
+    def rollup_for(self, read: _Read, query: Query) -> Rollup | None:
+        """The rollup that answers ``read``, if one does; the read is noted when recording."""
+        if self.record:
+            self.reads.append(read)
+        return next((r for r in self.rollups if r.serves(read, query)), None)
 
     # -- dispatch ---------------------------------------------------------------------------
 
@@ -440,14 +619,28 @@ class _Builder:
         time: str | None,
         measures: Sequence[tuple[str, m.Measure]],
         query: Query,
+        *,
+        bounded: bool = True,
+        exact: bool = False,
     ) -> exp.Select:
         """One scan of a fact computing several measures, each with its own filters, by period
         and slice. A filter every measure has goes into ``WHERE`` (the rows it leaves out are
-        never read further); the others are ``FILTER`` clauses of their aggregates."""
-        select, cols = self.rows(fact_name, time, query)
+        never read further); the others are ``FILTER`` clauses of their aggregates. Sums,
+        counts, minima and maxima come from a rollup where one holds them. Values are
+        ``DOUBLE``; ``exact`` keeps the aggregates' own types (a sum of decimals stays one,
+        so that summing it again does not depend on the order)."""
+        time = time or FACTS[fact_name].time
         written = [{f.sql(DIALECT): f for f in measure.filters} for _, measure in measures]
         common = [text for text in written[0] if all(text in w for w in written[1:])]
         shared = [written[0][text] for text in common]
+        if all(measure.agg in _ROLLED for _, measure in measures):
+            # a period and slice has a row where a row of the fact passes the common filters
+            rows = m.Measure(fact_name, "count", None, tuple(shared))
+            wanted = {_measure_key(measure): measure for _, measure in [*measures, ("", rows)]}
+            rollup = self.rollup_for(_Read(fact_name, time, wanted, query.start, query.end), query)
+            if rollup is not None:
+                return self._from_rollup(rollup, measures, _measure_key(rows), query)
+        select, cols = self.rows(fact_name, time, query, bounded=bounded)
         if shared:
             select = select.where(*map(cols.rewrite, shared), copy=False)
         keys = [exp.alias_(cols.period(query.grain), _ident("period"), copy=False)]
@@ -466,10 +659,47 @@ class _Builder:
             agg = cols.aggregate(measure)
             if only is not None:
                 agg = exp.Filter(this=agg, expression=exp.Where(this=only))
-            outputs.append(exp.alias_(_double(agg), _ident(alias), copy=False))
+            outputs.append(exp.alias_(agg if exact else _double(agg), _ident(alias), copy=False))
         select = select.select(*keys, *outputs, copy=False)
         select = select.group_by(*(exp.Literal.number(i + 1) for i in range(len(keys))), copy=False)
         return cols.finish(select)
+
+    def _from_rollup(
+        self,
+        rollup: Rollup,
+        measures: Sequence[tuple[str, m.Measure]],
+        rows: MeasureKey,
+        query: Query,
+    ) -> exp.Select:
+        """:meth:`measures` from ``rollup``: its days in the range combined per period and
+        slice, where the fact has rows (``rows``: the count of them)."""
+        day = _col("day")
+        period = (
+            day
+            if query.grain == "day"
+            else _as_date(exp.func("date_trunc", exp.Literal.string(query.grain), day))
+        )
+        keys = [exp.alias_(period, _ident("period"), copy=False), *(_col(d) for d in query.by)]
+        outputs = []
+        for alias, measure in measures:
+            column = _col(rollup.columns[_measure_key(measure)])
+            combined = _double(_aggregate(_ROLLED[measure.agg], column))
+            outputs.append(exp.alias_(combined, _ident(alias), copy=False))
+        within = exp.Between(
+            this=_col("day"),
+            low=self.param("start", query.start),
+            high=self.param("end", query.end),
+        )
+        present = exp.GT(
+            this=exp.Sum(this=_col(rollup.columns[rows])), expression=exp.Literal.number(0)
+        )
+        return (
+            exp.select(*keys, *outputs)
+            .from_(exp.table_(_ident(rollup.table)), copy=False)
+            .where(within, copy=False)
+            .group_by(*(exp.Literal.number(i + 1) for i in range(len(keys))), copy=False)
+            .having(present, copy=False)
+        )
 
     def _two_step(
         self,
@@ -656,8 +886,6 @@ class _Builder:
             days, months = _offset_parts(one.offset, query.grain)
             rows = self.kpi(source, earlier, one.filters)
             parts.append((one.alias, rows, source.additive, _interval(days, months)))
-        first = self.param("start", period_start(query.start, query.grain))
-        last = self.param("end", query.end)
         # each input once, as a named result both the list of rows and its join read
         names_of = [self.name("input") for _ in parts]
         keyed = []
@@ -669,9 +897,10 @@ class _Builder:
                 exp.alias_(period, _ident("period"), copy=False), *(_col(k) for k in query.by)
             ).from_(exp.table_(_ident(names_of[i])), copy=False)
             if behind is not None:  # a shifted period may fall outside the range asked for
+                first = self.param("start", period_start(query.start, query.grain))
+                last = self.param("end", query.end)
                 one_side = one_side.where(
-                    exp.Between(this=period.copy(), low=first.copy(), high=last.copy()),
-                    copy=False,
+                    exp.Between(this=period.copy(), low=first, high=last), copy=False
                 )
             keyed.append(one_side)
         spine = exp.union(*keyed, distinct=True) if len(keyed) > 1 else keyed[0]
@@ -701,11 +930,6 @@ class _Builder:
         assert isinstance(source, m.Simple)
         measure = source.measure
         spine, first_day = self.calendar(query, to_date=kpi.to_date, window=kpi.window)
-        rows, cols = self.rows(
-            measure.fact, measure.time, query, bounded=first_day is not None, lower=first_day
-        )
-        if measure.filters:
-            rows = rows.where(*map(cols.rewrite, measure.filters), copy=False)
         # rows go into buckets of a day, or of a month where every window starts on a month's
         # first day and every period ends on a month's last: then far fewer rows meet the
         # windows, with the same result (a distinct count too, as a bucket holds distinct values)
@@ -715,27 +939,11 @@ class _Builder:
             and (kpi.window is None or kpi.window.unit == "months")
             and measure.agg in ("sum", "count", "count_distinct", "min", "max")
         )
-        bucket = cols.period("month") if monthly else cols.local_day()
-        keys = [exp.alias_(bucket, _ident("day"), copy=False)]
-        keys += [exp.alias_(cols.dimension(d), _ident(d), copy=False) for d in query.by]
+        daily = self.buckets(measure, query, first_day, monthly)
         if measure.agg in m.ADDITIVE:
-            daily = rows.select(
-                *keys, exp.alias_(cols.aggregate(measure), _ident("v"), copy=False), copy=False
-            )
-            daily = daily.group_by(
-                *(exp.Literal.number(i + 1) for i in range(len(keys))), copy=False
-            )
             agg: exp.Expr = exp.Sum(this=_col("v", "r"))
         else:
-            value = (
-                cols.rewrite(measure.expr) if measure.expr is not None else exp.Literal.number(1)
-            )
-            daily = rows.select(*keys, exp.alias_(value, _ident("v"), copy=False), copy=False)
-            if measure.agg in ("count_distinct", "min", "max"):
-                # one row per bucket and value is all these need
-                daily = daily.distinct(copy=False)
             agg = _aggregate(measure.agg, _col("v", "r"))
-        daily = cols.finish(daily)
         join = exp.and_(
             exp.LTE(this=_col("day", "r"), expression=_col("period_end", "c")),
             exp.GTE(this=_col("day", "r"), expression=_col("window_start", "c"))
@@ -771,6 +979,82 @@ class _Builder:
             .join(daily.subquery(_ident("r"), copy=False), on=join, copy=False)
             .group_by(*(exp.Literal.number(i + 1) for i in range(1 + len(query.by))), copy=False)
         )
+        return select
+
+    def buckets(
+        self, measure: m.Measure, query: Query, first: dt.date | None, monthly: bool
+    ) -> exp.Select:
+        """A cumulative KPI's rows from ``first`` (``None``: from the first row) to the range's
+        end, in buckets of a day (a month when ``monthly``): ``day`` (the bucket's first day),
+        the ``by`` columns and ``v``. Additive measures and extremes are one row per bucket and
+        slice, the bucket's total or extreme; other measures one per bucket, slice and value
+        (every value, for a median or an average)."""
+        fact, time = measure.fact, measure.time or FACTS[measure.fact].time
+        if measure.agg in _ROLLED:
+            rows = m.Measure(measure.fact, "count", None, measure.filters)
+            wanted = {_measure_key(measure): measure, _measure_key(rows): rows}
+            rollup = self.rollup_for(_Read(fact, time, wanted, first, query.end), query)
+            if rollup is not None:
+                return self._buckets_from_rollup(rollup, measure, rows, query, first, monthly)
+        select, cols = self.rows(fact, time, query, bounded=first is not None, lower=first)
+        if measure.filters:
+            select = select.where(*map(cols.rewrite, measure.filters), copy=False)
+        bucket = cols.period("month") if monthly else cols.local_day()
+        keys = [exp.alias_(bucket, _ident("day"), copy=False)]
+        keys += [exp.alias_(cols.dimension(d), _ident(d), copy=False) for d in query.by]
+        if measure.agg in m.ADDITIVE:
+            v = exp.alias_(cols.aggregate(measure), _ident("v"), copy=False)
+            select = select.select(*keys, v, copy=False).group_by(
+                *(exp.Literal.number(i + 1) for i in range(len(keys))), copy=False
+            )
+        else:
+            value = (
+                cols.rewrite(measure.expr) if measure.expr is not None else exp.Literal.number(1)
+            )
+            v = exp.alias_(value, _ident("v"), copy=False)
+            select = select.select(*keys, v, copy=False)
+            if measure.agg in ("count_distinct", "min", "max"):
+                # one row per bucket and value is all these need
+                select = select.distinct(copy=False)
+        return cols.finish(select)
+
+    def _buckets_from_rollup(
+        self,
+        rollup: Rollup,
+        measure: m.Measure,
+        rows: m.Measure,
+        query: Query,
+        first: dt.date | None,
+        monthly: bool,
+    ) -> exp.Select:
+        """:meth:`buckets` from ``rollup``: its days where the fact has rows (``rows``: the
+        count of them), combined per month when ``monthly``."""
+        day: exp.Expr = _col("day")
+        value: exp.Expr = _col(rollup.columns[_measure_key(measure)])
+        last = self.param("end", query.end)
+        within = (
+            exp.Between(this=day.copy(), low=self.param("start", first), high=last)
+            if first is not None
+            else exp.LTE(this=day.copy(), expression=last)
+        )
+        present = exp.GT(
+            this=_col(rollup.columns[_measure_key(rows)]), expression=exp.Literal.number(0)
+        )
+        if monthly:
+            day = _as_date(exp.func("date_trunc", exp.Literal.string("month"), day))
+            value = _aggregate(_ROLLED[measure.agg], value)
+        select = (
+            exp.select(
+                exp.alias_(day, _ident("day"), copy=False),
+                *(_col(d) for d in query.by),
+                exp.alias_(value, _ident("v"), copy=False),
+            )
+            .from_(exp.table_(_ident(rollup.table)), copy=False)
+            .where(within, present, copy=False)
+        )
+        if monthly:
+            keys = range(1 + len(query.by))
+            select = select.group_by(*(exp.Literal.number(i + 1) for i in keys), copy=False)
         return select
 
     def calendar(

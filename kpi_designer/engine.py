@@ -30,11 +30,10 @@ from kpi_designer.compiler import (
     Query,
     check_query,
     compile_kpi,
-    compile_scan,
     parse_filter,
     period_end,
     periods,
-    scan_of,
+    plan,
 )
 from kpi_designer.errors import DefinitionError, EvaluationError
 from kpi_designer.loader import load_kpis, reachable
@@ -166,7 +165,8 @@ class Engine:
 
     ``snapshot`` names the data currently published (``None`` before the first run) and
     ``connect`` opens it read-only; both come from the warehouse in :meth:`from_settings`,
-    and tests pass their own.
+    and tests pass their own. With ``share_reads`` off, every statement reads its facts itself
+    (no rollups): the same values, for comparing.
     """
 
     def __init__(
@@ -176,8 +176,10 @@ class Engine:
         snapshot: Callable[[], object],
         *,
         cache_size: int = CACHE_SIZE,
+        share_reads: bool = True,
     ) -> None:
         self.definitions = definitions
+        self._share_reads = share_reads
         self._connect = connect
         self._snapshot = snapshot
         self._cache: OrderedDict[tuple[object, ...], pd.DataFrame] = OrderedDict()  # per KPI
@@ -299,30 +301,35 @@ class Engine:
         ids: Sequence[str],
         query: Query,
     ) -> dict[str, pd.DataFrame]:
-        """Each KPI's values; KPIs that aggregate the same fact's rows share one scan."""
-        scans: dict[tuple[str, str], list[str]] = {}
-        for kpi_id in ids:
-            scan = scan_of(self.kpis[kpi_id], self.kpis, query)
-            if scan is not None:
-                scans.setdefault(scan, []).append(kpi_id)
+        """Each KPI's values. KPIs that aggregate the same fact's rows share one scan; a fact
+        read by several statements is first rolled up per day, once (:func:`plan`)."""
+        planned = plan(ids, query, self.kpis, share_reads=self._share_reads)
+        try:
+            for rollup in planned.rollups:
+                _execute(con, rollup.create(), [rollup.fact])
+        except EvaluationError:
+            # each statement reads its facts itself: one that cannot says which KPI it is for
+            planned = plan(ids, query, self.kpis, share_reads=False)
         out: dict[str, pd.DataFrame] = {}
         keys = ["period", *query.by]
-        for together in (group for group in scans.values() if len(group) > 1):
-            joint = compile_scan(together, query, self.kpis)
+        for unit, compiled in zip(planned.units, planned.statements, strict=True):
+            if len(unit) == 1:
+                out[unit[0]] = self._run(con, compiled, query, unit[0])
+                continue
             try:
-                cursor = _execute(con, joint, together)
+                cursor = _execute(con, compiled, unit)
             except EvaluationError:
-                continue  # one of them cannot be computed: alone, the error names which
+                for kpi_id in unit:  # one of them cannot be computed: alone, the error says which
+                    alone = compile_kpi(kpi_id, query, self.kpis, planned.rollups)
+                    out[kpi_id] = self._run(con, alone, query, kpi_id)
+                continue
             names = [d[0] for d in cursor.description or ()]
             frame = pd.DataFrame(cursor.fetchall(), columns=names)
-            for i, kpi_id in enumerate(together):
+            for i, kpi_id in enumerate(unit):
                 rows = frame[frame[f"present_{i}"].astype(bool)]
                 one = rows[keys].copy()
                 one["value"] = rows[f"value_{i}"].astype("float64")
                 out[kpi_id] = one.sort_values(keys, ignore_index=True)
-        for kpi_id in ids:
-            if kpi_id not in out:
-                out[kpi_id] = self._run(con, self.compile(kpi_id, query), query, kpi_id)
         return out
 
     @staticmethod

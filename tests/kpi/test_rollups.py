@@ -1,0 +1,185 @@
+"""Rollups: a fact that several statements of one evaluation read is summed per local day once,
+and those statements read the day rows instead. The values must be exactly those of each
+statement reading the fact itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pytest
+
+from kpi_designer.compiler import Query, plan
+from kpi_designer.engine import Definitions, Engine
+from kpi_designer.errors import EvaluationError
+from kpi_designer.loader import load_kpis
+from kpiboard.core_model import create_core_schema
+
+from .conftest import make_engine
+
+D = dt.date.fromisoformat
+
+QUERIES = {
+    # monthly by branch: periods, to-date and windows from a month's days, earlier years
+    "month-by-branch": {"start": D("2024-12-01"), "end": D("2025-06-30"), "by": ["branch"]},
+    # a range inside months: daily buckets, like-for-like and moved ranges
+    "mid-month-by-employee": {
+        "start": D("2025-01-10"),
+        "end": D("2025-05-20"),
+        "by": ["employee"],
+        "scope": {"branch": ["denver"]},
+    },
+    "day": {"start": D("2025-02-20"), "end": D("2025-03-12"), "grain": "day"},
+    "week-filtered": {
+        "start": D("2025-01-06"),
+        "end": D("2025-04-27"),
+        "grain": "week",
+        "by": ["client_segment"],
+        "filters": ["branch = 'austin'"],
+    },
+    "quarter": {"start": D("2024-10-01"), "end": D("2025-09-30"), "grain": "quarter"},
+}
+
+
+def _answerable(engine: Engine, ask: dict[str, Any]) -> list[str]:
+    """Every fixture KPI the query's slices, filters and scope can be put to."""
+    named = {*ask.get("by", ()), *ask.get("scope", {}), *(["branch"] if "filters" in ask else [])}
+    return [k for k in engine.kpis if named <= set(engine.dimensions(k))]
+
+
+@pytest.mark.parametrize("name", list(QUERIES))
+def test_every_kpi_from_rollups_equals_reading_the_facts(
+    name: str, definitions: Definitions, warehouse: Path
+) -> None:
+    ask = QUERIES[name]
+    shared = make_engine(Definitions(definitions.kpis), warehouse)
+    ids = _answerable(shared, ask)
+    query = shared.query(**ask)
+    rolled = {r.fact for r in plan(ids, query, shared.kpis).rollups}
+    assert {"invoice", "activity"} <= rolled  # the comparison below is of two ways
+    direct = Engine(
+        Definitions(definitions.kpis),
+        lambda: duckdb.connect(str(warehouse), read_only=True),
+        lambda: "fixture",
+        share_reads=False,
+    )
+    keys = ["kpi", "period", *ask.get("by", ())]
+    got = shared.evaluate(ids, **ask).sort_values(keys, ignore_index=True)
+    expected = direct.evaluate(ids, **ask).sort_values(keys, ignore_index=True)
+    assert len(got) > 50
+    pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
+
+
+def test_statements_read_the_rollup_not_the_fact(definitions: Definitions) -> None:
+    """Revenue by month, its year to date and its growth against last year read invoices once,
+    from the first day the growth needs (a year before) to the range's end."""
+    query = Query(D("2025-01-01"), D("2025-06-30"), by=("branch",))
+    ids = ["revenue", "revenue_ytd", "revenue_growth_yoy", "call_count"]
+    planned = plan(ids, query, definitions.kpis)
+    [rollup] = planned.rollups
+    assert (rollup.fact, rollup.first, rollup.last) == ("invoice", D("2024-01-01"), D("2025-06-30"))
+    assert '"fct_invoice"' in rollup.create().sql()
+    statements = dict(zip(map(tuple, planned.units), planned.statements, strict=True))
+    for kpi_id in ids[:3]:
+        sql = statements[(kpi_id,)].sql()
+        assert '"fct_invoice"' not in sql and '"rollup_invoice_issued_on"' in sql, kpi_id
+    # a fact read once is read directly
+    assert '"fct_activity"' in statements[("call_count",)].sql()
+    assert not plan(ids, query, definitions.kpis, share_reads=False).rollups
+
+
+CALLS = """\
+kpis:
+  - id: calls
+    label: Calls
+    description: Activities of any kind.
+    unit: count
+    type: simple
+    fact: activity
+    agg: count
+  - id: calls_ytd
+    label: Calls YTD
+    description: Calls since January 1.
+    unit: count
+    type: cumulative
+    kpi: calls
+    to_date: year
+  - id: meetings
+    label: Meetings
+    description: Meetings held.
+    unit: count
+    type: simple
+    fact: activity
+    agg: count
+    filter: "kind = 'meeting'"
+  - id: meetings_ytd
+    label: Meetings YTD
+    description: Meetings since January 1.
+    unit: count
+    type: cumulative
+    kpi: meetings
+    to_date: year
+  - id: odd_calls
+    label: Odd
+    description: A function the warehouse does not have.
+    unit: count
+    type: simple
+    fact: activity
+    agg: sum
+    expr: no_such_function(1)
+"""
+
+
+def test_a_rollup_that_cannot_be_made_leaves_the_error_to_the_kpi(tmp_path: Path) -> None:
+    """One KPI's broken measure would break the rollup every KPI of its fact reads: the
+    statements then read the fact themselves, and the error names the KPI, not the rollup."""
+    database = tmp_path / "w.duckdb"
+    with duckdb.connect(database) as con:
+        create_core_schema(con)
+        con.execute("DROP TABLE core.dim_date")  # the calendar's dates are all KPIs read of it
+        con.execute(
+            "CREATE TABLE core.dim_date AS SELECT CAST(d AS DATE) AS calendar_date"
+            " FROM range(DATE '2024-12-01', DATE '2025-05-01', INTERVAL 1 DAY) AS t(d)"
+        )
+        for activity, kind, day in (
+            ("a1", "call_out", "2025-01-15"),
+            ("a2", "meeting", "2025-02-03"),
+        ):
+            con.execute(
+                "INSERT INTO core.fct_activity (activity_id, branch_id, kind, occurred_at,"
+                " _source, _loaded_at)"
+                " VALUES (?, 'x', ?, CAST(? AS TIMESTAMP) + INTERVAL 12 HOUR, 's', now())",
+                [activity, kind, day],
+            )
+    (tmp_path / "kpis").mkdir()
+    (tmp_path / "kpis" / "k.yaml").write_text(CALLS)
+    engine = Engine(
+        Definitions(load_kpis(tmp_path / "kpis")),
+        lambda: duckdb.connect(database, read_only=True),
+        lambda: "w",
+    )
+    span = {"start": dt.date(2025, 1, 1), "end": dt.date(2025, 3, 31)}
+    assert [r.fact for r in plan(list(engine.kpis), engine.query(**span), engine.kpis).rollups] == [
+        "activity"
+    ]
+    with pytest.raises(EvaluationError) as odd:
+        engine.evaluate(["calls", "calls_ytd", "odd_calls"], **span)
+    assert str(odd.value).startswith(
+        "kpi 'odd_calls': the warehouse cannot compute it: Catalog Error: Scalar "
+        "Function with name no_such_function does not exist!"
+    )
+    # read from the rollup; January has a row in it (a call) but no meeting, so no value
+    frame = engine.evaluate(["calls", "calls_ytd", "meetings_ytd"], **span)
+    got = {(r.kpi, r.period.month): r.value for r in frame.itertuples()}
+    assert got == {
+        ("calls", 1): 1.0,
+        ("calls", 2): 1.0,
+        ("calls_ytd", 1): 1.0,
+        ("calls_ytd", 2): 2.0,
+        ("calls_ytd", 3): 2.0,
+        ("meetings_ytd", 2): 1.0,
+        ("meetings_ytd", 3): 1.0,
+    }
