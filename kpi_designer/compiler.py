@@ -432,6 +432,13 @@ def _offset_parts(offset: m.Span, grain: m.Grain) -> tuple[int, int]:
     return n, 0
 
 
+def _to_date_span(grain: m.Grain) -> tuple[int, int]:
+    """A to-date grain's length as (days, months)."""
+    if grain in GRAIN_MONTHS:
+        return 0, GRAIN_MONTHS[grain]
+    return (7, 0) if grain == "week" else (1, 0)
+
+
 def _interval(days: int, months: int) -> exp.Expr:
     text = f"{months} MONTH" if months else f"{days} DAY"
     return exp.Interval(this=exp.Literal.string(text.split()[0]), unit=exp.var(text.split()[1]))
@@ -950,6 +957,9 @@ class _Builder:
             if first_day is not None
             else exp.true(),
         )
+        exact_stops = kpi.window is None or kpi.window.unit in ("days", "weeks") or monthly
+        if measure.agg == "count_distinct" and exact_stops:
+            return self.distinct_spans(kpi, query, spine, daily)
         if measure.agg == "count_distinct":
             # a value counts in a period when its last bucket up to the period's end lies in the
             # window: each slice and value meets a period once, so a plain count is the distinct
@@ -980,6 +990,81 @@ class _Builder:
             .group_by(*(exp.Literal.number(i + 1) for i in range(1 + len(query.by))), copy=False)
         )
         return select
+
+    def distinct_spans(
+        self, kpi: m.Cumulative, query: Query, spine: exp.Select, buckets: exp.Select
+    ) -> exp.Select:
+        """A cumulative distinct count from each value's span: a value of a bucket counts in
+        every period whose last day ``e`` falls from the bucket's day until its next bucket or
+        until the window no longer reaches back to it, whichever is first (``e < day + N``
+        for a window of N days, or N months from a month's first day; ``e`` in the same
+        year, quarter or month for to-date; never for a running count). Each span adds 1 at its
+        start and takes it back at its stop; a period's count is the sum of what its slice's
+        spans added and took back up to its last day. Summed per slice and day first, so the
+        periods meet a few rows per slice instead of every value. Not for day buckets in a
+        window of months: months from a day are not invertible (Jan 31 + 1 month = Feb 28)."""
+        following = exp.Window(
+            this=exp.func("lead", _col("day")),
+            partition_by=[*(_col(d) for d in query.by), _col("v")],
+            order=exp.Order(expressions=[exp.Ordered(this=_col("day"))]),
+        )
+        day = _col("day")
+        reach: exp.Expr | None
+        if kpi.to_date is not None:
+            trunc = exp.func("date_trunc", exp.Literal.string(kpi.to_date), day)
+            reach = _as_date(exp.Add(this=trunc, expression=_interval(*_to_date_span(kpi.to_date))))
+        elif kpi.window is not None:
+            days, months = _offset_parts(kpi.window, "day")
+            reach = _as_date(exp.Add(this=day.copy(), expression=_interval(days, months)))
+        else:
+            reach = None
+        stop: exp.Expr = following
+        if reach is not None:
+            stop = exp.Coalesce(
+                this=exp.Least(this=following.copy(), expressions=[reach.copy()]),
+                expressions=[reach],
+            )
+        values = self.name("values")
+        spans = exp.select(
+            *(_col(k) for k in ["day", *query.by, "v"]),
+            exp.alias_(stop, _ident("stop"), copy=False),
+        ).from_(buckets.subquery(_ident("u"), copy=False), copy=False)
+        slices = [_col(d) for d in query.by]
+
+        def changes(at: str, sign: int) -> exp.Select:
+            counted: exp.Expr = exp.Count(this=_col("v"))
+            rows: exp.Expr = exp.Count(this=exp.Star())
+            if sign < 0:
+                counted, rows = exp.Neg(this=counted), exp.Neg(this=rows)
+            select = exp.select(
+                exp.alias_(_col(at), _ident("t"), copy=False),
+                *(s.copy() for s in slices),
+                exp.alias_(counted, _ident("counted"), copy=False),
+                exp.alias_(rows, _ident("rows"), copy=False),
+            ).from_(exp.table_(_ident(values)), copy=False)
+            if sign < 0:
+                select = select.where(
+                    exp.not_(exp.Is(this=_col("stop"), expression=exp.null())), copy=False
+                )
+            keys = range(1 + len(slices))
+            return select.group_by(*(exp.Literal.number(i + 1) for i in keys), copy=False)
+
+        deltas = exp.union(changes("day", 1), changes("stop", -1), distinct=False)
+        in_force = exp.LTE(this=_col("t", "r"), expression=_col("period_end", "c"))
+        select = (
+            exp.select(
+                _col("period", "c"),
+                *(_col(d, "r") for d in query.by),
+                exp.alias_(
+                    _double(exp.Sum(this=_col("counted", "r"))), _ident("value"), copy=False
+                ),
+            )
+            .from_(spine.subquery(_ident("c"), copy=False), copy=False)
+            .join(deltas.subquery(_ident("r"), copy=False), on=in_force, copy=False)
+            .group_by(*(exp.Literal.number(i + 1) for i in range(1 + len(query.by))), copy=False)
+            .having(exp.GT(this=exp.Sum(this=_col("rows", "r")), expression=exp.Literal.number(0)))
+        )
+        return select.with_(_ident(values), as_=spans, materialized=True, copy=False)
 
     def buckets(
         self, measure: m.Measure, query: Query, first: dt.date | None, monthly: bool
