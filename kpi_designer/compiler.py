@@ -98,8 +98,11 @@ class Compiled:
     tree: exp.Expr
     params: dict[str, object]
 
-    def sql(self, dialect: str = "duckdb", *, pretty: bool = False) -> str:
-        return self.tree.sql(dialect=dialect, pretty=pretty)
+    def sql(self, dialect: str = "duckdb", *, pretty: bool = False, copy: bool = True) -> str:
+        """The statement's text. Rendering works on a copy of the tree unless ``copy`` is off,
+        for a statement rendered once and then dropped (copying costs three times the
+        rendering)."""
+        return self.tree.sql(dialect=dialect, pretty=pretty, copy=copy)
 
 
 def parse_filter(text: str) -> exp.Expr:

@@ -437,7 +437,7 @@ def _execute(
     do not build, a function a definition misspelled) is the definitions' problem, said in one
     line naming the KPIs."""
     try:
-        return con.execute(compiled.sql("duckdb"), compiled.params)
+        return con.execute(compiled.sql("duckdb", copy=False), compiled.params)
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
         raise EvaluationError(
