@@ -1229,9 +1229,9 @@ class _Builder:
 
     def repeats(self, kpi: m.Conversion, query: Query) -> exp.Select:
         """A conversion whose base and conversion events are the same rows (the same fact, time
-        and filters: an invoice followed by another of the client's): each row counts the rows
-        of its entity from its time to the window's end, itself included, in one ordered pass
-        instead of a lookup per row. The rows are those of the events, unscoped, from the
+        and filters: an invoice followed by another of the client's): each row looks at the
+        entity's next and previous rows by time, in one ordered pass instead of a lookup per
+        row. The rows are those of the events, unscoped, from the
         range's start to its end plus the window; the base rows are those in the range, scope
         and filters, flagged: conversion events are never scoped (as in :meth:`conversion`)."""
         fact = FACTS[kpi.base.fact]
@@ -1240,25 +1240,31 @@ class _Builder:
         days, months = _offset_parts(kpi.window, "day")
         last = shift(query.end, kpi.window, "day", 1)
         self.last_read = max(self.last_read, last)
-        moment = cols.moment()
+        moment = cols.time_column()
         read = [
             *map(cols.rewrite, kpi.base.filters),
             *cols.near(self.param("start", query.start), self.param("after", last)),
         ]
-        within = exp.Window(
-            this=exp.Count(this=exp.Star()),
-            partition_by=[cols.reference(kpi.entity)],
-            order=exp.Order(expressions=[exp.Ordered(this=moment.copy())]),
-            spec=exp.WindowSpec(
-                kind="RANGE",
-                start="CURRENT ROW",
-                end=_interval(days, months),
-                end_side="FOLLOWING",
+
+        def neighbour(function: str) -> exp.Window:
+            return exp.Window(
+                this=exp.func(function, moment.copy()),
+                partition_by=[cols.reference(kpi.entity)],
+                order=exp.Order(expressions=[exp.Ordered(this=moment.copy())]),
+            )
+
+        # another row lies within the window when the next one does, or, among rows of one
+        # time, when the previous one is at the same time (the last of them has no later twin)
+        within = exp.or_(
+            exp.LTE(
+                this=neighbour("lead"),
+                expression=exp.Add(this=moment.copy(), expression=_interval(days, months)),
             ),
+            exp.EQ(this=neighbour("lag"), expression=moment.copy()),
         )
         converted = exp.and_(
             exp.not_(exp.Is(this=cols.reference(kpi.entity), expression=exp.null())),
-            exp.GT(this=within, expression=exp.Literal.number(1)),
+            exp.Coalesce(this=exp.paren(within, copy=False), expressions=[exp.false()]),
         )
         keys = [exp.alias_(cols.period(query.grain), _ident("period"), copy=False)]
         keys += [exp.alias_(cols.dimension(d), _ident(d), copy=False) for d in query.by]
@@ -1574,7 +1580,10 @@ class _Columns:
     def near(self, start: exp.Expr, end: exp.Expr) -> list[exp.Expr]:
         """Rows stored (in UTC) from a day before ``start`` to two days after ``end`` begins:
         every row whose local day is in [start, end] in any time zone (offsets stay within ±14
-        hours), in plain bounds the engine can skip whole blocks of rows by."""
+        hours), in plain bounds the engine can skip whole blocks of rows by. A DATE column is
+        the day itself: those days exactly."""
+        if self.columns[self.time] == "DATE":
+            return [exp.Between(this=self.time_column(), low=start, high=end)]
         return [
             exp.GTE(this=self.moment(), expression=_moved(start, -1)),
             exp.LT(this=self.moment(), expression=_moved(end, 2)),

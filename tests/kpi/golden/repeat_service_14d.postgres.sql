@@ -69,11 +69,13 @@ FROM (
       )
       AND "f"."branch_id" IN (%(scope_2)s, %(scope_3)s) AS "is_base",
       NOT "f"."client_id" IS NULL
-      AND COUNT(*) OVER (
-        PARTITION BY "f"."client_id"
-        ORDER BY "f"."received_at"
-        RANGE BETWEEN CURRENT ROW AND INTERVAL '14 DAY' FOLLOWING
-      ) > 1 AS "converted"
+      AND COALESCE(
+        (
+          LEAD("f"."received_at") OVER (PARTITION BY "f"."client_id" ORDER BY "f"."received_at") <= "f"."received_at" + INTERVAL '14 DAY'
+          OR LAG("f"."received_at") OVER (PARTITION BY "f"."client_id" ORDER BY "f"."received_at") = "f"."received_at"
+        ),
+        FALSE
+      ) AS "converted"
     FROM "core"."fct_service_request" AS "f"
     LEFT JOIN "zone_days" AS "z"
       ON "z"."branch_id" = "f"."branch_id"
