@@ -15,10 +15,11 @@ import pytest
 from kpi_designer.compiler import Query, plan
 from kpi_designer.engine import Definitions, Engine
 from kpi_designer.errors import EvaluationError
-from kpi_designer.loader import load_kpis
 from kpiboard.core_model import create_core_schema
 
 from .conftest import make_engine
+from .test_edges import CALLS
+from .test_edges import _engine as edge_engine
 
 D = dt.date.fromisoformat
 
@@ -91,15 +92,9 @@ def test_statements_read_the_rollup_not_the_fact(definitions: Definitions) -> No
     assert not plan(ids, query, definitions.kpis, share_reads=False).rollups
 
 
-CALLS = """\
-kpis:
-  - id: calls
-    label: Calls
-    description: Activities of any kind.
-    unit: count
-    type: simple
-    fact: activity
-    agg: count
+KPIS = (
+    CALLS
+    + """\
   - id: calls_ytd
     label: Calls YTD
     description: Calls since January 1.
@@ -131,6 +126,7 @@ kpis:
     agg: sum
     expr: no_such_function(1)
 """
+)
 
 
 def test_a_rollup_that_cannot_be_made_leaves_the_error_to_the_kpi(tmp_path: Path) -> None:
@@ -154,13 +150,7 @@ def test_a_rollup_that_cannot_be_made_leaves_the_error_to_the_kpi(tmp_path: Path
                 " VALUES (?, 'x', ?, CAST(? AS TIMESTAMP) + INTERVAL 12 HOUR, 's', now())",
                 [activity, kind, day],
             )
-    (tmp_path / "kpis").mkdir()
-    (tmp_path / "kpis" / "k.yaml").write_text(CALLS)
-    engine = Engine(
-        Definitions(load_kpis(tmp_path / "kpis")),
-        lambda: duckdb.connect(database, read_only=True),
-        lambda: "w",
-    )
+    engine = edge_engine(tmp_path, database, KPIS)
     span = {"start": dt.date(2025, 1, 1), "end": dt.date(2025, 3, 31)}
     assert [r.fact for r in plan(list(engine.kpis), engine.query(**span), engine.kpis).rollups] == [
         "activity"
