@@ -435,6 +435,14 @@ def _offset_parts(offset: m.Span, grain: m.Grain) -> tuple[int, int]:
     return n, 0
 
 
+_MASK_BITS = 62
+"""Months a bit mask of a BIGINT holds, with room for the mask of all of them (2^62 - 1)."""
+
+
+def _month_index(day: dt.date) -> int:
+    return day.year * 12 + day.month
+
+
 def _to_date_span(grain: m.Grain) -> tuple[int, int]:
     """A to-date grain's length as (days, months)."""
     if grain in GRAIN_MONTHS:
@@ -949,6 +957,9 @@ class _Builder:
             and (kpi.window is None or kpi.window.unit == "months")
             and measure.agg in ("sum", "count", "count_distinct", "min", "max")
         )
+        months = _month_index(query.end) - _month_index(first_day) + 1 if first_day else None
+        if measure.agg == "count_distinct" and monthly and months and months <= _MASK_BITS:
+            return self.month_masks(measure, query, spine, first_day)
         daily = self.buckets(measure, query, first_day, monthly)
         if measure.agg in m.ADDITIVE:
             agg: exp.Expr = exp.Sum(this=_col("v", "r"))
@@ -1022,11 +1033,8 @@ class _Builder:
         else:
             reach = None
         stop: exp.Expr = following
-        if reach is not None:
-            stop = exp.Coalesce(
-                this=exp.Least(this=following.copy(), expressions=[reach.copy()]),
-                expressions=[reach],
-            )
+        if reach is not None:  # LEAST skips a NULL, in DuckDB and PostgreSQL alike
+            stop = exp.Least(this=following, expressions=[reach], ignore_nulls=True)
         values = self.name("values")
         spans = exp.select(
             *(_col(k) for k in ["day", *query.by, "v"]),
@@ -1069,8 +1077,81 @@ class _Builder:
         )
         return select.with_(_ident(values), as_=spans, materialized=True, copy=False)
 
+    def month_masks(
+        self, measure: m.Measure, query: Query, spine: exp.Select, first: dt.date | None
+    ) -> exp.Select:
+        """A cumulative distinct count in month buckets over at most :data:`_MASK_BITS`
+        months: each slice and value gets one number whose bit k says it occurs in the k-th
+        month from ``first``'s; a period counts the values with a bit set among its window's
+        months. One grouping of the rows by slice and value, no sort and no span."""
+        base = self.param("base", _month_index(first or query.end))
+
+        def bit(day: exp.Expr) -> exp.Expr:
+            index = exp.Add(
+                this=exp.Mul(
+                    this=exp.Extract(this=exp.var("YEAR"), expression=day),
+                    expression=exp.Literal.number(12),
+                ),
+                expression=exp.Extract(this=exp.var("MONTH"), expression=day.copy()),
+            )
+            return _cast(exp.Sub(this=index, expression=base.copy()), "INT")
+
+        def ones(count: exp.Expr) -> exp.Expr:  # 2^count - 1: the lowest ``count`` bits
+            shifted = exp.BitwiseLeftShift(
+                this=_cast(exp.Literal.number(1), "BIGINT"), expression=count
+            )
+            return exp.paren(exp.Sub(this=exp.paren(shifted), expression=exp.Literal.number(1)))
+
+        rows = self.buckets(measure, query, first, monthly=True, distinct=False)
+        slices = [_col(d) for d in query.by]
+        masks = (
+            exp.select(
+                *slices,
+                _col("v"),
+                exp.alias_(
+                    exp.BitwiseOrAgg(
+                        this=exp.BitwiseLeftShift(
+                            this=_cast(exp.Literal.number(1), "BIGINT"), expression=bit(_col("day"))
+                        )
+                    ),
+                    _ident("months"),
+                    copy=False,
+                ),
+            )
+            .from_(rows.subquery(_ident("u"), copy=False), copy=False)
+            .group_by(*(exp.Literal.number(i + 1) for i in range(len(slices) + 1)), copy=False)
+        )
+        start, end = bit(_col("window_start")), bit(_col("period_end"))
+        width = exp.Add(this=exp.Sub(this=end, expression=start), expression=exp.Literal.number(1))
+        window = exp.BitwiseLeftShift(this=ones(width), expression=start.copy())
+        periods = exp.select(
+            _col("period"), exp.alias_(window, _ident("window"), copy=False)
+        ).from_(spine.subquery(_ident("s"), copy=False), copy=False)
+        met = exp.NEQ(
+            this=exp.paren(
+                exp.BitwiseAnd(this=_col("months", "r"), expression=_col("window", "c"))
+            ),
+            expression=exp.Literal.number(0),
+        )
+        return (
+            exp.select(
+                _col("period", "c"),
+                *(_col(d, "r") for d in query.by),
+                exp.alias_(_double(exp.Count(this=_col("v", "r"))), _ident("value"), copy=False),
+            )
+            .from_(periods.subquery(_ident("c"), copy=False), copy=False)
+            .join(masks.subquery(_ident("r"), copy=False), on=met, copy=False)
+            .group_by(*(exp.Literal.number(i + 1) for i in range(1 + len(query.by))), copy=False)
+        )
+
     def buckets(
-        self, measure: m.Measure, query: Query, first: dt.date | None, monthly: bool
+        self,
+        measure: m.Measure,
+        query: Query,
+        first: dt.date | None,
+        monthly: bool,
+        *,
+        distinct: bool = True,
     ) -> exp.Select:
         """A cumulative KPI's rows from ``first`` (``None``: from the first row) to the range's
         end, in buckets of a day (a month when ``monthly``): ``day`` (the bucket's first day),
@@ -1101,7 +1182,7 @@ class _Builder:
             )
             v = exp.alias_(value, _ident("v"), copy=False)
             select = select.select(*keys, v, copy=False)
-            if measure.agg in ("count_distinct", "min", "max"):
+            if distinct and measure.agg in ("count_distinct", "min", "max"):
                 # one row per bucket and value is all these need
                 select = select.distinct(copy=False)
         return cols.finish(select)

@@ -1,6 +1,6 @@
-"""Rollups: a fact that several statements of one evaluation read is summed per local day once,
-and those statements read the day rows instead. The values must be exactly those of each
-statement reading the fact itself."""
+"""How an evaluation reads less: a fact that several statements read is summed per local day
+once, and those statements read the day rows; a distinct count over month windows reads a bit
+mask of months per value. The values must be exactly those of the plain way."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from kpi_designer import compiler
 from kpi_designer.compiler import Query, plan
 from kpi_designer.engine import Definitions, Engine
 from kpi_designer.errors import EvaluationError
@@ -173,3 +174,24 @@ def test_a_rollup_that_cannot_be_made_leaves_the_error_to_the_kpi(tmp_path: Path
         ("meetings_ytd", 2): 1.0,
         ("meetings_ytd", 3): 1.0,
     }
+
+
+@pytest.mark.parametrize("grain", ["month", "quarter"])
+def test_distinct_counts_by_month_bit_masks_equal_spans(
+    grain: str, definitions: Definitions, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A to-date distinct count in month buckets is counted from a bit mask of months per
+    client; over more months than a mask holds, from each client's spans. Both give the same."""
+    ask = {"start": D("2024-01-01"), "end": D("2025-09-30"), "grain": grain, "by": ["branch"]}
+
+    def evaluated() -> tuple[pd.DataFrame, str]:
+        engine = make_engine(Definitions(definitions.kpis), warehouse)
+        sql = engine.compile("clients_ytd", engine.query(**ask)).sql()
+        return engine.evaluate("clients_ytd", **ask), sql
+
+    masked, masked_sql = evaluated()
+    monkeypatch.setattr(compiler, "_MASK_BITS", 0)
+    spans, spans_sql = evaluated()
+    assert "BIT_OR" in masked_sql and "BIT_OR" not in spans_sql and "LEAD(" in spans_sql
+    assert len(masked) > 5
+    pd.testing.assert_frame_equal(masked, spans)
