@@ -458,6 +458,20 @@ def _interval(days: int, months: int) -> exp.Expr:
 # -- building ------------------------------------------------------------------------------------
 
 
+def _join(
+    select: exp.Select, table: exp.Expr, *, on: exp.Expr | None = None, side: str | None = None
+) -> exp.Select:
+    """``select`` joined to ``table`` (``side``: ``LEFT``, ``CROSS`` or ``None`` for inner),
+    built directly: ``Select.join`` parses its join type anew with each call."""
+    join = exp.Join(this=table, on=on)
+    if side == "CROSS":
+        join.set("kind", "CROSS")
+    elif side is not None:
+        join.set("side", side)
+    select.append("joins", join)
+    return select
+
+
 def _ident(name: str) -> exp.Identifier:
     return exp.to_identifier(name, quoted=True)
 
@@ -531,7 +545,7 @@ class _Builder:
                 _to_local_day(_cast(day.copy(), "TIMESTAMP"), zone.copy()), "day_0", copy=False
             ),
         ).from_(_table("dim_branch", "b"), copy=False)
-        dated = dated.join(_table("dim_date", "d"), join_type="cross", copy=False)
+        dated = _join(dated, _table("dim_date", "d"), side="CROSS")
         low = None
         if self.first_read is not None:
             low = self.param("zone_from", self.first_read - dt.timedelta(days=1))
@@ -823,7 +837,7 @@ class _Builder:
                     joined[interval] = alias = f"p{len(joined)}"
                     on = _meets("g", alias, query.by, _interval(*interval))
                     past = exp.table_(_ident(name), alias=_ident(alias))
-                    select = select.join(past, on=on, join_type="left", copy=False)
+                    select = _join(select, past, on=on, side="LEFT")
                 source = self.kpis[kpi.kpi]
                 value = _pop_value(
                     kpi, _col(f"value_{j}", "g"), _col(f"value_{j}", joined[interval]), source
@@ -930,7 +944,7 @@ class _Builder:
             table = f"i{i}"
             on = _meets("spine", table, query.by, behind)
             named = exp.table_(_ident(names_of[i]), alias=_ident(table))
-            select = select.join(named, on=on, join_type="left", copy=False)
+            select = _join(select, named, on=on, side="LEFT")
             value: exp.Expr = _col("value", table)
             if additive:
                 value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
@@ -1392,13 +1406,10 @@ class _Builder:
         keys = ["period", *query.by]
         on = _meets("n", "p", query.by, _interval(days, months))
         value = _pop_value(kpi, _col("value", "n"), _col("value", "p"), source)
-        select = (
-            exp.select(
-                *(_col(k, "n") for k in keys), exp.alias_(value, _ident("value"), copy=False)
-            )
-            .from_(now.subquery(_ident("n"), copy=False), copy=False)
-            .join(then.subquery(_ident("p"), copy=False), on=on, join_type="left", copy=False)
-        )
+        select = exp.select(
+            *(_col(k, "n") for k in keys), exp.alias_(value, _ident("value"), copy=False)
+        ).from_(now.subquery(_ident("n"), copy=False), copy=False)
+        select = _join(select, then.subquery(_ident("p"), copy=False), on=on, side="LEFT")
         if single:
             select = select.with_(_ident(both), as_=rows, materialized=True, copy=False)
         return select
@@ -1684,11 +1695,11 @@ class _Columns:
                 table = self.fact.parent.table
             elif name == "z":
                 zone_days = exp.table_(_ident(ZONE_DAYS), alias=_ident(alias))
-                select = select.join(zone_days, on=on, join_type="left", copy=False)
+                select = _join(select, zone_days, on=on, side="LEFT")
                 continue
             elif name == "b":
                 table = "dim_branch"
             else:
                 table = ENTITIES[name.removeprefix("d_")].table
-            select = select.join(_table(table, alias), on=on, join_type="left", copy=False)
+            select = _join(select, _table(table, alias), on=on, side="LEFT")
         return select
