@@ -1110,11 +1110,12 @@ class _Builder:
             )
             return _cast(exp.Sub(this=index, expression=base.copy()), "INT")
 
+        def two_to(power: exp.Expr) -> exp.Expr:
+            one = _cast(exp.Literal.number(1), "BIGINT")
+            return exp.paren(exp.BitwiseLeftShift(this=one, expression=exp.paren(power)))
+
         def ones(count: exp.Expr) -> exp.Expr:  # 2^count - 1: the lowest ``count`` bits
-            shifted = exp.BitwiseLeftShift(
-                this=_cast(exp.Literal.number(1), "BIGINT"), expression=count
-            )
-            return exp.paren(exp.Sub(this=exp.paren(shifted), expression=exp.Literal.number(1)))
+            return exp.paren(exp.Sub(this=two_to(count), expression=exp.Literal.number(1)))
 
         rows = self.buckets(measure, query, first, monthly=True, distinct=False)
         slices = [_col(d) for d in query.by]
@@ -1123,13 +1124,7 @@ class _Builder:
                 *slices,
                 _col("v"),
                 exp.alias_(
-                    exp.BitwiseOrAgg(
-                        this=exp.BitwiseLeftShift(
-                            this=_cast(exp.Literal.number(1), "BIGINT"), expression=bit(_col("day"))
-                        )
-                    ),
-                    _ident("months"),
-                    copy=False,
+                    exp.BitwiseOrAgg(this=two_to(bit(_col("day")))), _ident("months"), copy=False
                 ),
             )
             .from_(rows.subquery(_ident("u"), copy=False), copy=False)
