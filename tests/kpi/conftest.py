@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 import duckdb
 import pandas as pd
@@ -879,15 +880,30 @@ def postgres() -> Iterator[str]:
         urls.drop_database(url)
 
 
+class Counted:
+    """A connection that notes each cursor taken from it in ``taken``: each time the engine
+    reads the warehouse (it takes a cursor of its connection for each piece of work)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, taken: list[int]) -> None:
+        self.con = con
+        self.taken = taken
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        self.taken.append(1)
+        return self.con.cursor()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.con, name)
+
+
 def make_engine(
     definitions: Definitions, warehouse: Path, opened: list[int] | None = None
 ) -> Engine:
-    """An engine reading the fixture file read-only; ``opened`` counts its connections."""
+    """An engine reading the fixture file read-only; ``opened`` counts its reads of it."""
 
     def connect() -> duckdb.DuckDBPyConnection:
-        if opened is not None:
-            opened.append(1)
-        return duckdb.connect(str(warehouse), read_only=True)
+        con = duckdb.connect(str(warehouse), read_only=True)
+        return con if opened is None else cast(duckdb.DuckDBPyConnection, Counted(con, opened))
 
     return Engine(definitions, connect, lambda: "fixture")
 

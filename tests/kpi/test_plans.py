@@ -19,12 +19,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 import pytest
 
-from kpi_designer.engine import Engine
+from kpi_designer.engine import Definitions, Engine
 
 D = dt.date.fromisoformat
 DANA, ELI, GUS, IVY = "crm_denver:1", "crm_denver:2", "crm_austin:1", "crm_austin:3"
@@ -287,3 +289,29 @@ def test_a_second_identical_evaluate_reads_the_cache(
     assert len(opened) == 2
     ask(["revenue", "avg_check"])
     assert len(opened) == 2
+
+
+def test_the_engine_opens_each_snapshot_once_and_keeps_its_time_zone(
+    definitions: Definitions, warehouse: Path
+) -> None:
+    """Work on one snapshot shares one connection (a cursor each); a new snapshot opens a
+    new one. Each cursor has the time zone its connection was given."""
+    opened: list[str] = []
+    published = ["first"]
+
+    def connect() -> duckdb.DuckDBPyConnection:
+        opened.append(published[0])
+        con = duckdb.connect(str(warehouse), read_only=True)
+        con.execute("SET TimeZone = 'Asia/Tokyo'")
+        return con
+
+    engine = Engine(Definitions(definitions.kpis), connect, lambda: published[0])
+    ask = {"start": JAN, "end": D("2025-03-31")}
+    engine.evaluate("revenue", **ask)
+    engine.evaluate("invoice_count", **ask)
+    assert opened == ["first"]
+    published[0] = "second"
+    engine.evaluate("revenue", **ask)
+    assert opened == ["first", "second"]
+    with engine._reading("second") as con:
+        assert con.execute("SELECT current_setting('TimeZone')").fetchone() == ("Asia/Tokyo",)
