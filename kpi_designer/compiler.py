@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import cast
@@ -249,6 +250,7 @@ class _Read:
     measures: dict[MeasureKey, m.Measure]
     first: dt.date | None  # None: from the first row
     last: dt.date
+    counted: exp.Expr | None = None  # what a distinct count among them counts
 
 
 @dataclass(frozen=True)
@@ -256,7 +258,9 @@ class Rollup:
     """A fact's sums, counts, minima and maxima per local day and slice, made once as a
     temporary table for the statements of one evaluation that would each read the fact
     (:func:`plan`). Periods, to-date and rolling windows, earlier periods: all are combinations
-    of days, so every such read is answered from the rollup's far fewer rows."""
+    of days, so every such read is answered from the rollup's far fewer rows. A distinct count
+    of a value of the row's time (the UTC date of an activity) is kept too, by one row per day,
+    slice and value (``counted``): such a value has few values in a day."""
 
     table: str
     fact: str
@@ -266,11 +270,13 @@ class Rollup:
     first: dt.date | None  # None: from the first row
     last: dt.date
     select: Compiled
+    counted: exp.Expr | None = None  # a further key: the value a distinct count counts
 
     def serves(self, read: _Read, query: Query) -> bool:
         """Whether the rollup holds all that ``read`` of ``query`` needs."""
         return (
             (read.fact, read.time) == (self.fact, self.time)
+            and (read.counted is None or _same(read.counted, self.counted))
             and _grouping(query) == self.grouping
             and all(key in self.columns for key in read.measures)
             and (self.first is None or (read.first is not None and read.first >= self.first))
@@ -325,11 +331,14 @@ def plan(
     by_source: dict[tuple[str, str], list[_Read]] = {}
     for read in (r for unit_reads in reads for r in unit_reads):
         by_source.setdefault((read.fact, read.time), []).append(read)
-    rollups = [
-        _rollup(f"rollup_{fact}_{time}", read_list, query, kpis)
-        for (fact, time), read_list in by_source.items()
-        if len(read_list) > 1
-    ]
+    rollups = []
+    for (fact, time), read_list in by_source.items():
+        # one counted value per rollup: the one most reads count; the others read the fact
+        counts = Counter(r.counted.sql(DIALECT) for r in read_list if r.counted is not None)
+        counted = counts.most_common(1)[0][0] if counts else None
+        served = [r for r in read_list if r.counted is None or r.counted.sql(DIALECT) == counted]
+        if len(served) > 1:
+            rollups.append(_rollup(f"rollup_{fact}_{time}", served, query, kpis))
     rolled = {(r.fact, r.time) for r in rollups}
     for i, unit in enumerate(units):  # again, reading the rollups, where one serves them
         if any((r.fact, r.time) in rolled for r in reads[i]):
@@ -356,10 +365,14 @@ def _rollup(table: str, reads: Sequence[_Read], query: Query, kpis: Mapping[str,
     fact, time = reads[0].fact, reads[0].time
     days = replace(query, start=first or last, end=last, grain="day")
     named = [(columns[key], measure) for key, measure in measures.items()]
-    inner = builder.measures(fact, time, named, days, bounded=first is not None, exact=True)
+    counted = next((r.counted for r in reads if r.counted is not None), None)
+    inner = builder.measures(
+        fact, time, named, days, bounded=first is not None, exact=True, counted=counted
+    )
     select = exp.select(
         exp.alias_(_col("period"), _ident("day"), copy=False),
         *(_col(d) for d in query.by),
+        *([_col("counted")] if counted is not None else []),
         *(_col(c) for c in columns.values()),
     ).from_(inner.subquery(_ident("r"), copy=False), copy=False)
     if first is None:  # read from the first row; the last day still bounds it
@@ -367,7 +380,18 @@ def _rollup(table: str, reads: Sequence[_Read], query: Query, kpis: Mapping[str,
             exp.LTE(this=_col("period"), expression=builder.param("end", last)), copy=False
         )
     compiled = Compiled(builder.with_zone_days(select), builder.params)
-    return Rollup(table, fact, time, _grouping(query), columns, first, last, compiled)
+    return Rollup(table, fact, time, _grouping(query), columns, first, last, compiled, counted)
+
+
+def _same(a: exp.Expr, b: exp.Expr | None) -> bool:
+    return b is not None and a.sql(DIALECT) == b.sql(DIALECT)
+
+
+def _of_time(expr: exp.Expr, time: str) -> bool:
+    """Whether ``expr`` is a value of the row's time column alone (``CAST(occurred_at AS
+    DATE)``): a day holds few of its values."""
+    names = {c.name for c in expr.find_all(exp.Column)}
+    return names == {time}
 
 
 # -- calendar arithmetic (Python side, for parameters) -----------------------------------------
@@ -654,29 +678,32 @@ class _Builder:
         *,
         bounded: bool = True,
         exact: bool = False,
+        counted: exp.Expr | None = None,
     ) -> exp.Select:
         """One scan of a fact computing several measures, each with its own filters, by period
         and slice. A filter every measure has goes into ``WHERE`` (the rows it leaves out are
         never read further); the others are ``FILTER`` clauses of their aggregates. Sums,
         counts, minima and maxima come from a rollup where one holds them. Values are
         ``DOUBLE``; ``exact`` keeps the aggregates' own types (a sum of decimals stays one,
-        so that summing it again does not depend on the order)."""
+        so that summing it again does not depend on the order). ``counted`` is one more key,
+        column ``counted`` (a rollup's)."""
         time = time or FACTS[fact_name].time
         written = [{f.sql(DIALECT): f for f in measure.filters} for _, measure in measures]
         common = [text for text in written[0] if all(text in w for w in written[1:])]
         shared = [written[0][text] for text in common]
-        if all(measure.agg in _ROLLED for _, measure in measures):
-            # a period and slice has a row where a row of the fact passes the common filters
-            rows = m.Measure(fact_name, "count", None, tuple(shared))
-            wanted = {_measure_key(measure): measure for _, measure in [*measures, ("", rows)]}
-            rollup = self.rollup_for(_Read(fact_name, time, wanted, query.start, query.end), query)
+        read = self._read(fact_name, time, measures, shared, query)
+        if read is not None:
+            rollup = self.rollup_for(read, query)
             if rollup is not None:
-                return self._from_rollup(rollup, measures, _measure_key(rows), query)
+                rows = _measure_key(m.Measure(fact_name, "count", None, tuple(shared)))
+                return self._from_rollup(rollup, measures, rows, query)
         select, cols = self.rows(fact_name, time, query, bounded=bounded)
         if shared:
             select = select.where(*map(cols.rewrite, shared), copy=False)
         keys = [exp.alias_(cols.period(query.grain), _ident("period"), copy=False)]
         keys += [exp.alias_(cols.dimension(d), _ident(d), copy=False) for d in query.by]
+        if counted is not None:
+            keys.append(exp.alias_(cols.rewrite(counted), _ident("counted"), copy=False))
         own_filters: list[exp.Expr | None] = []
         for own in written:
             rest = [cols.rewrite(f) for text, f in own.items() if text not in common]
@@ -696,6 +723,38 @@ class _Builder:
         select = select.group_by(*(exp.Literal.number(i + 1) for i in range(len(keys))), copy=False)
         return cols.finish(select)
 
+    def _read(
+        self,
+        fact: str,
+        time: str,
+        measures: Sequence[tuple[str, m.Measure]],
+        shared: Sequence[exp.Expr],
+        query: Query,
+    ) -> _Read | None:
+        """What :meth:`measures` needs of a rollup, if one can answer it: sums, counts, minima
+        and maxima (with the count of the rows passing the common filters: a period and slice
+        has a row where one does), and distinct counts of one value of the row's time (as the
+        count of the rows passing each one's filters: whether a day's value counts)."""
+        if any(m_.agg not in _ROLLED and m_.agg != "count_distinct" for _, m_ in measures):
+            return None
+        counted: dict[str, exp.Expr] = {}
+        for _, measure in measures:
+            if measure.agg == "count_distinct":
+                if measure.expr is None or not _of_time(measure.expr, time):
+                    return None
+                counted[measure.expr.sql(DIALECT)] = measure.expr
+        if len(counted) > 1:
+            return None
+        wanted: dict[MeasureKey, m.Measure] = {}
+        for _, measure in measures:
+            if measure.agg == "count_distinct":
+                measure = m.Measure(fact, "count", None, measure.filters)
+            wanted[_measure_key(measure)] = measure
+        rows = m.Measure(fact, "count", None, tuple(shared))
+        wanted[_measure_key(rows)] = rows
+        value = next(iter(counted.values()), None)
+        return _Read(fact, time, wanted, query.start, query.end, value)
+
     def _from_rollup(
         self,
         rollup: Rollup,
@@ -714,9 +773,19 @@ class _Builder:
         keys = [exp.alias_(period, _ident("period"), copy=False), *(_col(d) for d in query.by)]
         outputs = []
         for alias, measure in measures:
-            column = _col(rollup.columns[_measure_key(measure)])
-            combined = _double(_aggregate(_ROLLED[measure.agg], column))
-            outputs.append(exp.alias_(combined, _ident(alias), copy=False))
+            if measure.agg == "count_distinct":  # the values of the days some row passed
+                met = m.Measure(measure.fact, "count", None, measure.filters)
+                passed = exp.GT(
+                    this=_col(rollup.columns[_measure_key(met)]), expression=exp.Literal.number(0)
+                )
+                combined: exp.Expr = exp.Filter(
+                    this=_aggregate("count_distinct", _col("counted")),
+                    expression=exp.Where(this=passed),
+                )
+            else:
+                column = _col(rollup.columns[_measure_key(measure)])
+                combined = _aggregate(_ROLLED[measure.agg], column)
+            outputs.append(exp.alias_(_double(combined), _ident(alias), copy=False))
         within = exp.Between(
             this=_col("day"),
             low=self.param("start", query.start),

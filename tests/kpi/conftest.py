@@ -173,6 +173,9 @@ ACTIVITIES = (
         ("crm_denver:a7", DENVER, "2025-03-10 06:30", "call", 120, DANA, ACME),
         # 23:59 on 2025-03-31 in Denver: March, though April in UTC
         ("crm_denver:a8", DENVER, "2025-04-01 05:59", "email", None, DANA, CLINIC),
+        # 23:00 on May 6 and 10:00 on May 7 in Denver: one UTC date on two local days
+        ("crm_denver:a9", DENVER, "2025-05-07 05:00", "email", None, DANA, ACME),
+        ("crm_denver:a10", DENVER, "2025-05-07 16:00", "email", None, DANA, ACME),
         # 22:00 on 2024-12-31 in Austin: 2024, though 2025 in UTC
         ("crm_austin:a1", AUSTIN, "2025-01-01 04:00", "call", 900, GUS, COLLEGE),
         ("crm_austin:a2", AUSTIN, "2025-01-15 15:00", "call", 300, GUS, DENTAL),
@@ -681,6 +684,30 @@ kpis:
     fact: activity
     agg: count
     filter: kind = 'call'
+  - id: active_days
+    label: Days with activity
+    description: Days (UTC dates) with any activity.
+    unit: count
+    type: simple
+    fact: activity
+    agg: count_distinct
+    expr: CAST(occurred_at AS DATE)
+  - id: call_days
+    label: Days with a call
+    description: Days (UTC dates) with a call.
+    unit: count
+    type: simple
+    fact: activity
+    agg: count_distinct
+    expr: CAST(occurred_at AS DATE)
+    filter: kind = 'call'
+  - id: calls_per_active_day
+    label: Calls per active day
+    description: Calls over the days with any activity.
+    unit: count
+    type: ratio
+    numerator: call_count
+    denominator: active_days
   - id: median_call_hours
     label: Median call length
     description: The median length of a call, in hours.

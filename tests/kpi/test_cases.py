@@ -201,6 +201,23 @@ SIMPLE_AGGREGATIONS = [
         """,
         by=("branch",),
     ),
+    # days are UTC dates, counted per local month: May 7 (UTC) is on May 6 and 7 in Denver
+    Case(
+        "calls_per_active_day_utc_dates_in_local_months",
+        "calls_per_active_day",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT d.month_start, a.employee_id,
+            COUNT(*) FILTER (WHERE a.kind = 'call') * 1.0
+                / COUNT(DISTINCT CAST(a.occurred_at AS DATE))
+        FROM {ACTIVITY} AS a JOIN core.dim_date AS d ON d.calendar_date = a.day
+        WHERE a.day BETWEEN '2025-01-01' AND '2025-06-30'
+        GROUP BY d.month_start, a.employee_id
+        """,
+        by=("employee",),
+    ),
     Case(
         "avg_invoice",
         "avg_invoice",

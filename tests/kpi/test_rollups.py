@@ -62,17 +62,22 @@ def test_every_kpi_from_rollups_equals_reading_the_facts(
     query = shared.query(**ask)
     rolled = {r.fact for r in plan(ids, query, shared.kpis).rollups}
     assert {"invoice", "activity"} <= rolled  # the comparison below is of two ways
-    direct = Engine(
-        Definitions(definitions.kpis),
-        lambda: duckdb.connect(str(warehouse), read_only=True),
-        lambda: "fixture",
-        share_reads=False,
-    )
+    direct = _direct(definitions, warehouse)
     keys = ["kpi", "period", *ask.get("by", ())]
     got = shared.evaluate(ids, **ask).sort_values(keys, ignore_index=True)
     expected = direct.evaluate(ids, **ask).sort_values(keys, ignore_index=True)
     assert len(got) > 50
     pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
+
+
+def _direct(definitions: Definitions, warehouse: Path) -> Engine:
+    """An engine whose statements each read their facts themselves."""
+    return Engine(
+        Definitions(definitions.kpis),
+        lambda: duckdb.connect(str(warehouse), read_only=True),
+        lambda: "fixture",
+        share_reads=False,
+    )
 
 
 def test_statements_read_the_rollup_not_the_fact(definitions: Definitions) -> None:
@@ -128,6 +133,33 @@ KPIS = (
     expr: no_such_function(1)
 """
 )
+
+
+def test_a_count_of_days_is_kept_in_the_rollup(definitions: Definitions, warehouse: Path) -> None:
+    """Distinct UTC dates of activities (a value of the row's time) are a further key of the
+    activity rollup: calls per active day, the days with a call and the calls (one scan) and
+    revenue per call read it."""
+    query = Query(D("2025-01-01"), D("2025-03-31"), by=("employee",))
+    ids = ["calls_per_active_day", "call_days", "call_count", "revenue_per_call"]
+    planned = plan(ids, query, definitions.kpis)
+    [rollup] = planned.rollups
+    assert rollup.fact == "activity" and rollup.counted is not None
+    assert rollup.counted.sql() == "CAST(occurred_at AS DATE)"
+    assert len(planned.statements) == 2
+    for statement in planned.statements:
+        assert '"fct_activity"' not in statement.sql()
+    for grain, by in (("month", ["employee"]), ("day", ["branch"]), ("quarter", [])):
+        ask = {"start": D("2025-01-01"), "end": D("2025-06-30"), "grain": grain, "by": by}
+        shared = make_engine(Definitions(definitions.kpis), warehouse).evaluate(ids, **ask)
+        assert len(shared) >= len(ids)
+        pd.testing.assert_frame_equal(shared, _direct(definitions, warehouse).evaluate(ids, **ask))
+    # a distinct count of another value (clients) is not kept: it reads its fact
+    ids = ["invoiced_clients", "revenue", "revenue_ytd", "revenue_running"]
+    invoices = plan(ids, query, definitions.kpis)
+    [rolled] = invoices.rollups
+    assert rolled.counted is None
+    [scan] = [c for u, c in zip(invoices.units, invoices.statements, strict=True) if len(u) > 1]
+    assert '"fct_invoice"' in scan.sql()
 
 
 def test_a_rollup_that_cannot_be_made_leaves_the_error_to_the_kpi(tmp_path: Path) -> None:
