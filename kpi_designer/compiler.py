@@ -497,15 +497,15 @@ def _join(
 
 
 def _ident(name: str) -> exp.Identifier:
-    return exp.to_identifier(name, quoted=True)
+    return exp.Identifier(this=name, quoted=True)
 
 
 def _col(name: str, table: str | None = None) -> exp.Column:
-    return exp.column(_ident(name), table=_ident(table) if table else None)
+    return exp.Column(this=_ident(name), table=_ident(table) if table else None)
 
 
 def _table(name: str, alias: str, schema: str = CORE_SCHEMA) -> exp.Table:
-    return exp.table_(_ident(name), db=_ident(schema), alias=_ident(alias))
+    return exp.Table(this=_ident(name), db=_ident(schema), alias=exp.TableAlias(this=_ident(alias)))
 
 
 def _cast(expr: exp.Expr, type_name: str) -> exp.Expr:
