@@ -284,15 +284,8 @@ class Rollup:
         )
 
     def create(self) -> Compiled:
-        """The statement making the table (DuckDB: a temporary table lives as long as the
-        connection)."""
-        create = exp.Create(
-            this=exp.table_(_ident(self.table)),
-            kind="TABLE",
-            expression=self.select.tree,
-            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-        )
-        return Compiled(create, self.select.params)
+        """The statement making the table."""
+        return _temporary(self.table, self.select)
 
 
 @dataclass(frozen=True)
@@ -304,6 +297,8 @@ class Plan:
     units: list[list[str]]
     rollups: list[Rollup]
     statements: list[Compiled]
+    setup: list[Compiled] = field(default_factory=list)
+    """What to run first, in order: the table of local days the others read, the rollups."""
 
 
 def plan(
@@ -324,10 +319,12 @@ def plan(
     units = [*together, *([k] for k in kpi_ids if k not in joined)]
     reads: list[list[_Read]] = []
     statements: list[Compiled] = []
+    builders: list[_Builder] = []
     for unit in units:  # compiled once as they are, noting what each reads
-        builder = _Builder(kpis, query, record=share_reads)
+        builder = _Builder(kpis, query, record=share_reads, shared_zones=share_reads)
         statements.append(_compile_any(builder, unit, query))
         reads.append(builder.reads)
+        builders.append(builder)
     by_source: dict[tuple[str, str], list[_Read]] = {}
     for read in (r for unit_reads in reads for r in unit_reads):
         by_source.setdefault((read.fact, read.time), []).append(read)
@@ -338,12 +335,35 @@ def plan(
         counted = counts.most_common(1)[0][0] if counts else None
         served = [r for r in read_list if r.counted is None or r.counted.sql(DIALECT) == counted]
         if len(served) > 1:
-            rollups.append(_rollup(f"rollup_{fact}_{time}", served, query, kpis))
+            rollup, builder = _rollup(f"rollup_{fact}_{time}", served, query, kpis)
+            rollups.append(rollup)
+            builders.append(builder)
     rolled = {(r.fact, r.time) for r in rollups}
     for i, unit in enumerate(units):  # again, reading the rollups, where one serves them
         if any((r.fact, r.time) in rolled for r in reads[i]):
-            statements[i] = _compile_any(_Builder(kpis, query, rollups), unit, query)
-    return Plan(units, rollups, statements)
+            builders[i] = _Builder(kpis, query, rollups, shared_zones=True)
+            statements[i] = _compile_any(builders[i], unit, query)
+    setup = [r.create() for r in rollups]
+    zoned = [b for b in builders if b.reads_zones]
+    if zoned:  # one table of local days for every statement and rollup, made first
+        zones = _Builder(kpis, query)
+        firsts = [b.first_read for b in zoned]
+        zones.first_read = None if None in firsts else min(d for d in firsts if d is not None)
+        zones.last_read = max(b.last_read for b in zoned)
+        setup.insert(0, _temporary(ZONE_DAYS, Compiled(zones.zone_days(), zones.params)))
+    return Plan(units, rollups, statements, setup)
+
+
+def _temporary(table: str, select: Compiled) -> Compiled:
+    """The statement making ``select``'s rows a temporary table (DuckDB: it lives as long as
+    the connection)."""
+    create = exp.Create(
+        this=exp.Table(this=_ident(table)),
+        kind="TABLE",
+        expression=select.tree,
+        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+    )
+    return Compiled(create, select.params)
 
 
 def _compile_any(builder: _Builder, unit: Sequence[str], query: Query) -> Compiled:
@@ -352,8 +372,11 @@ def _compile_any(builder: _Builder, unit: Sequence[str], query: Query) -> Compil
     return _compile_scan(builder, unit, query)
 
 
-def _rollup(table: str, reads: Sequence[_Read], query: Query, kpis: Mapping[str, m.Kpi]) -> Rollup:
-    """The rollup answering every one of ``reads``: their measures, over all their days."""
+def _rollup(
+    table: str, reads: Sequence[_Read], query: Query, kpis: Mapping[str, m.Kpi]
+) -> tuple[Rollup, _Builder]:
+    """The rollup answering every one of ``reads``: their measures, over all their days; and
+    the builder that made it (the days it reads local days on)."""
     measures: dict[MeasureKey, m.Measure] = {}
     for read in reads:
         measures.update(read.measures)
@@ -361,7 +384,7 @@ def _rollup(table: str, reads: Sequence[_Read], query: Query, kpis: Mapping[str,
     first = None if None in firsts else min(d for d in firsts if d is not None)
     last = max(read.last for read in reads)
     columns = {key: f"m_{i}" for i, key in enumerate(measures)}
-    builder = _Builder(kpis, query)
+    builder = _Builder(kpis, query, shared_zones=True)
     fact, time = reads[0].fact, reads[0].time
     days = replace(query, start=first or last, end=last, grain="day")
     named = [(columns[key], measure) for key, measure in measures.items()]
@@ -380,7 +403,8 @@ def _rollup(table: str, reads: Sequence[_Read], query: Query, kpis: Mapping[str,
             exp.LTE(this=_col("period"), expression=builder.param("end", last)), copy=False
         )
     compiled = Compiled(builder.with_zone_days(select), builder.params)
-    return Rollup(table, fact, time, _grouping(query), columns, first, last, compiled, counted)
+    rollup = Rollup(table, fact, time, _grouping(query), columns, first, last, compiled, counted)
+    return rollup, builder
 
 
 def _same(a: exp.Expr, b: exp.Expr | None) -> bool:
@@ -538,10 +562,15 @@ class _Builder:
         rollups: Sequence[Rollup] = (),
         *,
         record: bool = False,
+        shared_zones: bool = False,
     ) -> None:
         self.kpis = kpis
         self.rollups = rollups
         self.record = record
+        # with shared zones, ZONE_DAYS is a table made once for all of an evaluation's
+        # statements (:func:`plan`), not defined in front of each
+        self.shared_zones = shared_zones
+        self.reads_zones = False
         self.reads: list[_Read] = []  # what the parts read of the facts, when recording
         self.params: dict[str, object] = {}
         self.names = 0
@@ -559,6 +588,14 @@ class _Builder:
         one line per branch and UTC date the query reads rows on, a day more each side."""
         if not any(t.name == ZONE_DAYS for t in select.find_all(exp.Table)):
             return select
+        self.reads_zones = True
+        if self.shared_zones:
+            return select
+        return select.with_(_ident(ZONE_DAYS), as_=self.zone_days(), materialized=True, copy=False)
+
+    def zone_days(self) -> exp.Select:
+        """The :data:`ZONE_DAYS` table: one line per branch and UTC date the query reads rows
+        on, a day more each side."""
         day = _col("calendar_date", "d")
         zone = exp.Coalesce(this=_col("timezone", "b"), expressions=[exp.Literal.string("UTC")])
         dated = exp.select(
@@ -588,8 +625,7 @@ class _Builder:
             midnight = exp.AtTimeZone(this=_cast(later.copy(), "TIMESTAMP"), zone=_col("zone"))
             utc = exp.AtTimeZone(this=midnight, zone=exp.Literal.string("UTC"))
             outputs.append(exp.alias_(_cast(utc, "TIMESTAMP"), _ident(f"cut_{n}"), copy=False))
-        table = exp.select(*outputs).from_(dated.subquery(_ident("zd"), copy=False), copy=False)
-        return select.with_(_ident(ZONE_DAYS), as_=table, materialized=True, copy=False)
+        return exp.select(*outputs).from_(dated.subquery(_ident("zd"), copy=False), copy=False)
 
     def param(self, stem: str, value: object) -> exp.Placeholder:
         for name, existing in self.params.items():

@@ -306,8 +306,8 @@ class Engine:
         read by several statements is first rolled up per day, once (:func:`plan`)."""
         planned = plan(ids, query, self.kpis, share_reads=self._share_reads)
         try:
-            for rollup in planned.rollups:
-                _execute(con, rollup.create(), [rollup.fact])
+            for statement in planned.setup:
+                _execute(con, statement, ids)
         except EvaluationError:
             # each statement reads its facts itself: one that cannot says which KPI it is for
             planned = plan(ids, query, self.kpis, share_reads=False)

@@ -93,8 +93,15 @@ def test_statements_read_the_rollup_not_the_fact(definitions: Definitions) -> No
     for kpi_id in ids[:3]:
         sql = statements[(kpi_id,)].sql()
         assert '"fct_invoice"' not in sql and '"rollup_invoice_issued_on"' in sql, kpi_id
-    # a fact read once is read directly
-    assert '"fct_activity"' in statements[("call_count",)].sql()
+    # a fact read once is read directly, its local days looked up in the evaluation's one
+    # table of them, made first
+    calls = statements[("call_count",)].sql()
+    assert '"fct_activity"' in calls and 'JOIN "zone_days"' in calls
+    assert 'WITH "zone_days"' not in calls
+    assert [c.sql().split(" AS ")[0] for c in planned.setup] == [
+        'CREATE TEMPORARY TABLE "zone_days"',
+        'CREATE TEMPORARY TABLE "rollup_invoice_issued_on"',
+    ]
     assert not plan(ids, query, definitions.kpis, share_reads=False).rollups
 
 
