@@ -344,7 +344,7 @@ def plan(
             builders[i] = _Builder(kpis, query, rollups, shared_zones=True)
             statements[i] = _compile_any(builders[i], unit, query)
     setup = [r.create() for r in rollups]
-    zoned = [b for b in builders if b.reads_zones]
+    zoned = [b for b in builders if b.reads_zones and b.shared_zones]
     if zoned:  # one table of local days for every statement and rollup, made first
         zones = _Builder(kpis, query)
         firsts = [b.first_read for b in zoned]

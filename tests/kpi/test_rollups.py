@@ -102,7 +102,9 @@ def test_statements_read_the_rollup_not_the_fact(definitions: Definitions) -> No
         'CREATE TEMPORARY TABLE "zone_days"',
         'CREATE TEMPORARY TABLE "rollup_invoice_issued_on"',
     ]
-    assert not plan(ids, query, definitions.kpis, share_reads=False).rollups
+    alone = plan(ids, query, definitions.kpis, share_reads=False)
+    assert not alone.rollups and not alone.setup
+    assert 'WITH "zone_days"' in alone.statements[-1].sql()
 
 
 KPIS = (
