@@ -743,7 +743,7 @@ class _Builder:
         own_filters: list[exp.Expr | None] = []
         for own in written:
             rest = [cols.rewrite(f) for text, f in own.items() if text not in common]
-            own_filters.append(exp.and_(*rest) if rest else None)
+            own_filters.append(exp.and_(*rest, copy=False) if rest else None)
         distinct = {
             m_.expr.sql(DIALECT) for _, m_ in measures if m_.agg == "count_distinct" and m_.expr
         }
@@ -989,6 +989,7 @@ class _Builder:
                 present = exp.or_(
                     exp.GT(this=_col(f"cn{i}"), expression=exp.Literal.number(0)),
                     exp.GT(this=_col(f"cd{i}"), expression=exp.Literal.number(0)),
+                    copy=False,
                 )
             outputs += [
                 exp.alias_(value, _ident(f"value_{i}"), copy=False),
@@ -1089,6 +1090,7 @@ class _Builder:
             exp.GTE(this=_col("day", "r"), expression=_col("window_start", "c"))
             if first_day is not None
             else exp.true(),
+            copy=False,
         )
         exact_stops = kpi.window is None or kpi.window.unit in ("days", "weeks") or monthly
         if measure.agg == "count_distinct" and exact_stops:
@@ -1109,6 +1111,7 @@ class _Builder:
             latest = exp.or_(
                 exp.Is(this=_col("next_day", "r"), expression=exp.null()),
                 exp.GT(this=_col("next_day", "r"), expression=_col("period_end", "c")),
+                copy=False,
             )
             join = exp.and_(join, exp.paren(latest, copy=False))
             agg = exp.Count(this=_col("v", "r"))
@@ -1174,7 +1177,8 @@ class _Builder:
             ).from_(exp.table_(_ident(values)), copy=False)
             if sign < 0:
                 select = select.where(
-                    exp.not_(exp.Is(this=_col("stop"), expression=exp.null())), copy=False
+                    exp.not_(exp.Is(this=_col("stop"), expression=exp.null()), copy=False),
+                    copy=False,
                 )
             keys = range(1 + len(slices))
             return select.group_by(*(exp.Literal.number(i + 1) for i in keys), copy=False)
@@ -1431,7 +1435,7 @@ class _Builder:
         and filters, flagged: conversion events are never scoped (as in :meth:`conversion`)."""
         fact = FACTS[kpi.base.fact]
         cols = _Columns(fact, kpi.base.time or fact.time)
-        is_base = exp.and_(*self.conditions(cols, query))
+        is_base = exp.and_(*self.conditions(cols, query), copy=False)
         days, months = _offset_parts(kpi.window, "day")
         last = shift(query.end, kpi.window, "day", 1)
         self.last_read = max(self.last_read, last)
@@ -1456,10 +1460,12 @@ class _Builder:
                 expression=exp.Add(this=moment.copy(), expression=_interval(days, months)),
             ),
             exp.EQ(this=neighbour("lag"), expression=moment.copy()),
+            copy=False,
         )
         converted = exp.and_(
-            exp.not_(exp.Is(this=cols.reference(kpi.entity), expression=exp.null())),
+            exp.not_(exp.Is(this=cols.reference(kpi.entity), expression=exp.null()), copy=False),
             exp.Coalesce(this=exp.paren(within, copy=False), expressions=[exp.false()]),
+            copy=False,
         )
         keys = [exp.alias_(cols.period(query.grain), _ident("period"), copy=False)]
         keys += [exp.alias_(cols.dimension(d), _ident(d), copy=False) for d in query.by]
@@ -1525,6 +1531,7 @@ def _meets(now: str, then: str, by: Sequence[str], behind: exp.Expr | None) -> e
     return exp.and_(
         exp.NullSafeEQ(this=wanted, expression=_col("period", then)),
         *(exp.NullSafeEQ(this=_col(k, now), expression=_col(k, then)) for k in by),
+        copy=False,
     )
 
 
@@ -1733,6 +1740,7 @@ class _Columns:
             self.joins[alias] = exp.and_(
                 exp.EQ(this=_col("branch_id", alias), expression=self.reference("branch")),
                 exp.EQ(this=_col("utc_date", alias), expression=_as_date(self.time_column())),
+                copy=False,
             )
         return alias
 
@@ -1755,11 +1763,12 @@ class _Columns:
         inside = exp.and_(
             exp.GTE(this=self.moment(), expression=_moved(start, 1)),
             exp.LT(this=self.moment(), expression=_moved(end, 0)),
+            copy=False,
         )
         near_an_end = exp.Between(this=self.local_day(), low=start, high=end)
         return [
             *self.near(start, end),
-            exp.paren(exp.or_(exp.paren(inside, copy=False), near_an_end), copy=False),
+            exp.paren(exp.or_(exp.paren(inside, copy=False), near_an_end, copy=False), copy=False),
         ]
 
     def moment(self) -> exp.Expr:
