@@ -47,6 +47,8 @@ from kpiboard.errors import Problem
 
 PLANNED_AHEAD = frozenset({"delivery"})
 """Facts whose time may lie in the future (a delivery's planned start)."""
+SESSION_SETTINGS = ("TimeZone", "enable_progress_bar")
+"""Settings of the warehouse's connection that each cursor of it is given again."""
 CACHE_SIZE = 512
 """Cached results kept (each a small frame: periods × slices)."""
 
@@ -189,8 +191,8 @@ class Engine:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._data_end: dict[object, dt.date | None] = {}
-        # the snapshot read last, a connection to it, and that connection's time zone
-        self._open: tuple[object, duckdb.DuckDBPyConnection, str] | None = None
+        # the snapshot read last, a connection to it, and that connection's session settings
+        self._open: tuple[object, duckdb.DuckDBPyConnection, tuple[str, ...]] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Engine:
@@ -424,16 +426,18 @@ class Engine:
         connection to it, opened once per snapshot (opening the file takes some 20 ms, a cursor
         a tenth of a millisecond). A connection opened for an older snapshot is let go, not
         closed: work still running on it keeps its cursors. A cursor starts with the
-        database's defaults, so it gets the connection's time zone."""
+        database's defaults, so it gets the connection's :data:`SESSION_SETTINGS`."""
         with self._lock:
             if self._open is None or self._open[0] != snapshot:
                 parent = self._connect()
-                row = parent.execute("SELECT current_setting('TimeZone')").fetchone()
-                self._open = (snapshot, parent, str(row[0]) if row else "UTC")
-            _, parent, zone = self._open
+                wanted = ", ".join(f"current_setting('{name}')" for name in SESSION_SETTINGS)
+                row = parent.execute(f"SELECT {wanted}").fetchone() or ()
+                self._open = (snapshot, parent, tuple(str(value) for value in row))
+            _, parent, values = self._open
             cursor = parent.cursor()
         try:
-            cursor.execute(f"SET TimeZone = {exp.Literal.string(zone).sql('duckdb')}")
+            for name, value in zip(SESSION_SETTINGS, values, strict=True):
+                cursor.execute(f"SET {name} = {exp.Literal.string(value).sql('duckdb')}")
             yield cursor
         finally:
             cursor.close()

@@ -38,6 +38,10 @@ POINTER = "CURRENT"
 SNAPSHOTS = "snapshots"
 BUILDING = ".building"
 PUBLISHED = ".duckdb"
+QUIET = "SET enable_progress_bar = false"
+"""Run on every DuckDB connection kpiboard opens: DuckDB prints a progress bar for a query
+running over two seconds to standard output, terminal or not: into logs, and into the CSV a
+command prints."""
 
 
 class WarehouseBusy(UserError):
@@ -90,6 +94,7 @@ class Warehouse:
                     raise
                 continue  # pruned under us: a newer snapshot is published
             con.execute("SET TimeZone = 'UTC'")
+            con.execute(QUIET)
             return con
         raise UserError(f"{self.folder}: snapshots are replaced faster than they can be opened")
 

@@ -26,6 +26,7 @@ import duckdb
 from great_expectations.expectations import Expectation as GxExpectation
 
 from etl.errors import EtlError
+from kpiboard.warehouse import QUIET
 from validation import quarantine
 from validation.engine import Check, CheckResult, run_tables
 from validation.suite import Expectation, Suite
@@ -291,6 +292,7 @@ def run_layer(
     outcomes = check(con_path, planned, source_rows=source_rows)
     con = duckdb.connect(str(con_path))
     con.execute("SET TimeZone = 'UTC'")
+    con.execute(QUIET)
     report = record(con, run_id, layer, outcomes, time.perf_counter() - started)
     return con, report
 

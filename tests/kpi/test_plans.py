@@ -295,7 +295,7 @@ def test_the_engine_opens_each_snapshot_once_and_keeps_its_time_zone(
     definitions: Definitions, warehouse: Path
 ) -> None:
     """Work on one snapshot shares one connection (a cursor each); a new snapshot opens a
-    new one. Each cursor has the time zone its connection was given."""
+    new one. Each cursor has the time zone and quiet its connection was given."""
     opened: list[str] = []
     published = ["first"]
 
@@ -303,6 +303,7 @@ def test_the_engine_opens_each_snapshot_once_and_keeps_its_time_zone(
         opened.append(published[0])
         con = duckdb.connect(str(warehouse), read_only=True)
         con.execute("SET TimeZone = 'Asia/Tokyo'")
+        con.execute("SET enable_progress_bar = false")
         return con
 
     engine = Engine(Definitions(definitions.kpis), connect, lambda: published[0])
@@ -314,4 +315,5 @@ def test_the_engine_opens_each_snapshot_once_and_keeps_its_time_zone(
     engine.evaluate("revenue", **ask)
     assert opened == ["first", "second"]
     with engine._reading("second") as con:
-        assert con.execute("SELECT current_setting('TimeZone')").fetchone() == ("Asia/Tokyo",)
+        settings = "SELECT current_setting('TimeZone'), current_setting('enable_progress_bar')"
+        assert con.execute(settings).fetchone() == ("Asia/Tokyo", False)
