@@ -347,9 +347,24 @@ def test_published_snapshot_is_read_only(tmp_path: Path) -> None:
     con = load_settings(project).open_warehouse().connect()
     with pytest.raises(duckdb.Error, match="read-only"):
         con.execute("DELETE FROM raw_shop.items")
-    # and quiet: DuckDB would print a progress bar into any output for a long query
-    assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
     con.close()
+
+
+def test_warehouse_connections_print_no_progress_bar(tmp_path: Path) -> None:
+    """DuckDB would print one into any output for a long query. Its default is off under
+    pytest and on in a plain process, so the connection is opened in one."""
+    url = f"sqlite:///{tmp_path}/s.sqlite"
+    list(_seeded(url))
+    project = _project(tmp_path / "p", url)
+    pipeline.run(load_settings(project))
+    code = (
+        "from pathlib import Path\nfrom kpiboard.config import load_settings\n"
+        f"con = load_settings(Path({str(project)!r})).open_warehouse().connect()\n"
+        "print(con.execute(\"SELECT current_setting('enable_progress_bar')\").fetchone()[0])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
 
 
 def test_readers_never_see_a_mixed_state(tmp_path: Path) -> None:

@@ -295,7 +295,7 @@ def test_the_engine_opens_each_snapshot_once_and_keeps_its_time_zone(
     definitions: Definitions, warehouse: Path
 ) -> None:
     """Work on one snapshot shares one connection (a cursor each); a new snapshot opens a
-    new one. Each cursor has the time zone and quiet its connection was given."""
+    new one. Each cursor has the session settings its connection was given."""
     opened: list[str] = []
     published = ["first"]
 
@@ -303,7 +303,8 @@ def test_the_engine_opens_each_snapshot_once_and_keeps_its_time_zone(
         opened.append(published[0])
         con = duckdb.connect(str(warehouse), read_only=True)
         con.execute("SET TimeZone = 'Asia/Tokyo'")
-        con.execute("SET enable_progress_bar = false")
+        # the opposite of DuckDB's default under pytest, so that a cursor shows it was copied
+        con.execute("SET enable_progress_bar = true")
         return con
 
     engine = Engine(Definitions(definitions.kpis), connect, lambda: published[0])
@@ -316,4 +317,4 @@ def test_the_engine_opens_each_snapshot_once_and_keeps_its_time_zone(
     assert opened == ["first", "second"]
     with engine._reading("second") as con:
         settings = "SELECT current_setting('TimeZone'), current_setting('enable_progress_bar')"
-        assert con.execute(settings).fetchone() == ("Asia/Tokyo", False)
+        assert con.execute(settings).fetchone() == ("Asia/Tokyo", True)
