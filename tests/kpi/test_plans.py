@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ import pandas as pd
 import pytest
 
 from kpi_designer.engine import Definitions, Engine
+
+from .conftest import make_engine
 
 D = dt.date.fromisoformat
 DANA, ELI, GUS, IVY = "crm_denver:1", "crm_denver:2", "crm_austin:1", "crm_austin:3"
@@ -318,3 +321,27 @@ def test_the_engine_opens_each_snapshot_once_and_keeps_its_time_zone(
     with engine._reading("second") as con:
         settings = "SELECT current_setting('TimeZone'), current_setting('enable_progress_bar')"
         assert con.execute(settings).fetchone() == ("Asia/Tokyo", True)
+
+
+def test_threads_evaluating_at_once_get_what_each_gets_alone(
+    definitions: Definitions, warehouse: Path
+) -> None:
+    """A dashboard's callbacks ask one engine from several threads: each takes its own cursor
+    of the one connection, with its own rollups, and gets the values it gets alone."""
+    questions = [
+        (["revenue", "revenue_ytd", "revenue_growth_yoy"], ["branch"]),
+        (["calls_per_active_day", "call_count", "revenue_per_call"], ["employee"]),
+        (["clients_ytd", "revenue_running", "win_rate"], []),
+        (["revenue", "revenue_ytd", "revenue_growth_yoy"], ["employee"]),
+    ] * 2
+    span = {"start": JAN, "end": D("2025-06-30")}
+
+    def ask(engine: Engine, kpis: list[str], by: list[str]) -> pd.DataFrame:
+        return engine.evaluate(kpis, by=by, **span)
+
+    alone = [ask(make_engine(Definitions(definitions.kpis), warehouse), *q) for q in questions]
+    shared = make_engine(Definitions(definitions.kpis), warehouse)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda q: ask(shared, *q), questions))
+    for got, expected in zip(together, alone, strict=True):
+        pd.testing.assert_frame_equal(got, expected)
