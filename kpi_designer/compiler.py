@@ -23,9 +23,16 @@ How each type is computed:
   period moved back.
 - **cumulative**: a calendar of the range's periods (``core.dim_date``), each with the first day
   of its window, joined to the input's rows (additive ones first summed per day): exact for any
-  aggregation.
+  aggregation. A distinct count instead counts a bit mask of months per value
+  (:meth:`_Builder.month_masks`) or adds and takes back each value's span
+  (:meth:`_Builder.distinct_spans`).
 - **conversion**: each base event in the range, and whether the same entity has a conversion
-  event within the window after it (times compared in UTC).
+  event within the window after it (times compared in UTC); within one fact's same rows, from
+  each entity's next and previous row (:meth:`_Builder.repeats`).
+
+KPIs evaluated together are planned together (:func:`plan`): a fact and time column that several
+of their statements read is rolled up per local day once, into a temporary table those
+statements read instead (:class:`Rollup`), and the table of local days is made once for all.
 - **period over period**: the KPI now and the KPI over the range moved back by the comparison
   offset. Like-for-like keeps that moved range as is (the running period against as many days of
   the other, whole periods where the range ends on a period's last day); otherwise it is widened
