@@ -498,13 +498,6 @@ def _month_index(day: dt.date) -> int:
     return day.year * 12 + day.month
 
 
-def _to_date_span(grain: m.Grain) -> tuple[int, int]:
-    """A to-date grain's length as (days, months)."""
-    if grain in GRAIN_MONTHS:
-        return 0, GRAIN_MONTHS[grain]
-    return (7, 0) if grain == "week" else (1, 0)
-
-
 def _interval(days: int, months: int) -> exp.Expr:
     text = f"{months} MONTH" if months else f"{days} DAY"
     return exp.Interval(this=exp.Literal.string(text.split()[0]), unit=exp.var(text.split()[1]))
@@ -1155,7 +1148,9 @@ class _Builder:
         reach: exp.Expr | None
         if kpi.to_date is not None:
             trunc = exp.func("date_trunc", exp.Literal.string(kpi.to_date), day)
-            reach = _as_date(exp.Add(this=trunc, expression=_interval(*_to_date_span(kpi.to_date))))
+            # to-date grains are month, quarter and year (the loader allows no other)
+            length = _interval(0, GRAIN_MONTHS[kpi.to_date])
+            reach = _as_date(exp.Add(this=trunc, expression=length))
         elif kpi.window is not None:
             days, months = _offset_parts(kpi.window, "day")
             reach = _as_date(exp.Add(this=day.copy(), expression=_interval(days, months)))
