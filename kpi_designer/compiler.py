@@ -29,14 +29,14 @@ How each type is computed:
 - **conversion**: each base event in the range, and whether the same entity has a conversion
   event within the window after it (times compared in UTC); within one fact's same rows, from
   each entity's next and previous row (:meth:`_Builder.repeats`).
-
-KPIs evaluated together are planned together (:func:`plan`): a fact and time column that several
-of their statements read is rolled up per local day once, into a temporary table those
-statements read instead (:class:`Rollup`), and the table of local days is made once for all.
 - **period over period**: the KPI now and the KPI over the range moved back by the comparison
   offset. Like-for-like keeps that moved range as is (the running period against as many days of
   the other, whole periods where the range ends on a period's last day); otherwise it is widened
   to whole periods, and a range starting on a period's first day is computed in one scan.
+
+KPIs evaluated together are planned together (:func:`plan`): a fact and time column that several
+of their statements read is rolled up per local day once, into a temporary table those
+statements read instead (:class:`Rollup`), and the table of local days is made once for all.
 """
 
 from __future__ import annotations
@@ -354,8 +354,7 @@ def plan(
     zoned = [b for b in builders if b.reads_zones and b.shared_zones]
     if zoned:  # one table of local days for every statement and rollup, made first
         zones = _Builder(kpis, query)
-        firsts = [b.first_read for b in zoned]
-        zones.first_read = None if None in firsts else min(d for d in firsts if d is not None)
+        zones.first_read = _earliest([b.first_read for b in zoned])
         zones.last_read = max(b.last_read for b in zoned)
         setup.insert(0, _temporary(ZONE_DAYS, Compiled(zones.zone_days(), zones.params)))
     return Plan(units, rollups, statements, setup)
@@ -387,8 +386,7 @@ def _rollup(
     measures: dict[MeasureKey, m.Measure] = {}
     for read in reads:
         measures.update(read.measures)
-    firsts = [read.first for read in reads]
-    first = None if None in firsts else min(d for d in firsts if d is not None)
+    first = _earliest([read.first for read in reads])
     last = max(read.last for read in reads)
     columns = {key: f"m_{i}" for i, key in enumerate(measures)}
     builder = _Builder(kpis, query, shared_zones=True)
@@ -542,6 +540,40 @@ def _cast(expr: exp.Expr, type_name: str) -> exp.Expr:
 
 def _as_date(expr: exp.Expr) -> exp.Expr:
     return _cast(expr, "DATE")
+
+
+def _trunc(grain: str, day: exp.Expr) -> exp.Expr:
+    """The first day of ``day``'s period of ``grain``, a ``DATE``."""
+    return _as_date(exp.func("date_trunc", exp.Literal.string(grain), day))
+
+
+def _period_of(day: exp.Expr, grain: m.Grain) -> exp.Expr:
+    """The first day of ``day``'s period (``day`` itself at day grain)."""
+    return day if grain == "day" else _trunc(grain, day)
+
+
+def _positions(count: int) -> list[exp.Expr]:
+    """``1, 2, …, count``: the first ``count`` selected columns, for a ``GROUP BY``."""
+    return [exp.Literal.number(i + 1) for i in range(count)]
+
+
+def _rows_passing(fact: str, filters: Sequence[exp.Expr]) -> m.Measure:
+    """The count of ``fact``'s rows that pass ``filters``: where a KPI has rows."""
+    return m.Measure(fact, "count", None, tuple(filters))
+
+
+def _next_bucket(by: Sequence[str]) -> exp.Window:
+    """Each slice's value's next bucket (``day``), by time: ``NULL`` for its last."""
+    return exp.Window(
+        this=exp.func("lead", _col("day")),
+        partition_by=[*(_col(d) for d in by), _col("v")],
+        order=exp.Order(expressions=[exp.Ordered(this=_col("day"))]),
+    )
+
+
+def _earliest(days: Sequence[dt.date | None]) -> dt.date | None:
+    """The earliest of ``days``; ``None`` (from the first row) when any is."""
+    return None if None in days else min(d for d in days if d is not None)
 
 
 def _double(expr: exp.Expr) -> exp.Expr:
@@ -731,7 +763,7 @@ class _Builder:
         if read is not None:
             rollup = self.rollup_for(read, query)
             if rollup is not None:
-                rows = _measure_key(m.Measure(fact_name, "count", None, tuple(shared)))
+                rows = _measure_key(_rows_passing(fact_name, shared))
                 return self._from_rollup(rollup, measures, rows, query)
         select, cols = self.rows(fact_name, time, query, bounded=bounded)
         if shared:
@@ -756,7 +788,7 @@ class _Builder:
                 agg = exp.Filter(this=agg, expression=exp.Where(this=only))
             outputs.append(exp.alias_(agg if exact else _double(agg), _ident(alias), copy=False))
         select = select.select(*keys, *outputs, copy=False)
-        select = select.group_by(*(exp.Literal.number(i + 1) for i in range(len(keys))), copy=False)
+        select = select.group_by(*_positions(len(keys)), copy=False)
         return cols.finish(select)
 
     def _read(
@@ -784,9 +816,9 @@ class _Builder:
         wanted: dict[MeasureKey, m.Measure] = {}
         for _, measure in measures:
             if measure.agg == "count_distinct":
-                measure = m.Measure(fact, "count", None, measure.filters)
+                measure = _rows_passing(fact, measure.filters)
             wanted[_measure_key(measure)] = measure
-        rows = m.Measure(fact, "count", None, tuple(shared))
+        rows = _rows_passing(fact, shared)
         wanted[_measure_key(rows)] = rows
         value = next(iter(counted.values()), None)
         return _Read(fact, time, wanted, query.start, query.end, value)
@@ -800,17 +832,12 @@ class _Builder:
     ) -> exp.Select:
         """:meth:`measures` from ``rollup``: its days in the range combined per period and
         slice, where the fact has rows (``rows``: the count of them)."""
-        day = _col("day")
-        period = (
-            day
-            if query.grain == "day"
-            else _as_date(exp.func("date_trunc", exp.Literal.string(query.grain), day))
-        )
+        period = _period_of(_col("day"), query.grain)
         keys = [exp.alias_(period, _ident("period"), copy=False), *(_col(d) for d in query.by)]
         outputs = []
         for alias, measure in measures:
             if measure.agg == "count_distinct":  # the values of the days some row passed
-                met = m.Measure(measure.fact, "count", None, measure.filters)
+                met = _rows_passing(measure.fact, measure.filters)
                 passed = exp.GT(
                     this=_col(rollup.columns[_measure_key(met)]), expression=exp.Literal.number(0)
                 )
@@ -834,7 +861,7 @@ class _Builder:
             exp.select(*keys, *outputs)
             .from_(exp.table_(_ident(rollup.table)), copy=False)
             .where(within, copy=False)
-            .group_by(*(exp.Literal.number(i + 1) for i in range(len(keys))), copy=False)
+            .group_by(*_positions(len(keys)), copy=False)
             .having(present, copy=False)
         )
 
@@ -868,14 +895,13 @@ class _Builder:
                 if only is not None:
                     agg = exp.Filter(this=agg, expression=exp.Where(this=only))
                 inner.append(exp.alias_(agg, _ident(part), copy=False))
-                again = "sum" if measure.agg in ("sum", "count") else measure.agg
-                final = _aggregate(again, _col(part))
+                final = _aggregate(_ROLLED[measure.agg], _col(part))
             outer.append(exp.alias_(_double(final), _ident(alias), copy=False))
         counted = next(m_.expr for _, m_ in measures if m_.agg == "count_distinct")
         assert counted is not None
         value = exp.alias_(cols.rewrite(counted), _ident("counted"), copy=False)
         grouped = select.select(*keys, value, *inner, copy=False).group_by(
-            *(exp.Literal.number(i + 1) for i in range(len(keys) + 1)), copy=False
+            *_positions(len(keys) + 1), copy=False
         )
         names = [_col(k.alias) for k in keys]
         return (
@@ -966,7 +992,7 @@ class _Builder:
         outputs: list[exp.Expr] = []
         for i, kpi in enumerate(kpis):
             if isinstance(kpi, m.Simple):
-                rows = m.Measure(kpi.measure.fact, "count", None, kpi.measure.filters)
+                rows = _rows_passing(kpi.measure.fact, kpi.measure.filters)
                 measures += [(f"v{i}", kpi.measure), (f"c{i}", rows)]
                 value: exp.Expr = _col(f"v{i}")
                 present: exp.Expr = exp.GT(this=_col(f"c{i}"), expression=exp.Literal.number(0))
@@ -979,8 +1005,8 @@ class _Builder:
                 measures += [
                     (f"n{i}", a),
                     (f"d{i}", b),
-                    (f"cn{i}", m.Measure(a.fact, "count", None, a.filters)),
-                    (f"cd{i}", m.Measure(b.fact, "count", None, b.filters)),
+                    (f"cn{i}", _rows_passing(a.fact, a.filters)),
+                    (f"cd{i}", _rows_passing(b.fact, b.filters)),
                 ]
                 top: exp.Expr = _col(f"n{i}")
                 if num.additive:
@@ -1077,8 +1103,12 @@ class _Builder:
             and (kpi.window is None or kpi.window.unit == "months")
             and measure.agg in ("sum", "count", "count_distinct", "min", "max")
         )
-        months = _month_index(query.end) - _month_index(first_day) + 1 if first_day else None
-        if measure.agg == "count_distinct" and monthly and months and months <= _MASK_BITS:
+        if (
+            measure.agg == "count_distinct"
+            and monthly
+            and first_day is not None
+            and _month_index(query.end) - _month_index(first_day) < _MASK_BITS  # a bit a month
+        ):
             return self.month_masks(measure, query, spine, first_day)
         daily = self.buckets(measure, query, first_day, monthly)
         if measure.agg in m.ADDITIVE:
@@ -1099,14 +1129,9 @@ class _Builder:
             # a value counts in a period when its last bucket up to the period's end lies in the
             # window: each slice and value meets a period once, so a plain count is the distinct
             # count, without a distinct over every (period, value) the windows repeat
-            following = exp.Window(
-                this=exp.func("lead", _col("day")),
-                partition_by=[*(_col(d) for d in query.by), _col("v")],
-                order=exp.Order(expressions=[exp.Ordered(this=_col("day"))]),
-            )
             daily = exp.select(
                 *(_col(k) for k in ["day", *query.by, "v"]),
-                exp.alias_(following, _ident("next_day"), copy=False),
+                exp.alias_(_next_bucket(query.by), _ident("next_day"), copy=False),
             ).from_(daily.subquery(_ident("u"), copy=False), copy=False)
             latest = exp.or_(
                 exp.Is(this=_col("next_day", "r"), expression=exp.null()),
@@ -1123,7 +1148,7 @@ class _Builder:
             )
             .from_(spine.subquery(_ident("c"), copy=False), copy=False)
             .join(daily.subquery(_ident("r"), copy=False), on=join, copy=False)
-            .group_by(*(exp.Literal.number(i + 1) for i in range(1 + len(query.by))), copy=False)
+            .group_by(*_positions(1 + len(query.by)), copy=False)
         )
         return select
 
@@ -1139,11 +1164,7 @@ class _Builder:
         spans added and took back up to its last day. Summed per slice and day first, so the
         periods meet a few rows per slice instead of every value. Not for day buckets in a
         window of months: months from a day are not invertible (Jan 31 + 1 month = Feb 28)."""
-        following = exp.Window(
-            this=exp.func("lead", _col("day")),
-            partition_by=[*(_col(d) for d in query.by), _col("v")],
-            order=exp.Order(expressions=[exp.Ordered(this=_col("day"))]),
-        )
+        following = _next_bucket(query.by)
         day = _col("day")
         reach: exp.Expr | None
         if kpi.to_date is not None:
@@ -1182,8 +1203,7 @@ class _Builder:
                     exp.not_(exp.Is(this=_col("stop"), expression=exp.null()), copy=False),
                     copy=False,
                 )
-            keys = range(1 + len(slices))
-            return select.group_by(*(exp.Literal.number(i + 1) for i in keys), copy=False)
+            return select.group_by(*_positions(1 + len(slices)), copy=False)
 
         deltas = exp.union(changes("day", 1), changes("stop", -1), distinct=False)
         in_force = exp.LTE(this=_col("t", "r"), expression=_col("period_end", "c"))
@@ -1197,19 +1217,19 @@ class _Builder:
             )
             .from_(spine.subquery(_ident("c"), copy=False), copy=False)
             .join(deltas.subquery(_ident("r"), copy=False), on=in_force, copy=False)
-            .group_by(*(exp.Literal.number(i + 1) for i in range(1 + len(query.by))), copy=False)
+            .group_by(*_positions(1 + len(query.by)), copy=False)
             .having(exp.GT(this=exp.Sum(this=_col("rows", "r")), expression=exp.Literal.number(0)))
         )
         return select.with_(_ident(values), as_=spans, materialized=True, copy=False)
 
     def month_masks(
-        self, measure: m.Measure, query: Query, spine: exp.Select, first: dt.date | None
+        self, measure: m.Measure, query: Query, spine: exp.Select, first: dt.date
     ) -> exp.Select:
         """A cumulative distinct count in month buckets over at most :data:`_MASK_BITS`
         months: each slice and value gets one number whose bit k says it occurs in the k-th
         month from ``first``'s; a period counts the values with a bit set among its window's
         months. One grouping of the rows by slice and value, no sort and no span."""
-        base = self.param("base", _month_index(first or query.end))
+        base = self.param("base", _month_index(first))
 
         def bit(day: exp.Expr) -> exp.Expr:
             index = exp.Add(
@@ -1239,7 +1259,7 @@ class _Builder:
                 ),
             )
             .from_(rows.subquery(_ident("u"), copy=False), copy=False)
-            .group_by(*(exp.Literal.number(i + 1) for i in range(len(slices) + 1)), copy=False)
+            .group_by(*_positions(len(slices) + 1), copy=False)
         )
         start, end = bit(_col("window_start")), bit(_col("period_end"))
         width = exp.Add(this=exp.Sub(this=end, expression=start), expression=exp.Literal.number(1))
@@ -1261,7 +1281,7 @@ class _Builder:
             )
             .from_(periods.subquery(_ident("c"), copy=False), copy=False)
             .join(masks.subquery(_ident("r"), copy=False), on=met, copy=False)
-            .group_by(*(exp.Literal.number(i + 1) for i in range(1 + len(query.by))), copy=False)
+            .group_by(*_positions(1 + len(query.by)), copy=False)
         )
 
     def buckets(
@@ -1280,7 +1300,7 @@ class _Builder:
         (every value, for a median or an average)."""
         fact, time = measure.fact, measure.time or FACTS[measure.fact].time
         if measure.agg in _ROLLED:
-            rows = m.Measure(measure.fact, "count", None, measure.filters)
+            rows = _rows_passing(measure.fact, measure.filters)
             wanted = {_measure_key(measure): measure, _measure_key(rows): rows}
             rollup = self.rollup_for(_Read(fact, time, wanted, first, query.end), query)
             if rollup is not None:
@@ -1294,7 +1314,7 @@ class _Builder:
         if measure.agg in m.ADDITIVE:
             v = exp.alias_(cols.aggregate(measure), _ident("v"), copy=False)
             select = select.select(*keys, v, copy=False).group_by(
-                *(exp.Literal.number(i + 1) for i in range(len(keys))), copy=False
+                *_positions(len(keys)), copy=False
             )
         else:
             value = (
@@ -1330,7 +1350,7 @@ class _Builder:
             this=_col(rollup.columns[_measure_key(rows)]), expression=exp.Literal.number(0)
         )
         if monthly:
-            day = _as_date(exp.func("date_trunc", exp.Literal.string("month"), day))
+            day = _trunc("month", day)
             value = _aggregate(_ROLLED[measure.agg], value)
         select = (
             exp.select(
@@ -1342,8 +1362,7 @@ class _Builder:
             .where(within, present, copy=False)
         )
         if monthly:
-            keys = range(1 + len(query.by))
-            select = select.group_by(*(exp.Literal.number(i + 1) for i in keys), copy=False)
+            select = select.group_by(*_positions(1 + len(query.by)), copy=False)
         return select
 
     def calendar(
@@ -1353,16 +1372,10 @@ class _Builder:
         the range) and the first day of its window; and the earliest such day (``None`` for a
         running total, which has no first day)."""
         day = _col("calendar_date", "d")
-        period = (
-            _as_date(exp.func("date_trunc", exp.Literal.string(query.grain), day))
-            if query.grain != "day"
-            else day
-        )
+        period = _period_of(day, query.grain)
         end = exp.Max(this=day.copy())
         if to_date is not None:
-            start: exp.Expr = _as_date(
-                exp.func("date_trunc", exp.Literal.string(to_date), end.copy())
-            )
+            start: exp.Expr = _trunc(to_date, end.copy())
             first: dt.date | None = period_start(query.start, to_date)
         elif window is not None:
             # the window ends on the period's last day: (last day + 1) - N units is its first
@@ -1425,16 +1438,16 @@ class _Builder:
         keys += [exp.alias_(cols.dimension(d), _ident(d), copy=False) for d in query.by]
         share = _share_of(converted)
         select = base.select(*keys, exp.alias_(share, _ident("value"), copy=False), copy=False)
-        select = select.group_by(*(exp.Literal.number(i + 1) for i in range(len(keys))), copy=False)
+        select = select.group_by(*_positions(len(keys)), copy=False)
         return cols.finish(select)
 
     def repeats(self, kpi: m.Conversion, query: Query) -> exp.Select:
         """A conversion whose base and conversion events are the same rows (the same fact, time
         and filters: an invoice followed by another of the client's): each row looks at the
         entity's next and previous rows by time, in one ordered pass instead of a lookup per
-        row. The rows are those of the events, unscoped, from the
-        range's start to its end plus the window; the base rows are those in the range, scope
-        and filters, flagged: conversion events are never scoped (as in :meth:`conversion`)."""
+        row. The rows are those of the events, unscoped, from the range's start to its end plus
+        the window; the base rows are those in the range, scope and filters, flagged:
+        conversion events are never scoped (as in :meth:`conversion`)."""
         fact = FACTS[kpi.base.fact]
         cols = _Columns(fact, kpi.base.time or fact.time)
         is_base = exp.and_(*self.conditions(cols, query), copy=False)
@@ -1588,7 +1601,7 @@ def _to_local_day(moment: exp.Expr, zone: exp.Expr) -> exp.Expr:
     return _as_date(exp.AtTimeZone(this=utc, zone=zone))
 
 
-_TWO_STEP = frozenset({"count", "count_distinct", "sum", "min", "max"})
+_TWO_STEP = frozenset({*_ROLLED, "count_distinct"})
 """Aggregations :meth:`_Builder._two_step` can compute in two steps."""
 
 
@@ -1712,9 +1725,9 @@ class _Columns:
         day is looked up: :data:`ZONE_DAYS` holds, per branch and UTC date, the local day at
         that date's midnight and the two instants after it where a new local day starts (two:
         a short local day can lie wholly inside a UTC one); a row's day is the last one whose
-        start it has passed. A row the table has no line for (its
-        branch unknown, its date outside the table) is converted; a branch without a time
-        zone counts in UTC rather than not at all.
+        start it has passed. A row the table has no line for (its branch unknown, its date
+        outside the table) is converted; a branch without a time zone counts in UTC rather
+        than not at all.
         """
         column = self.time_column()
         if self.columns[self.time] == "DATE":
@@ -1747,10 +1760,7 @@ class _Columns:
         return alias
 
     def period(self, grain: m.Grain) -> exp.Expr:
-        day = self.local_day()
-        if grain == "day":
-            return day
-        return _as_date(exp.func("date_trunc", exp.Literal.string(grain), day))
+        return _period_of(self.local_day(), grain)
 
     def range(self, start: exp.Expr, end: exp.Expr) -> list[exp.Expr]:
         """Rows whose local day is in [start, end].
@@ -1763,8 +1773,8 @@ class _Columns:
         if self.columns[self.time] == "DATE":
             return [exp.Between(this=self.local_day(), low=start, high=end)]
         inside = exp.and_(
-            exp.GTE(this=self.moment(), expression=_moved(start, 1)),
-            exp.LT(this=self.moment(), expression=_moved(end, 0)),
+            exp.GTE(this=self.time_column(), expression=_moved(start, 1)),
+            exp.LT(this=self.time_column(), expression=_moved(end, 0)),
             copy=False,
         )
         near_an_end = exp.Between(this=self.local_day(), low=start, high=end)
@@ -1772,13 +1782,6 @@ class _Columns:
             *self.near(start, end),
             exp.paren(exp.or_(exp.paren(inside, copy=False), near_an_end, copy=False), copy=False),
         ]
-
-    def moment(self) -> exp.Expr:
-        """The row's time as a UTC timestamp (a DATE column at its midnight)."""
-        column = self.time_column()
-        if self.columns[self.time] == "DATE":
-            return _cast(column, "TIMESTAMP")
-        return column
 
     def near(self, start: exp.Expr, end: exp.Expr) -> list[exp.Expr]:
         """Rows stored (in UTC) from a day before ``start`` to two days after ``end`` begins:
@@ -1788,8 +1791,8 @@ class _Columns:
         if self.columns[self.time] == "DATE":
             return [exp.Between(this=self.time_column(), low=start, high=end)]
         return [
-            exp.GTE(this=self.moment(), expression=_moved(start, -1)),
-            exp.LT(this=self.moment(), expression=_moved(end, 2)),
+            exp.GTE(this=self.time_column(), expression=_moved(start, -1)),
+            exp.LT(this=self.time_column(), expression=_moved(end, 2)),
         ]
 
     def aggregate(self, measure: m.Measure) -> exp.Expr:
