@@ -36,7 +36,7 @@ from etl.sources import Source, SourceTable, configured_sources, discover, with_
 from kpiboard import appdb
 from kpiboard.config import Settings
 from kpiboard.faults import crash_point
-from kpiboard.warehouse import QUIET, new_run_id
+from kpiboard.warehouse import new_run_id, start_session
 from validation import quarantine
 from validation.docs import DataDocsError, build_data_docs
 from validation.reconcile import Reconciliation, reconcile, source_counts
@@ -102,8 +102,7 @@ def run(
             building = warehouse.start(result.run_id)
             con = duckdb.connect(str(building))
             try:
-                con.execute("SET TimeZone = 'UTC'")
-                con.execute(QUIET)
+                start_session(con)
                 con.execute(f"SET memory_limit = '{settings.etl.memory_limit}'")
                 con.execute("SET preserve_insertion_order = false")  # lets big inserts stream
                 ensure_meta(con)

@@ -38,10 +38,15 @@ POINTER = "CURRENT"
 SNAPSHOTS = "snapshots"
 BUILDING = ".building"
 PUBLISHED = ".duckdb"
-QUIET = "SET enable_progress_bar = false"
-"""Run on every DuckDB connection kpiboard opens: DuckDB prints a progress bar for a query
-running over two seconds to standard output, terminal or not: into logs, and into the CSV a
-command prints."""
+
+
+def start_session(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """``con`` set up as every DuckDB connection kpiboard opens is: times in UTC, and no
+    progress bar (DuckDB prints one for a query running over two seconds to standard output,
+    terminal or not: into logs, and into the CSV a command prints)."""
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 class WarehouseBusy(UserError):
@@ -93,9 +98,7 @@ class Warehouse:
                 if path.exists():
                     raise
                 continue  # pruned under us: a newer snapshot is published
-            con.execute("SET TimeZone = 'UTC'")
-            con.execute(QUIET)
-            return con
+            return start_session(con)
         raise UserError(f"{self.folder}: snapshots are replaced faster than they can be opened")
 
     @contextlib.contextmanager

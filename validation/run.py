@@ -26,7 +26,7 @@ import duckdb
 from great_expectations.expectations import Expectation as GxExpectation
 
 from etl.errors import EtlError
-from kpiboard.warehouse import QUIET
+from kpiboard.warehouse import start_session
 from validation import quarantine
 from validation.engine import Check, CheckResult, run_tables
 from validation.suite import Expectation, Suite
@@ -290,9 +290,7 @@ def run_layer(
     open_con.execute("CHECKPOINT")
     open_con.close()
     outcomes = check(con_path, planned, source_rows=source_rows)
-    con = duckdb.connect(str(con_path))
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute(QUIET)
+    con = start_session(duckdb.connect(str(con_path)))
     report = record(con, run_id, layer, outcomes, time.perf_counter() - started)
     return con, report
 
