@@ -924,15 +924,20 @@ class Counted:
 
 
 def make_engine(
-    definitions: Definitions, warehouse: Path, opened: list[int] | None = None
+    definitions: Definitions,
+    warehouse: Path,
+    opened: list[int] | None = None,
+    *,
+    share_reads: bool = True,
 ) -> Engine:
-    """An engine reading the fixture file read-only; ``opened`` counts its reads of it."""
+    """An engine reading the fixture file read-only; ``opened`` counts its reads of it;
+    without ``share_reads``, each statement reads its facts itself."""
 
     def connect() -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(str(warehouse), read_only=True)
         return con if opened is None else cast(duckdb.DuckDBPyConnection, Counted(con, opened))
 
-    return Engine(definitions, connect, lambda: "fixture")
+    return Engine(definitions, connect, lambda: "fixture", share_reads=share_reads)
 
 
 @pytest.fixture(scope="session")

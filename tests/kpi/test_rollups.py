@@ -72,12 +72,7 @@ def test_every_kpi_from_rollups_equals_reading_the_facts(
 
 def _direct(definitions: Definitions, warehouse: Path) -> Engine:
     """An engine whose statements each read their facts themselves."""
-    return Engine(
-        Definitions(definitions.kpis),
-        lambda: duckdb.connect(str(warehouse), read_only=True),
-        lambda: "fixture",
-        share_reads=False,
-    )
+    return make_engine(Definitions(definitions.kpis), warehouse, share_reads=False)
 
 
 def test_statements_read_the_rollup_not_the_fact(definitions: Definitions) -> None:
