@@ -35,8 +35,10 @@ How each type is computed:
   to whole periods, and a range starting on a period's first day is computed in one scan.
 
 KPIs evaluated together are planned together (:func:`plan`): a fact and time column that several
-of their statements read is rolled up per local day once, into a temporary table those
-statements read instead (:class:`Rollup`), and the table of local days is made once for all.
+of their statements read is rolled up per local day once, into a table those statements read
+instead (:class:`Rollup`), and the table of local days is made once for all. The tables are
+temporary, or, in a :class:`Workspace`, visible to every connection of the database, so that the
+statements reading them can run at once.
 """
 
 from __future__ import annotations
@@ -261,9 +263,32 @@ class _Read:
 
 
 @dataclass(frozen=True)
+class Workspace:
+    """Where the tables of one evaluation's plan go when several connections read them:
+    ``catalog.schema``, in a database every connection sees and may write (DuckDB: one
+    attached in memory). Without a workspace, they are temporary tables, which only the
+    connection that made them sees."""
+
+    catalog: str
+    schema: str
+
+
+def _work_table(name: str, workspace: Workspace | None, alias: str | None = None) -> exp.Table:
+    """The table ``name`` of a plan: in ``workspace``, or a temporary one."""
+    if workspace is None:
+        return exp.table_(_ident(name), alias=_ident(alias) if alias else None)
+    return exp.table_(
+        _ident(name),
+        db=_ident(workspace.schema),
+        catalog=_ident(workspace.catalog),
+        alias=_ident(alias) if alias else None,
+    )
+
+
+@dataclass(frozen=True)
 class Rollup:
     """A fact's sums, counts, minima and maxima per local day and slice, made once as a
-    temporary table for the statements of one evaluation that would each read the fact
+    table for the statements of one evaluation that would each read the fact
     (:func:`plan`). Periods, to-date and rolling windows, earlier periods: all are combinations
     of days, so every such read is answered from the rollup's far fewer rows. A distinct count
     of a value of the row's time (the UTC date of an activity) is kept too, by one row per day,
@@ -278,6 +303,7 @@ class Rollup:
     last: dt.date
     select: Compiled
     counted: exp.Expr | None = None  # a further key: the value a distinct count counts
+    workspace: Workspace | None = None  # None: a temporary table
 
     def serves(self, read: _Read, query: Query) -> bool:
         """Whether the rollup holds all that ``read`` of ``query`` needs."""
@@ -292,28 +318,54 @@ class Rollup:
 
     def create(self) -> Compiled:
         """The statement making the table."""
-        return _temporary(self.table, self.select)
+        return _create(self.table, self.select, self.workspace)
+
+    def source(self) -> exp.Table:
+        """The table, to read from."""
+        return _work_table(self.table, self.workspace)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """How to compute KPIs for one query: the rollups to make first, then the statements, one
-    per unit (a KPI alone, or KPIs of one :func:`scan_of` together: :func:`compile_scan`),
-    reading those rollups."""
+    """How to compute KPIs for one query: the table of local days and the rollups to make
+    first, then the statements, one per unit (a KPI alone, or KPIs of one :func:`scan_of`
+    together: :func:`compile_scan`), reading those tables.
+
+    The order is: ``zones``, then the rollups (which read it), then the statements (which read
+    both; those not in ``after_rollups`` need not wait for the rollups). The rollups do not
+    read each other, nor do the statements."""
 
     units: list[list[str]]
     rollups: list[Rollup]
     statements: list[Compiled]
-    setup: list[Compiled] = field(default_factory=list)
-    """What to run first, in order: the table of local days the others read, the rollups."""
+    zones: Compiled | None = None
+    """The statement making the table of local days, when a rollup or statement reads it."""
+    after_rollups: frozenset[int] = frozenset()
+    """The positions of the statements that read a rollup."""
+
+    @property
+    def setup(self) -> list[Compiled]:
+        """What to run before the statements, in order."""
+        return [*([self.zones] if self.zones is not None else []), *self.creates]
+
+    @property
+    def creates(self) -> list[Compiled]:
+        """The statements making the rollups."""
+        return [rollup.create() for rollup in self.rollups]
 
 
 def plan(
-    kpi_ids: Sequence[str], query: Query, kpis: Mapping[str, m.Kpi], *, share_reads: bool = True
+    kpi_ids: Sequence[str],
+    query: Query,
+    kpis: Mapping[str, m.Kpi],
+    *,
+    share_reads: bool = True,
+    workspace: Workspace | None = None,
 ) -> Plan:
     """The statements computing ``kpi_ids`` for ``query``, and the rollups they share: one per
     fact and time column that they read more than once, holding every measure and day any of
-    them reads. A fact read once is read directly. Without ``share_reads``, no rollups."""
+    them reads. A fact read once is read directly. Without ``share_reads``, no rollups. The
+    tables the plan makes go to ``workspace`` (default: temporary tables)."""
     for kpi_id in kpi_ids:
         check_query(kpi_id, query, kpis)
     scans: dict[tuple[str, str], list[str]] = {}
@@ -328,7 +380,9 @@ def plan(
     statements: list[Compiled] = []
     builders: list[_Builder] = []
     for unit in units:  # compiled once as they are, noting what each reads
-        builder = _Builder(kpis, query, record=share_reads, shared_zones=share_reads)
+        builder = _Builder(
+            kpis, query, record=share_reads, shared_zones=share_reads, workspace=workspace
+        )
         statements.append(_compile_any(builder, unit, query))
         reads.append(builder.reads)
         builders.append(builder)
@@ -342,32 +396,36 @@ def plan(
         counted = counts.most_common(1)[0][0] if counts else None
         served = [r for r in read_list if r.counted is None or r.counted.sql(DIALECT) == counted]
         if len(served) > 1:
-            rollup, builder = _rollup(f"rollup_{fact}_{time}", served, query, kpis)
+            rollup, builder = _rollup(f"rollup_{fact}_{time}", served, query, kpis, workspace)
             rollups.append(rollup)
             builders.append(builder)
     rolled = {(r.fact, r.time) for r in rollups}
+    after_rollups = set()
     for i, unit in enumerate(units):  # again, reading the rollups, where one serves them
         if any((r.fact, r.time) in rolled for r in reads[i]):
-            builders[i] = _Builder(kpis, query, rollups, shared_zones=True)
+            builders[i] = _Builder(kpis, query, rollups, shared_zones=True, workspace=workspace)
             statements[i] = _compile_any(builders[i], unit, query)
-    setup = [r.create() for r in rollups]
+            after_rollups.add(i)
+    zones = None
     zoned = [b for b in builders if b.reads_zones and b.shared_zones]
     if zoned:  # one table of local days for every statement and rollup, made first
-        zones = _Builder(kpis, query)
-        zones.first_read = _earliest([b.first_read for b in zoned])
-        zones.last_read = max(b.last_read for b in zoned)
-        setup.insert(0, _temporary(ZONE_DAYS, Compiled(zones.zone_days(), zones.params)))
-    return Plan(units, rollups, statements, setup)
+        builder = _Builder(kpis, query)
+        builder.first_read = _earliest([b.first_read for b in zoned])
+        builder.last_read = max(b.last_read for b in zoned)
+        days = Compiled(builder.zone_days(), builder.params)
+        zones = _create(ZONE_DAYS, days, workspace)
+    return Plan(units, rollups, statements, zones, frozenset(after_rollups))
 
 
-def _temporary(table: str, select: Compiled) -> Compiled:
-    """The statement making ``select``'s rows a temporary table (DuckDB: it lives as long as
-    the connection)."""
+def _create(table: str, select: Compiled, workspace: Workspace | None) -> Compiled:
+    """The statement making ``select``'s rows the table ``table`` of a plan: in ``workspace``,
+    or a temporary table (DuckDB: it lives as long as the connection)."""
+    temporary = [exp.TemporaryProperty()] if workspace is None else []
     create = exp.Create(
-        this=exp.Table(this=_ident(table)),
+        this=_work_table(table, workspace),
         kind="TABLE",
         expression=select.tree,
-        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+        properties=exp.Properties(expressions=temporary) if temporary else None,
     )
     return Compiled(create, select.params)
 
@@ -379,7 +437,11 @@ def _compile_any(builder: _Builder, unit: Sequence[str], query: Query) -> Compil
 
 
 def _rollup(
-    table: str, reads: Sequence[_Read], query: Query, kpis: Mapping[str, m.Kpi]
+    table: str,
+    reads: Sequence[_Read],
+    query: Query,
+    kpis: Mapping[str, m.Kpi],
+    workspace: Workspace | None,
 ) -> tuple[Rollup, _Builder]:
     """The rollup answering every one of ``reads``: their measures, over all their days; and
     the builder that made it (the days it reads local days on)."""
@@ -389,7 +451,7 @@ def _rollup(
     first = _earliest([read.first for read in reads])
     last = max(read.last for read in reads)
     columns = {key: f"m_{i}" for i, key in enumerate(measures)}
-    builder = _Builder(kpis, query, shared_zones=True)
+    builder = _Builder(kpis, query, shared_zones=True, workspace=workspace)
     fact, time = reads[0].fact, reads[0].time
     days = replace(query, start=first or last, end=last, grain="day")
     named = [(columns[key], measure) for key, measure in measures.items()]
@@ -408,7 +470,8 @@ def _rollup(
             exp.LTE(this=_col("period"), expression=builder.param("end", last)), copy=False
         )
     compiled = Compiled(builder.with_zone_days(select), builder.params)
-    rollup = Rollup(table, fact, time, _grouping(query), columns, first, last, compiled, counted)
+    grouping = _grouping(query)
+    rollup = Rollup(table, fact, time, grouping, columns, first, last, compiled, counted, workspace)
     return rollup, builder
 
 
@@ -595,13 +658,16 @@ class _Builder:
         *,
         record: bool = False,
         shared_zones: bool = False,
+        workspace: Workspace | None = None,
     ) -> None:
         self.kpis = kpis
         self.rollups = rollups
         self.record = record
         # with shared zones, ZONE_DAYS is a table made once for all of an evaluation's
-        # statements (:func:`plan`), not defined in front of each
+        # statements (:func:`plan`), in its workspace, not defined in front of each
         self.shared_zones = shared_zones
+        self.workspace = workspace
+        self.zones = workspace if shared_zones else None  # where the parts read local days
         self.reads_zones = False
         self.reads: list[_Read] = []  # what the parts read of the facts, when recording
         self.params: dict[str, object] = {}
@@ -707,7 +773,7 @@ class _Builder:
     ) -> tuple[exp.Select, _Columns]:
         """``SELECT … FROM`` the fact with the joins its expressions need, the range, the scope
         and the request's filters applied; the caller adds what it selects and groups."""
-        cols = _Columns(FACTS[fact_name], time or FACTS[fact_name].time)
+        cols = _Columns(FACTS[fact_name], time or FACTS[fact_name].time, zones=self.zones)
         conditions = self.conditions(cols, query, bounded=bounded, lower=lower)
         select = exp.select().from_(cols.from_table(), copy=False)
         # the joins are only known once every expression is rewritten: added in finish()
@@ -859,7 +925,7 @@ class _Builder:
         )
         return (
             exp.select(*keys, *outputs)
-            .from_(exp.table_(_ident(rollup.table)), copy=False)
+            .from_(rollup.source(), copy=False)
             .where(within, copy=False)
             .group_by(*_positions(len(keys)), copy=False)
             .having(present, copy=False)
@@ -1358,7 +1424,7 @@ class _Builder:
                 *(_col(d) for d in query.by),
                 exp.alias_(value, _ident("v"), copy=False),
             )
-            .from_(exp.table_(_ident(rollup.table)), copy=False)
+            .from_(rollup.source(), copy=False)
             .where(within, present, copy=False)
         )
         if monthly:
@@ -1412,7 +1478,7 @@ class _Builder:
         if kpi.base.filters:
             base = base.where(*map(cols.rewrite, kpi.base.filters), copy=False)
         later = FACTS[kpi.conversion.fact]
-        conv_cols = _Columns(later, kpi.conversion.time or later.time, prefix="c")
+        conv_cols = _Columns(later, kpi.conversion.time or later.time, "c", self.zones)
         base_time = _cast(cols.time_column(), "TIMESTAMP")
         conv_time = _cast(conv_cols.time_column(), "TIMESTAMP")
         days, months = _offset_parts(kpi.window, "day")
@@ -1449,7 +1515,7 @@ class _Builder:
         the window; the base rows are those in the range, scope and filters, flagged:
         conversion events are never scoped (as in :meth:`conversion`)."""
         fact = FACTS[kpi.base.fact]
-        cols = _Columns(fact, kpi.base.time or fact.time)
+        cols = _Columns(fact, kpi.base.time or fact.time, zones=self.zones)
         is_base = exp.and_(*self.conditions(cols, query), copy=False)
         days, months = _offset_parts(kpi.window, "day")
         last = shift(query.end, kpi.window, "day", 1)
@@ -1647,13 +1713,17 @@ class _Columns:
 
     Aliases: ``f`` the fact, ``p`` its parent, ``b`` the branch (its time zone), and one per
     dimension table reached (``d_client``). With ``prefix`` every alias starts with it, so that
-    a fact can be read twice in one query (a conversion's base and later events).
+    a fact can be read twice in one query (a conversion's base and later events). The table of
+    local days is read from ``zones`` (``None``: the temporary table, or the query's own).
     """
 
-    def __init__(self, fact: Fact, time: str, prefix: str = "") -> None:
+    def __init__(
+        self, fact: Fact, time: str, prefix: str = "", zones: Workspace | None = None
+    ) -> None:
         self.fact = fact
         self.time = time
         self.prefix = prefix
+        self.zones = zones
         self.joins: dict[str, exp.Expr] = {}
         self.columns = fact.columns()
 
@@ -1808,7 +1878,7 @@ class _Columns:
                 assert self.fact.parent is not None
                 table = self.fact.parent.table
             elif name == "z":
-                zone_days = exp.table_(_ident(ZONE_DAYS), alias=_ident(alias))
+                zone_days = _work_table(ZONE_DAYS, self.zones, alias)
                 select = _join(select, zone_days, on=on, side="LEFT")
                 continue
             elif name == "b":

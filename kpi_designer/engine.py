@@ -10,16 +10,30 @@ Definitions (``kpis/``, ``plans/``, ``scorecards/``) are read when the engine is
 values come from the published warehouse snapshot, read-only. Results are cached per snapshot:
 asking again before the next publish returns the same frame without touching the warehouse,
 and a publish makes every cached value stale at once (the snapshot's name is in the key).
+
+KPIs asked for together are planned together (:func:`kpi_designer.compiler.plan`): first the
+tables they share (local days, rollups), then one statement per KPI or group of KPIs. Statements
+that do not depend on each other run at once, each on its own cursor, a few at a time
+(``workers``): DuckDB runs each statement on every core, but not every step of a statement
+keeps them all busy (planning it, its last single-threaded steps, building its result), and
+two statements at once fill those gaps. The shared tables are made in a schema of their own
+per evaluation, in a database attached in memory (:data:`WORK_CATALOG`), which every cursor of
+the snapshot's connection sees (and every other connection of the process to that file);
+the schema is dropped when the evaluation ends.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 import duckdb
 import pandas as pd
@@ -29,7 +43,9 @@ from kpi_designer import model as m
 from kpi_designer.compiler import (
     DIALECTS,
     Compiled,
+    Plan,
     Query,
+    Workspace,
     check_query,
     compile_kpi,
     parse_filter,
@@ -51,6 +67,16 @@ SESSION_SETTINGS = ("TimeZone", "enable_progress_bar")
 """Settings of the warehouse's connection that each cursor of it is given again."""
 CACHE_SIZE = 512
 """Cached results kept (each a small frame: periods × slices)."""
+WORK_CATALOG = "kpiboard_work"
+"""The database, attached in memory to the snapshot's connection, where evaluations make the
+tables their statements share (the snapshot itself is read-only)."""
+WORKERS = min(4, os.cpu_count() or 1)
+"""Statements of one evaluation run at once, by default."""
+
+T = TypeVar("T")
+_EVALUATIONS = itertools.count(1)
+"""Names each evaluation's workspace: engines of one process may share a database (DuckDB
+opens one instance per file and process), so the count is the process's."""
 
 Scope = Mapping[str, Sequence[str]]
 """Dimension → the members a user may see, e.g. ``{"branch": ["denver"]}``."""
@@ -170,7 +196,8 @@ class Engine:
     ``snapshot`` names the data currently published (``None`` before the first run) and
     ``connect`` opens it read-only; both come from the warehouse in :meth:`from_settings`,
     and tests pass their own. With ``share_reads`` off, every statement reads its facts itself
-    (no rollups): the same values, for comparing.
+    (no rollups): the same values, for comparing. ``workers`` statements of an evaluation run
+    at once (1: one after the other).
     """
 
     def __init__(
@@ -181,9 +208,13 @@ class Engine:
         *,
         cache_size: int = CACHE_SIZE,
         share_reads: bool = True,
+        workers: int = WORKERS,
     ) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
         self.definitions = definitions
         self._share_reads = share_reads
+        self._workers = workers
         self._connect = connect
         self._snapshot = snapshot
         self._cache: OrderedDict[tuple[object, ...], pd.DataFrame] = OrderedDict()  # per KPI
@@ -277,20 +308,19 @@ class Engine:
                     self._cache.move_to_end(key)
         missing = [k for k in ids if k not in cached]
         if missing:
-            with self._reading(snapshot) as con:
-                values = self._compute(con, missing, query)
-                for kpi_id in missing:
-                    frame = attach(
-                        values[kpi_id],
-                        self.kpis[kpi_id],
-                        self.definitions.plans,
-                        grain=query.grain,
-                        by=query.by,
-                        start=query.start,
-                        end=query.end,
-                    )
-                    frame.insert(0, "kpi", kpi_id)
-                    cached[kpi_id] = frame
+            values = self._compute(snapshot, missing, query)
+            for kpi_id in missing:
+                frame = attach(
+                    values[kpi_id],
+                    self.kpis[kpi_id],
+                    self.definitions.plans,
+                    grain=query.grain,
+                    by=query.by,
+                    start=query.start,
+                    end=query.end,
+                )
+                frame.insert(0, "kpi", kpi_id)
+                cached[kpi_id] = frame
             with self._lock:
                 for kpi_id in missing:
                     self._cache[keys[kpi_id]] = cached[kpi_id]
@@ -299,41 +329,110 @@ class Engine:
         return [cached[k].copy() for k in ids]
 
     def _compute(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        ids: Sequence[str],
-        query: Query,
+        self, snapshot: object, ids: Sequence[str], query: Query
     ) -> dict[str, pd.DataFrame]:
         """Each KPI's values. KPIs that aggregate the same fact's rows share one scan; a fact
-        read by several statements is first rolled up per day, once (:func:`plan`)."""
-        planned = plan(ids, query, self.kpis, share_reads=self._share_reads)
-        try:
-            for statement in planned.setup:
-                _execute(con, statement, ids)
-        except EvaluationError:
-            # each statement reads its facts itself: one that cannot says which KPI it is for
-            planned = plan(ids, query, self.kpis, share_reads=False)
+        read by several statements is first rolled up per day, once (:func:`plan`).
+
+        The table of local days comes first; then the rollups and the statements that read no
+        rollup, at once; then the statements reading rollups."""
+        workspace = Workspace(WORK_CATALOG, f"evaluation_{next(_EVALUATIONS)}")
+        planned = plan(ids, query, self.kpis, share_reads=self._share_reads, workspace=workspace)
+        with self._holding(snapshot, workspace, bool(planned.setup)):
+            units = range(len(planned.units))
+            first = [i for i in units if i not in planned.after_rollups]
+            try:
+                if planned.zones is not None:
+                    self._run_setup(snapshot, planned.zones, ids)
+                setup = [self._setup_job(snapshot, c, ids) for c in planned.creates]
+                done = self._settle(
+                    [*setup, *(self._unit_job(snapshot, planned, i, query) for i in first)]
+                )
+                _raise_first(done[: len(setup)])
+            except EvaluationError:
+                # each statement reads its facts itself: one that cannot says which KPI it is for
+                planned = plan(ids, query, self.kpis, share_reads=False)
+                units = range(len(planned.units))
+                done, first = [], []
+            outcomes = dict(zip(first, done[len(done) - len(first) :], strict=True))
+            rest = [i for i in units if i not in outcomes]
+            later = self._settle([self._unit_job(snapshot, planned, i, query) for i in rest])
+            outcomes.update(zip(rest, later, strict=True))
+        ordered = [outcomes[i] for i in units]
+        _raise_first(ordered)
         out: dict[str, pd.DataFrame] = {}
+        for values in cast(list[dict[str, pd.DataFrame]], ordered):
+            out.update(values)
+        return out
+
+    @contextlib.contextmanager
+    def _holding(self, snapshot: object, workspace: Workspace, needed: bool) -> Iterator[None]:
+        """The schema of one evaluation's shared tables, while it runs, when it has any; dropped
+        at its end (also on failure: the evaluation's statements have all finished by then)."""
+        if not needed:
+            yield
+            return
+        name = f"{_quoted(workspace.catalog)}.{_quoted(workspace.schema)}"
+        with self._reading(snapshot) as con:
+            con.execute(f"CREATE SCHEMA {name}")
+        try:
+            yield
+        finally:
+            with self._reading(snapshot) as con:
+                con.execute(f"DROP SCHEMA {name} CASCADE")
+
+    def _setup_job(
+        self, snapshot: object, create: Compiled, ids: Sequence[str]
+    ) -> Callable[[], None]:
+        return lambda: self._run_setup(snapshot, create, ids)
+
+    def _run_setup(self, snapshot: object, create: Compiled, ids: Sequence[str]) -> None:
+        with self._reading(snapshot) as con:
+            _execute(con, create, ids)
+
+    def _unit_job(
+        self, snapshot: object, planned: Plan, i: int, query: Query
+    ) -> Callable[[], dict[str, pd.DataFrame]]:
+        return lambda: self._run_unit(snapshot, planned, i, query)
+
+    def _run_unit(
+        self, snapshot: object, planned: Plan, i: int, query: Query
+    ) -> dict[str, pd.DataFrame]:
+        """The values of the plan's ``i``-th unit, by KPI."""
+        unit, compiled = planned.units[i], planned.statements[i]
         keys = ["period", *query.by]
-        for unit, compiled in zip(planned.units, planned.statements, strict=True):
+        with self._reading(snapshot) as con:
             if len(unit) == 1:
-                out[unit[0]] = self._run(con, compiled, query, unit[0])
-                continue
+                return {unit[0]: self._run(con, compiled, query, unit[0])}
             try:
                 cursor = _execute(con, compiled, unit)
             except EvaluationError:
+                out = {}
                 for kpi_id in unit:  # one of them cannot be computed: alone, the error says which
                     alone = compile_kpi(kpi_id, query, self.kpis, planned.rollups)
                     out[kpi_id] = self._run(con, alone, query, kpi_id)
-                continue
+                return out
             names = [d[0] for d in cursor.description or ()]
             frame = pd.DataFrame(cursor.fetchall(), columns=names)
-            for i, kpi_id in enumerate(unit):
-                rows = frame[frame[f"present_{i}"].astype(bool)]
-                one = rows[keys].copy()
-                one["value"] = rows[f"value_{i}"].astype("float64")
-                out[kpi_id] = one.sort_values(keys, ignore_index=True)
+        out = {}
+        for j, kpi_id in enumerate(unit):
+            rows = frame[frame[f"present_{j}"].astype(bool)]
+            one = rows[keys].copy()
+            one["value"] = rows[f"value_{j}"].astype("float64")
+            out[kpi_id] = one.sort_values(keys, ignore_index=True)
         return out
+
+    def _settle(self, jobs: Sequence[Callable[[], T]]) -> list[T | Exception]:
+        """Each job's result or the exception it raised, in order; up to ``workers`` jobs run
+        at once. All have finished on return: none is left running on tables the caller is
+        about to drop."""
+        workers = min(self._workers, len(jobs))
+        if workers < 2:
+            return [_outcome(job) for job in jobs]
+        # threads of this evaluation's own: one evaluation's many statements do not queue
+        # another's (a dashboard asks for several at once); starting one takes 0.1 ms
+        with ThreadPoolExecutor(workers, thread_name_prefix="kpiboard-kpi") as pool:
+            return list(pool.map(_outcome, jobs))
 
     @staticmethod
     def _run(
@@ -430,6 +529,8 @@ class Engine:
         with self._lock:
             if self._open is None or self._open[0] != snapshot:
                 parent = self._connect()
+                work = _quoted(WORK_CATALOG)
+                parent.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {work} (READ_WRITE)")
                 wanted = ", ".join(f"current_setting('{name}')" for name in SESSION_SETTINGS)
                 row = parent.execute(f"SELECT {wanted}").fetchone() or ()
                 self._open = (snapshot, parent, tuple(str(value) for value in row))
@@ -462,6 +563,24 @@ def _execute(
         raise EvaluationError(
             f"kpi {', '.join(map(repr, kpi_ids))}: the warehouse cannot compute it: {first}"
         ) from exc
+
+
+def _outcome(job: Callable[[], T]) -> T | Exception:
+    try:
+        return job()
+    except Exception as exc:  # handed to the caller, which raises it (_raise_first)
+        return exc
+
+
+def _raise_first(outcomes: Iterable[object]) -> None:
+    """Raise the first exception among ``outcomes``, if any."""
+    for outcome in outcomes:
+        if isinstance(outcome, Exception):
+            raise outcome
+
+
+def _quoted(name: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql("duckdb")
 
 
 def _query_key(query: Query) -> tuple[object, ...]:

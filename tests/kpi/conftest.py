@@ -25,6 +25,7 @@ cumulative KPIs, and the check queries' periods: ``week_start``, ``month_start``
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
@@ -36,7 +37,7 @@ import pandas as pd
 import psycopg
 import pytest
 
-from kpi_designer.engine import Definitions, Engine
+from kpi_designer.engine import WORKERS, Definitions, Engine
 from kpi_designer.loader import load_kpis
 from kpi_designer.plans import load_plans
 from kpi_designer.scorecards import load_scorecards
@@ -908,15 +909,16 @@ def postgres() -> Iterator[str]:
 
 
 class Counted:
-    """A connection that notes each cursor taken from it in ``taken``: each time the engine
-    reads the warehouse (it takes a cursor of its connection for each piece of work)."""
+    """A connection that notes each cursor taken from it in ``taken``, as the thread taking
+    it: each time the engine reads the warehouse (it takes a cursor of its connection for
+    each piece of work)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, taken: list[int]) -> None:
         self.con = con
         self.taken = taken
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        self.taken.append(1)
+        self.taken.append(threading.get_ident())
         return self.con.cursor()
 
     def __getattr__(self, name: str) -> object:
@@ -929,15 +931,17 @@ def make_engine(
     opened: list[int] | None = None,
     *,
     share_reads: bool = True,
+    workers: int = WORKERS,
 ) -> Engine:
     """An engine reading the fixture file read-only; ``opened`` counts its reads of it;
-    without ``share_reads``, each statement reads its facts itself."""
+    without ``share_reads``, each statement reads its facts itself; ``workers`` statements
+    run at once."""
 
     def connect() -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(str(warehouse), read_only=True)
         return con if opened is None else cast(duckdb.DuckDBPyConnection, Counted(con, opened))
 
-    return Engine(definitions, connect, lambda: "fixture", share_reads=share_reads)
+    return Engine(definitions, connect, lambda: "fixture", share_reads=share_reads, workers=workers)
 
 
 @pytest.fixture(scope="session")

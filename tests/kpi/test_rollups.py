@@ -5,6 +5,7 @@ mask of months per value. The values must be exactly those of the plain way."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 
 from kpi_designer import compiler
-from kpi_designer.compiler import Query, plan
+from kpi_designer.compiler import Query, Workspace, plan
 from kpi_designer.engine import Definitions, Engine
 from kpi_designer.errors import EvaluationError
 from kpiboard.core_model import create_core_schema
@@ -21,6 +22,7 @@ from kpiboard.core_model import create_core_schema
 from .conftest import make_engine
 from .test_edges import CALLS
 from .test_edges import _engine as edge_engine
+from .test_plans import _workspaces
 
 D = dt.date.fromisoformat
 
@@ -100,6 +102,34 @@ def test_statements_read_the_rollup_not_the_fact(definitions: Definitions) -> No
     alone = plan(ids, query, definitions.kpis, share_reads=False)
     assert not alone.rollups and not alone.setup
     assert 'WITH "zone_days"' in alone.statements[-1].sql()
+
+
+def test_a_plan_in_a_workspace_makes_and_reads_its_tables_there(
+    definitions: Definitions,
+) -> None:
+    """For statements that run on several connections at once, the tables go to the
+    workspace's schema, which they all see, and every statement reads them there. The plan
+    says which statements read a rollup: the others need not wait for the rollups."""
+    query = Query(D("2025-01-01"), D("2025-06-30"), by=("branch",))
+    ids = ["revenue", "revenue_ytd", "revenue_growth_yoy", "call_count"]
+    workspace = Workspace("work", "evaluation_7")
+    planned = plan(ids, query, definitions.kpis, workspace=workspace)
+    assert [c.sql().split(" AS ")[0] for c in planned.setup] == [
+        'CREATE TABLE "work"."evaluation_7"."zone_days"',
+        'CREATE TABLE "work"."evaluation_7"."rollup_invoice_issued_on"',
+    ]
+    texts = [c.sql() for c in [*planned.setup, *planned.statements]]
+    unqualified = re.compile(r'(?<!\.)"(zone_days|rollup_[a-z_]+)"')
+    assert not [t for t in texts if unqualified.search(t)]
+    reading = [
+        i
+        for i, statement in enumerate(planned.statements)
+        if '"work"."evaluation_7"."rollup_invoice_issued_on"' in statement.sql()
+    ]
+    assert planned.after_rollups == frozenset(reading)
+    assert [planned.units[i] for i in reading] == [[k] for k in ids[:3]]
+    calls = planned.statements[planned.units.index(["call_count"])].sql()
+    assert 'JOIN "work"."evaluation_7"."zone_days"' in calls
 
 
 KPIS = (
@@ -198,6 +228,7 @@ def test_a_rollup_that_cannot_be_made_leaves_the_error_to_the_kpi(tmp_path: Path
         "kpi 'odd_calls': the warehouse cannot compute it: Catalog Error: Scalar "
         "Function with name no_such_function does not exist!"
     )
+    assert _workspaces(engine) == []  # the failed evaluation's tables are dropped
     # read from the rollup; January has a row in it (a call) but no meeting, so no value
     frame = engine.evaluate(["calls", "calls_ytd", "meetings_ytd"], **span)
     got = {(r.kpi, r.period.month): r.value for r in frame.itertuples()}
