@@ -83,6 +83,18 @@ Scope = Mapping[str, Sequence[str]]
 
 
 @dataclass(frozen=True)
+class _Opened:
+    """The engine's connection to one snapshot; the settings each of its cursors is given
+    again (:data:`SESSION_SETTINGS`); each table's rows (as DuckDB estimates them), by schema
+    and name, to know which statements read the most."""
+
+    snapshot: object
+    connection: duckdb.DuckDBPyConnection
+    settings: tuple[str, ...]
+    rows: Mapping[tuple[str, str], int]
+
+
+@dataclass(frozen=True)
 class Definitions:
     """Everything an analyst wrote: KPIs by id, plan values, scorecards by role."""
 
@@ -223,7 +235,7 @@ class Engine:
         self._lock = threading.Lock()
         self._data_end: dict[object, dt.date | None] = {}
         # the snapshot read last, a connection to it, and that connection's session settings
-        self._open: tuple[object, duckdb.DuckDBPyConnection, tuple[str, ...]] | None = None
+        self._open: _Opened | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Engine:
@@ -335,18 +347,26 @@ class Engine:
         read by several statements is first rolled up per day, once (:func:`plan`).
 
         The table of local days comes first; then the rollups and the statements that read no
-        rollup, at once; then the statements reading rollups."""
+        rollup, at once; then the statements reading rollups. Of the statements that may run
+        at once, those reading the most rows start first (:func:`_cost`), so that the last to
+        finish is a short one."""
         workspace = Workspace(WORK_CATALOG, f"evaluation_{next(_EVALUATIONS)}")
-        planned = plan(ids, query, self.kpis, share_reads=self._share_reads, workspace=workspace)
+        share = self._share_reads
+        with ThreadPoolExecutor(1) as opener:  # the first time, the file opens while compiling
+            opened = opener.submit(self._opened, snapshot)
+            planned = plan(ids, query, self.kpis, share_reads=share, workspace=workspace)
+            rows = opened.result().rows
         with self._holding(snapshot, workspace, bool(planned.setup)):
             units = range(len(planned.units))
             first = [i for i in units if i not in planned.after_rollups]
             try:
                 if planned.zones is not None:
                     self._run_setup(snapshot, planned.zones, ids)
-                setup = [self._setup_job(snapshot, c, ids) for c in planned.creates]
+                creates = planned.creates
+                setup = [self._setup_job(snapshot, c, ids) for c in creates]
                 done = self._settle(
-                    [*setup, *(self._unit_job(snapshot, planned, i, query) for i in first)]
+                    [*setup, *(self._unit_job(snapshot, planned, i, query) for i in first)],
+                    [_cost(c, rows) for c in [*creates, *(planned.statements[i] for i in first)]],
                 )
                 _raise_first(done[: len(setup)])
             except EvaluationError:
@@ -356,7 +376,10 @@ class Engine:
                 done, first = [], []
             outcomes = dict(zip(first, done[len(done) - len(first) :], strict=True))
             rest = [i for i in units if i not in outcomes]
-            later = self._settle([self._unit_job(snapshot, planned, i, query) for i in rest])
+            later = self._settle(
+                [self._unit_job(snapshot, planned, i, query) for i in rest],
+                [_cost(planned.statements[i], rows) for i in rest],
+            )
             outcomes.update(zip(rest, later, strict=True))
         ordered = [outcomes[i] for i in units]
         _raise_first(ordered)
@@ -422,17 +445,19 @@ class Engine:
             out[kpi_id] = one.sort_values(keys, ignore_index=True)
         return out
 
-    def _settle(self, jobs: Sequence[Callable[[], T]]) -> list[T | Exception]:
+    def _settle(self, jobs: Sequence[Callable[[], T]], costs: Sequence[int]) -> list[T | Exception]:
         """Each job's result or the exception it raised, in order; up to ``workers`` jobs run
-        at once. All have finished on return: none is left running on tables the caller is
-        about to drop."""
+        at once, the costliest first. All have finished on return: none is left running on
+        tables the caller is about to drop."""
         workers = min(self._workers, len(jobs))
         if workers < 2:
             return [_outcome(job) for job in jobs]
+        order = sorted(range(len(jobs)), key=lambda i: -costs[i])
         # threads of this evaluation's own: one evaluation's many statements do not queue
         # another's (a dashboard asks for several at once); starting one takes 0.1 ms
         with ThreadPoolExecutor(workers, thread_name_prefix="kpiboard-kpi") as pool:
-            return list(pool.map(_outcome, jobs))
+            done = dict(zip(order, pool.map(_outcome, [jobs[i] for i in order]), strict=True))
+        return [done[i] for i in range(len(jobs))]
 
     @staticmethod
     def _run(
@@ -526,22 +551,36 @@ class Engine:
         a tenth of a millisecond). A connection opened for an older snapshot is let go, not
         closed: work still running on it keeps its cursors. A cursor starts with the
         database's defaults, so it gets the connection's :data:`SESSION_SETTINGS`."""
+        opened = self._opened(snapshot)
         with self._lock:
-            if self._open is None or self._open[0] != snapshot:
+            cursor = opened.connection.cursor()
+        try:
+            for name, value in zip(SESSION_SETTINGS, opened.settings, strict=True):
+                cursor.execute(f"SET {name} = {exp.Literal.string(value).sql('duckdb')}")
+            yield cursor
+        finally:
+            cursor.close()
+
+    def _opened(self, snapshot: object) -> _Opened:
+        """The engine's connection to ``snapshot``, opened the first time it is asked for."""
+        with self._lock:
+            if self._open is None or self._open.snapshot != snapshot:
                 parent = self._connect()
                 work = _quoted(WORK_CATALOG)
                 parent.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {work} (READ_WRITE)")
                 wanted = ", ".join(f"current_setting('{name}')" for name in SESSION_SETTINGS)
                 row = parent.execute(f"SELECT {wanted}").fetchone() or ()
-                self._open = (snapshot, parent, tuple(str(value) for value in row))
-            _, parent, values = self._open
-            cursor = parent.cursor()
-        try:
-            for name, value in zip(SESSION_SETTINGS, values, strict=True):
-                cursor.execute(f"SET {name} = {exp.Literal.string(value).sql('duckdb')}")
-            yield cursor
-        finally:
-            cursor.close()
+                sizes = parent.execute(
+                    "SELECT schema_name, table_name, estimated_size FROM duckdb_tables()"
+                    " WHERE database_name = current_database()"
+                ).fetchall()
+                self._open = _Opened(
+                    snapshot,
+                    parent,
+                    tuple(str(value) for value in row),
+                    {(schema, table): int(n or 0) for schema, table, n in sizes},
+                )
+            return self._open
 
     def dimensions(self, kpi_id: str) -> list[str]:
         """The dimensions ``kpi_id`` can be sliced and filtered by."""
@@ -563,6 +602,12 @@ def _execute(
         raise EvaluationError(
             f"kpi {', '.join(map(repr, kpi_ids))}: the warehouse cannot compute it: {first}"
         ) from exc
+
+
+def _cost(statement: Compiled, rows: Mapping[tuple[str, str], int]) -> int:
+    """What a statement costs, roughly: the rows of the warehouse's tables it reads (a fact
+    read twice, twice; the evaluation's own tables, nothing)."""
+    return sum(rows.get((t.db, t.name), 0) for t in statement.tree.find_all(exp.Table))
 
 
 def _outcome(job: Callable[[], T]) -> T | Exception:
