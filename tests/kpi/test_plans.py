@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,7 +29,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from kpi_designer.engine import WORK_CATALOG, Definitions, Engine
+from kpi_designer.compiler import Query, Workspace, plan
+from kpi_designer.engine import WORK_CATALOG, Definitions, Engine, _cost
 
 from .conftest import make_engine
 
@@ -381,3 +383,42 @@ def _workspaces(engine: Engine) -> list[str]:
             [WORK_CATALOG],
         ).fetchall()
     return [row[0] for row in rows]
+
+
+def test_statements_that_read_more_rows_start_first(
+    definitions: Definitions, warehouse: Path
+) -> None:
+    """Of statements that may run at once, the one reading the most rows starts first, so that
+    the last to finish is a short one; results still come back in the order asked."""
+    engine = make_engine(Definitions(definitions.kpis), warehouse, workers=2)
+    started: list[int] = []
+
+    def job(i: int) -> Callable[[], int]:
+        def run() -> int:
+            started.append(i)
+            time.sleep(0.05)  # both workers stay busy until the cheap job's turn
+            return i * 10
+
+        return run
+
+    assert engine._settle([job(0), job(1), job(2)], [1, 500, 30]) == [0, 10, 20]
+    assert sorted(started[:2]) == [1, 2] and started[2] == 0
+
+
+def test_a_statement_costs_the_rows_of_the_tables_it_reads(
+    definitions: Definitions, warehouse: Path
+) -> None:
+    engine = make_engine(Definitions(definitions.kpis), warehouse)
+    query = Query(JAN, D("2025-06-30"), by=("branch",))
+    rows = engine._opened("fixture").rows
+    invoices, deals = rows[("core", "fct_invoice")], rows[("core", "fct_deal")]
+    assert invoices > 0 and deals > 0
+    workspace = Workspace("work", "evaluation_1")
+    planned = plan(["revenue", "revenue_ytd", "win_rate"], query, engine.kpis, workspace=workspace)
+    units = zip(planned.units, planned.statements, strict=True)
+    costs = {tuple(unit): _cost(statement, rows) for unit, statement in units}
+    # the rollup reads the invoices (a DATE: no local days); a statement reading it, nothing
+    [rollup] = planned.rollups
+    assert _cost(rollup.create(), rows) == invoices
+    assert costs[("revenue",)] == 0
+    assert costs[("win_rate",)] >= deals
