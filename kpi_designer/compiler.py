@@ -239,14 +239,21 @@ _ROLLED = {"sum": "sum", "count": "sum", "min": "min", "max": "max"}
 """The aggregations a rollup keeps per day, and how a period combines its days' values."""
 
 
+def _key(expr: exp.Expr) -> str:
+    """An expression's text, to compare or look it up by. Rendered without a copy of the tree
+    (copying costs twice the rendering): these are values and conditions, which rendering
+    leaves as they are."""
+    return expr.sql(DIALECT, copy=False)
+
+
 def _measure_key(measure: m.Measure) -> MeasureKey:
-    expr = measure.expr.sql(DIALECT) if measure.expr is not None else None
-    return measure.agg, expr, tuple(sorted({f.sql(DIALECT) for f in measure.filters}))
+    expr = _key(measure.expr) if measure.expr is not None else None
+    return measure.agg, expr, tuple(sorted({_key(f) for f in measure.filters}))
 
 
 def _grouping(query: Query) -> tuple[object, ...]:
     """What a rollup's rows depend on besides the days: slices, filters and scope."""
-    filters = tuple(f.sql(DIALECT) for f in query.filters)
+    filters = tuple(_key(f) for f in query.filters)
     return query.by, filters, tuple(sorted(query.scope.items()))
 
 
@@ -392,9 +399,9 @@ def plan(
     rollups = []
     for (fact, time), read_list in by_source.items():
         # one counted value per rollup: the one most reads count; the others read the fact
-        counts = Counter(r.counted.sql(DIALECT) for r in read_list if r.counted is not None)
+        counts = Counter(_key(r.counted) for r in read_list if r.counted is not None)
         counted = counts.most_common(1)[0][0] if counts else None
-        served = [r for r in read_list if r.counted is None or r.counted.sql(DIALECT) == counted]
+        served = [r for r in read_list if r.counted is None or _key(r.counted) == counted]
         if len(served) > 1:
             rollup, builder = _rollup(f"rollup_{fact}_{time}", served, query, kpis, workspace)
             rollups.append(rollup)
@@ -476,7 +483,7 @@ def _rollup(
 
 
 def _same(a: exp.Expr, b: exp.Expr | None) -> bool:
-    return b is not None and a.sql(DIALECT) == b.sql(DIALECT)
+    return b is not None and _key(a) == _key(b)
 
 
 def _of_time(expr: exp.Expr, time: str) -> bool:
@@ -822,7 +829,7 @@ class _Builder:
         so that summing it again does not depend on the order). ``counted`` is one more key,
         column ``counted`` (a rollup's)."""
         time = time or FACTS[fact_name].time
-        written = [{f.sql(DIALECT): f for f in measure.filters} for _, measure in measures]
+        written = [{_key(f): f for f in measure.filters} for _, measure in measures]
         common = [text for text in written[0] if all(text in w for w in written[1:])]
         shared = [written[0][text] for text in common]
         read = self._read(fact_name, time, measures, shared, query)
@@ -842,9 +849,7 @@ class _Builder:
         for own in written:
             rest = [cols.rewrite(f) for text, f in own.items() if text not in common]
             own_filters.append(exp.and_(*rest, copy=False) if rest else None)
-        distinct = {
-            m_.expr.sql(DIALECT) for _, m_ in measures if m_.agg == "count_distinct" and m_.expr
-        }
+        distinct = {_key(m_.expr) for _, m_ in measures if m_.agg == "count_distinct" and m_.expr}
         if len(distinct) == 1 and all(m_.agg in _TWO_STEP for _, m_ in measures):
             return self._two_step(select, cols, keys, measures, own_filters)
         outputs = []
@@ -876,7 +881,7 @@ class _Builder:
             if measure.agg == "count_distinct":
                 if measure.expr is None or not _of_time(measure.expr, time):
                     return None
-                counted[measure.expr.sql(DIALECT)] = measure.expr
+                counted[_key(measure.expr)] = measure.expr
         if len(counted) > 1:
             return None
         wanted: dict[MeasureKey, m.Measure] = {}
@@ -1628,9 +1633,9 @@ def _same_events(kpi: m.Conversion) -> bool:
     if base.fact != later.fact:
         return False
     time = FACTS[base.fact].time
-    filters = {f.sql(DIALECT) for f in base.filters}
+    filters = {_key(f) for f in base.filters}
     return (base.time or time) == (later.time or time) and filters == {
-        f.sql(DIALECT) for f in later.filters
+        _key(f) for f in later.filters
     }
 
 
