@@ -338,7 +338,7 @@ class Engine:
                     self._cache[keys[kpi_id]] = cached[kpi_id]
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
-        return [cached[k].copy() for k in ids]
+        return [cached[k] for k in ids]  # the caller makes its answer of them, a new frame
 
     def _compute(
         self, snapshot: object, ids: Sequence[str], query: Query
