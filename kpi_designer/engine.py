@@ -33,6 +33,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar, cast
 
 import duckdb
@@ -234,8 +235,7 @@ class Engine:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._data_end: dict[object, dt.date | None] = {}
-        # the snapshot read last, a connection to it, and that connection's session settings
-        self._open: _Opened | None = None
+        self._open: _Opened | None = None  # the connection to the snapshot read last
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Engine:
@@ -363,21 +363,24 @@ class Engine:
                 if planned.zones is not None:
                     self._run_setup(snapshot, planned.zones, ids)
                 creates = planned.creates
-                setup = [self._setup_job(snapshot, c, ids) for c in creates]
+                jobs: list[Callable[[], object]] = [
+                    *(partial(self._run_setup, snapshot, c, ids) for c in creates),
+                    *(partial(self._run_unit, snapshot, planned, i, query) for i in first),
+                ]
                 done = self._settle(
-                    [*setup, *(self._unit_job(snapshot, planned, i, query) for i in first)],
+                    jobs,
                     [_cost(c, rows) for c in [*creates, *(planned.statements[i] for i in first)]],
                 )
-                _raise_first(done[: len(setup)])
+                _raise_first(done[: len(creates)])
+                outcomes: dict[int, object] = dict(zip(first, done[len(creates) :], strict=True))
             except EvaluationError:
                 # each statement reads its facts itself: one that cannot says which KPI it is for
                 planned = plan(ids, query, self.kpis, share_reads=False)
                 units = range(len(planned.units))
-                done, first = [], []
-            outcomes = dict(zip(first, done[len(done) - len(first) :], strict=True))
+                outcomes = {}
             rest = [i for i in units if i not in outcomes]
             later = self._settle(
-                [self._unit_job(snapshot, planned, i, query) for i in rest],
+                [partial(self._run_unit, snapshot, planned, i, query) for i in rest],
                 [_cost(planned.statements[i], rows) for i in rest],
             )
             outcomes.update(zip(rest, later, strict=True))
@@ -404,19 +407,9 @@ class Engine:
             with self._reading(snapshot) as con:
                 con.execute(f"DROP SCHEMA {name} CASCADE")
 
-    def _setup_job(
-        self, snapshot: object, create: Compiled, ids: Sequence[str]
-    ) -> Callable[[], None]:
-        return lambda: self._run_setup(snapshot, create, ids)
-
     def _run_setup(self, snapshot: object, create: Compiled, ids: Sequence[str]) -> None:
         with self._reading(snapshot) as con:
             _execute(con, create, ids)
-
-    def _unit_job(
-        self, snapshot: object, planned: Plan, i: int, query: Query
-    ) -> Callable[[], dict[str, pd.DataFrame]]:
-        return lambda: self._run_unit(snapshot, planned, i, query)
 
     def _run_unit(
         self, snapshot: object, planned: Plan, i: int, query: Query
