@@ -66,8 +66,10 @@ PLANNED_AHEAD = frozenset({"delivery"})
 """Facts whose time may lie in the future (a delivery's planned start)."""
 SESSION_SETTINGS = ("TimeZone", "enable_progress_bar")
 """Settings of the warehouse's connection that each cursor of it is given again."""
-CACHE_SIZE = 512
-"""Cached results kept (each a small frame: periods × slices)."""
+CACHE_ROWS = 2_000_000
+"""Rows of results the engine keeps cached, each KPI's values and whole answers together. All
+120 demo KPIs by employee over 24 months are 137,170 rows, 26 MB in memory (both ways: 52 MB),
+so the cache holds some 400 MB at most; the least recently asked go first."""
 WORK_CATALOG = "kpiboard_work"
 """The database, attached in memory to the snapshot's connection, where evaluations make the
 tables their statements share (the snapshot itself is read-only)."""
@@ -219,7 +221,7 @@ class Engine:
         connect: Callable[[], duckdb.DuckDBPyConnection],
         snapshot: Callable[[], object],
         *,
-        cache_size: int = CACHE_SIZE,
+        cache_rows: int = CACHE_ROWS,
         share_reads: bool = True,
         workers: int = WORKERS,
     ) -> None:
@@ -230,9 +232,8 @@ class Engine:
         self._workers = workers
         self._connect = connect
         self._snapshot = snapshot
-        self._cache: OrderedDict[tuple[object, ...], pd.DataFrame] = OrderedDict()  # per KPI
-        self._answers: OrderedDict[tuple[object, ...], pd.DataFrame] = OrderedDict()
-        self._cache_size = cache_size
+        # each KPI's values (keyed by its id) and whole answers (by the tuple of ids)
+        self._cache = _Lru(cache_rows)
         self._lock = threading.Lock()
         self._data_end: dict[object, dt.date | None] = {}
         self._open: _Opened | None = None  # the connection to the snapshot read last
@@ -292,9 +293,7 @@ class Engine:
         snapshot = self._snapshot()  # read once: the answer and its parts name the same data
         key = (snapshot, tuple(ids), _query_key(query))
         with self._lock:
-            answer = self._answers.get(key)
-            if answer is not None:
-                self._answers.move_to_end(key)
+            answer = self._cache.get(key)
         if answer is not None:
             return answer.copy()
         frames = self._values(ids, query, snapshot)
@@ -304,9 +303,7 @@ class Engine:
         else:
             answer = pd.DataFrame(columns=columns)
         with self._lock:
-            self._answers[key] = answer
-            while len(self._answers) > self._cache_size:
-                self._answers.popitem(last=False)
+            self._cache.put(key, answer)
         return answer.copy()
 
     def _values(self, ids: Sequence[str], query: Query, snapshot: object) -> list[pd.DataFrame]:
@@ -314,10 +311,8 @@ class Engine:
             check_query(kpi_id, query, self.kpis)
         keys = {kpi_id: (snapshot, kpi_id, _query_key(query)) for kpi_id in ids}
         with self._lock:
-            cached = {k: self._cache[key] for k, key in keys.items() if key in self._cache}
-            for key in keys.values():
-                if key in self._cache:
-                    self._cache.move_to_end(key)
+            found = {k: self._cache.get(key) for k, key in keys.items()}
+        cached = {k: frame for k, frame in found.items() if frame is not None}
         missing = [k for k in ids if k not in cached]
         if missing:
             values = self._compute(snapshot, missing, query)
@@ -335,9 +330,7 @@ class Engine:
                 cached[kpi_id] = frame
             with self._lock:
                 for kpi_id in missing:
-                    self._cache[keys[kpi_id]] = cached[kpi_id]
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+                    self._cache.put(keys[kpi_id], cached[kpi_id])
         return [cached[k] for k in ids]  # the caller makes its answer of them, a new frame
 
     def _compute(
@@ -595,6 +588,38 @@ def _execute(
         raise EvaluationError(
             f"kpi {', '.join(map(repr, kpi_ids))}: the warehouse cannot compute it: {first}"
         ) from exc
+
+
+class _Lru:
+    """Frames by key, the least recently used dropped first once together they hold more than
+    ``rows`` rows (an empty frame counts as one, so that empty answers are bounded too). The
+    newest is kept, whatever its size: it is about to be asked for again."""
+
+    def __init__(self, rows: int) -> None:
+        self.limit = rows
+        self.rows = 0
+        self._frames: OrderedDict[object, pd.DataFrame] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def get(self, key: object) -> pd.DataFrame | None:
+        frame = self._frames.get(key)
+        if frame is not None:
+            self._frames.move_to_end(key)
+        return frame
+
+    def put(self, key: object, frame: pd.DataFrame) -> None:
+        old = self._frames.pop(key, None)
+        self.rows += _weight(frame) - (_weight(old) if old is not None else 0)
+        self._frames[key] = frame
+        while self.rows > self.limit and len(self._frames) > 1:
+            _, dropped = self._frames.popitem(last=False)
+            self.rows -= _weight(dropped)
+
+
+def _weight(frame: pd.DataFrame) -> int:
+    return max(1, len(frame))
 
 
 def _cost(statement: Compiled, rows: Mapping[tuple[str, str], int]) -> int:

@@ -37,7 +37,7 @@ import pandas as pd
 import psycopg
 import pytest
 
-from kpi_designer.engine import WORKERS, Definitions, Engine
+from kpi_designer.engine import CACHE_ROWS, WORKERS, Definitions, Engine
 from kpi_designer.loader import load_kpis
 from kpi_designer.plans import load_plans
 from kpi_designer.scorecards import load_scorecards
@@ -932,16 +932,24 @@ def make_engine(
     *,
     share_reads: bool = True,
     workers: int = WORKERS,
+    cache_rows: int = CACHE_ROWS,
 ) -> Engine:
     """An engine reading the fixture file read-only; ``opened`` counts its reads of it;
     without ``share_reads``, each statement reads its facts itself; ``workers`` statements
-    run at once."""
+    run at once; its cache holds ``cache_rows`` rows."""
 
     def connect() -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(str(warehouse), read_only=True)
         return con if opened is None else cast(duckdb.DuckDBPyConnection, Counted(con, opened))
 
-    return Engine(definitions, connect, lambda: "fixture", share_reads=share_reads, workers=workers)
+    return Engine(
+        definitions,
+        connect,
+        lambda: "fixture",
+        share_reads=share_reads,
+        workers=workers,
+        cache_rows=cache_rows,
+    )
 
 
 @pytest.fixture(scope="session")

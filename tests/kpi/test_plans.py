@@ -30,7 +30,7 @@ import pandas as pd
 import pytest
 
 from kpi_designer.compiler import Query, Workspace, plan
-from kpi_designer.engine import WORK_CATALOG, Definitions, Engine, _cost
+from kpi_designer.engine import WORK_CATALOG, Definitions, Engine, _cost, _Lru
 
 from .conftest import make_engine
 
@@ -297,6 +297,47 @@ def test_a_second_identical_evaluate_reads_the_cache(
     reads = len(opened)
     ask(["revenue", "avg_check"])
     assert len(opened) == reads
+
+
+def test_the_cache_drops_the_least_recently_asked_first_once_full(
+    definitions: Definitions, warehouse: Path
+) -> None:
+    """The cache is bounded by rows, not entries (one answer of all KPIs by employee is
+    137,170 rows on the scale-10 demo): with room for one frame, the newest answer is kept and
+    every older one is read again."""
+    opened: list[int] = []
+    engine = make_engine(definitions, warehouse, opened, cache_rows=1)
+
+    def ask(kpis: list[str]) -> pd.DataFrame:
+        return engine.evaluate(kpis, start=JAN, end=D("2025-06-30"), by=["branch"])
+
+    first = ask(["revenue", "win_rate"])
+    reads = len(opened)
+    pd.testing.assert_frame_equal(ask(["revenue", "win_rate"]), first)
+    assert len(opened) == reads  # the newest answer is kept, however large
+    ask(["avg_check"])
+    reads = len(opened)
+    pd.testing.assert_frame_equal(ask(["revenue", "win_rate"]), first)
+    assert len(opened) > reads  # pushed out by the answer after it
+
+
+def test_a_cache_of_frames_keeps_the_most_recently_used_within_its_rows() -> None:
+    def rows(n: int) -> pd.DataFrame:
+        return pd.DataFrame({"value": range(n)})
+
+    cache = _Lru(5)
+    cache.put("a", rows(3))
+    cache.put("b", rows(2))
+    assert cache.get("a") is not None  # now the most recent
+    cache.put("c", rows(1))  # 6 rows: the least recent goes
+    assert cache.get("b") is None and len(cache) == 2 and cache.rows == 4
+    cache.put("c", rows(2))  # asked again: replaced, counted once
+    assert cache.rows == 5 and len(cache) == 2
+    cache.put("d", rows(10))  # the newest stays, alone
+    assert len(cache) == 1 and cache.get("d") is not None and cache.rows == 10
+    for i in range(10):  # empty answers count as a row each
+        cache.put(i, rows(0))
+    assert len(cache) == 5 and cache.rows == 5
 
 
 def test_the_engine_opens_each_snapshot_once_and_keeps_its_time_zone(
