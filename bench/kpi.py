@@ -642,17 +642,22 @@ def _limit(database: Path, workers: int = 1) -> dict[str, Any]:
     con.execute("SET TimeZone = 'UTC'")  # as the warehouse's connections
     seconds: dict[str, float] = {}
 
-    def one(name: str) -> list[tuple[Any, ...]]:
-        cursor = con.cursor()
-        cursor.execute("SET TimeZone = 'UTC'")
+    def one(on: duckdb.DuckDBPyConnection, name: str) -> list[tuple[Any, ...]]:
         begun = time.perf_counter()
-        rows = cursor.execute(statements[name]).fetchall()
+        rows = on.execute(statements[name]).fetchall()
         seconds[name] = time.perf_counter() - begun
-        cursor.close()
         return rows
 
-    with ThreadPoolExecutor(workers) as pool:
-        rows = [row for part in pool.map(one, statements) for row in part]
+    def on_a_cursor(name: str) -> list[tuple[Any, ...]]:
+        with con.cursor() as cursor:  # a cursor starts with the defaults: UTC again
+            cursor.execute("SET TimeZone = 'UTC'")
+            return one(cursor, name)
+
+    if workers == 1:
+        rows = [row for name in statements for row in one(con, name)]
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            rows = [row for part in pool.map(on_a_cursor, statements) for row in part]
     con.close()
     elapsed = time.perf_counter() - started
     values = {
