@@ -346,19 +346,22 @@ class Engine:
         workspace = Workspace(WORK_CATALOG, f"evaluation_{next(_EVALUATIONS)}")
         share = self._share_reads
         with ThreadPoolExecutor(1) as opener:  # the first time, the file opens while compiling
-            opened = opener.submit(self._opened, snapshot)
+            opening = opener.submit(self._opened, snapshot)
             planned = plan(ids, query, self.kpis, share_reads=share, workspace=workspace)
-            rows = opened.result().rows
-        with self._holding(snapshot, workspace, bool(planned.setup)):
+            # all of the evaluation's work is on this connection, where its tables are, even
+            # if a newer snapshot is published meanwhile
+            opened = opening.result()
+        rows = opened.rows
+        with self._holding(opened, workspace, bool(planned.setup)):
             units = range(len(planned.units))
             first = [i for i in units if i not in planned.after_rollups]
             try:
                 if planned.zones is not None:
-                    self._run_setup(snapshot, planned.zones, ids)
+                    self._run_setup(opened, planned.zones, ids)
                 creates = planned.creates
                 jobs: list[Callable[[], object]] = [
-                    *(partial(self._run_setup, snapshot, c, ids) for c in creates),
-                    *(partial(self._run_unit, snapshot, planned, i, query) for i in first),
+                    *(partial(self._run_setup, opened, c, ids) for c in creates),
+                    *(partial(self._run_unit, opened, planned, i, query) for i in first),
                 ]
                 done = self._settle(
                     jobs,
@@ -373,7 +376,7 @@ class Engine:
                 outcomes = {}
             rest = [i for i in units if i not in outcomes]
             later = self._settle(
-                [partial(self._run_unit, snapshot, planned, i, query) for i in rest],
+                [partial(self._run_unit, opened, planned, i, query) for i in rest],
                 [_cost(planned.statements[i], rows) for i in rest],
             )
             outcomes.update(zip(rest, later, strict=True))
@@ -385,32 +388,32 @@ class Engine:
         return out
 
     @contextlib.contextmanager
-    def _holding(self, snapshot: object, workspace: Workspace, needed: bool) -> Iterator[None]:
+    def _holding(self, opened: _Opened, workspace: Workspace, needed: bool) -> Iterator[None]:
         """The schema of one evaluation's shared tables, while it runs, when it has any; dropped
         at its end (also on failure: the evaluation's statements have all finished by then)."""
         if not needed:
             yield
             return
         name = f"{_quoted(workspace.catalog)}.{_quoted(workspace.schema)}"
-        with self._reading(snapshot) as con:
+        with self._cursor(opened) as con:
             con.execute(f"CREATE SCHEMA {name}")
         try:
             yield
         finally:
-            with self._reading(snapshot) as con:
+            with self._cursor(opened) as con:
                 con.execute(f"DROP SCHEMA {name} CASCADE")
 
-    def _run_setup(self, snapshot: object, create: Compiled, ids: Sequence[str]) -> None:
-        with self._reading(snapshot) as con:
+    def _run_setup(self, opened: _Opened, create: Compiled, ids: Sequence[str]) -> None:
+        with self._cursor(opened) as con:
             _execute(con, create, ids)
 
     def _run_unit(
-        self, snapshot: object, planned: Plan, i: int, query: Query
+        self, opened: _Opened, planned: Plan, i: int, query: Query
     ) -> dict[str, pd.DataFrame]:
         """The values of the plan's ``i``-th unit, by KPI."""
         unit, compiled = planned.units[i], planned.statements[i]
         keys = ["period", *query.by]
-        with self._reading(snapshot) as con:
+        with self._cursor(opened) as con:
             if len(unit) == 1:
                 return {unit[0]: self._run(con, compiled, query, unit[0])}
             try:
@@ -530,14 +533,20 @@ class Engine:
             self._data_end = {snapshot: end}
         return end
 
-    @contextlib.contextmanager
-    def _reading(self, snapshot: object) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _reading(
+        self, snapshot: object
+    ) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
         """A connection for one piece of work on ``snapshot``: a cursor of the engine's
-        connection to it, opened once per snapshot (opening the file takes some 20 ms, a cursor
-        a tenth of a millisecond). A connection opened for an older snapshot is let go, not
-        closed: work still running on it keeps its cursors. A cursor starts with the
-        database's defaults, so it gets the connection's :data:`SESSION_SETTINGS`."""
-        opened = self._opened(snapshot)
+        connection to it (:meth:`_cursor`), opened once per snapshot (opening the file takes
+        some 20 ms, a cursor a tenth of a millisecond)."""
+        return self._cursor(self._opened(snapshot))
+
+    @contextlib.contextmanager
+    def _cursor(self, opened: _Opened) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of ``opened``'s connection. A connection opened for an older snapshot is
+        let go, not closed: work still running on it keeps taking cursors of it. A cursor
+        starts with the database's defaults, so it gets the connection's
+        :data:`SESSION_SETTINGS`."""
         with self._lock:
             cursor = opened.connection.cursor()
         try:

@@ -463,3 +463,34 @@ def test_a_statement_costs_the_rows_of_the_tables_it_reads(
     assert _cost(rollup.create(), rows) == invoices
     assert costs[("revenue",)] == 0
     assert costs[("win_rate",)] >= deals
+
+
+def test_an_evaluation_reads_one_snapshot_while_a_newer_one_is_published(
+    definitions: Definitions, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A publish in the middle of an evaluation (a dashboard asking while the pipeline runs):
+    the evaluation's remaining statements still read the connection it started on, where its
+    tables are; they do not open the older snapshot again."""
+    opened: list[str] = []
+    published = ["first"]
+
+    def connect() -> duckdb.DuckDBPyConnection:
+        opened.append(published[0])
+        return duckdb.connect(str(warehouse), read_only=True)
+
+    engine = Engine(Definitions(definitions.kpis), connect, lambda: published[0], workers=1)
+    ids = ["revenue", "revenue_ytd", "revenue_growth_yoy", "call_count"]
+    ask = {"start": JAN, "end": D("2025-06-30"), "by": ["branch"]}
+    expected = make_engine(Definitions(definitions.kpis), warehouse).evaluate(ids, **ask)
+    run_unit = Engine._run_unit
+
+    def publish_meanwhile(self: Engine, *args: Any) -> dict[str, pd.DataFrame]:
+        if published == ["first"]:  # the first statement: a publish, and a question on it
+            published[0] = "second"
+            self.evaluate("win_rate", **ask)
+        return run_unit(self, *args)
+
+    monkeypatch.setattr(Engine, "_run_unit", publish_meanwhile)
+    got = engine.evaluate(ids, **ask)
+    assert opened == ["first", "second"]
+    pd.testing.assert_frame_equal(got, expected)
