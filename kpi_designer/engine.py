@@ -315,19 +315,7 @@ class Engine:
         cached = {k: frame for k, frame in found.items() if frame is not None}
         missing = [k for k in ids if k not in cached]
         if missing:
-            values = self._compute(snapshot, missing, query)
-            for kpi_id in missing:
-                frame = attach(
-                    values[kpi_id],
-                    self.kpis[kpi_id],
-                    self.definitions.plans,
-                    grain=query.grain,
-                    by=query.by,
-                    start=query.start,
-                    end=query.end,
-                )
-                frame.insert(0, "kpi", kpi_id)
-                cached[kpi_id] = frame
+            cached.update(self._compute(snapshot, missing, query))
             with self._lock:
                 for kpi_id in missing:
                     self._cache.put(keys[kpi_id], cached[kpi_id])
@@ -336,8 +324,9 @@ class Engine:
     def _compute(
         self, snapshot: object, ids: Sequence[str], query: Query
     ) -> dict[str, pd.DataFrame]:
-        """Each KPI's values. KPIs that aggregate the same fact's rows share one scan; a fact
-        read by several statements is first rolled up per day, once (:func:`plan`).
+        """Each KPI's rows, as :meth:`evaluate` answers them (:meth:`_rows`). KPIs that
+        aggregate the same fact's rows share one scan; a fact read by several statements is
+        first rolled up per day, once (:func:`plan`).
 
         The table of local days comes first; then the rollups and the statements that read no
         rollup, at once; then the statements reading rollups. Of the statements that may run
@@ -410,7 +399,16 @@ class Engine:
     def _run_unit(
         self, opened: _Opened, planned: Plan, i: int, query: Query
     ) -> dict[str, pd.DataFrame]:
-        """The values of the plan's ``i``-th unit, by KPI."""
+        """The rows of the plan's ``i``-th unit, by KPI (made here, on the worker's thread,
+        while other statements run)."""
+        values = self._unit_values(opened, planned, i, query)
+        return {kpi_id: self._rows(kpi_id, frame, query) for kpi_id, frame in values.items()}
+
+    def _unit_values(
+        self, opened: _Opened, planned: Plan, i: int, query: Query
+    ) -> dict[str, pd.DataFrame]:
+        """The values of the plan's ``i``-th unit, by KPI: ``period``, the ``by`` columns and
+        ``value``."""
         unit, compiled = planned.units[i], planned.statements[i]
         keys = ["period", *query.by]
         with self._cursor(opened) as con:
@@ -433,6 +431,21 @@ class Engine:
             one["value"] = rows[f"value_{j}"].astype("float64")
             out[kpi_id] = one.sort_values(keys, ignore_index=True)
         return out
+
+    def _rows(self, kpi_id: str, values: pd.DataFrame, query: Query) -> pd.DataFrame:
+        """A KPI's rows as :meth:`evaluate` answers them: its values with their plan,
+        achievement and status, and the KPI's id first."""
+        frame = attach(
+            values,
+            self.kpis[kpi_id],
+            self.definitions.plans,
+            grain=query.grain,
+            by=query.by,
+            start=query.start,
+            end=query.end,
+        )
+        frame.insert(0, "kpi", kpi_id)
+        return frame
 
     def _settle(self, jobs: Sequence[Callable[[], T]], costs: Sequence[int]) -> list[T | Exception]:
         """Each job's result or the exception it raised, in order; up to ``workers`` jobs run
