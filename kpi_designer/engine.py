@@ -9,7 +9,8 @@
 Definitions (``kpis/``, ``plans/``, ``scorecards/``) are read when the engine is made; the
 values come from the published warehouse snapshot, read-only. Results are cached per snapshot:
 asking again before the next publish returns the same frame without touching the warehouse,
-and a publish makes every cached value stale at once (the snapshot's name is in the key).
+and a publish makes every cached value stale at once (the snapshot's name is in the key). The
+cache holds :data:`CACHE_ROWS` rows at most, the least recently asked dropped first.
 
 KPIs asked for together are planned together (:func:`kpi_designer.compiler.plan`): first the
 tables they share (local days, rollups), then one statement per KPI or group of KPIs. Statements
@@ -19,7 +20,8 @@ keeps them all busy (planning it, its last single-threaded steps, building its r
 two statements at once fill those gaps. The shared tables are made in a schema of their own
 per evaluation, in a database attached in memory (:data:`WORK_CATALOG`), which every cursor of
 the snapshot's connection sees (and every other connection of the process to that file);
-the schema is dropped when the evaluation ends.
+the schema is dropped when the evaluation ends. An evaluation keeps the connection it started
+on to its end, even when a newer snapshot is published meanwhile.
 """
 
 from __future__ import annotations
@@ -212,7 +214,7 @@ class Engine:
     ``connect`` opens it read-only; both come from the warehouse in :meth:`from_settings`,
     and tests pass their own. With ``share_reads`` off, every statement reads its facts itself
     (no rollups): the same values, for comparing. ``workers`` statements of an evaluation run
-    at once (1: one after the other).
+    at once (1: one after the other). The cache holds ``cache_rows`` rows of results.
     """
 
     def __init__(
@@ -232,7 +234,7 @@ class Engine:
         self._workers = workers
         self._connect = connect
         self._snapshot = snapshot
-        # each KPI's values (keyed by its id) and whole answers (by the tuple of ids)
+        # each KPI's rows (keyed by its id) and whole answers (by the tuple of ids), one budget
         self._cache = _Lru(cache_rows)
         self._lock = threading.Lock()
         self._data_end: dict[object, dt.date | None] = {}
