@@ -48,7 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -114,12 +114,16 @@ def references(suites: Sequence[Suite]) -> set[str]:
 
 
 def single_pass_sql(
-    suite: Suite, expectations: Sequence[Expectation], now: dt.datetime
+    suite: Suite,
+    expectations: Sequence[Expectation],
+    now: dt.datetime,
+    sources: Mapping[str, int],
 ) -> tuple[str, list[str]]:
     """One query over the suite's table giving, per expectation, a checked and an unexpected
     count (columns ``c<i>`` and ``u<i>``), in the order of ``expectations``; returns the query and
     the expectation ids. ``unique`` gives the number of *extra* copies, 0 exactly when GX's count
-    (every row of a repeated value) is 0; :func:`exact_duplicates_sql` gives GX's count."""
+    (every row of a repeated value) is 0; :func:`exact_duplicates_sql` gives GX's count.
+    ``rows_match_source`` compares the table's rows with ``sources`` (:func:`source_rows`)."""
     from validation.suite import (
         Between,
         ExistsIn,
@@ -130,7 +134,7 @@ def single_pass_sql(
         Sql,
         Unique,
     )
-    from validation.suite.model import quote, sql_literal
+    from validation.suite.model import RowsMatchSource, quote, sql_literal
 
     joins: list[str] = []
     cells: list[str] = []
@@ -179,11 +183,27 @@ def single_pass_sql(
             oldest_allowed = sql_literal(now - e.max_age)
             checked = "1"
             unexpected = f"CASE WHEN {newest} >= {oldest_allowed} THEN 0 ELSE 1 END"
+        elif isinstance(e, RowsMatchSource):
+            checked = "1"
+            unexpected = f"CASE WHEN count(*) = {sources[e.source]} THEN 0 ELSE 1 END"
         else:
             raise SystemExit(f"{e.location}: the benchmark has no single-pass SQL for {e.KIND}")
         cells += [f"{checked} AS c{i}", f"{unexpected} AS u{i}"]
     query = f"SELECT {', '.join(cells)}\nFROM {resolve(suite.table)} AS t\n" + "\n".join(joins)
     return query, [expectation_id(suite, e) for e in expectations]
+
+
+def source_rows(database: Path, suites: Sequence[Suite]) -> dict[str, int]:
+    """What each core table's ``rows_match_source`` compares with, as the pipeline gives it
+    (:func:`validation.run.passed_counts`: the rows its raw table passed on). Counted once by
+    the parent and handed to every path, as the pipeline counts them before it checks the core
+    layer: not timed, and not in any path's memory."""
+    import duckdb
+
+    from validation.run import passed_counts
+
+    with duckdb.connect(str(database), read_only=True) as con:
+        return passed_counts(con, suites)
 
 
 def exact_duplicates_sql(suite: Suite, expectation: Expectation) -> str:
@@ -220,16 +240,18 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child(mode: str, database: Path, suites_dir: Path, now: dt.datetime) -> dict[str, Any]:
-    """One measured run, in this (fresh) process."""
+def child(
+    mode: str, database: Path, suites_dir: Path, now: dt.datetime, sources: Mapping[str, int]
+) -> dict[str, Any]:
+    """One measured run, in this (fresh) process; ``sources``: :func:`source_rows`."""
     suites = core_suites(suites_dir)
     full = mode in FULL_MODES
     if mode in ("kpiboard", "kpiboard-full"):
-        return _kpiboard(database, suites, now, full=full)
+        return _kpiboard(database, suites, now, sources, full=full)
     if mode == "pandas":
-        return _pandas(database, suites)
+        return _pandas(database, suites, sources)
     if mode in ("sql", "sql-full"):
-        return _single_pass(database, suites, now, full=full)
+        return _single_pass(database, suites, now, sources, full=full)
     if mode == "floor":
         import duckdb  # noqa: F401
         import great_expectations  # noqa: F401
@@ -250,7 +272,12 @@ def _warm_up_gx() -> None:
 
 
 def _kpiboard(
-    database: Path, suites: list[Suite], now: dt.datetime, *, full: bool
+    database: Path,
+    suites: list[Suite],
+    now: dt.datetime,
+    sources: Mapping[str, int],
+    *,
+    full: bool,
 ) -> dict[str, Any]:
     import duckdb
 
@@ -265,7 +292,7 @@ def _kpiboard(
     planned = [p for p in planned if full or p.expectation.KIND not in CUSTOM_KINDS]
     _warm_up_gx()
     started = time.perf_counter()
-    outcomes = check(database, planned, now=now)
+    outcomes = check(database, planned, now=now, source_rows=sources)
     seconds = time.perf_counter() - started
     peak = _peak_mb()
     return {
@@ -276,7 +303,7 @@ def _kpiboard(
     }
 
 
-def _pandas(database: Path, suites: list[Suite]) -> dict[str, Any]:
+def _pandas(database: Path, suites: list[Suite], sources: Mapping[str, int]) -> dict[str, Any]:
     import duckdb
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -305,7 +332,7 @@ def _pandas(database: Path, suites: list[Suite]) -> dict[str, Any]:
         batch = definition.get_batch(batch_parameters={"dataframe": frame})
         for e in expectations:
             key = expectation_id(suite, e)
-            expectation = e.to_gx(resolve, now=None)
+            expectation = e.to_gx(resolve, now=None, source_rows=sources.__getitem__)
             assert not isinstance(expectation, UnexpectedRowsExpectation), key
             result_format = _result_format(Check(key, expectation, suite.row_key or ()))
             validation = batch.validate(expectation, result_format=result_format)
@@ -335,13 +362,18 @@ def _pandas(database: Path, suites: list[Suite]) -> dict[str, Any]:
 
 
 def _single_pass(
-    database: Path, suites: list[Suite], now: dt.datetime, *, full: bool
+    database: Path,
+    suites: list[Suite],
+    now: dt.datetime,
+    sources: Mapping[str, int],
+    *,
+    full: bool,
 ) -> dict[str, Any]:
     import duckdb
 
     # the queries are written before the clock starts
     queries = [
-        (suite, expectations, *single_pass_sql(suite, expectations, now))
+        (suite, expectations, *single_pass_sql(suite, expectations, now, sources))
         for suite in suites
         if (expectations := measured(suite, full=full))
     ]
@@ -371,8 +403,11 @@ def _single_pass(
     }
 
 
-def run(mode: str, database: Path, suites_dir: Path, now: dt.datetime) -> dict[str, Any]:
+def run(
+    mode: str, database: Path, suites_dir: Path, now: dt.datetime, sources: Mapping[str, int]
+) -> dict[str, Any]:
     argv = [sys.executable, __file__, "--child", mode, "--database", str(database)]
+    argv += ["--source-rows", json.dumps(dict(sources))]
     out = subprocess.run(
         [*argv, "--suites", str(suites_dir), "--now", now.isoformat()],
         capture_output=True,
@@ -530,11 +565,13 @@ def main() -> None:
     parser.add_argument("--database", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--suites", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--now", help=argparse.SUPPRESS)
+    parser.add_argument("--source-rows", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
         now = dt.datetime.fromisoformat(args.now)
-        print(json.dumps(child(args.child, args.database, args.suites, now)))
+        sources = json.loads(args.source_rows)
+        print(json.dumps(child(args.child, args.database, args.suites, now, sources)))
         return
 
     started = time.perf_counter()
@@ -560,6 +597,7 @@ def main() -> None:
         for reference in references(suites):
             assert resolve(reference) == validation_run.resolve(reference), reference
         rows = table_rows(database, suites)
+        sources = source_rows(database, suites)
         facts = sum(n for table, n in rows.items() if table.startswith("core.fct_"))
         full = sum(len(measured(s, full=True)) for s in suites)
         same = sum(len(measured(s, full=False)) for s in suites)
@@ -573,11 +611,11 @@ def main() -> None:
         runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in ORDER}
         for round_ in range(1, args.repeat + 1):
             for mode in ORDER:
-                runs[mode].append(run(mode, database, suites_dir, now))
+                runs[mode].append(run(mode, database, suites_dir, now, sources))
             seconds = ", ".join(f"{m} {runs[m][-1]['seconds']:.2f} s" for m in ORDER)
             print(f"  round {round_}/{args.repeat}: {seconds}", flush=True)
         r = {mode: best(runs[mode]) for mode in ORDER}
-        r["floor"] = best([run("floor", database, suites_dir, now)])
+        r["floor"] = best([run("floor", database, suites_dir, now, sources)])
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if temporary and not args.keep:
