@@ -26,6 +26,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+# this file is bench/generate.py: run as a script, its folder comes first on sys.path, where
+# bench/etl.py would shadow the etl package the demo generator imports
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
 SERVERS = {
     "postgres": "postgresql://postgres@127.0.0.1:5432/bench_gen_{db}",
     "mariadb": "mysql://root@127.0.0.1:3306/bench_gen_{db}",
