@@ -1,0 +1,62 @@
+"""The benchmarks still run: each is a script, run rarely and by hand, so a change elsewhere can
+break it unnoticed. These tests run the cheap parts of them (the benchmarks' numbers are not
+checked here: they are measured by running the benchmarks)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from kpiboard.demo import install_demo_suites
+from validation.suite.model import RowsMatchSource
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def _script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_validation_benchmark_has_single_pass_sql_for_every_core_expectation(
+    tmp_path: Path,
+) -> None:
+    """The limit path writes one query per core suite; a kind of expectation it has no SQL for
+    stops the whole benchmark."""
+    bench = _script("validation")
+    install_demo_suites(tmp_path)
+    suites = bench.core_suites(tmp_path)
+    sources = {
+        e.source: 7 for s in suites for e in s.expectations if isinstance(e, RowsMatchSource)
+    }
+    kinds = set()
+    for suite in suites:
+        expectations = bench.measured(suite, full=True)
+        now = dt.datetime(2026, 11, 1)
+        query, ids = bench.single_pass_sql(suite, expectations, now, sources)
+        assert len(ids) == len(expectations) and f"u{len(ids) - 1}" in query
+        kinds |= {e.KIND for e in expectations}
+    assert {"not_null", "unique", "exists_in", "sql", "rows_match_source"} <= kinds
+
+
+def test_the_generation_benchmark_generates(tmp_path: Path) -> None:
+    """Run as a script, the benchmark's folder comes first on sys.path, where bench/etl.py
+    would shadow the etl package."""
+    child = ["--child", "generate-only", "--targets", "sqlite", "--scale", "0.01"]
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "generate.py"), *child, "--folder", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1])["rows"] > 10_000
