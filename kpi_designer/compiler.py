@@ -673,7 +673,6 @@ class _Builder:
         # with shared zones, ZONE_DAYS is a table made once for all of an evaluation's
         # statements (:func:`plan`), in its workspace, not defined in front of each
         self.shared_zones = shared_zones
-        self.workspace = workspace
         self.zones = workspace if shared_zones else None  # where the parts read local days
         self.reads_zones = False
         self.reads: list[_Read] = []  # what the parts read of the facts, when recording
