@@ -343,7 +343,8 @@ class Engine:
             # if a newer snapshot is published meanwhile
             opened = opening.result()
         rows = opened.rows
-        with self._holding(opened, workspace, bool(planned.setup)):
+        makes_tables = planned.zones is not None or bool(planned.rollups)
+        with self._holding(opened, workspace, makes_tables):
             units = range(len(planned.units))
             first = [i for i in units if i not in planned.after_rollups]
             try:
