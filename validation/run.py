@@ -36,7 +36,7 @@ from etl.errors import EtlError
 from kpiboard.warehouse import start_session
 from validation import quarantine
 from validation.engine import Check, CheckResult, run_tables
-from validation.suite import Expectation, Suite, SuiteError, SuiteProblem, check_suites
+from validation.suite import Expectation, Suite, SuiteError, SuiteProblem, check_columns
 from validation.suite.model import RowFilter, RowsMatchSource, Sql
 
 RESULTS_SCHEMA = "validation"
@@ -428,26 +428,36 @@ def check_against_warehouse(
             pending(t) for t in (s.table, *(r for e in s.expectations for r, _ in e.references()))
         )
     ]
-    problems: list[SuiteProblem] = []
-    try:
-        check_suites(checked, columns)
-    except SuiteError as exc:
-        problems += exc.problems
     known = {reference.lower() for reference in columns}
+    problems: list[SuiteProblem] = []
     for suite in checked:
+        problems += check_columns(suite, columns)
         for e in suite.expectations:
             if not isinstance(e, Sql) or suite.table.lower() not in known:
                 continue
             if any(r.lower() not in known for r, _ in e.references()):
-                continue  # reported above
+                continue  # reported by check_columns
             try:
                 con.execute(f"DESCRIBE {e.unexpected_rows_sql(resolve)}")
             except duckdb.Error as exc:
-                what = " ".join(str(exc).split())
-                message = f"expectation {e.number}: query: {what}"
+                message = f"expectation {e.number}: query: {_bind_error(exc)}"
                 problems.append(SuiteProblem(e.location.path, e.location.line, message))
     if problems:
         raise SuiteError(problems)
+
+
+def _bind_error(exc: duckdb.Error) -> str:
+    """DuckDB's message on one line: what failed, and its candidate names as a suggestion
+    (``Binder Error: Table "t" does not have a column named "due_onn" — did you mean
+    "due_at"?``); the echo of the query is left out."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    what = lines[0] if lines else type(exc).__name__
+    for line in lines[1:]:
+        if line.startswith("Candidate bindings:"):
+            names = line.removeprefix("Candidate bindings:").strip().lstrip(":").strip()
+            if names:
+                what += f" — did you mean {names}?"
+    return what
 
 
 def _ensure_results(con: duckdb.DuckDBPyConnection) -> None:
