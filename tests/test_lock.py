@@ -8,6 +8,7 @@ network) and fail with what to run.
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from dataclasses import dataclass
 from importlib import metadata
@@ -29,6 +30,7 @@ PYPROJECT = ROOT / "pyproject.toml"
 class Pin:
     """One locked package: its exact version, the marker it is installed under, its hashes."""
 
+    name: str
     line: int
     spec: str
     version: Version | None
@@ -36,9 +38,13 @@ class Pin:
     hashes: tuple[str, ...]
 
 
-def read_lock(text: str) -> dict[str, Pin]:
-    """The lock's entries by canonical name, continuation lines joined, comments dropped."""
-    pins: dict[str, Pin] = {}
+def read_lock(text: str) -> dict[str, list[Pin]]:
+    """The lock's entries by canonical name, continuation lines joined, comments dropped.
+
+    A name can have several entries: a universal lock may pin one version for older Pythons and
+    another for newer ones, each under its marker.
+    """
+    pins: dict[str, list[Pin]] = {}
     entry: list[str] = []
     start = 0
     for number, raw in enumerate([*text.splitlines(), ""], start=1):
@@ -58,9 +64,9 @@ def read_lock(text: str) -> dict[str, Pin]:
         requirement = Requirement(" ".join(w for w in words if not w.startswith("--hash=")))
         exact = [s for s in requirement.specifier if s.operator == "=="]
         version = Version(exact[0].version) if len(requirement.specifier) == 1 and exact else None
-        pins[canonicalize_name(requirement.name)] = Pin(
-            start, str(requirement.specifier), version, requirement.marker, hashes
-        )
+        name = canonicalize_name(requirement.name)
+        pin = Pin(name, start, str(requirement.specifier), version, requirement.marker, hashes)
+        pins.setdefault(name, []).append(pin)
     return pins
 
 
@@ -89,28 +95,39 @@ def extra_requirements(requirement: Requirement) -> list[Requirement]:
 
 
 def disagreements(
-    requirements: list[Requirement], pins: dict[str, Pin], lock_name: str = "requirements.lock"
+    requirements: list[Requirement],
+    pins: dict[str, list[Pin]],
+    lock_name: str = "requirements.lock",
 ) -> list[str]:
     """One line per way the lock fails the requirements or pins a package loosely."""
     problems = []
     for requirement in requirements:
         name = canonicalize_name(requirement.name)
-        pin = pins.get(name)
-        if pin is None:
+        if name not in pins:
             problems.append(f"{lock_name}: {requirement} is not locked")
-        elif pin.version is not None and not requirement.specifier.contains(
-            pin.version, prereleases=True
-        ):
-            problems.append(
-                f"{lock_name}:{pin.line}: {name} is locked at {pin.version}, "
-                f"pyproject.toml asks {requirement}"
-            )
-    for name, pin in pins.items():
+        for pin in pins.get(name, []):
+            if pin.version is not None and not requirement.specifier.contains(
+                pin.version, prereleases=True
+            ):
+                problems.append(
+                    f"{lock_name}:{pin.line}: {name} is locked at {pin.version}, "
+                    f"pyproject.toml asks {requirement}"
+                )
+    for pin in (pin for entries in pins.values() for pin in entries):
         if pin.version is None:
-            problems.append(f"{lock_name}:{pin.line}: {name} is not pinned with ==: {pin.spec!r}")
+            problems.append(
+                f"{lock_name}:{pin.line}: {pin.name} is not pinned with ==: {pin.spec!r}"
+            )
         if not pin.hashes:
-            problems.append(f"{lock_name}:{pin.line}: {name} has no --hash")
+            problems.append(f"{lock_name}:{pin.line}: {pin.name} has no --hash")
     return problems
+
+
+def installed_here(pins: list[Pin]) -> Version | None:
+    """The version of the one entry whose marker holds in this interpreter."""
+    versions = [p.version for p in pins if p.marker is None or p.marker.evaluate()]
+    assert len(versions) == 1, f"{pins[0].name}: {len(versions)} entries apply here"
+    return versions[0]
 
 
 def test_the_lock_pins_every_declared_dependency_with_hashes() -> None:
@@ -146,7 +163,7 @@ def test_the_bounded_dependencies_are_installed_at_their_locked_versions() -> No
     }
 
     installed = {canonicalize_name(r.name): Version(metadata.version(r.name)) for r in bounded}
-    locked = {name: pins[name].version for name in installed}
+    locked = {name: installed_here(pins[name]) for name in installed}
 
     assert installed == locked, (
         "this environment was not installed from requirements.lock: make setup"
@@ -165,20 +182,31 @@ colorama==0.4.6 ; sys_platform == 'win32' \\
 great-expectations==1.24.1
 sqlglot>=30 \\
     --hash=sha256:dddd
+numpy==2.4.6 ; python_full_version < '3.12' \\
+    --hash=sha256:eeee
+numpy==2.5.5 ; python_full_version >= '3.12' \\
+    --hash=sha256:ffff
 """
 
 
 def test_read_lock_joins_entries_and_keeps_markers() -> None:
     pins = read_lock(LOCK_TEXT)
 
-    assert list(pins) == ["duckdb", "colorama", "great-expectations", "sqlglot"]
-    assert pins["duckdb"] == Pin(
-        3, "==2.0.1", Version("2.0.1"), None, ("sha256:aaaa", "sha256:bbbb")
+    assert list(pins) == ["duckdb", "colorama", "great-expectations", "sqlglot", "numpy"]
+    assert pins["duckdb"] == [
+        Pin("duckdb", 3, "==2.0.1", Version("2.0.1"), None, ("sha256:aaaa", "sha256:bbbb"))
+    ]
+    assert str(pins["colorama"][0].marker) == 'sys_platform == "win32"'
+    assert pins["colorama"][0].line == 7
+    assert pins["great-expectations"][0].hashes == ()
+    assert pins["sqlglot"][0].version is None
+    assert [(p.line, p.version) for p in pins["numpy"]] == [
+        (12, Version("2.4.6")),
+        (14, Version("2.5.5")),
+    ]
+    assert installed_here(pins["numpy"]) == Version(
+        "2.4.6" if sys.version_info < (3, 12) else "2.5.5"
     )
-    assert str(pins["colorama"].marker) == 'sys_platform == "win32"'
-    assert pins["colorama"].line == 7
-    assert pins["great-expectations"].hashes == ()
-    assert pins["sqlglot"].version is None
 
 
 @pytest.mark.parametrize(
@@ -188,6 +216,7 @@ def test_read_lock_joins_entries_and_keeps_markers() -> None:
         ("duckdb>=2.1", ["3: duckdb is locked at 2.0.1, pyproject.toml asks duckdb>=2.1"]),
         ("DuckDB<2.0.1", ["3: duckdb is locked at 2.0.1, pyproject.toml asks DuckDB<2.0.1"]),
         ("dash>=2.17", [" dash>=2.17 is not locked"]),
+        ("numpy>=2.5", ["12: numpy is locked at 2.4.6, pyproject.toml asks numpy>=2.5"]),
     ],
 )
 def test_disagreements_name_the_line_and_the_requirement(
