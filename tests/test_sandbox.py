@@ -45,8 +45,9 @@ def _publish(warehouse: Warehouse, run_id: str, invoices: int) -> None:
             )
             con.execute(
                 "INSERT INTO core.fct_invoice (invoice_id, branch_id, issued_on, net_amount,"
-                " _source, _loaded_at) SELECT 'i' || i, 'denver', DATE '2025-01-01' + i,"
-                " 100.5 * i, 's', TIMESTAMP '2025-01-01' FROM range(CAST(? AS INTEGER)) AS t(i)",
+                " _source, _loaded_at) SELECT 'i' || i, 'denver',"
+                " DATE '2025-01-01' + CAST(i AS INTEGER), 100.5 * i, 's', TIMESTAMP '2025-01-01'"
+                " FROM range(?) AS t(i)",
                 [invoices],
             )
         finally:
