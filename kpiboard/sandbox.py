@@ -175,7 +175,6 @@ def _lock(root: duckdb.DuckDBPyConnection) -> None:
     if not _locked(root):
         try:
             root.execute(f"SET GLOBAL TimeZone = '{TIME_ZONE}'")
-            root.execute("SET enable_progress_bar = false")
             root.execute("SET lock_configuration = true")
         except duckdb.InvalidInputException:
             if not _locked(root):  # not a thread that locked it between our check and our SET
