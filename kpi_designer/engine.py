@@ -22,6 +22,12 @@ per evaluation, in a database attached in memory (:data:`WORK_CATALOG`), which e
 the snapshot's connection sees (and every other connection of the process to that file);
 the schema is dropped when the evaluation ends. An evaluation keeps the connection it started
 on to its end, even when a newer snapshot is published meanwhile.
+
+KPI expressions, filters and scopes are SQL that people write, compiled into the engine's
+statements: the engine reads the snapshot only through a sandboxed connection
+(:func:`kpiboard.sandbox.connect`: no files, no extensions, configuration locked, UTC), and
+refuses any other. Its database of shared tables is attached in memory, which the sandbox
+still allows; its cursors get the database's UTC and no progress bar from the sandbox.
 """
 
 from __future__ import annotations
@@ -61,13 +67,12 @@ from kpi_designer.loader import load_kpis, reachable
 from kpi_designer.plans import attach, load_plans
 from kpi_designer.scorecards import Scored, load_scorecards, score
 from kpi_designer.semantic import CORE_SCHEMA, FACTS
+from kpiboard import sandbox
 from kpiboard.config import Settings
 from kpiboard.errors import Problem
 
 PLANNED_AHEAD = frozenset({"delivery"})
 """Facts whose time may lie in the future (a delivery's planned start)."""
-SESSION_SETTINGS = ("TimeZone", "enable_progress_bar")
-"""Settings of the warehouse's connection that each cursor of it is given again."""
 CACHE_ROWS = 2_000_000
 """Rows of results the engine keeps cached, each KPI's values and whole answers together. All
 120 demo KPIs by employee over 24 months are 137,170 rows, 26 MB in memory (both ways: 52 MB),
@@ -89,13 +94,11 @@ Scope = Mapping[str, Sequence[str]]
 
 @dataclass(frozen=True)
 class _Opened:
-    """The engine's connection to one snapshot; the settings each of its cursors is given
-    again (:data:`SESSION_SETTINGS`); each table's rows (as DuckDB estimates them), by schema
-    and name, to know which statements read the most."""
+    """The engine's connection to one snapshot (sandboxed); each table's rows (as DuckDB
+    estimates them), by schema and name, to know which statements read the most."""
 
     snapshot: object
     connection: duckdb.DuckDBPyConnection
-    settings: tuple[str, ...]
     rows: Mapping[tuple[str, str], int]
 
 
@@ -211,10 +214,12 @@ class Engine:
     """Evaluates KPIs and scorecards against the published snapshot, with a per-snapshot cache.
 
     ``snapshot`` names the data currently published (``None`` before the first run) and
-    ``connect`` opens it read-only; both come from the warehouse in :meth:`from_settings`,
-    and tests pass their own. With ``share_reads`` off, every statement reads its facts itself
-    (no rollups): the same values, for comparing. ``workers`` statements of an evaluation run
-    at once (1: one after the other). The cache holds ``cache_rows`` rows of results.
+    ``connect`` opens it read-only and sandboxed (:mod:`kpiboard.sandbox`; a connection that
+    is not is refused with ``RuntimeError``); both come from the warehouse in
+    :meth:`from_settings`, and tests pass their own. With ``share_reads`` off, every statement
+    reads its facts itself (no rollups): the same values, for comparing. ``workers`` statements
+    of an evaluation run at once (1: one after the other). The cache holds ``cache_rows`` rows
+    of results.
     """
 
     def __init__(
@@ -243,7 +248,9 @@ class Engine:
     @classmethod
     def from_settings(cls, settings: Settings) -> Engine:
         warehouse = settings.open_warehouse()
-        return cls(load_definitions(settings), warehouse.connect, warehouse.published)
+        return cls(
+            load_definitions(settings), partial(sandbox.connect, warehouse), warehouse.published
+        )
 
     @property
     def kpis(self) -> Mapping[str, m.Kpi]:
@@ -561,13 +568,10 @@ class Engine:
     def _cursor(self, opened: _Opened) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor of ``opened``'s connection. A connection opened for an older snapshot is
         let go, not closed: work still running on it keeps taking cursors of it. A cursor
-        starts with the database's defaults, so it gets the connection's
-        :data:`SESSION_SETTINGS`."""
+        starts from the database's global settings, which the sandbox set (UTC) and locked."""
         with self._lock:
             cursor = opened.connection.cursor()
         try:
-            for name, value in zip(SESSION_SETTINGS, opened.settings, strict=True):
-                cursor.execute(f"SET {name} = {exp.Literal.string(value).sql('duckdb')}")
             yield cursor
         finally:
             cursor.close()
@@ -577,10 +581,9 @@ class Engine:
         with self._lock:
             if self._open is None or self._open.snapshot != snapshot:
                 parent = self._connect()
+                sandbox.require_sandboxed(parent)
                 work = _quoted(WORK_CATALOG)
                 parent.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {work} (READ_WRITE)")
-                wanted = ", ".join(f"current_setting('{name}')" for name in SESSION_SETTINGS)
-                row = parent.execute(f"SELECT {wanted}").fetchone() or ()
                 sizes = parent.execute(
                     "SELECT schema_name, table_name, estimated_size FROM duckdb_tables()"
                     " WHERE database_name = current_database()"
@@ -588,7 +591,6 @@ class Engine:
                 self._open = _Opened(
                     snapshot,
                     parent,
-                    tuple(str(value) for value in row),
                     {(schema, table): int(n or 0) for schema, table, n in sizes},
                 )
             return self._open

@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from sqlglot import exp
@@ -20,6 +19,7 @@ from sqlglot import exp
 from kpi_designer import model as m
 from kpi_designer.errors import DefinitionError
 from kpi_designer.loader import DIALECT, SUFFIXES, NotAnExpression, parse_expression, reachable
+from kpiboard import sandbox
 from kpiboard.errors import Problem
 from kpiboard.yamlnodes import Keys, NodeReader, did_you_mean, kind_of_node, line
 
@@ -298,10 +298,11 @@ def score(card: m.Scorecard, parts: pd.DataFrame) -> Scored:
 
 
 def _formula(bonus: exp.Expr, summary: pd.DataFrame) -> pd.Series:
-    """The bonus formula over each row's ``score`` and ``base_amount``, run by DuckDB."""
+    """The bonus formula over each row's ``score`` and ``base_amount``, run by DuckDB, in the
+    sandbox (the formula is SQL an analyst wrote)."""
     if summary.empty:
         return pd.Series([], dtype="float64")
-    con = duckdb.connect()
+    con = sandbox.memory()
     try:
         con.register("scores", summary[["score", "base_amount"]])
         select = exp.select(exp.cast(bonus.copy(), exp.DataType.build("DOUBLE"))).from_("scores")

@@ -37,7 +37,7 @@ from kpi_designer.engine import Definitions, Engine, compile_all, describe_kpi, 
 from kpi_designer.errors import DefinitionError
 from kpi_designer.loader import reachable
 from kpi_designer.model import Kpi
-from kpiboard import __version__, appdb, urls
+from kpiboard import __version__, appdb, sandbox, urls
 from kpiboard import backup as backups
 from kpiboard.config import Settings, load_settings
 from kpiboard.demo import (
@@ -337,18 +337,23 @@ def sql(
     project: ProjectOption = Path("."),
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Run a read-only query on the published snapshot of the warehouse.
+    """Run one read-only query on the published snapshot of the warehouse, in a sandbox.
+
+    The query is one SELECT (or WITH, VALUES, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN); it reads
+    the warehouse's tables and nothing else: no files, no other database, no extensions, no
+    settings.
 
     Example: `kpiboard sql -p demo "SELECT branch_id, count(*) FROM core.fct_invoice GROUP BY 1"`
     """
     settings = load_settings(project)
-    con = settings.open_warehouse().connect()
+    con = sandbox.connect(settings.open_warehouse())
     try:
-        cursor = con.execute(query)
+        cursor = sandbox.run(con, query, who="kpiboard sql")
         names = [d[0] for d in cursor.description or []]
-        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    except duckdb.Error as exc:
-        raise UserError(f"query failed: {str(exc).splitlines()[0]}") from None
+        try:
+            rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        except duckdb.Error as exc:  # an error met while the rows stream
+            raise UserError(f"kpiboard sql: query failed: {str(exc).splitlines()[0]}") from None
     finally:
         con.close()
     emit(rows, fmt, columns=names)

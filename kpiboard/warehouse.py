@@ -30,6 +30,7 @@ from pathlib import Path
 
 import duckdb
 
+from kpiboard import sandbox
 from kpiboard.core_model import create_core_schema
 from kpiboard.errors import UserError
 from kpiboard.faults import crash_point
@@ -81,7 +82,10 @@ class Warehouse:
         return path if path.exists() else None
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A read-only connection to the published snapshot, in UTC.
+        """A read-only connection to the published snapshot, sandboxed
+        (:func:`kpiboard.sandbox.open_snapshot`: outside world shut, configuration locked, UTC).
+        DuckDB refuses two configurations for one file in one process, so every reader of a
+        snapshot opens it here, whatever SQL it runs.
 
         Between reading the pointer and opening the file, a run may publish and prune the
         snapshot the pointer named: then the pointer names a newer one, so read it again.
@@ -93,12 +97,11 @@ class Warehouse:
                     f"{self.folder}: nothing published yet; run `kpiboard etl run` first"
                 )
             try:
-                con = duckdb.connect(str(path), read_only=True)
+                return sandbox.open_snapshot(path)
             except duckdb.IOException:
                 if path.exists():
                     raise
                 continue  # pruned under us: a newer snapshot is published
-            return start_session(con)
         raise UserError(f"{self.folder}: snapshots are replaced faster than they can be opened")
 
     @contextlib.contextmanager

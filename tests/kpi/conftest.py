@@ -41,7 +41,7 @@ from kpi_designer.engine import CACHE_ROWS, WORKERS, Definitions, Engine
 from kpi_designer.loader import load_kpis
 from kpi_designer.plans import load_plans
 from kpi_designer.scorecards import load_scorecards
-from kpiboard import urls
+from kpiboard import sandbox, urls
 from kpiboard.core_model import CORE_TABLES, create_core_schema, ddl
 
 SERVER = "postgresql://postgres@127.0.0.1:5432/{db}"
@@ -939,7 +939,7 @@ def make_engine(
     run at once; its cache holds ``cache_rows`` rows."""
 
     def connect() -> duckdb.DuckDBPyConnection:
-        con = duckdb.connect(str(warehouse), read_only=True)
+        con = sandbox.open_snapshot(warehouse)
         return con if opened is None else cast(duckdb.DuckDBPyConnection, Counted(con, opened))
 
     return Engine(

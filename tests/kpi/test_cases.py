@@ -27,6 +27,7 @@ import pytest
 
 from kpi_designer import model as m
 from kpi_designer.engine import Engine
+from kpiboard import sandbox
 
 D = dt.date.fromisoformat
 # members of the fixture company (conftest.py) the queries name
@@ -1675,7 +1676,7 @@ def params() -> list[Any]:
 
 @pytest.fixture(scope="session")
 def duckdb_con(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = sandbox.open_snapshot(warehouse)  # the engines' configuration: one file, one database
     yield con
     con.close()
 
