@@ -499,7 +499,11 @@ class Engine:
         employed = self._employed(role, start, end, scope)
         grid = employed.merge(pd.DataFrame({"kpi": kpi_ids}), how="cross")
         parts = grid.merge(frame, on=["kpi", "employee", "period"], how="left")
-        additive = parts["kpi"].map(lambda k: self.kpis[k].additive)
+        # a list of bools, not Series.map: mapping an empty string column keeps its string
+        # dtype, and `&` with it fails (an employee without a month in the range)
+        additive = pd.Series(
+            [self.kpis[k].additive for k in parts["kpi"]], index=parts.index, dtype=bool
+        )
         parts.loc[additive & parts["value"].isna(), "value"] = 0.0
         return score(card, parts)
 
@@ -527,6 +531,16 @@ class Engine:
                 if (hired is None or hired <= last) and (left is None or left >= first):
                     out.append((employee, first))
         return pd.DataFrame(out, columns=["employee", "period"])
+
+    def employee(self, employee_id: str) -> tuple[str, dt.date | None, dt.date | None] | None:
+        """The employee's role, ``hired_on`` and ``left_on``; ``None`` for an unknown id. For
+        messages that say why an employee has no scorecard in a range."""
+        with self._reading(self._snapshot()) as con:
+            row = con.execute(
+                "SELECT role, hired_on, left_on FROM core.dim_employee WHERE employee_id = $id",
+                {"id": employee_id},
+            ).fetchone()
+        return (str(row[0]), row[1], row[2]) if row else None
 
     def data_end(self) -> dt.date | None:
         """The last day of the month of the latest recorded event (leads, deals, activities,

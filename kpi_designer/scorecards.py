@@ -267,7 +267,10 @@ def score(card: m.Scorecard, parts: pd.DataFrame) -> Scored:
     weights = {w.kpi: w.weight for w in card.kpis}
     total = sum(weights.values())
     frame = parts.copy()
-    frame["weight"] = frame["kpi"].map(weights)
+    # float64 even when there are no rows: mapping an empty string column keeps its dtype
+    frame["weight"] = pd.Series(
+        [weights.get(k) for k in frame["kpi"]], index=frame.index, dtype="float64"
+    )
     counted = frame["achievement"].astype("float64").fillna(card.floor).clip(card.floor, card.cap)
     frame["counted"] = counted
     frame["contribution"] = frame["counted"] * frame["weight"].fillna(0.0) / total

@@ -686,12 +686,31 @@ def kpi_scorecard(
         emit(_records(scored.summary), fmt, title=f"{role}: score and bonus, {start} to {end}")
         return
     if scored.summary.empty:
-        raise UserError(f"{employee!r} is not a {role} in {start} to {end}")
+        raise UserError(_not_on_the_card(engine, employee, role, start, end))
     parts = scored.parts[
         ["period", "kpi", "value", "plan", "achievement", "counted", "weight", "contribution"]
     ]
+    if fmt is not Format.table:
+        # one document a program can read: each KPI's part with its month's score and bonus
+        months = scored.summary[["period", "score", "gate", "bonus"]]
+        emit(_records(parts.merge(months, on="period", how="left")), fmt)
+        return
     emit(_records(parts), fmt, title=f"{employee}: each KPI's part of the score")
     emit(_records(scored.summary), fmt, title=f"{employee}: score and bonus")
+
+
+def _not_on_the_card(engine: Engine, employee: str, role: str, start: dt.date, end: dt.date) -> str:
+    """Why an employee has no scorecard month in the range: unknown, another role, or not
+    employed then (with the months they were)."""
+    found = engine.employee(employee)
+    if found is None:
+        return f"unknown employee {employee!r} (core.dim_employee has no such employee_id)"
+    held, hired, left = found
+    if held != role:
+        return f"{employee!r} is a {held}, not a {role}"
+    since = f"from {hired}" if hired else "from the start"
+    until = f" to {left}" if left else ""
+    return f"{employee!r} was not employed in {start} to {end}: a {role} {since}{until}"
 
 
 def _kpi(definitions: Definitions, kpi_id: str) -> Kpi:
