@@ -64,6 +64,8 @@ def load_scorecards(folder: Path, kpis: Mapping[str, m.Kpi]) -> dict[str, m.Scor
 
 
 class _Reader(NodeReader):
+    explain_syntax = True
+
     def __init__(self, shown: str, kpis: Mapping[str, m.Kpi]) -> None:
         super().__init__(shown)
         self.kpis = kpis

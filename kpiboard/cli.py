@@ -594,13 +594,16 @@ def kpi_check(project: ProjectOption = Path("."), fmt: FormatOption = Format.tab
         definitions = load_definitions(settings)
         compile_all(definitions.kpis)
     except DefinitionError as exc:
-        rows = [{"file": p.path, "line": p.line, "problem": p.message} for p in exc.problems]
+        rows = [
+            {"file": p.path, "line": p.line, "column": p.column, "problem": p.message}
+            for p in exc.problems
+        ]
         if fmt is Format.table:  # one located line each, as every other command reports
             raise
-        emit(rows, fmt, columns=["file", "line", "problem"])
+        emit(rows, fmt, columns=["file", "line", "column", "problem"])
         raise typer.Exit(2) from None
     if fmt is not Format.table:
-        emit([], fmt, columns=["file", "line", "problem"])
+        emit([], fmt, columns=["file", "line", "column", "problem"])
         return
     out.print(
         f"{len(definitions.kpis)} KPIs, {len(definitions.plans)} plan values and "

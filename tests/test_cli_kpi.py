@@ -148,6 +148,7 @@ def test_check_passes_and_then_lists_every_problem(demo: Path, tmp_path: Path) -
             {
                 "file": "kpis/zz_broken.yaml",
                 "line": 9,
+                "column": None,
                 "problem": "kpi 'bad': expr: unknown column 'amout' of fact invoice"
                 " — did you mean 'tax_amount'?",
             }
@@ -206,8 +207,8 @@ def test_scorecard_of_a_sales_manager_as_csv_equals_hand_computed_values(demo: P
     [(revenue,)] = _sql(
         demo,
         "SELECT round(sum(net_amount), 2)::DOUBLE FROM core.fct_invoice WHERE owner_id = "
-        f"'{manager}' AND status NOT IN ('draft', 'cancelled') AND issued_on BETWEEN '2026-03-01' AND "
-        "'2026-03-31'",
+        f"'{manager}' AND status NOT IN ('draft', 'cancelled') "
+        "AND issued_on BETWEEN '2026-03-01' AND '2026-03-31'",
     )
     plans = demo / "plans"
     [plan] = [
