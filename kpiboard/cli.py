@@ -496,7 +496,18 @@ ToOption = Annotated[
     dt.date | None,
     typer.Option(
         "--to",
-        help="Last day (YYYY-MM-DD); default: the last day of the published data's last month.",
+        help="Last day (YYYY-MM-DD); default: the end of the month of the latest event in the "
+        "published data, on its branch's local day (deliveries, planned ahead, and rows dated "
+        "after they were loaded do not count).",
+        formats=["%Y-%m-%d"],
+        show_default=False,
+    ),
+]
+CompileToOption = Annotated[
+    dt.date | None,
+    typer.Option(
+        "--to",
+        help="Last day (YYYY-MM-DD); default: today (compile reads no data).",
         formats=["%Y-%m-%d"],
         show_default=False,
     ),
@@ -642,7 +653,7 @@ def kpi_compile(
     project: ProjectOption = Path("."),
     dialect: Annotated[str, typer.Option(help="duckdb (the warehouse) or postgres.")] = "duckdb",
     start: FromOption = None,
-    end: ToOption = None,
+    end: CompileToOption = None,
     grain: GrainOption = "month",
     by: ByOption = None,
     filters: FilterOption = None,
@@ -679,7 +690,7 @@ def kpi_scorecard(
     """Score and bonus of each employee of a role per month; with --employee, why: each KPI's
     value, plan, achievement and contribution.
 
-    Example: `kpiboard kpi scorecard sales_manager -p demo --employee crm_denver:3`
+    Example: `kpiboard kpi scorecard sales_manager -p demo --employee crm_denver:2`
     """
     engine = Engine.from_settings(load_settings(project))
     start, end = _range(engine, start, end)
@@ -732,7 +743,8 @@ def _months_before(last: dt.date) -> dt.date:
 
 
 def _range(engine: Engine, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
-    """The range asked for, or the twelve months up to the end of the published data."""
+    """The range asked for, or the twelve months up to the end of the published data
+    (:meth:`Engine.data_end`)."""
     if end is None:
         end = engine.data_end() or dt.date.today()
     first = start or _months_before(end)

@@ -163,6 +163,20 @@ def test_check_passes_and_then_lists_every_problem(demo: Path, tmp_path: Path) -
         broken.unlink()
 
 
+def test_the_default_range_is_the_twelve_months_up_to_the_last_day_of_data(demo: Path) -> None:
+    # the demo's data ends on 2026-10-31 (local days); deliveries are planned into November and
+    # Denver's evening rows of October 31 are November 1 in UTC
+    [(planned,)] = _sql(demo, "SELECT max(planned_start_at) FROM core.fct_delivery")
+    assert str(planned) > "2026-11"
+    table = kpiboard(demo, "kpi", "eval", "revenue")
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0] == "revenue by month, 2025-11-01 to 2026-10-31"
+    result = kpiboard(demo, "kpi", "scorecard", "driver", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    months = sorted({row["period"] for row in json.loads(result.stdout)})
+    assert (months[0], months[-1], len(months)) == ("2025-11-01", "2026-10-01", 12)
+
+
 def test_scorecard_of_one_employee_shows_why(demo: Path) -> None:
     [(driver,)] = _sql(
         demo,
