@@ -37,6 +37,7 @@ from kpi_designer.engine import Definitions, Engine, compile_all, describe_kpi, 
 from kpi_designer.errors import DefinitionError
 from kpi_designer.loader import reachable
 from kpi_designer.model import Kpi
+from kpi_designer.rules import warnings as kpi_warnings
 from kpiboard import __version__, appdb, urls
 from kpiboard import backup as backups
 from kpiboard.config import Settings, load_settings
@@ -53,7 +54,7 @@ from kpiboard.demo import (
 )
 from kpiboard.demo.generate import Batch
 from kpiboard.demo.plans import write_demo_plans
-from kpiboard.errors import KpiboardError, UserError
+from kpiboard.errors import KpiboardError, Problem, UserError
 from kpiboard.output import Format, emit
 from kpiboard.project import init_project
 from kpiboard.warehouse import new_run_id
@@ -597,30 +598,45 @@ def kpi_show(
 def kpi_check(project: ProjectOption = Path("."), fmt: FormatOption = Format.table) -> None:
     """Check every KPI, plan and scorecard file and compile every KPI for DuckDB and PostgreSQL;
     every problem is listed with its file and line, and the exit code is 2 if there is one.
+    Warnings (a KPI that reads the clock, …) are listed too, located, and leave the exit code 0.
 
     Example: `kpiboard kpi check -p demo --format json`
     """
     settings = load_settings(project)
+    columns = ["file", "line", "column", "severity", "problem"]
     try:
         definitions = load_definitions(settings)
         compile_all(definitions.kpis)
     except DefinitionError as exc:
-        rows = [
-            {"file": p.path, "line": p.line, "column": p.column, "problem": p.message}
-            for p in exc.problems
-        ]
         if fmt is Format.table:  # one located line each, as every other command reports
             raise
-        emit(rows, fmt, columns=["file", "line", "column", "problem"])
+        emit(_problem_rows(exc.problems, "error"), fmt, columns=columns)
         raise typer.Exit(2) from None
+    advice = kpi_warnings(definitions.kpis)
     if fmt is not Format.table:
-        emit([], fmt, columns=["file", "line", "column", "problem"])
+        emit(_problem_rows(advice, "warning"), fmt, columns=columns)
         return
+    for problem in advice:
+        console.print(f"[bold yellow]warning:[/] {escape(str(problem))}", highlight=False)
+    counted = f", {len(advice)} warning{'s' if len(advice) != 1 else ''}" if advice else ""
     out.print(
         f"{len(definitions.kpis)} KPIs, {len(definitions.plans)} plan values and "
-        f"{len(definitions.scorecards)} scorecards: no problems",
+        f"{len(definitions.scorecards)} scorecards: no problems{counted}",
         markup=False,
     )
+
+
+def _problem_rows(problems: Sequence[Problem], severity: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "file": p.path,
+            "line": p.line,
+            "column": p.column,
+            "severity": severity,
+            "problem": p.message,
+        }
+        for p in problems
+    ]
 
 
 @kpi_app.command("eval")

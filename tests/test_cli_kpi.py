@@ -149,6 +149,7 @@ def test_check_passes_and_then_lists_every_problem(demo: Path, tmp_path: Path) -
                 "file": "kpis/zz_broken.yaml",
                 "line": 9,
                 "column": None,
+                "severity": "error",
                 "problem": "kpi 'bad': expr: unknown column 'amout' of fact invoice"
                 " — did you mean 'tax_amount'?",
             }
@@ -175,6 +176,38 @@ def test_the_default_range_is_the_twelve_months_up_to_the_last_day_of_data(demo:
     assert result.returncode == 0, result.stderr
     months = sorted({row["period"] for row in json.loads(result.stdout)})
     assert (months[0], months[-1], len(months)) == ("2025-11-01", "2026-10-01", 12)
+
+
+def test_check_warns_of_a_kpi_that_reads_the_clock_and_still_passes(demo: Path) -> None:
+    clock = demo / "kpis" / "zz_clock.yaml"
+    clock.write_text(
+        "kpis:\n  - id: overdue_now\n    label: Overdue\n    description: d.\n"
+        "    unit: money\n    type: simple\n    fact: invoice\n    agg: sum\n"
+        "    expr: total_amount\n    filter: due_on < current_date\n    time: due_on\n"
+    )
+    warning = (
+        "kpi 'overdue_now': filter reads the clock (CURRENT_DATE): its values change with the"
+        " day they are computed, and a past period is judged by today; place the rows on a date"
+        " column instead (docs/kpis.md)"
+    )
+    try:
+        table = kpiboard(demo, "kpi", "check")
+        assert table.returncode == 0, table.stderr
+        assert table.stderr.splitlines() == [f"warning: kpis/zz_clock.yaml:2: {warning}"]
+        assert table.stdout.strip().endswith(": no problems, 1 warning")
+        result = kpiboard(demo, "kpi", "check", "--format", "json")
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == [
+            {
+                "file": "kpis/zz_clock.yaml",
+                "line": 2,
+                "column": None,
+                "severity": "warning",
+                "problem": warning,
+            }
+        ]
+    finally:
+        clock.unlink()
 
 
 def test_scorecard_of_one_employee_shows_why(demo: Path) -> None:
