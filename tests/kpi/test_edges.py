@@ -185,3 +185,21 @@ def test_the_data_ends_on_the_last_local_day_of_an_event_loaded_after_it(tmp_pat
         )
     engine = _engine(tmp_path, database, CALLS)
     assert engine.data_end() == dt.date(2026, 10, 31)
+
+
+def test_an_evening_that_is_the_next_month_in_utc_ends_the_data_in_its_own_month(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "w.duckdb"
+    with duckdb.connect(database) as con:
+        create_core_schema(con)
+        con.execute(
+            "INSERT INTO core.dim_branch (branch_id, name, timezone, currency, _source, _loaded_at)"
+            " VALUES ('denver', 'Denver', 'America/Denver', 'USD', 's', now())"
+        )
+        # 18:50 on October 31 in Denver, 00:50 on November 1 in UTC
+        con.execute(
+            "INSERT INTO core.fct_lead (lead_id, branch_id, created_at, _source, _loaded_at)"
+            " VALUES ('l1', 'denver', TIMESTAMP '2026-11-01 00:50:00', 's', now())"
+        )
+    assert _engine(tmp_path, database, CALLS).data_end() == dt.date(2026, 10, 31)
