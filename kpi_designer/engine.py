@@ -66,7 +66,7 @@ from kpi_designer.errors import DefinitionError, EvaluationError
 from kpi_designer.loader import load_kpis, reachable
 from kpi_designer.plans import attach, load_plans
 from kpi_designer.scorecards import Scored, load_scorecards, score
-from kpi_designer.semantic import CORE_SCHEMA, FACTS
+from kpi_designer.semantic import COLUMNS, CORE_SCHEMA, FACTS
 from kpiboard import sandbox
 from kpiboard.config import Settings
 from kpiboard.errors import Problem
@@ -506,7 +506,11 @@ class Engine:
         employed = self._employed(role, start, end, scope)
         grid = employed.merge(pd.DataFrame({"kpi": kpi_ids}), how="cross")
         parts = grid.merge(frame, on=["kpi", "employee", "period"], how="left")
-        additive = parts["kpi"].map(lambda k: self.kpis[k].additive)
+        # a list of bools, not Series.map: mapping an empty string column keeps its string
+        # dtype, and `&` with it fails (an employee without a month in the range)
+        additive = pd.Series(
+            [self.kpis[k].additive for k in parts["kpi"]], index=parts.index, dtype=bool
+        )
         parts.loc[additive & parts["value"].isna(), "value"] = 0.0
         return score(card, parts)
 
@@ -535,16 +539,33 @@ class Engine:
                     out.append((employee, first))
         return pd.DataFrame(out, columns=["employee", "period"])
 
+    def employee(self, employee_id: str) -> tuple[str, dt.date | None, dt.date | None] | None:
+        """The employee's role, ``hired_on`` and ``left_on``; ``None`` for an unknown id. For
+        messages that say why an employee has no scorecard in a range."""
+        with self._reading(self._snapshot()) as con:
+            row = con.execute(
+                "SELECT role, hired_on, left_on FROM core.dim_employee WHERE employee_id = $id",
+                {"id": employee_id},
+            ).fetchone()
+        return (str(row[0]), row[1], row[2]) if row else None
+
     def data_end(self) -> dt.date | None:
-        """The last day of the month of the latest recorded event (leads, deals, activities,
-        invoices, payments, stock moves, service requests …; not deliveries, which are
-        planned ahead) in the published data; ``None`` before there is any."""
+        """The last day of the month of the latest recorded event in the published data;
+        ``None`` before there is any.
+
+        An event is a row of a fact that records what happened (leads, deals, activities,
+        invoices, payments, stock moves, service requests …), placed by its time column on
+        its branch's local day as KPIs place it, so an evening in Denver that is already the
+        next day in UTC stays in its month. Deliveries are left out: they are planned ahead.
+        So is any row dated after it was loaded (``_loaded_at``): nothing is recorded before
+        it happens, so such a date is a plan or a typo, and would end the range in an empty
+        month."""
         snapshot = self._snapshot()
         with self._lock:
             if snapshot in self._data_end:
                 return self._data_end[snapshot]
         parts = [
-            f'SELECT max(CAST("{f.time}" AS DATE)) AS d FROM "{CORE_SCHEMA}"."{f.table}"'
+            _latest_local_day(f.table, f.time)
             for f in FACTS.values()
             if f.parent is None and f.name not in PLANNED_AHEAD
         ]
@@ -653,6 +674,26 @@ def _cost(statement: Compiled, rows: Mapping[tuple[str, str], int]) -> int:
     """What a statement costs, roughly: the rows of the warehouse's tables it reads (a fact
     read twice, twice; the evaluation's own tables, nothing)."""
     return sum(rows.get((t.db, t.name), 0) for t in statement.tree.find_all(exp.Table))
+
+
+def _latest_local_day(table: str, column: str) -> str:
+    """SQL for the latest local day (``d``) of a fact's ``column``, over rows dated no later
+    than they were loaded. A timestamp's maximum is taken per branch and only then converted
+    to the branch's local day (the conversion keeps the order), so the fact is read once and
+    not converted row by row; a date column is already a local day, and may be a day ahead
+    of the UTC date of its load."""
+    fact = f'"{CORE_SCHEMA}"."{table}"'
+    if COLUMNS[table][column] == "DATE":
+        return (
+            f'SELECT max("{column}") AS d FROM {fact} '
+            f'WHERE "{column}" <= CAST("_loaded_at" AS DATE) + 1'
+        )
+    return (
+        "SELECT max(CAST(timezone(coalesce(b.timezone, 'UTC'), f.t AT TIME ZONE 'UTC') AS DATE))"
+        f' AS d FROM (SELECT branch_id, max("{column}") AS t FROM {fact}'
+        f' WHERE "{column}" <= "_loaded_at" GROUP BY branch_id) AS f'
+        f' LEFT JOIN "{CORE_SCHEMA}".dim_branch AS b ON b.branch_id = f.branch_id'
+    )
 
 
 def _outcome(job: Callable[[], T]) -> T | Exception:

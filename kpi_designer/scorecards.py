@@ -64,6 +64,8 @@ def load_scorecards(folder: Path, kpis: Mapping[str, m.Kpi]) -> dict[str, m.Scor
 
 
 class _Reader(NodeReader):
+    explain_syntax = True
+
     def __init__(self, shown: str, kpis: Mapping[str, m.Kpi]) -> None:
         super().__init__(shown)
         self.kpis = kpis
@@ -267,7 +269,10 @@ def score(card: m.Scorecard, parts: pd.DataFrame) -> Scored:
     weights = {w.kpi: w.weight for w in card.kpis}
     total = sum(weights.values())
     frame = parts.copy()
-    frame["weight"] = frame["kpi"].map(weights)
+    # float64 even when there are no rows: mapping an empty string column keeps its dtype
+    frame["weight"] = pd.Series(
+        [weights.get(k) for k in frame["kpi"]], index=frame.index, dtype="float64"
+    )
     counted = frame["achievement"].astype("float64").fillna(card.floor).clip(card.floor, card.cap)
     frame["counted"] = counted
     frame["contribution"] = frame["counted"] * frame["weight"].fillna(0.0) / total

@@ -37,6 +37,7 @@ from kpi_designer.engine import Definitions, Engine, compile_all, describe_kpi, 
 from kpi_designer.errors import DefinitionError
 from kpi_designer.loader import reachable
 from kpi_designer.model import Kpi
+from kpi_designer.rules import warnings as kpi_warnings
 from kpiboard import __version__, appdb, sandbox, urls
 from kpiboard import backup as backups
 from kpiboard.config import Settings, load_settings
@@ -53,7 +54,7 @@ from kpiboard.demo import (
 )
 from kpiboard.demo.generate import Batch
 from kpiboard.demo.plans import write_demo_plans
-from kpiboard.errors import KpiboardError, UserError
+from kpiboard.errors import KpiboardError, Problem, UserError
 from kpiboard.output import Format, emit
 from kpiboard.project import init_project
 from kpiboard.warehouse import new_run_id
@@ -501,7 +502,18 @@ ToOption = Annotated[
     dt.date | None,
     typer.Option(
         "--to",
-        help="Last day (YYYY-MM-DD); default: the last day of the published data's last month.",
+        help="Last day (YYYY-MM-DD); default: the end of the month of the latest event in the "
+        "published data, on its branch's local day (deliveries, planned ahead, and rows dated "
+        "after they were loaded do not count).",
+        formats=["%Y-%m-%d"],
+        show_default=False,
+    ),
+]
+CompileToOption = Annotated[
+    dt.date | None,
+    typer.Option(
+        "--to",
+        help="Last day (YYYY-MM-DD); default: today (compile reads no data).",
         formats=["%Y-%m-%d"],
         show_default=False,
     ),
@@ -591,27 +603,45 @@ def kpi_show(
 def kpi_check(project: ProjectOption = Path("."), fmt: FormatOption = Format.table) -> None:
     """Check every KPI, plan and scorecard file and compile every KPI for DuckDB and PostgreSQL;
     every problem is listed with its file and line, and the exit code is 2 if there is one.
+    Warnings (a KPI that reads the clock, …) are listed too, located, and leave the exit code 0.
 
     Example: `kpiboard kpi check -p demo --format json`
     """
     settings = load_settings(project)
+    columns = ["file", "line", "column", "severity", "problem"]
     try:
         definitions = load_definitions(settings)
         compile_all(definitions.kpis)
     except DefinitionError as exc:
-        rows = [{"file": p.path, "line": p.line, "problem": p.message} for p in exc.problems]
         if fmt is Format.table:  # one located line each, as every other command reports
             raise
-        emit(rows, fmt, columns=["file", "line", "problem"])
+        emit(_problem_rows(exc.problems, "error"), fmt, columns=columns)
         raise typer.Exit(2) from None
+    advice = kpi_warnings(definitions.kpis)
     if fmt is not Format.table:
-        emit([], fmt, columns=["file", "line", "problem"])
+        emit(_problem_rows(advice, "warning"), fmt, columns=columns)
         return
+    for problem in advice:
+        console.print(f"[bold yellow]warning:[/] {escape(str(problem))}", highlight=False)
+    counted = f", {len(advice)} warning{'s' if len(advice) != 1 else ''}" if advice else ""
     out.print(
         f"{len(definitions.kpis)} KPIs, {len(definitions.plans)} plan values and "
-        f"{len(definitions.scorecards)} scorecards: no problems",
+        f"{len(definitions.scorecards)} scorecards: no problems{counted}",
         markup=False,
     )
+
+
+def _problem_rows(problems: Sequence[Problem], severity: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "file": p.path,
+            "line": p.line,
+            "column": p.column,
+            "severity": severity,
+            "problem": p.message,
+        }
+        for p in problems
+    ]
 
 
 @kpi_app.command("eval")
@@ -644,7 +674,7 @@ def kpi_compile(
     project: ProjectOption = Path("."),
     dialect: Annotated[str, typer.Option(help="duckdb (the warehouse) or postgres.")] = "duckdb",
     start: FromOption = None,
-    end: ToOption = None,
+    end: CompileToOption = None,
     grain: GrainOption = "month",
     by: ByOption = None,
     filters: FilterOption = None,
@@ -681,7 +711,7 @@ def kpi_scorecard(
     """Score and bonus of each employee of a role per month; with --employee, why: each KPI's
     value, plan, achievement and contribution.
 
-    Example: `kpiboard kpi scorecard sales_manager -p demo --employee crm_denver:3`
+    Example: `kpiboard kpi scorecard sales_manager -p demo --employee crm_denver:2`
     """
     engine = Engine.from_settings(load_settings(project))
     start, end = _range(engine, start, end)
@@ -691,12 +721,31 @@ def kpi_scorecard(
         emit(_records(scored.summary), fmt, title=f"{role}: score and bonus, {start} to {end}")
         return
     if scored.summary.empty:
-        raise UserError(f"{employee!r} is not a {role} in {start} to {end}")
+        raise UserError(_not_on_the_card(engine, employee, role, start, end))
     parts = scored.parts[
         ["period", "kpi", "value", "plan", "achievement", "counted", "weight", "contribution"]
     ]
+    if fmt is not Format.table:
+        # one document a program can read: each KPI's part with its month's score and bonus
+        months = scored.summary[["period", "score", "gate", "bonus"]]
+        emit(_records(parts.merge(months, on="period", how="left")), fmt)
+        return
     emit(_records(parts), fmt, title=f"{employee}: each KPI's part of the score")
     emit(_records(scored.summary), fmt, title=f"{employee}: score and bonus")
+
+
+def _not_on_the_card(engine: Engine, employee: str, role: str, start: dt.date, end: dt.date) -> str:
+    """Why an employee has no scorecard month in the range: unknown, another role, or not
+    employed then (with the months they were)."""
+    found = engine.employee(employee)
+    if found is None:
+        return f"unknown employee {employee!r} (core.dim_employee has no such employee_id)"
+    held, hired, left = found
+    if held != role:
+        return f"{employee!r} is a {held}, not a {role}"
+    since = f"from {hired}" if hired else "from the start"
+    until = f" to {left}" if left else ""
+    return f"{employee!r} was not employed in {start} to {end}: a {role} {since}{until}"
 
 
 def _kpi(definitions: Definitions, kpi_id: str) -> Kpi:
@@ -715,7 +764,8 @@ def _months_before(last: dt.date) -> dt.date:
 
 
 def _range(engine: Engine, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
-    """The range asked for, or the twelve months up to the end of the published data."""
+    """The range asked for, or the twelve months up to the end of the published data
+    (:meth:`Engine.data_end`)."""
     if end is None:
         end = engine.data_end() or dt.date.today()
     first = start or _months_before(end)

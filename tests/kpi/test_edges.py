@@ -207,3 +207,51 @@ def test_a_kpi_reading_a_file_past_the_loader_fails_in_the_sandbox(tmp_path: Pat
     engine.definitions = Definitions({"calls": calls})
     frame = engine.evaluate("calls", start=dt.date(2026, 1, 1), end=dt.date(2026, 1, 31))
     assert frame["value"].tolist() == [1.0]
+
+
+def test_the_data_ends_on_the_last_local_day_of_an_event_loaded_after_it(tmp_path: Path) -> None:
+    """The default range of `kpi eval` ends with the month of this day: an evening in Denver
+    that is already November in UTC, a delivery planned ahead and an invoice dated years after
+    its load (a typo) must not end it in an empty month."""
+    database = tmp_path / "w.duckdb"
+    loaded = "TIMESTAMP '2026-11-02 03:00:00'"
+    with duckdb.connect(database) as con:
+        create_core_schema(con)
+        con.execute(
+            "INSERT INTO core.dim_branch (branch_id, name, timezone, currency, _source, _loaded_at)"
+            f" VALUES ('denver', 'Denver', 'America/Denver', 'USD', 's', {loaded})"
+        )
+        # 18:50 on October 31 in Denver
+        con.execute(
+            "INSERT INTO core.fct_activity (activity_id, branch_id, occurred_at, _source,"
+            f" _loaded_at) VALUES ('a1', 'denver', TIMESTAMP '2026-11-01 00:50:00', 's', {loaded})"
+        )
+        con.execute(
+            "INSERT INTO core.fct_delivery (delivery_id, branch_id, planned_start_at, _source,"
+            f" _loaded_at) VALUES ('d1', 'denver', TIMESTAMP '2026-12-05 16:00:00', 's', {loaded})"
+        )
+        con.execute(
+            "INSERT INTO core.fct_invoice (invoice_id, branch_id, issued_on, _source, _loaded_at)"
+            f" VALUES ('i1', 'denver', DATE '2026-10-20', 's', {loaded}),"
+            f" ('i2', 'denver', DATE '2062-10-20', 's', {loaded})"
+        )
+    engine = _engine(tmp_path, database, CALLS)
+    assert engine.data_end() == dt.date(2026, 10, 31)
+
+
+def test_an_evening_that_is_the_next_month_in_utc_ends_the_data_in_its_own_month(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "w.duckdb"
+    with duckdb.connect(database) as con:
+        create_core_schema(con)
+        con.execute(
+            "INSERT INTO core.dim_branch (branch_id, name, timezone, currency, _source, _loaded_at)"
+            " VALUES ('denver', 'Denver', 'America/Denver', 'USD', 's', now())"
+        )
+        # 18:50 on October 31 in Denver, 00:50 on November 1 in UTC
+        con.execute(
+            "INSERT INTO core.fct_lead (lead_id, branch_id, created_at, _source, _loaded_at)"
+            " VALUES ('l1', 'denver', TIMESTAMP '2026-11-01 00:50:00', 's', now())"
+        )
+    assert _engine(tmp_path, database, CALLS).data_end() == dt.date(2026, 10, 31)
