@@ -155,7 +155,7 @@ BROKEN = [
         HEAD + "  - not_null: id\n    min: 3\n",
         [
             f"{SHOWN}:4: expectation 1: unknown key 'min' for not_null "
-            "(not_null takes severity, description, name, where)"
+            "(not_null takes severity, hold, description, name, where)"
         ],
         id="key_of_another_kind",
     ),
