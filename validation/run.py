@@ -126,9 +126,9 @@ resolve = _Resolve()
 
 
 def passed_counts(con: duckdb.DuckDBPyConnection, suites: Sequence[Suite]) -> dict[str, int]:
-    """The rows each raw table passes on to the models (its ``stg_`` view, quarantine left out),
-    for the core suites' ``rows_match_source``: a core table built one row per raw row must have
-    exactly that many."""
+    """The rows each raw table passes on to the models (its ``hist_`` view: quarantine left out,
+    rows deleted at the source kept, as dimensions keep them), for the core suites'
+    ``rows_match_source``: a dimension built one row per raw row must have exactly that many."""
     references = {
         e.source
         for s in suites
@@ -138,7 +138,7 @@ def passed_counts(con: duckdb.DuckDBPyConnection, suites: Sequence[Suite]) -> di
     }
     out = {}
     for reference in sorted(references):
-        row = con.execute(f"SELECT count(*) FROM {resolve(reference)}").fetchone()
+        row = con.execute(f"SELECT count(*) FROM {resolve.with_deleted(reference)}").fetchone()
         out[reference] = int(row[0]) if row else 0
     return out
 

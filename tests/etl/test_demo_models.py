@@ -534,9 +534,7 @@ REFERENCES = [
         "manager_id",
         "dim_employee",
         "employee_id",
-        _dangling_raw("users", "manager_id", "users").replace(
-            raw("users"), every("users")
-        ),
+        _dangling_raw("users", "manager_id", "users").replace(raw("users"), every("users")),
     ),
     (
         "fct_service_request",
@@ -544,9 +542,9 @@ REFERENCES = [
         "engineer_id",
         "dim_employee",
         "employee_id",
-        _dangling_raw("service_requests", "engineer_id", "users", child_filter="NOT c.is_deleted").replace(
-            raw("users"), every("users")
-        ),
+        _dangling_raw(
+            "service_requests", "engineer_id", "users", child_filter="NOT c.is_deleted"
+        ).replace(raw("users"), every("users")),
     ),
     (
         "fct_delivery",
@@ -554,9 +552,7 @@ REFERENCES = [
         "driver_id",
         "dim_employee",
         "employee_id",
-        _dangling_raw("deliveries", "driver_id", "users").replace(
-            raw("users"), every("users")
-        ),
+        _dangling_raw("deliveries", "driver_id", "users").replace(raw("users"), every("users")),
     ),
     (
         "fct_lead",
@@ -564,9 +560,9 @@ REFERENCES = [
         "client_id",
         "dim_client",
         "client_id",
-        _dangling_raw("leads", "converted_client_id", "clients", child_filter="NOT c.is_deleted").replace(
-            raw("clients"), every("clients")
-        ),
+        _dangling_raw(
+            "leads", "converted_client_id", "clients", child_filter="NOT c.is_deleted"
+        ).replace(raw("clients"), every("clients")),
     ),
     (
         "dim_product",
