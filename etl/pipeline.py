@@ -312,13 +312,15 @@ def _leave_out_quarantined(
     keys: Mapping[str, tuple[str, ...]],
 ) -> transform.StagingSource:
     filters = {}
+    withheld = {}
     for table in source.tables:
         reference = f"{source.group or source.name}.{table}"
         suite = next((x for x in suites if x.table == reference and x.layer == "raw"), None)
         key = (suite.key if suite else None) or keys.get(reference)
         if key and quarantine.excluded(con, table):
             filters[table] = quarantine.exclusion_predicate(source.name, table, key)
-    return dataclasses.replace(source, filters=filters)
+            withheld[table] = quarantine.withheld_values(con, source.name, table, key)
+    return dataclasses.replace(source, filters=filters, withheld=withheld)
 
 
 def _record_start(history: sa.Engine, run_id: str, full: bool) -> None:

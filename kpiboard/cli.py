@@ -442,7 +442,10 @@ def validate_quarantine(
     table: Annotated[str | None, typer.Option("--table", "-t", help="Only this table.")] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """List the quarantined rows: table, source, primary key, expectation, offending values.
+    """List the quarantined rows: table, source, primary key, expectation, hold, offending values.
+
+    hold is `row` (the row is left out of core) or `value` (the row is in core, the offending
+    value withheld as null).
 
     Example: `kpiboard validate quarantine -p demo --table clients --format csv`
     """
@@ -463,10 +466,10 @@ def validate_quarantine(
         rows = []
         for name in [table] if table else tables:
             cursor = con.execute(
-                "SELECT source, row_key, expectation, severity, offending "
+                "SELECT source, row_key, expectation, severity, hold, offending "
                 f'FROM quarantine."{name}" ORDER BY source, row_key, expectation'
             )
-            for source, key, expectation, severity, offending in cursor.fetchall():
+            for source, key, expectation, severity, hold, offending in cursor.fetchall():
                 rows.append(
                     {
                         "table": name,
@@ -474,6 +477,7 @@ def validate_quarantine(
                         "primary_key": key,
                         "expectation": expectation,
                         "severity": severity,
+                        "hold": hold,
                         "offending": offending,
                     }
                 )
@@ -482,7 +486,15 @@ def validate_quarantine(
     emit(
         rows,
         fmt,
-        columns=["table", "source", "primary_key", "expectation", "severity", "offending"],
+        columns=[
+            "table",
+            "source",
+            "primary_key",
+            "expectation",
+            "severity",
+            "hold",
+            "offending",
+        ],
         title="Quarantined rows",
     )
 

@@ -40,13 +40,18 @@ def test_quarantine_lists_every_held_row(kpiboard: CliRunner, demo: Path) -> Non
         "primary_key",
         "expectation",
         "severity",
+        "hold",
         "offending",
     }
     with (demo / "sources" / "dirt_manifest.csv").open() as fh:
         manifest = {(r["database"], r["table"], r["primary_key"]) for r in csv.DictReader(fh)}
-    assert {(r["source"], r["table"], r["primary_key"]) for r in rows} == manifest
+    own = [r for r in rows if not r["expectation"].endswith(":held_with_document")]
+    assert {(r["source"], r["table"], r["primary_key"]) for r in own} == manifest
+    # the other rows are held with their document: an invoice, its items and payments
+    assert {r["table"] for r in rows if r not in own} == {"invoices", "invoice_items", "payments"}
     phones = [r for r in rows if r["expectation"] == "crm.clients:regex_phone"]
     assert phones and all(r["offending"].startswith('{"phone":') for r in phones)
+    assert {r["hold"] for r in phones} == {"value"}  # the client is in core, its phone null
 
     one = kpiboard(demo, "validate", "quarantine", "--table", "payments", "--format", "csv")
     assert {r["table"] for r in csv.DictReader(io.StringIO(one.stdout))} <= {"payments"}
