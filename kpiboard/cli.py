@@ -58,6 +58,7 @@ from kpiboard.output import Format, emit
 from kpiboard.project import init_project
 from kpiboard.warehouse import new_run_id
 from kpiboard.yamlnodes import did_you_mean
+from validation import duplicates
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -478,6 +479,54 @@ def validate_quarantine(
         fmt,
         columns=["table", "source", "primary_key", "expectation", "severity", "offending"],
         title="Quarantined rows",
+    )
+
+
+@validate_app.command("duplicates")
+def validate_duplicates(
+    project: ProjectOption = Path("."),
+    fmt: FormatOption = Format.table,
+) -> None:
+    """List the duplicate clients the last run linked, group by group: the master, each client
+    and the client it matched, the rule (tax_id, phone, email, name_city, decision), the value
+    that matched and the decision recorded, if any.
+
+    To confirm or split, add a line to `duplicates.csv` beside kpiboard.toml (header
+    `client_id,other_client_id,decision,note`; decision `same` or `different`) and run
+    `kpiboard validate` to apply it:
+
+        client_id,other_client_id,decision,note
+        crm_denver:12,crm_denver:807,different,two shops of one owner
+        crm_austin:31,crm_denver:455,same,moved from Austin to Denver
+
+    Example: `kpiboard validate duplicates -p demo --format csv`
+    """
+    settings = load_settings(project)
+    decisions = settings.resolve(settings.validation.duplicates)
+    duplicates.read_decisions(decisions, str(settings.validation.duplicates))  # fail if malformed
+    con = settings.open_warehouse().connect()
+    try:
+        rows = duplicates.list_groups(con)
+    finally:
+        con.close()
+    emit(
+        rows,
+        fmt,
+        columns=[
+            "master",
+            "master_name",
+            "client_id",
+            "client_name",
+            "client_branch",
+            "other_client_id",
+            "other_name",
+            "other_branch",
+            "rule",
+            "value",
+            "decision",
+        ],
+        title="Duplicate clients (record decisions in "
+        f"{settings.validation.duplicates}, then run `kpiboard validate`)",
     )
 
 
