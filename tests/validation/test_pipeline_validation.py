@@ -11,6 +11,8 @@ import pytest
 from etl import pipeline
 from kpiboard.config import load_settings
 from kpiboard.demo import build_sources, demo_sources, install_demo_models, install_demo_suites
+from kpiboard.demo.dirt import read_manifest
+from kpiboard.demo.duplicates_exam import duplicates_exam
 from kpiboard.project import init_project
 from validation.run import ValidationFailed
 
@@ -45,16 +47,51 @@ def _quarantined(project: Path) -> set[tuple[str, str, int]]:
 
 @pytest.mark.parametrize("seed", [3, 11])
 def test_the_dirt_manifest_exam(tmp_path: Path, seed: int) -> None:
-    """Every injected defect is quarantined (recall 100%), no clean row is (precision 100%)."""
+    """Every injected defect is quarantined (recall 100%), no clean row is (precision 100%);
+    duplicate clients are not held but linked to their original, and nothing else is linked."""
     project = _demo(tmp_path / "demo", seed)
     result = pipeline.run(load_settings(project))
     assert result.status == pipeline.SUCCESS, result.errors
     with (project / "sources" / "dirt_manifest.csv").open() as fh:
-        manifest = {(r["database"], r["table"], int(r["primary_key"])) for r in csv.DictReader(fh)}
+        manifest = {
+            (r["database"], r["table"], int(r["primary_key"]))
+            for r in csv.DictReader(fh)
+            if r["kind"] != "duplicate_client"
+        }
     quarantined = _quarantined(project)
     assert manifest, "the demo injected no dirt"
     assert sorted(manifest - quarantined) == []  # recall
     assert sorted(quarantined - manifest) == []  # precision
+    con = load_settings(project).open_warehouse().connect()
+    try:
+        exam = duplicates_exam(con, read_manifest(project / "sources" / "dirt_manifest.csv"))
+    finally:
+        con.close()
+    assert exam.expected, "the demo injected no duplicate clients"
+    assert (exam.missed, exam.wrong) == ([], [])
+
+
+def test_duplicates_of_the_default_demo_are_linked_to_their_original(
+    tmp_path: Path,
+) -> None:
+    """The demo as ``kpiboard demo`` builds it (seed 42, scale 1): every duplicate client
+    points to its original, no clean client is linked, and the duplicates' invoices count."""
+    project = _demo(tmp_path / "demo", 42, scale=1)
+    assert pipeline.run(load_settings(project)).status == pipeline.SUCCESS
+    con = load_settings(project).open_warehouse().connect()
+    try:
+        exam = duplicates_exam(con, read_manifest(project / "sources" / "dirt_manifest.csv"))
+        dangling = con.execute(
+            "SELECT count(*) FROM core.dim_client AS d LEFT JOIN core.dim_client AS m "
+            "ON m.client_id = d.master_client_id "
+            "WHERE d.master_client_id NOTNULL AND (m.client_id IS NULL OR m.master_client_id "
+            "NOTNULL)"
+        ).fetchone()
+    finally:
+        con.close()
+    assert len(exam.expected) >= 50
+    assert (exam.missed, exam.wrong) == ([], [])
+    assert dangling == (0,)  # a master exists and is no one's duplicate itself
 
 
 def test_quarantined_rows_stay_in_raw_and_out_of_core_and_everything_reconciles(
