@@ -509,22 +509,13 @@ def validate_duplicates(
         rows = duplicates.list_groups(con)
     finally:
         con.close()
+    columns = ["master", "client_id", "other_client_id", "other_name", "rule", "value", "decision"]
+    if fmt is not Format.table:  # a table on a terminal keeps to what fits
+        columns = list(rows[0]) if rows else [*columns[:1], "master_name", *columns[1:]]
     emit(
         rows,
         fmt,
-        columns=[
-            "master",
-            "master_name",
-            "client_id",
-            "client_name",
-            "client_branch",
-            "other_client_id",
-            "other_name",
-            "other_branch",
-            "rule",
-            "value",
-            "decision",
-        ],
+        columns=columns,
         title="Duplicate clients (record decisions in "
         f"{settings.validation.duplicates}, then run `kpiboard validate`)",
     )
