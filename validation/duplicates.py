@@ -315,7 +315,7 @@ def link_clients(
     name = shown or decisions_file.name
     decisions, outcome.warnings = check_decisions(con, read_decisions(decisions_file, name), name)
     verdict = {d.pair: d.decision for d in decisions}
-    rows = [
+    rows: list[tuple[str, str, str, str | None, str | None]] = [
         (a, b, rule, value, verdict.get((a, b)))
         for a, b, rule, value in candidate_links(con, across_branches=across_branches)
     ]
