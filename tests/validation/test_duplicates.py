@@ -22,6 +22,9 @@ crm_denver:1   | Summit Dental LLC   | C | Denver | 123456789 |                |
 crm_denver:9   | SUMMIT  DENTAL, LLC | C | Denver | 123456789 |                |              | 40
 # a different company: one digit apart is not one typo
 crm_denver:2   | Summit Dental 2 LLC | C | Denver | 223456789 |                |              | 1
+# the same name but for its number, nothing else shared: two shops
+crm_denver:40  | Harbor Print 2 Inc  | C | Denver |           |                |              | 1
+crm_denver:41  | Harbor Print 3 Inc  | C | Denver |           |                |              | 1
 # two people of one name: a name is no identity for a person
 crm_denver:3   | Bo Smith            | P | Denver |           |                | +13035550101 | 2
 crm_denver:4   | Bo Smith            | P | Denver |           |                | +13035550102 | 3
