@@ -92,7 +92,7 @@ etl_app = _group(
 )
 validate_app = _group(
     "validate",
-    "Expectation suites: run them, list the quarantine.",
+    "Expectation suites: run them, list the quarantine and the duplicate clients.",
     "kpiboard validate --project demo",
 )
 kpi_app = _group(
