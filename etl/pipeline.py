@@ -37,7 +37,7 @@ from kpiboard import appdb
 from kpiboard.config import Settings
 from kpiboard.faults import crash_point
 from kpiboard.warehouse import new_run_id, start_session
-from validation import quarantine
+from validation import duplicates, quarantine
 from validation.docs import DataDocsError, build_data_docs
 from validation.reconcile import Reconciliation, reconcile, source_counts
 from validation.run import Report, ValidationFailed, passed_counts, run_layer
@@ -243,6 +243,10 @@ def _validate_and_transform(
     models_dir = settings.resolve(settings.etl.models)
     if models_dir.is_dir():
         result.models = transform.run_models(con, transform.load_models(models_dir))
+
+    # duplicate clients: linked to a master in core.dim_client, never dropped
+    result.warnings.extend(duplicates.link_project_clients(settings, con).warnings)
+
     if suites:
         progress.step("validate core")
         counts["core"] = passed_counts(con, suites)

@@ -59,6 +59,7 @@ from kpiboard.output import Format, emit
 from kpiboard.project import init_project
 from kpiboard.warehouse import new_run_id
 from kpiboard.yamlnodes import did_you_mean
+from validation import duplicates
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -92,7 +93,7 @@ etl_app = _group(
 )
 validate_app = _group(
     "validate",
-    "Expectation suites: run them, list the quarantine.",
+    "Expectation suites: run them, list the quarantine and the duplicate clients.",
     "kpiboard validate --project demo",
 )
 kpi_app = _group(
@@ -496,6 +497,45 @@ def validate_quarantine(
             "offending",
         ],
         title="Quarantined rows",
+    )
+
+
+@validate_app.command("duplicates")
+def validate_duplicates(
+    project: ProjectOption = Path("."),
+    fmt: FormatOption = Format.table,
+) -> None:
+    """List the duplicate clients the last run linked, group by group: the master, each client
+    and the client it matched, the rule (tax_id, phone, email, name_city, decision), the value
+    that matched and the decision recorded, if any.
+
+    To confirm or split, add a line to `duplicates.csv` beside kpiboard.toml (header
+    `client_id,other_client_id,decision,note`; decision `same` or `different`) and run
+    `kpiboard validate` to apply it:
+
+        client_id,other_client_id,decision,note
+        crm_denver:12,crm_denver:807,different,two shops of one owner
+        crm_austin:31,crm_denver:455,same,moved from Austin to Denver
+
+    Example: `kpiboard validate duplicates -p demo --format csv`
+    """
+    settings = load_settings(project)
+    decisions = settings.resolve(settings.validation.duplicates)
+    duplicates.read_decisions(decisions, str(settings.validation.duplicates))  # fail if malformed
+    con = settings.open_warehouse().connect()
+    try:
+        rows = duplicates.list_groups(con)
+    finally:
+        con.close()
+    columns = ["master", "client_id", "other_client_id", "other_name", "rule", "value", "decision"]
+    if fmt is not Format.table:  # a table on a terminal keeps to what fits
+        columns = list(rows[0]) if rows else [*columns[:1], "master_name", *columns[1:]]
+    emit(
+        rows,
+        fmt,
+        columns=columns,
+        title="Duplicate clients (record decisions in "
+        f"{settings.validation.duplicates}, then run `kpiboard validate`)",
     )
 
 

@@ -186,6 +186,10 @@ class ValidationSettings(_Section):
     suites: Path = Path("suites")
     # GX's Data Docs (HTML) of every validation run; open <data_docs>/index.html
     data_docs: Path = Path("data_docs")
+    # decisions on duplicate clients, CSV: client_id,other_client_id,decision (same|different)
+    duplicates: Path = Path("duplicates.csv")
+    # whether clients of two branches can be one client (the same tax id, phone or e-mail)
+    duplicates_across_branches: bool = True
 
 
 class KpiSettings(_Section):

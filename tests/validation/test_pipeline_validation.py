@@ -12,7 +12,10 @@ import pytest
 from etl import pipeline
 from kpiboard.config import load_settings
 from kpiboard.demo import build_sources, demo_sources, install_demo_models, install_demo_suites
+from kpiboard.demo.dirt import read_manifest
+from kpiboard.demo.duplicates_exam import duplicates_exam
 from kpiboard.project import init_project
+from tests.consistency import core_problems
 from validation.run import ValidationFailed
 
 
@@ -57,11 +60,12 @@ def _manifest(project: Path) -> dict[tuple[str, str, int], str]:
         return {
             (r["database"], r["table"], int(r["primary_key"])): r["kind"]
             for r in csv.DictReader(fh)
+            if r["kind"] != "duplicate_client"  # linked to their original, not held
         }
 
 
 # the defects whose rows go on into core with the offending value withheld (hold: value)
-VALUE_HELD = {"malformed_phone", "malformed_email", "malformed_tax_id", "duplicate_client"}
+VALUE_HELD = {"malformed_phone", "malformed_email", "malformed_tax_id"}
 # …and an activity whose deal is unknown: the call happened, the deal is withheld
 VALUE_HELD_IN = {("orphan_reference", "activities")}
 # the documents of the demo's suites (part_of): part table → (document table, column naming it)
@@ -123,6 +127,15 @@ def test_the_dirt_manifest_exam(published: Path) -> None:
             assert (db, table, int(key)) in dirty, (row, offending)
             with_document += 1
     assert with_document > 0
+    con = load_settings(published).open_warehouse().connect()
+    try:
+        exam = duplicates_exam(con, read_manifest(published / "sources" / "dirt_manifest.csv"))
+        problems = core_problems(con)
+    finally:
+        con.close()
+    assert exam.expected, "the demo injected no duplicate clients"
+    assert (exam.missed, exam.wrong) == ([], [])  # every duplicate linked, no clean client
+    assert problems == []
 
 
 def test_a_negative_line_holds_its_invoice_with_every_line_and_payment(published: Path) -> None:
@@ -245,6 +258,31 @@ REFERENCES = [
     ("fct_delivery", "invoice_id", "fct_invoice", "invoice_id"),
     ("fct_delivery", "service_request_id", "fct_service_request", "service_request_id"),
 ]
+
+
+def test_duplicates_of_the_default_demo_are_linked_to_their_original(
+    tmp_path: Path,
+) -> None:
+    """The demo as ``kpiboard demo`` builds it (seed 42, scale 1): every duplicate client
+    points to its original, no clean client is linked, and the duplicates' invoices count."""
+    project = _demo(tmp_path / "demo", 42, scale=1)
+    assert pipeline.run(load_settings(project)).status == pipeline.SUCCESS
+    con = load_settings(project).open_warehouse().connect()
+    try:
+        exam = duplicates_exam(con, read_manifest(project / "sources" / "dirt_manifest.csv"))
+        dangling = con.execute(
+            "SELECT count(*) FROM core.dim_client AS d LEFT JOIN core.dim_client AS m "
+            "ON m.client_id = d.master_client_id "
+            "WHERE d.master_client_id NOTNULL AND (m.client_id IS NULL OR m.master_client_id "
+            "NOTNULL)"
+        ).fetchone()
+        problems = core_problems(con)
+    finally:
+        con.close()
+    assert len(exam.expected) >= 50
+    assert (exam.missed, exam.wrong) == ([], [])
+    assert dangling == (0,)  # a master exists and is no one's duplicate itself
+    assert problems == []  # the demo as users see it adds up
 
 
 def test_quarantined_rows_stay_in_raw_and_out_of_core_and_everything_reconciles(

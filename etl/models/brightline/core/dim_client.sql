@@ -8,7 +8,7 @@
 -- acquisition_channel (source_code, a lead channel code): mapped as fct_lead.channel is.
 -- tax_id: letters and digits only. email: lower-cased; null when it is not a valid address.
 -- phone: E.164 when typed in one of the CRM's three valid US formats, else exactly as typed.
--- master_client_id: null here; duplicate clients are matched by the validation stage.
+-- master_client_id: null here; the pipeline's duplicates step (validation/duplicates.py) sets it.
 SELECT
     c._source || ':' || c.id AS client_id,
     c._branch AS branch_id,
