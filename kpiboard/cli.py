@@ -804,7 +804,11 @@ class _PipelineBars(pipeline.Progress):
 
 
 def _print_run(result: pipeline.RunResult, *, per_table: bool = False) -> None:
-    """The run's summary: one row per source (or per table), then models and errors."""
+    """The run's summary: one row per source (or per table), then models and errors.
+
+    The ``invalid`` column (rows with a value that did not convert) is shown when a run read any.
+    """
+    invalid = any(t.rows_invalid for t in result.tables)
     if per_table:
         rows = [
             {
@@ -813,7 +817,7 @@ def _print_run(result: pipeline.RunResult, *, per_table: bool = False) -> None:
                 "mode": t.mode,
                 "rows read": t.rows_read,
                 "deleted": t.rows_deleted,
-                "invalid": t.rows_invalid,
+                **({"invalid": t.rows_invalid} if invalid else {}),
                 "seconds": round(t.seconds, 2),
                 "watermark": t.watermark_after or "",
                 "status": "failed" if t.error else "ok",
@@ -831,7 +835,7 @@ def _print_run(result: pipeline.RunResult, *, per_table: bool = False) -> None:
                     "incremental": sum(t.mode == "incremental" for t in mine),
                     "rows read": sum(t.rows_read for t in mine),
                     "deleted": sum(t.rows_deleted for t in mine),
-                    "invalid": sum(t.rows_invalid for t in mine),
+                    **({"invalid": sum(t.rows_invalid for t in mine)} if invalid else {}),
                     "seconds": round(sum(t.seconds for t in mine), 2),
                     "failed": sum(t.error is not None for t in mine),
                 }
