@@ -306,6 +306,12 @@ def etl_status(
 ) -> None:
     """Show the last pipeline runs: when, how long, status, rows, errors.
 
+    Statuses: running; success; partial (published, a source or table failed); failed (nothing
+    published; the error says why); died (the process ended while running, nothing published);
+    published (the process ended after publishing, before recording how the run went). Dead
+    runs are found by the next run. rows_invalid counts rows read with a value that did not
+    convert to its column's type (see the raw table's _invalid column).
+
     Example: `kpiboard etl status -p demo --last 5 --format json`
     """
     settings = load_settings(project)
@@ -320,6 +326,7 @@ def etl_status(
             sa.func.count(tables.c.table_name).label("tables"),
             sa.func.coalesce(sa.func.sum(tables.c.rows_read), 0).label("rows_read"),
             sa.func.coalesce(sa.func.sum(tables.c.rows_deleted), 0).label("rows_deleted"),
+            sa.func.coalesce(sa.func.sum(tables.c.rows_invalid), 0).label("rows_invalid"),
             runs.c.error,
         )
         .select_from(runs.outerjoin(tables, tables.c.run_id == runs.c.run_id))
@@ -904,7 +911,11 @@ class _PipelineBars(pipeline.Progress):
 
 
 def _print_run(result: pipeline.RunResult, *, per_table: bool = False) -> None:
-    """The run's summary: one row per source (or per table), then models and errors."""
+    """The run's summary: one row per source (or per table), then models and errors.
+
+    The ``invalid`` column (rows with a value that did not convert) is shown when a run read any.
+    """
+    invalid = any(t.rows_invalid for t in result.tables)
     if per_table:
         rows = [
             {
@@ -913,6 +924,7 @@ def _print_run(result: pipeline.RunResult, *, per_table: bool = False) -> None:
                 "mode": t.mode,
                 "rows read": t.rows_read,
                 "deleted": t.rows_deleted,
+                **({"invalid": t.rows_invalid} if invalid else {}),
                 "seconds": round(t.seconds, 2),
                 "watermark": t.watermark_after or "",
                 "status": "failed" if t.error else "ok",
@@ -930,6 +942,7 @@ def _print_run(result: pipeline.RunResult, *, per_table: bool = False) -> None:
                     "incremental": sum(t.mode == "incremental" for t in mine),
                     "rows read": sum(t.rows_read for t in mine),
                     "deleted": sum(t.rows_deleted for t in mine),
+                    **({"invalid": sum(t.rows_invalid for t in mine)} if invalid else {}),
                     "seconds": round(sum(t.seconds for t in mine), 2),
                     "failed": sum(t.error is not None for t in mine),
                 }
@@ -946,6 +959,16 @@ def _print_run(result: pipeline.RunResult, *, per_table: bool = False) -> None:
         console.print(
             f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True
         )
+    for t in sorted(result.tables, key=lambda t: (t.source, t.table)):
+        if t.rows_invalid:
+            rows_text = "1 row" if t.rows_invalid == 1 else f"{t.rows_invalid:,} rows"
+            console.print(
+                f"[bold yellow]not converted:[/] {escape(t.source)}.{escape(t.table)}: "
+                f"{rows_text} with a value that does not convert to its column's type "
+                f"(NULL in raw_{escape(t.source)}.{escape(t.table)}; its _invalid says why)",
+                highlight=False,
+                soft_wrap=True,
+            )
     for r in result.reconciliation:
         if not r.balanced:
             console.print(
