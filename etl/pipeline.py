@@ -9,8 +9,13 @@ tables into ``raw_<source>`` (sources in parallel, each table in its own transac
 watermark), build the ``stg_`` views and run the SQL models into ``core``, then publish the new
 snapshot atomically. A source that is down or a table whose schema drifted fails alone (the run
 is *partial*: published, with that data as it was); a model that fails fails the run (nothing is
-published: ``core`` must never mix old and new). Every run and table is recorded in the app
-database.
+published: ``core`` must never mix old and new). A source value that does not convert to its
+column's type fails neither: it is NULL in ``raw``, its row says why in ``_invalid``.
+
+Every run and table is recorded in the app database, a failed run with its error. A run whose
+process died (``kill -9``, a crash of the machine) cannot record its end; the next run, once it
+holds the warehouse lock, knows every other ``running`` run is dead and records it as ``died``,
+or as ``published`` if it died after publishing (its snapshot is the published one).
 """
 
 from __future__ import annotations
@@ -30,27 +35,32 @@ import duckdb
 import sqlalchemy as sa
 
 from etl import transform
-from etl.errors import EtlError, PipelineUserError, SchemaDrift, SourceError
-from etl.load import TableResult, ensure_meta, sync_table, watermark
+from etl.errors import PipelineUserError, SchemaDrift, SourceError
+from etl.load import TableResult, add_load_columns, ensure_meta, sync_table, watermark
 from etl.sources import Source, SourceTable, configured_sources, discover, with_retries
 from kpiboard import appdb
 from kpiboard.config import Settings
+from kpiboard.errors import KpiboardError
 from kpiboard.faults import crash_point
 from kpiboard.warehouse import new_run_id, start_session
-from validation import quarantine
+from validation import duplicates, quarantine
 from validation.docs import DataDocsError, build_data_docs
 from validation.reconcile import Reconciliation, reconcile, source_counts
 from validation.run import (
     Report,
     ValidationFailed,
     check_against_warehouse,
+    documents_of,
     hold_unconverted,
     passed_counts,
     run_layer,
+    warehouse_columns,
 )
 from validation.suite import Suite, load_suites
 
 SUCCESS, PARTIAL, FAILED = "success", "partial", "failed"
+RUNNING = "running"
+DIED, DIED_PUBLISHED = "died", "published"  # a run whose process ended before recording its end
 
 
 class Progress:
@@ -106,6 +116,7 @@ def run(
     try:
         _record_start(history, result.run_id, full)
         with warehouse.lock():
+            _record_dead_runs(history, result.run_id, _now(), warehouse.published())
             building = warehouse.start(result.run_id)
             con = duckdb.connect(str(building))
             try:
@@ -113,6 +124,7 @@ def run(
                 con.execute(f"SET memory_limit = '{settings.etl.memory_limit}'")
                 con.execute("SET preserve_insertion_order = false")  # lets big inserts stream
                 ensure_meta(con)
+                add_load_columns(con)
                 crash_point("started")
                 if extract:
                     _extract_all(
@@ -133,8 +145,8 @@ def run(
             result.snapshot = warehouse.publish(building)
             crash_point("published")
         result.status = PARTIAL if result.errors else SUCCESS
-    except EtlError as exc:
-        result.errors.append(str(exc))
+    except BaseException as exc:
+        result.errors.append(_error_line(exc))
         result.status = FAILED
         raise
     finally:
@@ -263,6 +275,9 @@ def _validate_and_transform(
         result.raw_validation.conversions = conversions
     elif any(c.quarantined for c in conversions):
         result.raw_validation = Report("raw", conversions=conversions)
+    if any(c.quarantined for c in conversions):  # their documents are held whole too
+        present = set(warehouse_columns(con))
+        quarantine.hold_documents(con, result.run_id, documents_of(every_suite, keys, present))
     staging = [_leave_out_quarantined(con, s, keys) for s in staging]
     transform.create_staging_views(con, staging)
     result.reconciliation = reconcile(con, result.run_id, result.tables)
@@ -270,6 +285,10 @@ def _validate_and_transform(
     models_dir = settings.resolve(settings.etl.models)
     if models_dir.is_dir():
         result.models = transform.run_models(con, transform.load_models(models_dir))
+
+    # duplicate clients: linked to a master in core.dim_client, never dropped
+    result.warnings.extend(duplicates.link_project_clients(settings, con).warnings)
+
     if suites:
         progress.step("validate core")
         counts["core"] = passed_counts(con, suites)
@@ -338,20 +357,74 @@ def _leave_out_quarantined(
     source: transform.StagingSource,
     keys: Mapping[str, tuple[str, ...]],
 ) -> transform.StagingSource:
-    """The source with a filter on each table leaving out every row its quarantine holds."""
+    """The source with, on each table, a filter leaving out every row its quarantine holds by row
+    and the columns a value hold withholds."""
     filters = {}
+    withheld = {}
     for table in source.tables:
         key = keys.get(f"{source.group or source.name}.{table}")
         if key and quarantine.excluded(con, table):
             filters[table] = quarantine.exclusion_predicate(source.name, table, key)
-    return dataclasses.replace(source, filters=filters)
+            withheld[table] = quarantine.withheld_values(con, source.name, table, key)
+    return dataclasses.replace(source, filters=filters, withheld=withheld)
+
+
+def _error_line(exc: BaseException) -> str:
+    """What the run history says of the error that ended a run: kpiboard's own message, or for
+    anything else (a bug, an interrupt) its type and the first line of its message; the
+    traceback is the terminal's."""
+    if isinstance(exc, KpiboardError):
+        return str(exc)
+    first = next(iter(str(exc).strip().splitlines()), "")
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def _record_dead_runs(
+    history: sa.Engine, run_id: str, locked_at: dt.datetime, published: Path | None
+) -> list[str]:
+    """Record the runs that are still ``running`` but whose process is gone; return their ids.
+
+    Call holding the warehouse lock, taken at ``locked_at``: a live run holds it from before its
+    snapshot is built until after its end is recorded, so a run recorded as started before then
+    (this one aside) is dead, or one that is about to find the warehouse busy and record that
+    itself. A dead run whose snapshot is the published one died after publishing.
+    """
+    runs = appdb.etl_runs
+    with history.begin() as db:
+        dead = (
+            db.execute(
+                sa.select(runs.c.run_id).where(
+                    runs.c.status == RUNNING,
+                    runs.c.run_id != run_id,
+                    runs.c.started_at <= locked_at,
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for other in dead:
+            if published is not None and published.stem == other:
+                values = {
+                    "status": DIED_PUBLISHED,
+                    "snapshot": published.name,
+                    "error": f"the process ended after publishing {published.name}, before "
+                    f"recording the run's end (found by run {run_id})",
+                }
+            else:
+                values = {
+                    "status": DIED,
+                    "error": "the process ended before the run finished (killed, or the "
+                    f"machine stopped); nothing was published (found by run {run_id})",
+                }
+            db.execute(runs.update().where(runs.c.run_id == other).values(**values))
+    return list(dead)
 
 
 def _record_start(history: sa.Engine, run_id: str, full: bool) -> None:
     with history.begin() as db:
         db.execute(
             appdb.etl_runs.insert().values(
-                run_id=run_id, started_at=_now(), status="running", full_refresh=full
+                run_id=run_id, started_at=_now(), status=RUNNING, full_refresh=full
             )
         )
 
@@ -378,6 +451,7 @@ def _record_end(history: sa.Engine, result: RunResult) -> None:
                     rows_read=t.rows_read,
                     rows_loaded=t.rows_loaded,
                     rows_deleted=t.rows_deleted,
+                    rows_invalid=t.rows_invalid,
                     seconds=round(t.seconds, 3),
                     watermark_before=t.watermark_before,
                     watermark_after=t.watermark_after,

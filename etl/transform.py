@@ -8,7 +8,10 @@ No Python is written per source. A source is mapped into ``core`` by SQL files o
    group ``G`` of sources (the branches' CRMs, which share one schema) the schema ``stg_G`` holds
    one view per table: the members' views stacked with ``UNION ALL BY NAME``, told apart by
    ``_source`` and ``_branch``. Models read only ``stg_*`` views and ``core`` tables; the
-   staging views are also where the validation stage leaves out quarantined rows.
+   staging views are also where the validation stage leaves out quarantined rows and withholds
+   quarantined values. Beside each, ``hist_S`` and ``hist_G`` hold the same views with the rows
+   deleted at the source kept (their ``_deleted_at`` set): dimensions read them to keep a deleted
+   client, employee or product, so that the facts that name it still resolve.
 2. **Models** are files ``<models_dir>/<schema>/<table>.sql``, each one ``SELECT`` (CTEs allowed)
    producing the columns of the table it is named after. :func:`load_models` parses them with
    sqlglot, finds what each one reads and orders them so that a model reading ``core.x`` runs after
@@ -46,6 +49,7 @@ CORE_BY_NAME = {table.name: table for table in CORE_TABLES}
 DIALECT = "duckdb"
 RAW_PREFIX = "raw_"
 STAGING_PREFIX = "stg_"
+HISTORY_PREFIX = "hist_"
 TARGET_SCHEMA = "core"
 
 DEFAULT_TARGETS: frozenset[str] = frozenset(f"{TARGET_SCHEMA}.{t.name}" for t in CORE_TABLES)
@@ -88,6 +92,9 @@ class StagingSource:
     # per table, an extra condition on the raw rows (alias ``r``): the validation stage uses it
     # to leave quarantined rows out
     filters: Mapping[str, str] = field(default_factory=dict)
+    # per table, columns selected as an expression of the raw row (alias ``r``) in place of the
+    # raw value: the validation stage withholds quarantined values (null in the rows held)
+    withheld: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 def staging_sources(
@@ -110,24 +117,33 @@ def staging_sources(
     ]
 
 
-def source_view_sql(source: StagingSource, table: str) -> str:
-    """The ``SELECT`` behind the staging view ``stg_<source>.<table>``.
+def source_view_sql(source: StagingSource, table: str, *, history: bool = False) -> str:
+    """The ``SELECT`` behind the staging view ``stg_<source>.<table>`` (``hist_…`` with
+    ``history``).
 
     The one place that decides which raw rows models see: the live ones (rows deleted at the
     source keep their ``_deleted_at`` in raw, for history and reconciliation, but are no longer
-    facts). The validation stage extends this to exclude quarantined rows.
+    facts); with ``history``, those deleted at the source too. The validation stage extends this
+    to exclude quarantined rows and to withhold quarantined values.
     """
     raw = f"{quote(RAW_PREFIX + source.name)}.{quote(table)}"
-    condition = 'r."_deleted_at" IS NULL'
+    conditions = [] if history else ['r."_deleted_at" IS NULL']
     if table in source.filters:
-        condition += f" AND {source.filters[table]}"
-    return f'SELECT r.*, {_literal(source.branch)} AS "_branch" FROM {raw} r WHERE {condition}'
+        conditions.append(source.filters[table])
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    replaced = source.withheld.get(table, {})
+    columns = "r.*"
+    if replaced:
+        listed = ", ".join(f"{sql} AS {quote(column)}" for column, sql in replaced.items())
+        columns = f"r.* REPLACE ({listed})"
+    return f'SELECT {columns}, {_literal(source.branch)} AS "_branch" FROM {raw} r{where}'
 
 
 def create_staging_views(
     con: duckdb.DuckDBPyConnection, sources: Sequence[StagingSource]
 ) -> list[str]:
-    """(Re)create the ``stg_<source>`` and ``stg_<group>`` views; return their qualified names.
+    """(Re)create the ``stg_<source>`` and ``stg_<group>`` views, and their ``hist_`` twins
+    that keep the rows deleted at the source; return the ``stg_`` views' qualified names.
 
     Each staging schema is dropped and rebuilt, so a table that left a source leaves no stale view
     behind. A group's view of a table stacks the views of the members that have that table.
@@ -136,23 +152,35 @@ def create_staging_views(
     if problems:
         raise TransformError(problems)
     created: list[str] = []
+    for prefix in (STAGING_PREFIX, HISTORY_PREFIX):
+        made = _create_views(con, sources, prefix)
+        if prefix == STAGING_PREFIX:
+            created = made
+    return created
+
+
+def _create_views(
+    con: duckdb.DuckDBPyConnection, sources: Sequence[StagingSource], prefix: str
+) -> list[str]:
+    created: list[str] = []
     groups: dict[str, list[StagingSource]] = {}
     for source in sources:
-        schema = STAGING_PREFIX + source.name
+        schema = prefix + source.name
         _recreate_schema(con, schema)
         for table in source.tables:
             view = f"{quote(schema)}.{quote(table)}"
-            _create_view(con, view, source_view_sql(source, table), f"{schema}.{table}")
+            select = source_view_sql(source, table, history=prefix == HISTORY_PREFIX)
+            _create_view(con, view, select, f"{schema}.{table}")
             created.append(f"{schema}.{table}")
         if source.group is not None:
             groups.setdefault(source.group, []).append(source)
     for group, members in groups.items():
-        schema = STAGING_PREFIX + group
+        schema = prefix + group
         _recreate_schema(con, schema)
         tables = sorted({table for member in members for table in member.tables})
         for table in tables:
             parts = [
-                f"SELECT * FROM {quote(STAGING_PREFIX + m.name)}.{quote(table)}"
+                f"SELECT * FROM {quote(prefix + m.name)}.{quote(table)}"
                 for m in members
                 if table in m.tables
             ]

@@ -1730,6 +1730,11 @@ class _Columns:
         self.zones = zones
         self.joins: dict[str, exp.Expr] = {}
         self.columns = fact.columns()
+        self.mastered = {
+            column: entity
+            for entity, column in fact.reaches().items()
+            if ENTITIES[entity].master is not None
+        }
 
     def alias(self, name: str) -> str:
         return f"{self.prefix}{name}"
@@ -1758,12 +1763,22 @@ class _Columns:
         if alias not in self.joins:
             target = ENTITIES[entity]
             self.joins[alias] = exp.EQ(
-                this=_col(target.key, alias), expression=self.reference(entity)
+                this=_col(target.key, alias), expression=self.own_reference(entity)
             )
         return alias
 
-    def reference(self, entity: str) -> exp.Column:
+    def own_reference(self, entity: str) -> exp.Column:
+        """The entity's key exactly as the fact row holds it."""
         return self.column(self.fact.reaches()[entity])
+
+    def reference(self, entity: str) -> exp.Expr:
+        """The entity a row refers to: its own key, or for an entity with a ``master`` column
+        (a client) the master's key when the referenced row is a duplicate."""
+        own = self.own_reference(entity)
+        master = ENTITIES[entity].master
+        if master is None:
+            return own
+        return exp.Coalesce(this=_col(master, self.need(entity)), expressions=[own])
 
     def key(self) -> exp.Column:
         return _col(self.fact.key, self.alias("f"))
@@ -1777,10 +1792,13 @@ class _Columns:
         return _col(d.column, self.need(d.entity))
 
     def rewrite(self, tree: exp.Expr) -> exp.Expr:
-        """An analyst's expression with each name qualified: a fact column, else a dimension."""
+        """An analyst's expression with each name qualified: a fact column, else a dimension.
+        A reference to a client is to its master when the client is a duplicate."""
 
         def qualify(node: exp.Expr) -> exp.Expr:
             if isinstance(node, exp.Column) and not node.table:
+                if node.name in self.mastered:
+                    return self.reference(self.mastered[node.name])
                 if node.name in self.columns:
                     return self.column(node.name)
                 if node.name in DIMENSIONS:

@@ -22,6 +22,12 @@ per evaluation, in a database attached in memory (:data:`WORK_CATALOG`), which e
 the snapshot's connection sees (and every other connection of the process to that file);
 the schema is dropped when the evaluation ends. An evaluation keeps the connection it started
 on to its end, even when a newer snapshot is published meanwhile.
+
+KPI expressions, filters and scopes are SQL that people write, compiled into the engine's
+statements: the engine reads the snapshot only through a sandboxed connection
+(:func:`kpiboard.sandbox.connect`: no files, no extensions, configuration locked, UTC), and
+refuses any other. Its database of shared tables is attached in memory, which the sandbox
+still allows; its cursors get the database's UTC and no progress bar from the sandbox.
 """
 
 from __future__ import annotations
@@ -60,14 +66,13 @@ from kpi_designer.errors import DefinitionError, EvaluationError
 from kpi_designer.loader import load_kpis, reachable
 from kpi_designer.plans import attach, load_plans
 from kpi_designer.scorecards import Scored, load_scorecards, score
-from kpi_designer.semantic import CORE_SCHEMA, FACTS
+from kpi_designer.semantic import COLUMNS, CORE_SCHEMA, FACTS
+from kpiboard import sandbox
 from kpiboard.config import Settings
 from kpiboard.errors import Problem
 
 PLANNED_AHEAD = frozenset({"delivery"})
 """Facts whose time may lie in the future (a delivery's planned start)."""
-SESSION_SETTINGS = ("TimeZone", "enable_progress_bar")
-"""Settings of the warehouse's connection that each cursor of it is given again."""
 CACHE_ROWS = 2_000_000
 """Rows of results the engine keeps cached, each KPI's values and whole answers together. All
 120 demo KPIs by employee over 24 months are 137,170 rows, 26 MB in memory (both ways: 52 MB),
@@ -89,13 +94,11 @@ Scope = Mapping[str, Sequence[str]]
 
 @dataclass(frozen=True)
 class _Opened:
-    """The engine's connection to one snapshot; the settings each of its cursors is given
-    again (:data:`SESSION_SETTINGS`); each table's rows (as DuckDB estimates them), by schema
-    and name, to know which statements read the most."""
+    """The engine's connection to one snapshot (sandboxed); each table's rows (as DuckDB
+    estimates them), by schema and name, to know which statements read the most."""
 
     snapshot: object
     connection: duckdb.DuckDBPyConnection
-    settings: tuple[str, ...]
     rows: Mapping[tuple[str, str], int]
 
 
@@ -211,10 +214,12 @@ class Engine:
     """Evaluates KPIs and scorecards against the published snapshot, with a per-snapshot cache.
 
     ``snapshot`` names the data currently published (``None`` before the first run) and
-    ``connect`` opens it read-only; both come from the warehouse in :meth:`from_settings`,
-    and tests pass their own. With ``share_reads`` off, every statement reads its facts itself
-    (no rollups): the same values, for comparing. ``workers`` statements of an evaluation run
-    at once (1: one after the other). The cache holds ``cache_rows`` rows of results.
+    ``connect`` opens it read-only and sandboxed (:mod:`kpiboard.sandbox`; a connection that
+    is not is refused with ``RuntimeError``); both come from the warehouse in
+    :meth:`from_settings`, and tests pass their own. With ``share_reads`` off, every statement
+    reads its facts itself (no rollups): the same values, for comparing. ``workers`` statements
+    of an evaluation run at once (1: one after the other). The cache holds ``cache_rows`` rows
+    of results.
     """
 
     def __init__(
@@ -243,7 +248,9 @@ class Engine:
     @classmethod
     def from_settings(cls, settings: Settings) -> Engine:
         warehouse = settings.open_warehouse()
-        return cls(load_definitions(settings), warehouse.connect, warehouse.published)
+        return cls(
+            load_definitions(settings), partial(sandbox.connect, warehouse), warehouse.published
+        )
 
     @property
     def kpis(self) -> Mapping[str, m.Kpi]:
@@ -499,7 +506,11 @@ class Engine:
         employed = self._employed(role, start, end, scope)
         grid = employed.merge(pd.DataFrame({"kpi": kpi_ids}), how="cross")
         parts = grid.merge(frame, on=["kpi", "employee", "period"], how="left")
-        additive = parts["kpi"].map(lambda k: self.kpis[k].additive)
+        # a list of bools, not Series.map: mapping an empty string column keeps its string
+        # dtype, and `&` with it fails (an employee without a month in the range)
+        additive = pd.Series(
+            [self.kpis[k].additive for k in parts["kpi"]], index=parts.index, dtype=bool
+        )
         parts.loc[additive & parts["value"].isna(), "value"] = 0.0
         return score(card, parts)
 
@@ -528,16 +539,33 @@ class Engine:
                     out.append((employee, first))
         return pd.DataFrame(out, columns=["employee", "period"])
 
+    def employee(self, employee_id: str) -> tuple[str, dt.date | None, dt.date | None] | None:
+        """The employee's role, ``hired_on`` and ``left_on``; ``None`` for an unknown id. For
+        messages that say why an employee has no scorecard in a range."""
+        with self._reading(self._snapshot()) as con:
+            row = con.execute(
+                "SELECT role, hired_on, left_on FROM core.dim_employee WHERE employee_id = $id",
+                {"id": employee_id},
+            ).fetchone()
+        return (str(row[0]), row[1], row[2]) if row else None
+
     def data_end(self) -> dt.date | None:
-        """The last day of the month of the latest recorded event (leads, deals, activities,
-        invoices, payments, stock moves, service requests …; not deliveries, which are
-        planned ahead) in the published data; ``None`` before there is any."""
+        """The last day of the month of the latest recorded event in the published data;
+        ``None`` before there is any.
+
+        An event is a row of a fact that records what happened (leads, deals, activities,
+        invoices, payments, stock moves, service requests …), placed by its time column on
+        its branch's local day as KPIs place it, so an evening in Denver that is already the
+        next day in UTC stays in its month. Deliveries are left out: they are planned ahead.
+        So is any row dated after it was loaded (``_loaded_at``): nothing is recorded before
+        it happens, so such a date is a plan or a typo, and would end the range in an empty
+        month."""
         snapshot = self._snapshot()
         with self._lock:
             if snapshot in self._data_end:
                 return self._data_end[snapshot]
         parts = [
-            f'SELECT max(CAST("{f.time}" AS DATE)) AS d FROM "{CORE_SCHEMA}"."{f.table}"'
+            _latest_local_day(f.table, f.time)
             for f in FACTS.values()
             if f.parent is None and f.name not in PLANNED_AHEAD
         ]
@@ -561,13 +589,10 @@ class Engine:
     def _cursor(self, opened: _Opened) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor of ``opened``'s connection. A connection opened for an older snapshot is
         let go, not closed: work still running on it keeps taking cursors of it. A cursor
-        starts with the database's defaults, so it gets the connection's
-        :data:`SESSION_SETTINGS`."""
+        starts from the database's global settings, which the sandbox set (UTC) and locked."""
         with self._lock:
             cursor = opened.connection.cursor()
         try:
-            for name, value in zip(SESSION_SETTINGS, opened.settings, strict=True):
-                cursor.execute(f"SET {name} = {exp.Literal.string(value).sql('duckdb')}")
             yield cursor
         finally:
             cursor.close()
@@ -577,10 +602,9 @@ class Engine:
         with self._lock:
             if self._open is None or self._open.snapshot != snapshot:
                 parent = self._connect()
+                sandbox.require_sandboxed(parent)
                 work = _quoted(WORK_CATALOG)
                 parent.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {work} (READ_WRITE)")
-                wanted = ", ".join(f"current_setting('{name}')" for name in SESSION_SETTINGS)
-                row = parent.execute(f"SELECT {wanted}").fetchone() or ()
                 sizes = parent.execute(
                     "SELECT schema_name, table_name, estimated_size FROM duckdb_tables()"
                     " WHERE database_name = current_database()"
@@ -588,7 +612,6 @@ class Engine:
                 self._open = _Opened(
                     snapshot,
                     parent,
-                    tuple(str(value) for value in row),
                     {(schema, table): int(n or 0) for schema, table, n in sizes},
                 )
             return self._open
@@ -651,6 +674,26 @@ def _cost(statement: Compiled, rows: Mapping[tuple[str, str], int]) -> int:
     """What a statement costs, roughly: the rows of the warehouse's tables it reads (a fact
     read twice, twice; the evaluation's own tables, nothing)."""
     return sum(rows.get((t.db, t.name), 0) for t in statement.tree.find_all(exp.Table))
+
+
+def _latest_local_day(table: str, column: str) -> str:
+    """SQL for the latest local day (``d``) of a fact's ``column``, over rows dated no later
+    than they were loaded. A timestamp's maximum is taken per branch and only then converted
+    to the branch's local day (the conversion keeps the order), so the fact is read once and
+    not converted row by row; a date column is already a local day, and may be a day ahead
+    of the UTC date of its load."""
+    fact = f'"{CORE_SCHEMA}"."{table}"'
+    if COLUMNS[table][column] == "DATE":
+        return (
+            f'SELECT max("{column}") AS d FROM {fact} '
+            f'WHERE "{column}" <= CAST("_loaded_at" AS DATE) + 1'
+        )
+    return (
+        "SELECT max(CAST(timezone(coalesce(b.timezone, 'UTC'), f.t AT TIME ZONE 'UTC') AS DATE))"
+        f' AS d FROM (SELECT branch_id, max("{column}") AS t FROM {fact}'
+        f' WHERE "{column}" <= "_loaded_at" GROUP BY branch_id) AS f'
+        f' LEFT JOIN "{CORE_SCHEMA}".dim_branch AS b ON b.branch_id = f.branch_id'
+    )
 
 
 def _outcome(job: Callable[[], T]) -> T | Exception:

@@ -8,6 +8,10 @@ under ``kpis:``. Problems are collected across all files, then raised as one
   column (with a did-you-mean), SQL that does not parse, a dimension its fact does not reach;
 - across KPIs: ids used twice, references to KPIs that do not exist, cycles, inputs of the wrong
   type (a cumulative KPI needs a simple one), units that cannot be added or compared.
+
+A problem is reported where it is, once: a KPI that uses a KPI with a problem of its own (or
+one defined in a file that is not valid YAML) is left out without a message of its own, and the
+first problem of what it uses names it (``… (also leaves out avg_check, which uses it)``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from kpiboard.yamlnodes import Keys, NodeReader, did_you_mean, kind_of_node, lin
 
 SUFFIXES = (".yaml", ".yml")
 ID = re.compile(r"[a-z][a-z0-9_]*")
+ID_LINE = re.compile(r"""^[ -]*id:\s*["']?([a-z][a-z0-9_]*)["']?\s*(?:#.*)?$""", re.MULTILINE)
+"""An ``id:`` line, to know which KPIs a file that is not valid YAML defines."""
 DIALECT = "duckdb"
 """The SQL dialect ``expr`` and ``filter`` are written in."""
 
@@ -98,6 +104,7 @@ def load_kpis(folder: Path) -> dict[str, m.Kpi]:
         )
     problems: list[Problem] = []
     kpis: list[m.Kpi] = []
+    broken: dict[str, Problem] = {}
     for path in sorted(p for p in folder.rglob("*") if p.suffix in SUFFIXES and p.is_file()):
         shown = _shown(path, folder)
         try:
@@ -105,14 +112,54 @@ def load_kpis(folder: Path) -> dict[str, m.Kpi]:
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(Problem(shown, None, f"cannot read: {exc}"))
             continue
-        found, file_problems = parse_kpis(text, shown)
-        kpis += found
-        problems += file_problems
-    by_id, cross = check_kpis(kpis)
+        reader = _Reader(shown)
+        kpis += reader.document(text)
+        problems += reader.problems
+        for kpi_id, problem in reader.broken.items():
+            broken.setdefault(kpi_id, problem)
+    by_id, cross = check_kpis(kpis, broken)
     problems += cross
+    problems = _naming_follow_ons(problems, kpis, broken)
     if problems:
         raise DefinitionError(sorted(problems, key=lambda p: (p.path or "", p.line or 0)))
     return by_id
+
+
+def _naming_follow_ons(
+    problems: list[Problem], kpis: Sequence[m.Kpi], broken: Mapping[str, Problem]
+) -> list[Problem]:
+    """``problems`` with each KPI that is left out only because it uses a broken one named
+    on the first problem of what it uses, rather than reported as a problem of its own."""
+    uses = {kpi.id: kpi.inputs() for kpi in kpis}
+    left_out: dict[int, list[str]] = {}  # id(the problem) → the KPIs it leaves out
+    for kpi in kpis:
+        if kpi.id in broken:
+            continue
+        seen: set[str] = set()
+        stack = list(uses[kpi.id])
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            if name in broken:
+                named = left_out.setdefault(id(broken[name]), [])
+                if kpi.id not in named:
+                    named.append(kpi.id)
+            stack += uses.get(name, ())
+    out = []
+    for problem in problems:
+        ids = left_out.get(id(problem))
+        if ids and problem.message.startswith("invalid YAML"):
+            which = "which uses one" if len(ids) == 1 else "which use them"
+            note = f"its KPIs are not loaded, nor {', '.join(ids)}, {which}"
+            problem = replace(problem, message=f"{problem.message} ({note})")
+        elif ids:
+            which = "which uses it" if len(ids) == 1 else "which use it"
+            note = f"also leaves out {', '.join(ids)}, {which}"
+            problem = replace(problem, message=f"{problem.message} ({note})")
+        out.append(problem)
+    return out
 
 
 def parse_kpis(text: str, shown: str) -> tuple[list[m.Kpi], list[Problem]]:
@@ -144,8 +191,19 @@ class _Item:
 
 
 class _Reader(NodeReader):
+    explain_syntax = True
+
+    def __init__(self, shown: str) -> None:
+        super().__init__(shown)
+        self.broken: dict[str, Problem] = {}
+        """The KPIs this file defines that have problems, each with its first problem."""
+
     def document(self, text: str) -> list[m.Kpi]:
         root = self.compose(text)
+        if root is None and self.problems:  # not YAML: every KPI it defines is broken
+            for match in ID_LINE.finditer(text):
+                self.broken.setdefault(match.group(1), self.problems[0])
+            return []
         if root is None:
             if not self.problems:
                 self.problem(1, "empty file: a KPI file holds a list under kpis:")
@@ -220,6 +278,8 @@ class _Reader(NodeReader):
         }
         fields = getattr(self, f"_{kind}")(item) if kind else None
         if fields is None or len(self.problems) > before:
+            if item.id is not None and len(self.problems) > before:
+                self.broken.setdefault(item.id, self.problems[before])
             return None
         return m.KPI_TYPES[cast(str, kind)](**common, **fields)
 
@@ -622,17 +682,25 @@ def reachable(kpi: m.Kpi, kpis: Mapping[str, m.Kpi]) -> set[str]:
     return set.intersection(*sets)
 
 
-def check_kpis(kpis: Sequence[m.Kpi]) -> tuple[dict[str, m.Kpi], list[Problem]]:
-    """The KPIs by id and the problems between them; a KPI with a problem is left out."""
+def check_kpis(
+    kpis: Sequence[m.Kpi], broken: Mapping[str, object] | None = None
+) -> tuple[dict[str, m.Kpi], list[Problem]]:
+    """The KPIs by id and the problems between them; a KPI with a problem is left out.
+    ``broken`` are KPIs defined with problems of their own (already reported): a KPI that uses
+    one, directly or through others, is left out without a problem of its own."""
     problems: list[Problem] = []
     by_id: dict[str, m.Kpi] = {}
     for kpi in kpis:
         earlier = by_id.setdefault(kpi.id, kpi)
         if earlier is not kpi:
             problems.append(_problem(kpi, f"id is already used at {earlier.location}"))
-    bad: set[str] = set()
+    bad = _using(by_id, set(broken or ()))
+    known = [*by_id, *(broken or ())]  # what a misspelt name may have meant
     for kpi in by_id.values():
-        for message in _references(kpi, by_id):
+        if kpi.id in bad:
+            continue
+        # one message per unknown name, though a ratio may name it twice
+        for message in dict.fromkeys(_references(kpi, by_id, known)):
             problems.append(_problem(kpi, message))
             bad.add(kpi.id)
     for cycle in _cycles(by_id):
@@ -648,15 +716,28 @@ def check_kpis(kpis: Sequence[m.Kpi]) -> tuple[dict[str, m.Kpi], list[Problem]]:
     return {k: v for k, v in by_id.items() if k not in bad}, problems
 
 
+def _using(kpis: Mapping[str, m.Kpi], broken: set[str]) -> set[str]:
+    """The KPIs that use a ``broken`` one, directly or through others."""
+    out: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for kpi in kpis.values():
+            if kpi.id not in out and any(n in broken or n in out for n in kpi.inputs()):
+                out.add(kpi.id)
+                grew = True
+    return out
+
+
 def _problem(kpi: m.Kpi, message: str) -> Problem:
     return Problem(kpi.location.path, kpi.location.line, f"kpi {kpi.id!r}: {message}")
 
 
-def _references(kpi: m.Kpi, kpis: Mapping[str, m.Kpi]) -> list[str]:
+def _references(kpi: m.Kpi, kpis: Mapping[str, m.Kpi], known: Sequence[str]) -> list[str]:
     out = []
     for name in kpi.inputs():
         if name not in kpis:
-            hint = did_you_mean(name, list(kpis))
+            hint = did_you_mean(name, known)
             out.append(f"unknown KPI {name!r}{hint}")
     return out
 

@@ -75,11 +75,16 @@ def load_plans(folder: Path, kpis: Mapping[str, m.Kpi]) -> list[m.Plan]:
         shown = path.relative_to(folder.parent).as_posix()
         try:
             with path.open(newline="", encoding="utf-8") as fh:
-                rows = list(csv.reader(fh))
+                reader = csv.reader(fh)
+                rows, lines, last = [], [], 0
+                for row in reader:
+                    rows.append(row)
+                    lines.append(last + 1)
+                    last = reader.line_num
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             problems.append(Problem(shown, None, f"cannot read: {exc}"))
             continue
-        found, file_problems = parse_plans(rows, shown, kpis)
+        found, file_problems = parse_plans(rows, shown, kpis, lines)
         plans += found
         problems += file_problems
     problems += _duplicates(plans)
@@ -89,9 +94,14 @@ def load_plans(folder: Path, kpis: Mapping[str, m.Kpi]) -> list[m.Plan]:
 
 
 def parse_plans(
-    rows: Sequence[Sequence[str]], shown: str, kpis: Mapping[str, m.Kpi]
+    rows: Sequence[Sequence[str]],
+    shown: str,
+    kpis: Mapping[str, m.Kpi],
+    lines: Sequence[int] | None = None,
 ) -> tuple[list[m.Plan], list[Problem]]:
-    """The plans of one file's rows (the first is the header) and the problems in them."""
+    """The plans of one file's rows (the first is the header) and the problems in them;
+    ``lines`` is the line each row starts on (a quoted cell may hold line breaks), by default
+    its number."""
     if not rows:
         return [], [Problem(shown, 1, "empty file: the header is kpi,period,<dimensions…>,plan")]
     header = [h.strip() for h in rows[0]]
@@ -107,8 +117,22 @@ def parse_plans(
         return [], problems
     dims = [h for h in header if h in DIMENSIONS]
     plans = []
-    for number, row in enumerate(rows[1:], start=2):
+    for index, row in enumerate(rows[1:], start=1):
+        number = lines[index] if lines is not None else index + 1
         if not any(cell.strip() for cell in row):
+            continue
+        if any("\n" in cell or "\r" in cell for cell in row):
+            # a quote left open: the cell runs on over the next lines (to the end of the file
+            # when no other quote closes it), which is no plan value worth quoting
+            ends = lines[index + 1] - 1 if lines is not None and index + 1 < len(lines) else None
+            until = f"to line {ends}" if ends is not None else "to the end of the file"
+            problems.append(
+                Problem(
+                    shown,
+                    number,
+                    f"a quote in this row is not closed on its line, so its cell runs on {until}",
+                )
+            )
             continue
         if len(row) != len(header):
             problems.append(

@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from sqlglot import exp
@@ -20,6 +19,7 @@ from sqlglot import exp
 from kpi_designer import model as m
 from kpi_designer.errors import DefinitionError
 from kpi_designer.loader import DIALECT, SUFFIXES, NotAnExpression, parse_expression, reachable
+from kpiboard import sandbox
 from kpiboard.errors import Problem
 from kpiboard.yamlnodes import Keys, NodeReader, did_you_mean, kind_of_node, line
 
@@ -64,6 +64,8 @@ def load_scorecards(folder: Path, kpis: Mapping[str, m.Kpi]) -> dict[str, m.Scor
 
 
 class _Reader(NodeReader):
+    explain_syntax = True
+
     def __init__(self, shown: str, kpis: Mapping[str, m.Kpi]) -> None:
         super().__init__(shown)
         self.kpis = kpis
@@ -267,7 +269,10 @@ def score(card: m.Scorecard, parts: pd.DataFrame) -> Scored:
     weights = {w.kpi: w.weight for w in card.kpis}
     total = sum(weights.values())
     frame = parts.copy()
-    frame["weight"] = frame["kpi"].map(weights)
+    # float64 even when there are no rows: mapping an empty string column keeps its dtype
+    frame["weight"] = pd.Series(
+        [weights.get(k) for k in frame["kpi"]], index=frame.index, dtype="float64"
+    )
     counted = frame["achievement"].astype("float64").fillna(card.floor).clip(card.floor, card.cap)
     frame["counted"] = counted
     frame["contribution"] = frame["counted"] * frame["weight"].fillna(0.0) / total
@@ -298,10 +303,11 @@ def score(card: m.Scorecard, parts: pd.DataFrame) -> Scored:
 
 
 def _formula(bonus: exp.Expr, summary: pd.DataFrame) -> pd.Series:
-    """The bonus formula over each row's ``score`` and ``base_amount``, run by DuckDB."""
+    """The bonus formula over each row's ``score`` and ``base_amount``, run by DuckDB, in the
+    sandbox (the formula is SQL an analyst wrote)."""
     if summary.empty:
         return pd.Series([], dtype="float64")
-    con = duckdb.connect()
+    con = sandbox.memory()
     try:
         con.register("scores", summary[["score", "base_amount"]])
         select = exp.select(exp.cast(bonus.copy(), exp.DataType.build("DOUBLE"))).from_("scores")

@@ -25,11 +25,17 @@ COLUMNS: dict[str, dict[str, str]] = {
 @dataclass(frozen=True)
 class Entity:
     """What a reference column points to: ``client`` is a row of ``dim_client`` by
-    ``client_id``."""
+    ``client_id``.
+
+    ``master`` names a column of the table that, when set, holds the key of the row this one is a
+    duplicate of (``dim_client.master_client_id``): a fact's reference then counts, slices and
+    matches as ``coalesce(master, key)``, so that a client typed in twice is one client.
+    """
 
     name: str
     table: str
     key: str
+    master: str | None = None
 
 
 ENTITIES: dict[str, Entity] = {
@@ -37,7 +43,7 @@ ENTITIES: dict[str, Entity] = {
     for e in (
         Entity("branch", "dim_branch", "branch_id"),
         Entity("employee", "dim_employee", "employee_id"),
-        Entity("client", "dim_client", "client_id"),
+        Entity("client", "dim_client", "client_id", master="master_client_id"),
         Entity("product", "dim_product", "product_id"),
         Entity("warehouse", "dim_warehouse", "warehouse_id"),
         Entity("supplier", "dim_supplier", "supplier_id"),

@@ -1,7 +1,9 @@
 """The app database: state that is not a definition file — today, the pipeline's run history.
 
 SQLite by default (``app.sqlite`` in the project folder), PostgreSQL when ``[app] database_url``
-says so. Tables are created on first use.
+says so. Tables are created on first use, and a column added to a table here after a database was
+created is added to it on first use as well (nullable: older rows have no value), so an app
+database of an older kpiboard keeps working without a migration step.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ etl_runs = sa.Table(
     sa.Column("run_id", sa.String(40), primary_key=True),
     sa.Column("started_at", sa.DateTime, nullable=False),
     sa.Column("finished_at", sa.DateTime),
-    # running | success | partial | failed
+    # running | success | partial | failed; died | published: the process ended while running
+    # (before publishing, or after), found by the next run (etl.pipeline)
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("snapshot", sa.String(200)),
     sa.Column("full_refresh", sa.Boolean, nullable=False),
@@ -38,6 +41,7 @@ etl_table_runs = sa.Table(
     sa.Column("rows_read", sa.BigInteger, nullable=False),
     sa.Column("rows_loaded", sa.BigInteger, nullable=False),
     sa.Column("rows_deleted", sa.BigInteger, nullable=False),
+    sa.Column("rows_invalid", sa.BigInteger),  # rows with a value that did not convert
     sa.Column("seconds", sa.Float, nullable=False),
     sa.Column("watermark_before", sa.String(40)),
     sa.Column("watermark_after", sa.String(40)),
@@ -54,7 +58,26 @@ def engine(settings: Settings) -> sa.Engine:
     eng = sa.create_engine(url)
     try:
         metadata.create_all(eng)
+        _add_missing_columns(eng)
     except sa.exc.OperationalError as exc:
         eng.dispose()
         raise urls.connect_error(url, exc) from None
     return eng
+
+
+def _add_missing_columns(eng: sa.Engine) -> list[str]:
+    """Add the columns of :data:`metadata`'s tables that the database's tables lack (created by
+    an older kpiboard); return them as ``table.column``. Such columns must be nullable."""
+    inspector = sa.inspect(eng)
+    added = []
+    with eng.begin() as db:
+        for table in metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                kind = column.type.compile(dialect=eng.dialect)
+                name = eng.dialect.identifier_preparer.quote(column.name)
+                db.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))
+                added.append(f"{table.name}.{column.name}")
+    return added

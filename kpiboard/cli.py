@@ -37,7 +37,8 @@ from kpi_designer.engine import Definitions, Engine, compile_all, describe_kpi, 
 from kpi_designer.errors import DefinitionError
 from kpi_designer.loader import reachable
 from kpi_designer.model import Kpi
-from kpiboard import __version__, appdb, urls
+from kpi_designer.rules import warnings as kpi_warnings
+from kpiboard import __version__, appdb, sandbox, urls
 from kpiboard import backup as backups
 from kpiboard.config import Settings, load_settings
 from kpiboard.demo import (
@@ -53,11 +54,12 @@ from kpiboard.demo import (
 )
 from kpiboard.demo.generate import Batch
 from kpiboard.demo.plans import write_demo_plans
-from kpiboard.errors import KpiboardError, UserError
+from kpiboard.errors import KpiboardError, Problem, UserError
 from kpiboard.output import Format, emit
 from kpiboard.project import init_project
 from kpiboard.warehouse import new_run_id
 from kpiboard.yamlnodes import did_you_mean
+from validation import duplicates
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -91,7 +93,7 @@ etl_app = _group(
 )
 validate_app = _group(
     "validate",
-    "Expectation suites: run them, list the quarantine.",
+    "Expectation suites: run them, list the quarantine and the duplicate clients.",
     "kpiboard validate --project demo",
 )
 kpi_app = _group(
@@ -304,6 +306,12 @@ def etl_status(
 ) -> None:
     """Show the last pipeline runs: when, how long, status, rows, errors.
 
+    Statuses: running; success; partial (published, a source or table failed); failed (nothing
+    published; the error says why); died (the process ended while running, nothing published);
+    published (the process ended after publishing, before recording how the run went). Dead
+    runs are found by the next run. rows_invalid counts rows read with a value that did not
+    convert to its column's type (see the raw table's _invalid column).
+
     Example: `kpiboard etl status -p demo --last 5 --format json`
     """
     settings = load_settings(project)
@@ -318,6 +326,7 @@ def etl_status(
             sa.func.count(tables.c.table_name).label("tables"),
             sa.func.coalesce(sa.func.sum(tables.c.rows_read), 0).label("rows_read"),
             sa.func.coalesce(sa.func.sum(tables.c.rows_deleted), 0).label("rows_deleted"),
+            sa.func.coalesce(sa.func.sum(tables.c.rows_invalid), 0).label("rows_invalid"),
             runs.c.error,
         )
         .select_from(runs.outerjoin(tables, tables.c.run_id == runs.c.run_id))
@@ -337,18 +346,23 @@ def sql(
     project: ProjectOption = Path("."),
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Run a read-only query on the published snapshot of the warehouse.
+    """Run one read-only query on the published snapshot of the warehouse, in a sandbox.
+
+    The query is one SELECT (or WITH, VALUES, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN); it reads
+    the warehouse's tables and nothing else: no files, no other database, no extensions, no
+    settings.
 
     Example: `kpiboard sql -p demo "SELECT branch_id, count(*) FROM core.fct_invoice GROUP BY 1"`
     """
     settings = load_settings(project)
-    con = settings.open_warehouse().connect()
+    con = sandbox.connect(settings.open_warehouse())
     try:
-        cursor = con.execute(query)
+        cursor = sandbox.run(con, query, who="kpiboard sql")
         names = [d[0] for d in cursor.description or []]
-        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    except duckdb.Error as exc:
-        raise UserError(f"query failed: {str(exc).splitlines()[0]}") from None
+        try:
+            rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        except duckdb.Error as exc:  # an error met while the rows stream
+            raise UserError(f"kpiboard sql: query failed: {str(exc).splitlines()[0]}") from None
     finally:
         con.close()
     emit(rows, fmt, columns=names)
@@ -441,7 +455,10 @@ def validate_quarantine(
     table: Annotated[str | None, typer.Option("--table", "-t", help="Only this table.")] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """List the quarantined rows: table, source, primary key, expectation, offending values.
+    """List the quarantined rows: table, source, primary key, expectation, hold, offending values.
+
+    hold is `row` (the row is left out of core) or `value` (the row is in core, the offending
+    value withheld as null).
 
     Example: `kpiboard validate quarantine -p demo --table clients --format csv`
     """
@@ -462,10 +479,10 @@ def validate_quarantine(
         rows = []
         for name in [table] if table else tables:
             cursor = con.execute(
-                "SELECT source, row_key, expectation, severity, offending "
+                "SELECT source, row_key, expectation, severity, hold, offending "
                 f'FROM quarantine."{name}" ORDER BY source, row_key, expectation'
             )
-            for source, key, expectation, severity, offending in cursor.fetchall():
+            for source, key, expectation, severity, hold, offending in cursor.fetchall():
                 rows.append(
                     {
                         "table": name,
@@ -473,6 +490,7 @@ def validate_quarantine(
                         "primary_key": key,
                         "expectation": expectation,
                         "severity": severity,
+                        "hold": hold,
                         "offending": offending,
                     }
                 )
@@ -481,8 +499,55 @@ def validate_quarantine(
     emit(
         rows,
         fmt,
-        columns=["table", "source", "primary_key", "expectation", "severity", "offending"],
+        columns=[
+            "table",
+            "source",
+            "primary_key",
+            "expectation",
+            "severity",
+            "hold",
+            "offending",
+        ],
         title="Quarantined rows",
+    )
+
+
+@validate_app.command("duplicates")
+def validate_duplicates(
+    project: ProjectOption = Path("."),
+    fmt: FormatOption = Format.table,
+) -> None:
+    """List the duplicate clients the last run linked, group by group: the master, each client
+    and the client it matched, the rule (tax_id, phone, email, name_city, decision), the value
+    that matched and the decision recorded, if any.
+
+    To confirm or split, add a line to `duplicates.csv` beside kpiboard.toml (header
+    `client_id,other_client_id,decision,note`; decision `same` or `different`) and run
+    `kpiboard validate` to apply it:
+
+        client_id,other_client_id,decision,note
+        crm_denver:12,crm_denver:807,different,two shops of one owner
+        crm_austin:31,crm_denver:455,same,moved from Austin to Denver
+
+    Example: `kpiboard validate duplicates -p demo --format csv`
+    """
+    settings = load_settings(project)
+    decisions = settings.resolve(settings.validation.duplicates)
+    duplicates.read_decisions(decisions, str(settings.validation.duplicates))  # fail if malformed
+    con = settings.open_warehouse().connect()
+    try:
+        rows = duplicates.list_groups(con)
+    finally:
+        con.close()
+    columns = ["master", "client_id", "other_client_id", "other_name", "rule", "value", "decision"]
+    if fmt is not Format.table:  # a table on a terminal keeps to what fits
+        columns = list(rows[0]) if rows else [*columns[:1], "master_name", *columns[1:]]
+    emit(
+        rows,
+        fmt,
+        columns=columns,
+        title="Duplicate clients (record decisions in "
+        f"{settings.validation.duplicates}, then run `kpiboard validate`)",
     )
 
 
@@ -501,7 +566,18 @@ ToOption = Annotated[
     dt.date | None,
     typer.Option(
         "--to",
-        help="Last day (YYYY-MM-DD); default: the last day of the published data's last month.",
+        help="Last day (YYYY-MM-DD); default: the end of the month of the latest event in the "
+        "published data, on its branch's local day (deliveries, planned ahead, and rows dated "
+        "after they were loaded do not count).",
+        formats=["%Y-%m-%d"],
+        show_default=False,
+    ),
+]
+CompileToOption = Annotated[
+    dt.date | None,
+    typer.Option(
+        "--to",
+        help="Last day (YYYY-MM-DD); default: today (compile reads no data).",
         formats=["%Y-%m-%d"],
         show_default=False,
     ),
@@ -591,27 +667,45 @@ def kpi_show(
 def kpi_check(project: ProjectOption = Path("."), fmt: FormatOption = Format.table) -> None:
     """Check every KPI, plan and scorecard file and compile every KPI for DuckDB and PostgreSQL;
     every problem is listed with its file and line, and the exit code is 2 if there is one.
+    Warnings (a KPI that reads the clock, …) are listed too, located, and leave the exit code 0.
 
     Example: `kpiboard kpi check -p demo --format json`
     """
     settings = load_settings(project)
+    columns = ["file", "line", "column", "severity", "problem"]
     try:
         definitions = load_definitions(settings)
         compile_all(definitions.kpis)
     except DefinitionError as exc:
-        rows = [{"file": p.path, "line": p.line, "problem": p.message} for p in exc.problems]
         if fmt is Format.table:  # one located line each, as every other command reports
             raise
-        emit(rows, fmt, columns=["file", "line", "problem"])
+        emit(_problem_rows(exc.problems, "error"), fmt, columns=columns)
         raise typer.Exit(2) from None
+    advice = kpi_warnings(definitions.kpis)
     if fmt is not Format.table:
-        emit([], fmt, columns=["file", "line", "problem"])
+        emit(_problem_rows(advice, "warning"), fmt, columns=columns)
         return
+    for problem in advice:
+        console.print(f"[bold yellow]warning:[/] {escape(str(problem))}", highlight=False)
+    counted = f", {len(advice)} warning{'s' if len(advice) != 1 else ''}" if advice else ""
     out.print(
         f"{len(definitions.kpis)} KPIs, {len(definitions.plans)} plan values and "
-        f"{len(definitions.scorecards)} scorecards: no problems",
+        f"{len(definitions.scorecards)} scorecards: no problems{counted}",
         markup=False,
     )
+
+
+def _problem_rows(problems: Sequence[Problem], severity: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "file": p.path,
+            "line": p.line,
+            "column": p.column,
+            "severity": severity,
+            "problem": p.message,
+        }
+        for p in problems
+    ]
 
 
 @kpi_app.command("eval")
@@ -644,7 +738,7 @@ def kpi_compile(
     project: ProjectOption = Path("."),
     dialect: Annotated[str, typer.Option(help="duckdb (the warehouse) or postgres.")] = "duckdb",
     start: FromOption = None,
-    end: ToOption = None,
+    end: CompileToOption = None,
     grain: GrainOption = "month",
     by: ByOption = None,
     filters: FilterOption = None,
@@ -681,7 +775,7 @@ def kpi_scorecard(
     """Score and bonus of each employee of a role per month; with --employee, why: each KPI's
     value, plan, achievement and contribution.
 
-    Example: `kpiboard kpi scorecard sales_manager -p demo --employee crm_denver:3`
+    Example: `kpiboard kpi scorecard sales_manager -p demo --employee crm_denver:2`
     """
     engine = Engine.from_settings(load_settings(project))
     start, end = _range(engine, start, end)
@@ -691,12 +785,31 @@ def kpi_scorecard(
         emit(_records(scored.summary), fmt, title=f"{role}: score and bonus, {start} to {end}")
         return
     if scored.summary.empty:
-        raise UserError(f"{employee!r} is not a {role} in {start} to {end}")
+        raise UserError(_not_on_the_card(engine, employee, role, start, end))
     parts = scored.parts[
         ["period", "kpi", "value", "plan", "achievement", "counted", "weight", "contribution"]
     ]
+    if fmt is not Format.table:
+        # one document a program can read: each KPI's part with its month's score and bonus
+        months = scored.summary[["period", "score", "gate", "bonus"]]
+        emit(_records(parts.merge(months, on="period", how="left")), fmt)
+        return
     emit(_records(parts), fmt, title=f"{employee}: each KPI's part of the score")
     emit(_records(scored.summary), fmt, title=f"{employee}: score and bonus")
+
+
+def _not_on_the_card(engine: Engine, employee: str, role: str, start: dt.date, end: dt.date) -> str:
+    """Why an employee has no scorecard month in the range: unknown, another role, or not
+    employed then (with the months they were)."""
+    found = engine.employee(employee)
+    if found is None:
+        return f"unknown employee {employee!r} (core.dim_employee has no such employee_id)"
+    held, hired, left = found
+    if held != role:
+        return f"{employee!r} is a {held}, not a {role}"
+    since = f"from {hired}" if hired else "from the start"
+    until = f" to {left}" if left else ""
+    return f"{employee!r} was not employed in {start} to {end}: a {role} {since}{until}"
 
 
 def _kpi(definitions: Definitions, kpi_id: str) -> Kpi:
@@ -715,7 +828,8 @@ def _months_before(last: dt.date) -> dt.date:
 
 
 def _range(engine: Engine, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
-    """The range asked for, or the twelve months up to the end of the published data."""
+    """The range asked for, or the twelve months up to the end of the published data
+    (:meth:`Engine.data_end`)."""
     if end is None:
         end = engine.data_end() or dt.date.today()
     first = start or _months_before(end)
@@ -802,7 +916,11 @@ class _PipelineBars(pipeline.Progress):
 
 
 def _print_run(result: pipeline.RunResult, *, per_table: bool = False) -> None:
-    """The run's summary: one row per source (or per table), then models and errors."""
+    """The run's summary: one row per source (or per table), then models and errors.
+
+    The ``invalid`` column (rows with a value that did not convert) is shown when a run read any.
+    """
+    invalid = any(t.rows_invalid for t in result.tables)
     if per_table:
         rows = [
             {
@@ -811,6 +929,7 @@ def _print_run(result: pipeline.RunResult, *, per_table: bool = False) -> None:
                 "mode": t.mode,
                 "rows read": t.rows_read,
                 "deleted": t.rows_deleted,
+                **({"invalid": t.rows_invalid} if invalid else {}),
                 "seconds": round(t.seconds, 2),
                 "watermark": t.watermark_after or "",
                 "status": "failed" if t.error else "ok",
@@ -828,6 +947,7 @@ def _print_run(result: pipeline.RunResult, *, per_table: bool = False) -> None:
                     "incremental": sum(t.mode == "incremental" for t in mine),
                     "rows read": sum(t.rows_read for t in mine),
                     "deleted": sum(t.rows_deleted for t in mine),
+                    **({"invalid": sum(t.rows_invalid for t in mine)} if invalid else {}),
                     "seconds": round(sum(t.seconds for t in mine), 2),
                     "failed": sum(t.error is not None for t in mine),
                 }
@@ -844,6 +964,16 @@ def _print_run(result: pipeline.RunResult, *, per_table: bool = False) -> None:
         console.print(
             f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True
         )
+    for t in sorted(result.tables, key=lambda t: (t.source, t.table)):
+        if t.rows_invalid:
+            rows_text = "1 row" if t.rows_invalid == 1 else f"{t.rows_invalid:,} rows"
+            console.print(
+                f"[bold yellow]not converted:[/] {escape(t.source)}.{escape(t.table)}: "
+                f"{rows_text} with a value that does not convert to its column's type "
+                f"(NULL in raw_{escape(t.source)}.{escape(t.table)}; its _invalid says why)",
+                highlight=False,
+                soft_wrap=True,
+            )
     for r in result.reconciliation:
         if not r.balanced:
             console.print(

@@ -17,6 +17,7 @@ import difflib
 import os
 import re
 import tomllib
+import zoneinfo
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, get_origin
@@ -45,9 +46,71 @@ def _check_url(value: str) -> str:
     return value
 
 
+MEMORY = re.compile(r"(\d+(?:\.\d+)?)\s*(%|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+"""A DuckDB memory limit: a size in decimal (``4GB``) or binary (``4GiB``) units, or a share of
+the machine's memory (``80%``); DuckDB reads the units in any case."""
+
+
+def _check_memory_limit(value: str) -> str:
+    match = MEMORY.fullmatch(value.strip())
+    if (
+        match is None
+        or float(match.group(1)) <= 0
+        or (match.group(2) == "%" and float(match.group(1)) > 100)
+    ):
+        raise PydanticCustomError(
+            "memory_limit",
+            "expected a size like '4GB', '512MB' or '80%' (of the machine's memory), got {got}",
+            {"got": repr(value)},
+        )
+    return value.strip()
+
+
+def _check_time_zone(value: str) -> str:
+    """An IANA time zone name the machine knows (``Europe/Berlin``), as ``zoneinfo`` does."""
+    zones = zoneinfo.available_timezones()
+    if value in zones:
+        return value
+    hint = suggest_time_zone(value, zones)
+    raise PydanticCustomError(
+        "time_zone",
+        "unknown time zone {got}{hint}",
+        {
+            "got": repr(value),
+            "hint": f" — did you mean {hint!r}?"
+            if hint
+            else " (an IANA name such as 'America/Denver' or 'Europe/Berlin')",
+        },
+    )
+
+
+def suggest_time_zone(value: str, zones: set[str] | frozenset[str]) -> str | None:
+    """The known zone ``value`` most likely means: the same name in another case or with
+    spaces for underscores (``america/new york``), a city alone (``Denver``), or the closest
+    spelling."""
+    wanted = value.strip().replace(" ", "_").lower()
+    by_lower = {zone.lower(): zone for zone in zones}
+    if wanted in by_lower:
+        return by_lower[wanted]
+    cities = {zone.rsplit("/", 1)[-1].lower(): zone for zone in sorted(zones) if "/" in zone}
+    if wanted in cities:
+        return cities[wanted]
+    close = difflib.get_close_matches(wanted, list(by_lower), n=1, cutoff=0.75)
+    if close:
+        return by_lower[close[0]]
+    close = difflib.get_close_matches(wanted.rsplit("/", 1)[-1], list(cities), n=1, cutoff=0.8)
+    return cities[close[0]] if close else None
+
+
 class ProjectSettings(_Section):
     name: str = "kpiboard project"
+    # calendars, schedules and "today" in reports; an IANA name
     timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _check_time_zone(value)
 
 
 class WarehouseSettings(_Section):
@@ -108,10 +171,13 @@ class EtlSettings(_Section):
     parallel: int = Field(default=2, ge=1, le=32)
     # compare keys with the source to find hard deletes every N runs (and with --check-deletes)
     delete_check_every: int = Field(default=10, ge=1)
-    # DuckDB's memory while loading (it spills to disk beyond it), e.g. "512MB", "4GB"
-    memory_limit: str = Field(
-        default="512MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
-    )
+    # DuckDB's memory while loading (it spills to disk beyond it), e.g. "512MB", "4GB", "80%"
+    memory_limit: str = "512MB"
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        return _check_memory_limit(value)
 
 
 class ValidationSettings(_Section):
@@ -120,6 +186,10 @@ class ValidationSettings(_Section):
     suites: Path = Path("suites")
     # GX's Data Docs (HTML) of every validation run; open <data_docs>/index.html
     data_docs: Path = Path("data_docs")
+    # decisions on duplicate clients, CSV: client_id,other_client_id,decision (same|different)
+    duplicates: Path = Path("duplicates.csv")
+    # whether clients of two branches can be one client (the same tax id, phone or e-mail)
+    duplicates_across_branches: bool = True
 
 
 class KpiSettings(_Section):

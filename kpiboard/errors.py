@@ -34,15 +34,19 @@ class SourceUnavailable(KpiboardError):
 class Problem:
     """One problem in a file the user wrote: where (file and line, when known) and what.
 
-    Loaders collect these and raise them together, one ``path:line: message`` line each.
+    Loaders collect these and raise them together, one ``path:line: message`` line each
+    (``path:line:column:`` where the column tells more, as in a syntax error).
     """
 
     path: str | None
     line: int | None
     message: str
+    column: int | None = None
 
     def __str__(self) -> str:
         if self.path is None:
             return self.message
         where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        if self.line is not None and self.column is not None:
+            where += f":{self.column}"
         return f"{where}: {self.message}"

@@ -19,7 +19,7 @@ _HEADER = """\
 
 [project]
 name = {name}
-# Time zone for calendars, schedules and "today" in reports (IANA name).
+# Time zone for calendars, schedules and "today" in reports (IANA name, e.g. "America/Denver").
 timezone = "UTC"
 
 [warehouse]

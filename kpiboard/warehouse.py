@@ -13,7 +13,9 @@ file atomically (``os.replace``). Readers open the snapshot the pointer names, r
 
 A crash or ``kill -9`` at any moment leaves ``CURRENT`` naming a complete snapshot: before the
 ``os.replace`` the old one, after it the new one. A dead run's ``.building`` file is removed by
-the next run, which starts again from the published snapshot.
+the next run, which starts again from the published snapshot. So is a ``.duckdb`` that a run
+renamed into place but died before pointing ``CURRENT`` at: it was never published, and only
+published snapshots count toward the ones kept.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 
 import duckdb
 
+from kpiboard import sandbox
 from kpiboard.core_model import create_core_schema
 from kpiboard.errors import UserError
 from kpiboard.faults import crash_point
@@ -81,7 +84,10 @@ class Warehouse:
         return path if path.exists() else None
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A read-only connection to the published snapshot, in UTC.
+        """A read-only connection to the published snapshot, sandboxed
+        (:func:`kpiboard.sandbox.open_snapshot`: outside world shut, configuration locked, UTC).
+        DuckDB refuses two configurations for one file in one process, so every reader of a
+        snapshot opens it here, whatever SQL it runs.
 
         Between reading the pointer and opening the file, a run may publish and prune the
         snapshot the pointer named: then the pointer names a newer one, so read it again.
@@ -93,12 +99,11 @@ class Warehouse:
                     f"{self.folder}: nothing published yet; run `kpiboard etl run` first"
                 )
             try:
-                con = duckdb.connect(str(path), read_only=True)
+                return sandbox.open_snapshot(path)
             except duckdb.IOException:
                 if path.exists():
                     raise
                 continue  # pruned under us: a newer snapshot is published
-            return start_session(con)
         raise UserError(f"{self.folder}: snapshots are replaced faster than they can be opened")
 
     @contextlib.contextmanager
@@ -120,11 +125,13 @@ class Warehouse:
     def start(self, run_id: str) -> Path:
         """A new snapshot to build, copied from the published one (or empty with the core schema).
 
-        Call under :meth:`lock`. Leftovers of runs that died are removed first.
+        Call under :meth:`lock`. Leftovers of runs that died are removed first: snapshots being
+        built, and snapshots never published (:meth:`prune`).
         """
         self.snapshots.mkdir(parents=True, exist_ok=True)
         for stale in self.snapshots.glob(f"*{BUILDING}*"):
             stale.unlink()
+        self.prune()
         target = self.snapshots / f"{run_id}{BUILDING}"
         current = self.published()
         if current is not None:
@@ -151,11 +158,32 @@ class Warehouse:
         self.prune()
         return final
 
-    def prune(self) -> list[Path]:
-        """Delete published snapshots beyond the newest ``keep`` (never the current one)."""
+    def never_published(self) -> list[Path]:
+        """Snapshots renamed into place by a run that died before pointing ``CURRENT`` at them.
+
+        Each run copies the published snapshot and writes its own copy, so a snapshot that was
+        published has not been written since the current one was: one modified later than the
+        current one never was published. Before the first publish, none was. Call under
+        :meth:`lock` (a live run's snapshot is such a file between its rename and its publish).
+        """
+        snapshots = list(self.snapshots.glob(f"*{PUBLISHED}"))
+        if not (self.folder / POINTER).exists():
+            return snapshots
         current = self.published()
-        published = sorted(self.snapshots.glob(f"*{PUBLISHED}"), reverse=True)
-        removed = [p for p in published[self.keep :] if p != current]
+        if current is None:  # the pointer names a missing file: nothing to compare with
+            return []
+        newest = current.stat().st_mtime_ns
+        return [p for p in snapshots if p != current and p.stat().st_mtime_ns > newest]
+
+    def prune(self) -> list[Path]:
+        """Delete the snapshots never published, and published ones beyond the newest ``keep``
+        (never the current one). Call under :meth:`lock`."""
+        current = self.published()
+        strays = self.never_published()
+        published = sorted(
+            (p for p in self.snapshots.glob(f"*{PUBLISHED}") if p not in strays), reverse=True
+        )
+        removed = strays + [p for p in published[self.keep :] if p != current]
         for path in removed:
             path.unlink(missing_ok=True)
             Path(f"{path}.wal").unlink(missing_ok=True)

@@ -64,8 +64,79 @@ def kind_of_node(node: Node) -> str:
     }.get(tag, f"a {tag} value")
 
 
+def syntax_problem(text: str, exc: MarkedYAMLError) -> tuple[int | None, int | None, str]:
+    """The line, column and plain words of a YAML syntax error, pointing where the mistake
+    most likely is: the tab, the quote or bracket that is never closed, the line whose indent
+    does not fit, rather than where the parser gave up (often many lines later)."""
+    problem, context = str(exc.problem or ""), str(exc.context or "")
+    line_at, column = _place(exc.problem_mark or exc.context_mark)
+    opened_line, opened_column = _place(exc.context_mark) if exc.context_mark else (line_at, column)
+    if "'\\t'" in problem or "\t" in problem:
+        return line_at, column, "invalid YAML: a tab; YAML indents with spaces only"
+    if "quoted scalar" in context:
+        return opened_line, opened_column, "invalid YAML: this quoted string is never closed"
+    for kind, opening, closing in (("flow sequence", "[", "]"), ("flow mapping", "{", "}")):
+        if kind in context:
+            return (
+                opened_line,
+                opened_column,
+                f"invalid YAML: the {opening!r} here is not closed by {closing!r} "
+                f"(or lacks a comma) before line {line_at}",
+            )
+    if "<stream end>" in problem or "end of stream" in problem:
+        return (
+            line_at,
+            column,
+            "invalid YAML: the file ends in the middle of a value (a '[' or '{' never closed?)",
+        )
+    if "simple key" in context and "':'" in problem:
+        return opened_line, opened_column, "invalid YAML: a key without ':' (write key: value)"
+    if "expected <block end>" in problem and line_at is not None:
+        quote = _open_quote(text, (opened_line or 1) - 1, line_at - 1)
+        if quote is not None:
+            return (
+                *quote,
+                f"invalid YAML: this quoted string is not closed on its line, so it runs on "
+                f"to line {line_at}",
+            )
+        return (
+            line_at,
+            column,
+            "invalid YAML: this line does not line up with the lines above (the keys of one "
+            "mapping, and the items of one list, start in the same column)",
+        )
+    detail = f" ({context} from line {opened_line})" if context and opened_line else ""
+    return line_at, column, f"invalid YAML: {problem or 'cannot parse'}{detail}"
+
+
+def _place(mark: object) -> tuple[int | None, int | None]:
+    """A parser mark's 1-based line and column."""
+    if mark is None:
+        return None, None
+    return int(mark.line) + 1, int(mark.column) + 1  # type: ignore[attr-defined]
+
+
+def _open_quote(text: str, first: int, last: int) -> tuple[int, int] | None:
+    """The 1-based line and column of the first value quote left open on its own line
+    (``unit: "count``) among lines ``first`` to ``last`` (0-based, ``last`` excluded)."""
+    lines = text.splitlines()
+    for number in range(max(first, 0), min(last, len(lines))):
+        body = lines[number]
+        if body.lstrip().startswith("#"):
+            continue
+        for quote in ('"', "'"):
+            start = body.find(": " + quote)
+            if start >= 0 and body.count(quote) % 2 == 1:
+                return number + 1, start + 3
+    return None
+
+
 class NodeReader:
     """Reads one file's node tree, recording located problems in ``problems``."""
+
+    explain_syntax = False
+    """Whether a syntax error is reported as :func:`syntax_problem` words it (the line and
+    column to look at, in plain words) rather than as the parser's own message and line."""
 
     def __init__(self, shown: str) -> None:
         self.shown = shown
@@ -82,6 +153,10 @@ class NodeReader:
         try:
             return cast(Node | None, self._yaml.compose(text))
         except MarkedYAMLError as exc:
+            if self.explain_syntax:
+                at, column, message = syntax_problem(text, exc)
+                self.problems.append(Problem(self.shown, at, message, column))
+                return None
             mark = exc.problem_mark or exc.context_mark
             at = int(mark.line) + 1 if mark is not None else None
             self.problem(at, f"invalid YAML: {exc.problem or exc.context or 'cannot parse'}")

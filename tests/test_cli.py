@@ -102,6 +102,7 @@ def test_the_walk_finds_every_command() -> None:
         ("source", "list"),
         ("sql",),
         ("validate",),
+        ("validate", "duplicates"),
         ("validate", "quarantine"),
     ]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
 from pydantic import SecretStr
 
@@ -233,6 +234,48 @@ BROKEN: list[tuple[str, str, str]] = [
         "— did you mean 'incremental'?",
     ),
     (
+        "memory_limit_not_a_size",
+        '[etl]\nparallel = 2\nmemory_limit = "lots"\n',
+        "kpiboard.toml:3: [etl] memory_limit: expected a size like '4GB', '512MB' or '80%' "
+        "(of the machine's memory), got 'lots'",
+    ),
+    (
+        "memory_limit_without_unit",
+        '[etl]\nmemory_limit = "4096"\n',
+        "kpiboard.toml:2: [etl] memory_limit: expected a size like '4GB', '512MB' or '80%' "
+        "(of the machine's memory), got '4096'",
+    ),
+    (
+        "memory_limit_over_all_memory",
+        '[etl]\nmemory_limit = "150%"\n',
+        "kpiboard.toml:2: [etl] memory_limit: expected a size like '4GB', '512MB' or '80%' "
+        "(of the machine's memory), got '150%'",
+    ),
+    (
+        "time_zone_unknown",
+        '[project]\nname = "x"\ntimezone = "Mars/Olympus"\n',
+        "kpiboard.toml:3: [project] timezone: unknown time zone 'Mars/Olympus' "
+        "(an IANA name such as 'America/Denver' or 'Europe/Berlin')",
+    ),
+    (
+        "time_zone_misspelt",
+        '[project]\ntimezone = "Europe/Berln"\n',
+        "kpiboard.toml:2: [project] timezone: unknown time zone 'Europe/Berln' "
+        "— did you mean 'Europe/Berlin'?",
+    ),
+    (
+        "time_zone_in_lower_case",
+        '[project]\ntimezone = "america/denver"\n',
+        "kpiboard.toml:2: [project] timezone: unknown time zone 'america/denver' "
+        "— did you mean 'America/Denver'?",
+    ),
+    (
+        "time_zone_a_city_alone",
+        '[project]\ntimezone = "Denver"\n',
+        "kpiboard.toml:2: [project] timezone: unknown time zone 'Denver' "
+        "— did you mean 'America/Denver'?",
+    ),
+    (
         "project_dir_in_file",
         '# where am I?\nproject_dir = "/srv/elsewhere"\n\n[project]\nname = "x"\n',
         "kpiboard.toml:2: unknown key 'project_dir' (the file's folder is the project)",
@@ -352,6 +395,12 @@ BAD_ENVIRONMENT: list[tuple[str, dict[str, str], str]] = [
         "expected true or false, got 'maybe'",
     ),
     (
+        "time_zone_unknown",
+        {"KPIBOARD_PROJECT_TIMEZONE": "Europe/Pariss"},
+        "environment variable KPIBOARD_PROJECT_TIMEZONE: [project] timezone: "
+        "unknown time zone 'Europe/Pariss' — did you mean 'Europe/Paris'?",
+    ),
+    (
         "source_url_malformed",
         {"KPIBOARD_SOURCE_STOCK_URL": "mysql://reader@/stock"},
         "environment variable KPIBOARD_SOURCE_STOCK_URL: [sources[1]] url: "
@@ -373,6 +422,23 @@ def test_bad_environment_value_names_the_variable(
 
 
 # --- no file -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("memory_limit", "zone"),
+    [("512MB", "UTC"), ("4 GB", "America/Denver"), ("1.5GiB", "Europe/Berlin"), ("80%", "UTC")],
+)
+def test_memory_limits_duckdb_takes_and_known_time_zones_are_accepted(
+    tmp_path: Path, memory_limit: str, zone: str
+) -> None:
+    text = f'[project]\ntimezone = "{zone}"\n\n[etl]\nmemory_limit = "{memory_limit}"\n'
+    settings = parse_settings(text, tmp_path / "kpiboard.toml")
+    assert (settings.etl.memory_limit, settings.project.timezone) == (memory_limit, zone)
+    con = duckdb.connect()
+    try:  # what the pipeline does with it
+        con.execute(f"SET memory_limit = '{settings.etl.memory_limit}'")
+    finally:
+        con.close()
 
 
 def test_missing_file_says_to_run_init(tmp_path: Path) -> None:

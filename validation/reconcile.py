@@ -2,9 +2,10 @@
 
 For each table a run synced: the source's row count must equal the live rows in
 ``raw_<source>.<table>``, and those split exactly into rows that passed (what ``stg_`` shows the
-models) and rows held in quarantine. The figures go to ``validation.reconciliation`` in the
-snapshot; a table that does not balance is named in the run's summary (on a live source, rows
-written during the run can make the source count move: the message says so).
+models, values withheld or not) and rows held out of core in quarantine. The figures go to
+``validation.reconciliation`` in the snapshot; a table that does not balance is named in the
+run's summary (on a live source, rows written during the run can make the source count move: the
+message says so).
 """
 
 from __future__ import annotations
@@ -54,12 +55,7 @@ def reconcile(
         passed = _count(con, f'SELECT count(*) FROM "stg_{t.source}"."{t.table}"')
         held = 0
         if quarantine.excluded(con, t.table):
-            held = _count(
-                con,
-                f'SELECT count(DISTINCT row_key) FROM {quarantine.SCHEMA}."{t.table}" '
-                "WHERE source = ?",
-                [t.source],
-            )
+            held = quarantine.rows_held(con, t.source, t.table)
         out.append(Reconciliation(t.source, t.table, t.source_rows, loaded, passed, held))
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     con.execute(

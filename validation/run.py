@@ -41,6 +41,7 @@ from validation.suite.model import RowFilter, RowsMatchSource, Sql
 
 RESULTS_SCHEMA = "validation"
 FILTER_SCHEMA = "_validation"
+HISTORY_PREFIX = "hist_"  # the staging views that keep rows deleted at the source (etl.transform)
 
 
 class ValidationFailed(EtlError):
@@ -137,15 +138,30 @@ def relation(reference: str) -> tuple[str, str]:
     return ("core", table) if scope == "core" else (f"stg_{scope}", table)
 
 
-def resolve(reference: str) -> str:
-    schema, table = relation(reference)
-    return f'"{schema}"."{table}"'
+class _Resolve:
+    """``resolve(reference)``: the quoted relation a table reference is validated on.
+    ``resolve.with_deleted(reference)``: the relation that also holds the raw table's rows
+    deleted at the source (``hist_<source or group>``), where ``exists_in`` looks references up:
+    a client deleted at the source stays in core, so its invoices are no orphans."""
+
+    def __call__(self, reference: str) -> str:
+        schema, table = relation(reference)
+        return f'"{schema}"."{table}"'
+
+    def with_deleted(self, reference: str) -> str:
+        schema, table = relation(reference)
+        if schema != "core":
+            schema = HISTORY_PREFIX + schema.removeprefix("stg_")
+        return f'"{schema}"."{table}"'
+
+
+resolve = _Resolve()
 
 
 def passed_counts(con: duckdb.DuckDBPyConnection, suites: Sequence[Suite]) -> dict[str, int]:
-    """The rows each raw table passes on to the models (its ``stg_`` view, quarantine left out),
-    for the core suites' ``rows_match_source``: a core table built one row per raw row must have
-    exactly that many."""
+    """The rows each raw table passes on to the models (its ``hist_`` view: quarantine left out,
+    rows deleted at the source kept, as dimensions keep them), for the core suites'
+    ``rows_match_source``: a dimension built one row per raw row must have exactly that many."""
     references = {
         e.source
         for s in suites
@@ -155,7 +171,7 @@ def passed_counts(con: duckdb.DuckDBPyConnection, suites: Sequence[Suite]) -> di
     }
     out = {}
     for reference in sorted(references):
-        row = con.execute(f"SELECT count(*) FROM {resolve(reference)}").fetchone()
+        row = con.execute(f"SELECT count(*) FROM {resolve.with_deleted(reference)}").fetchone()
         out[reference] = int(row[0]) if row else 0
     return out
 
@@ -276,6 +292,8 @@ def record(
                 failing_rows_sql=r.failing_keys_sql,
                 key=[k for k in p.key if k != "_source"],
                 offending=list(p.expectation.columns()[:1]),
+                hold=p.expectation.hold,
+                withheld=p.expectation.withheld(),
             )
         con.execute(
             f"INSERT INTO {RESULTS_SCHEMA}.results VALUES ({', '.join(['?'] * 14)})",
@@ -296,6 +314,8 @@ def record(
                 now,
             ],
         )
+    if layer == "raw":
+        quarantine.hold_documents(con, run_id, documents(outcomes))
     return report
 
 
@@ -469,6 +489,60 @@ def _ensure_results(con: duckdb.DuckDBPyConnection) -> None:
             quarantined BIGINT, sample VARCHAR, error VARCHAR, location VARCHAR,
             validated_at TIMESTAMP)"""
     )
+
+
+def documents(outcomes: Sequence[Outcome]) -> list[quarantine.Document]:
+    """The documents the raw suites of ``outcomes`` declare (``part_of``), with their parts;
+    a declaration whose document table was not validated in this run is left out."""
+    return _documents({o.planned.suite.table: (o.planned.suite, o.planned.key) for o in outcomes})
+
+
+def documents_of(
+    suites: Sequence[Suite], keys: Mapping[str, Sequence[str]], present: Collection[str]
+) -> list[quarantine.Document]:
+    """The documents every raw suite declares whose table is ``present`` (a reference), each
+    row named by ``keys`` (:func:`validation.quarantine.row_keys`): what a run holds whole after
+    quarantining rows outside its chosen suites (values that did not convert)."""
+    return _documents(
+        {
+            s.table: (s, (*s.scope, *keys.get(s.table, ())))
+            for s in suites
+            if s.layer == "raw" and s.table in present
+        }
+    )
+
+
+def _documents(
+    planned: Mapping[str, tuple[Suite, Sequence[str]]],
+) -> list[quarantine.Document]:
+    parts: dict[str, list[quarantine.Part]] = {}
+    for suite, key in planned.values():
+        part_of = suite.part_of
+        if part_of is None or part_of.table not in planned:
+            continue
+        parts.setdefault(part_of.table, []).append(
+            quarantine.Part(
+                table=relation(suite.table)[1],
+                relation=resolve(suite.table),
+                key=tuple(k for k in key if k != "_source"),
+                document_key=part_of.key,
+                expectation=f"{suite.table}:{quarantine.HELD_WITH_DOCUMENT}",
+            )
+        )
+    out = []
+    for table, members in sorted(parts.items()):
+        _, document_key = planned[table]
+        out.append(
+            quarantine.Document(
+                table=relation(table)[1],
+                relation=resolve(table),
+                history=resolve.with_deleted(table),
+                key=tuple(k for k in document_key if k != "_source"),
+                expectation=f"{table}:{quarantine.HELD_WITH_DOCUMENT}",
+                parts=tuple(members),
+            )
+        )
+    return out
 
 
 def run_layer(

@@ -420,3 +420,255 @@ def test_readers_never_see_a_mixed_state(tmp_path: Path) -> None:
     assert all(a == b for a, b in seen), [s for s in seen if s[0] != s[1]][:5]
     assert len({a for a, _ in seen}) >= 2  # it read across at least one publish
     assert _published(project, "SELECT count(*) FROM raw_shop.items") == [(65,)]
+
+
+# -- values that do not convert, and what runs leave behind -------------------------------------
+
+CONVERSION_CASES = [
+    # column (SQLite declared type), stored text, what _invalid says
+    ("qty INTEGER", "'12 pcs'", "qty: '12 pcs' is not an integer"),
+    ("price NUMERIC(12,2)", "'1,200.00'", "price: '1,200.00' is not a number"),
+    ("ratio FLOAT", "'pi'", "ratio: 'pi' is not a number"),
+    ("paid BOOLEAN", "'maybe'", "paid: 'maybe' is not a boolean"),
+    ("day DATE", "'n/a'", "day: 'n/a' is not a date"),
+    ("at DATETIME", "'31/12/2026 10:00'", "at: '31/12/2026 10:00' is not a timestamp"),
+    (
+        "due DATE",
+        "'" + "x" * 60 + "'",
+        "due: '" + "x" * 39 + "…' is not a date",  # cut to 40 characters
+    ),
+    ("note TEXT", "'anything'", None),  # text takes every value
+    ("day DATE", "NULL", None),  # NULL is a value of every type
+]
+
+
+@pytest.mark.parametrize(("column", "stored", "reason"), CONVERSION_CASES)
+def test_a_value_that_does_not_convert_is_null_and_its_row_says_why(
+    tmp_path: Path, column: str, stored: str, reason: str | None
+) -> None:
+    url = f"sqlite:///{tmp_path}/s.sqlite"
+    list(_seeded(url))
+    _execute(
+        url,
+        f"CREATE TABLE odd (id INTEGER PRIMARY KEY, {column})",
+        f"INSERT INTO odd VALUES (1, {stored})",
+    )
+    project = _project(tmp_path / "p", url)
+    result = pipeline.run(load_settings(project))
+    assert result.status == pipeline.SUCCESS, result.errors
+    name = column.split()[0]
+    rows = _published(project, f'SELECT id, "{name}" IS NULL, _invalid FROM raw_shop.odd')
+    assert rows == [(1, stored == "NULL" or reason is not None, reason)]
+    by_table = {t.table: t for t in result.tables}
+    assert by_table["odd"].rows_invalid == (1 if reason else 0)
+    assert by_table["items"].rows_invalid == 0
+    assert _published(project, "SELECT count(*) FROM raw_shop.items WHERE _invalid IS NULL") == [
+        (50,)
+    ]
+
+
+def test_every_value_of_a_row_that_does_not_convert_is_named(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/s.sqlite"
+    list(_seeded(url))
+    _execute(
+        url,
+        "UPDATE items SET amount = '1,200.00', updated_at = 'yesterday' WHERE id = 3",
+        "UPDATE items SET is_deleted = 'nope' WHERE id = 4",
+    )
+    project = _project(tmp_path / "p", url)
+    result = pipeline.run(load_settings(project))
+    assert result.status == pipeline.SUCCESS, result.errors
+    assert _published(
+        project,
+        "SELECT id, amount, is_deleted, updated_at, _invalid FROM raw_shop.items "
+        "WHERE _invalid IS NOT NULL ORDER BY id",
+    ) == [
+        (
+            3,
+            None,
+            False,
+            None,
+            "amount: '1,200.00' is not a number; updated_at: 'yesterday' is not a timestamp",
+        ),
+        (
+            4,
+            Decimal("4.05"),
+            None,
+            T0 + dt.timedelta(minutes=4),
+            "is_deleted: 'nope' is not a boolean",
+        ),
+    ]
+    assert {t.table: t.rows_invalid for t in result.tables} == {"items": 2, "notes": 0}
+
+
+def test_a_key_that_does_not_convert_reloads_its_table_instead_of_merging(tmp_path: Path) -> None:
+    """A NULL key matches no earlier version of its row: merged, each change would add a copy;
+    and it matches no key at the source: the delete check would call it deleted."""
+    url = f"sqlite:///{tmp_path}/s.sqlite"
+    list(_seeded(url))
+    _execute(
+        url,
+        "CREATE TABLE rates (day DATE PRIMARY KEY, rate NUMERIC(8,4), updated_at DATETIME)",
+        "INSERT INTO rates VALUES ('2026-01-01', 1.1, '2026-01-01 09:00:00'), "
+        "('someday', 1.2, '2026-01-01 09:00:00')",
+    )
+    project = _project(tmp_path / "p", url)
+    pipeline.run(load_settings(project))
+    _execute(
+        url,
+        "UPDATE rates SET rate = 1.3, updated_at = '2026-02-01 09:00:00' WHERE day = 'someday'",
+    )
+    result = pipeline.run(load_settings(project), check_deletes=True)
+    assert result.status == pipeline.SUCCESS, result.errors
+    rates = next(t for t in result.tables if t.table == "rates")
+    assert (rates.mode, rates.rows_read, rates.rows_invalid, rates.rows_deleted) == (
+        "full",
+        2,
+        1,
+        0,
+    )
+    assert next(t for t in result.tables if t.table == "items").mode == "incremental"
+    assert _published(
+        project, "SELECT day, rate, _deleted_at, _invalid FROM raw_shop.rates ORDER BY day"
+    ) == [
+        (dt.date(2026, 1, 1), Decimal("1.1000"), None, None),
+        (None, Decimal("1.3000"), None, "day: 'someday' is not a date"),
+    ]
+
+
+def test_raw_tables_of_an_older_snapshot_get_the_invalid_column_without_a_full_run(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/s.sqlite"
+    list(_seeded(url))
+    project = _project(tmp_path / "p", url)
+    pipeline.run(load_settings(project))
+    published = load_settings(project).open_warehouse().published()
+    assert published is not None
+    con = duckdb.connect(str(published))  # as a kpiboard without _invalid left it
+    for table in ("items", "notes"):
+        con.execute(f"ALTER TABLE raw_shop.{table} DROP COLUMN _invalid")
+    con.close()
+    _execute(
+        url, "UPDATE items SET amount = 'lots', updated_at = '2026-03-01 00:00:00' WHERE id = 1"
+    )
+    result = pipeline.run(load_settings(project), tables=["items"])  # notes is not synced
+    assert result.status == pipeline.SUCCESS, result.errors
+    assert [t.mode for t in result.tables] == ["incremental"]
+    assert _published(
+        project, "SELECT id, _invalid FROM raw_shop.items WHERE id < 3 ORDER BY id"
+    ) == [
+        (1, "amount: 'lots' is not a number"),
+        (2, None),
+    ]
+    assert _published(project, "SELECT count(_invalid), count(*) FROM raw_shop.notes") == [(0, 5)]
+
+
+def _history(project: Path, sql: str) -> list[tuple[object, ...]]:
+    engine = sa.create_engine(f"sqlite:///{project}/app.sqlite")
+    try:
+        with engine.connect() as con:
+            return [tuple(r) for r in con.execute(sa.text(sql))]
+    finally:
+        engine.dispose()
+
+
+def test_an_app_database_of_an_older_kpiboard_gets_the_new_columns(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/s.sqlite"
+    list(_seeded(url))
+    project = _project(tmp_path / "p", url)
+    pipeline.run(load_settings(project))
+    engine = sa.create_engine(f"sqlite:///{project}/app.sqlite")
+    with engine.begin() as con:
+        con.execute(sa.text("ALTER TABLE etl_table_runs DROP COLUMN rows_invalid"))
+    engine.dispose()
+    _execute(
+        url, "UPDATE items SET amount = 'lots', updated_at = '2026-03-01 00:00:00' WHERE id = 1"
+    )
+    second = pipeline.run(load_settings(project))
+    assert _history(
+        project,
+        f"SELECT table_name, rows_invalid FROM etl_table_runs WHERE run_id = '{second.run_id}' "
+        "ORDER BY table_name",
+    ) == [("items", 1), ("notes", 0)]
+
+
+def test_a_run_failed_by_an_unexpected_error_records_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path}/s.sqlite"
+    list(_seeded(url))
+    project = _project(tmp_path / "p", url)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise duckdb.ConversionException("Conversion Error: something\nLINE 1: SELECT …")
+
+    monkeypatch.setattr(pipeline.transform, "create_staging_views", broken)
+    with pytest.raises(duckdb.ConversionException):
+        pipeline.run(load_settings(project))
+    assert _history(project, "SELECT status, error, snapshot FROM etl_runs") == [
+        ("failed", "ConversionException: Conversion Error: something", None)
+    ]
+    assert load_settings(project).open_warehouse().published() is None
+
+
+@pytest.mark.parametrize(
+    ("point", "status", "published"),
+    [("extracted", "died", False), ("published", "published", True)],
+)
+def test_a_run_whose_process_died_is_recorded_by_the_next_run(
+    tmp_path: Path, point: str, status: str, published: bool
+) -> None:
+    url = f"sqlite:///{tmp_path}/s.sqlite"
+    list(_seeded(url))
+    project = _project(tmp_path / "p", url)
+    killed = subprocess.run(
+        [sys.executable, "-m", "kpiboard", "etl", "run", "-p", str(project)],
+        env={**os.environ, CRASH_ENV: point},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert killed.returncode == -9, killed.stderr
+    [(dead, before)] = _history(project, "SELECT run_id, status FROM etl_runs")
+    assert before == "running"
+
+    rerun = pipeline.run(load_settings(project))
+    runs = dict(
+        (r[0], r[1:])
+        for r in _history(project, "SELECT run_id, status, snapshot, error FROM etl_runs")
+    )
+    assert runs[rerun.run_id][0] == "success"
+    dead_status, dead_snapshot, dead_error = runs[dead]
+    assert dead_status == status
+    assert dead_snapshot == (f"{dead}.duckdb" if published else None)
+    assert isinstance(dead_error, str)
+    assert dead_error.endswith(f"(found by run {rerun.run_id})")
+    assert ("after publishing" in dead_error) == published
+
+
+def test_a_snapshot_never_published_is_removed_and_does_not_count_as_kept(tmp_path: Path) -> None:
+    """A run killed between renaming its snapshot into place and pointing CURRENT at it leaves a
+    ``.duckdb`` newer than the published one; keeping it would push a published one out."""
+    url = f"sqlite:///{tmp_path}/s.sqlite"
+    list(_seeded(url))
+    project = _project(tmp_path / "p", url, extra="")
+    with (project / "kpiboard.toml").open("a") as fh:
+        fh.write("\n[warehouse]\nkeep_snapshots = 2\n")
+    first = pipeline.run(load_settings(project))
+    killed = subprocess.run(
+        [sys.executable, "-m", "kpiboard", "etl", "run", "-p", str(project)],
+        env={**os.environ, CRASH_ENV: "renamed"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert killed.returncode == -9, killed.stderr
+    snapshots = project / "warehouse" / "snapshots"
+    assert len(list(snapshots.glob("*.duckdb"))) == 2  # the published one and the stray
+    third = pipeline.run(load_settings(project))
+    assert first.snapshot is not None and third.snapshot is not None
+    assert sorted(p.name for p in snapshots.glob("*.duckdb")) == sorted(
+        [first.snapshot.name, third.snapshot.name]
+    )
+    assert load_settings(project).open_warehouse().published() == third.snapshot

@@ -3,8 +3,9 @@ and the KPIs, plans and scorecard the case table evaluates against it.
 
 Two branches in different time zones (``denver`` on America/Denver, ``austin`` on
 America/Chicago), six employees of three roles (one leaves on 2025-02-14, one is hired on
-2025-03-01), six clients of three segments and four acquisition channels, three products of
-three categories. The facts are a few dozen rows, each placed for an edge case:
+2025-03-01), six clients of three segments and four acquisition channels (one of them typed in
+twice: the duplicate record points to it by ``master_client_id`` and has an invoice of its own),
+three products of three categories. The facts are a few dozen rows, each placed for an edge case:
 
 - invoices in 2024 and 2025 (year over year), a cancelled invoice, two credit notes (negative),
   no austin invoice in February 2025 (a month with no rows for one slice), invoices on
@@ -41,7 +42,7 @@ from kpi_designer.engine import CACHE_ROWS, WORKERS, Definitions, Engine
 from kpi_designer.loader import load_kpis
 from kpi_designer.plans import load_plans
 from kpi_designer.scorecards import load_scorecards
-from kpiboard import urls
+from kpiboard import sandbox, urls
 from kpiboard.core_model import CORE_TABLES, create_core_schema, ddl
 
 SERVER = "postgresql://postgres@127.0.0.1:5432/{db}"
@@ -53,6 +54,7 @@ DENVER, AUSTIN = "denver", "austin"
 DANA, ELI, FINN = "crm_denver:1", "crm_denver:2", "crm_denver:3"
 GUS, HANA, IVY = "crm_austin:1", "crm_austin:2", "crm_austin:3"
 ACME, BO, CLINIC = "crm_denver:101", "crm_denver:102", "crm_denver:103"
+ACME_AGAIN = "crm_denver:104"  # Acme School typed in a second time: a duplicate of ACME
 COLLEGE, DENTAL, EVE = "crm_austin:201", "crm_austin:202", "crm_austin:203"
 TONER, PRINTER, REPAIR = "stock:1", "stock:2", "stock:3"
 
@@ -77,14 +79,15 @@ EMPLOYEES = (
     ],
 )
 CLIENTS = (
-    "client_id branch_id name kind segment acquisition_channel owner_id",
+    "client_id branch_id name kind segment acquisition_channel owner_id master_client_id",
     [
-        (ACME, DENVER, "Acme School", "company", "key", "referral", DANA),
-        (BO, DENVER, "Bo Smith", "person", "small", "website_form", DANA),
-        (CLINIC, DENVER, "Clear Clinic", "company", "regular", "call_in", ELI),
-        (COLLEGE, AUSTIN, "Austin College", "company", "key", "referral", GUS),
-        (DENTAL, AUSTIN, "Dental Group", "company", "regular", "website_form", GUS),
-        (EVE, AUSTIN, "Eve Ray", "person", "small", "walk_in", IVY),
+        (ACME, DENVER, "Acme School", "company", "key", "referral", DANA, None),
+        (BO, DENVER, "Bo Smith", "person", "small", "website_form", DANA, None),
+        (CLINIC, DENVER, "Clear Clinic", "company", "regular", "call_in", ELI, None),
+        (ACME_AGAIN, DENVER, "ACME  School", "company", "key", "referral", DANA, ACME),
+        (COLLEGE, AUSTIN, "Austin College", "company", "key", "referral", GUS, None),
+        (DENTAL, AUSTIN, "Dental Group", "company", "regular", "website_form", GUS, None),
+        (EVE, AUSTIN, "Eve Ray", "person", "small", "walk_in", IVY, None),
     ],
 )
 PRODUCTS = (
@@ -120,6 +123,8 @@ INVOICES = (
         ("crm_denver:2507", DENVER, "2025-03-28", "invoice", "issued", BO, DANA, "300"),
         ("crm_denver:2508", DENVER, "2025-04-15", "invoice", "issued", CLINIC, DANA, "800"),
         ("crm_denver:2509", DENVER, "2025-05-02", "invoice", "issued", ACME, DANA, "1100"),
+        # Acme School's duplicate record: counts for Acme School
+        ("crm_denver:2512", DENVER, "2025-05-20", "invoice", "issued", ACME_AGAIN, DANA, "250"),
         ("crm_denver:2510", DENVER, "2025-06-30", "invoice", "issued", BO, DANA, "450"),
         ("crm_austin:2401", AUSTIN, "2024-01-20", "invoice", "paid", COLLEGE, GUS, "2000"),
         ("crm_austin:2402", AUSTIN, "2024-02-14", "invoice", "paid", DENTAL, GUS, "800"),
@@ -939,7 +944,7 @@ def make_engine(
     run at once; its cache holds ``cache_rows`` rows."""
 
     def connect() -> duckdb.DuckDBPyConnection:
-        con = duckdb.connect(str(warehouse), read_only=True)
+        con = sandbox.open_snapshot(warehouse)
         return con if opened is None else cast(duckdb.DuckDBPyConnection, Counted(con, opened))
 
     return Engine(

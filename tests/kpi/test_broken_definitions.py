@@ -52,7 +52,46 @@ BROKEN = [
     Broken(
         "not_yaml",
         "kpis: [\n",
-        ("kpis/k.yaml:2: invalid YAML: expected the node content, but found '<stream end>'",),
+        (
+            "kpis/k.yaml:2:1: invalid YAML: the file ends in the middle of a value (a '[' or '{' never closed?)",
+        ),
+    ),
+    # a syntax error is one line at the line and column to look at, in plain words
+    Broken(
+        "tab",
+        GOOD.replace("    unit: count", "\tunit: count"),
+        ("kpis/k.yaml:14:1: invalid YAML: a tab; YAML indents with spaces only",),
+    ),
+    Broken(
+        "quote_that_runs_on",
+        GOOD.replace("unit: money", 'unit: "money').replace("net_amount", '"net_amount"'),
+        (
+            "kpis/k.yaml:5:11: invalid YAML: this quoted string is not closed on its line, so it runs on to line 9",
+        ),
+    ),
+    Broken(
+        "quote_never_closed",
+        GOOD.replace("agg: count", 'agg: "count'),
+        ("kpis/k.yaml:17:10: invalid YAML: this quoted string is never closed",),
+    ),
+    Broken(
+        "bracket_never_closed",
+        GOOD.replace("filter: status <> 'cancelled'", "filter: [\"status <> 'cancelled'\""),
+        (
+            "kpis/k.yaml:10:13: invalid YAML: the '[' here is not closed by ']' (or lacks a comma) before line 11",
+        ),
+    ),
+    Broken(
+        "indent_that_lines_up_with_nothing",
+        GOOD.replace("    unit: count", "   unit: count"),
+        (
+            "kpis/k.yaml:14:4: invalid YAML: this line does not line up with the lines above (the keys of one mapping, and the items of one list, start in the same column)",
+        ),
+    ),
+    Broken(
+        "key_without_colon",
+        GOOD.replace("    unit: count", "    unit count"),
+        ("kpis/k.yaml:14:5: invalid YAML: a key without ':' (write key: value)",),
     ),
     Broken("empty", "", ("kpis/k.yaml:1: empty file: a KPI file holds a list under kpis:",)),
     Broken("not_a_list", "kpis: revenue\n", ("kpis/k.yaml:1: kpis must be a list, not a string",)),
@@ -432,6 +471,82 @@ def test_every_problem_of_every_file_is_reported_at_once(tmp_path: Path) -> None
     assert [str(p).split(":")[0] for p in error.value.problems] == ["kpis/a.yaml", "kpis/b.yaml"]
 
 
+USERS = """\
+kpis:
+  - id: avg_check
+    label: Average check
+    description: d.
+    unit: money
+    type: ratio
+    numerator: revenue
+    denominator: invoice_count
+  - id: avg_check_growth
+    label: Average check growth
+    description: d.
+    unit: percent
+    type: period_over_period
+    kpi: avg_check
+    compare: previous_period
+  - id: typo
+    label: Typo
+    description: d.
+    unit: money
+    type: derived
+    expr: revenu
+"""
+
+
+@pytest.mark.parametrize(
+    ("sales", "message"),
+    [
+        (
+            GOOD.replace("    unit: count", "\tunit: count"),
+            "kpis/a.yaml:14:1: invalid YAML: a tab; YAML indents with spaces only (its KPIs are not loaded, nor avg_check, avg_check_growth, which use them)",
+        ),
+        (
+            GOOD.replace("unit: count", "unit: counts"),
+            "kpis/a.yaml:14: kpi 'invoice_count': unit 'counts' is not one of money, count, percent, hours, days — did you mean 'count'? (also leaves out avg_check, avg_check_growth, which use it)",
+        ),
+    ],
+    ids=["syntax_error", "kpi_with_a_problem"],
+)
+def test_kpis_using_a_broken_kpi_are_named_on_its_problem_not_reported_again(
+    tmp_path: Path, sales: str, message: str
+) -> None:
+    folder = tmp_path / "kpis"
+    folder.mkdir()
+    (folder / "a.yaml").write_text(sales)
+    (folder / "b.yaml").write_text(USERS)
+    with pytest.raises(DefinitionError) as error:
+        load_kpis(folder)
+    assert [str(p) for p in error.value.problems] == [
+        message,
+        # a name no file defines is still a problem of its own
+        "kpis/b.yaml:16: kpi 'typo': unknown KPI 'revenu' — did you mean 'revenue'?",
+    ]
+
+
+def test_an_unknown_kpi_named_twice_by_a_ratio_is_one_problem(tmp_path: Path) -> None:
+    folder = tmp_path / "kpis"
+    folder.mkdir()
+    (folder / "k.yaml").write_text(
+        kpi("""
+            - id: share
+              label: Share
+              description: d.
+              unit: percent
+              type: ratio
+              numerator: {kpi: revenu, filter: "status = 'paid'"}
+              denominator: revenu
+            """)
+    )
+    with pytest.raises(DefinitionError) as error:
+        load_kpis(folder)
+    assert [str(p) for p in error.value.problems] == [
+        "kpis/k.yaml:18: kpi 'share': unknown KPI 'revenu' — did you mean 'revenue'?"
+    ]
+
+
 PLAN_HEADER = "kpi,period,employee,branch,plan\n"
 
 
@@ -460,6 +575,10 @@ PLAN_HEADER = "kpi,period,employee,branch,plan\n"
             "kpi,period,product,plan\nrevenue,2026-03,p1,5\n",
             "plans/p.csv:2: kpi 'revenue' cannot be sliced by 'product'",
         ),
+        (  # a quote left open: one line, not the rest of the file quoted as a plan value
+            PLAN_HEADER + 'revenue,2026-03,e1,,"100\nrevenue,2026-04,e1,,120\n',
+            "plans/p.csv:2: a quote in this row is not closed on its line, so its cell runs on to the end of the file",
+        ),
         (
             PLAN_HEADER + "revenue,2026-03,e1,,100\nrevenue,2026-03,e1,,120\n",
             "plans/p.csv:3: a plan for 'revenue' in this period and slice is already set at plans/p.csv:2",
@@ -475,6 +594,20 @@ def test_a_broken_plan_file_gives_its_located_message(
     with pytest.raises(DefinitionError) as error:
         load_plans(tmp_path / "plans", kpis)
     assert [str(p) for p in error.value.problems] == [message]
+
+
+def test_rows_after_a_cell_with_a_line_break_keep_their_line_numbers(tmp_path: Path) -> None:
+    kpis = _good_kpis(tmp_path)
+    (tmp_path / "plans").mkdir()
+    (tmp_path / "plans" / "p.csv").write_text(
+        PLAN_HEADER + 'revenue,2026-03,e1,,"100\n"\nrevenu,2026-04,e1,,120\n'
+    )
+    with pytest.raises(DefinitionError) as error:
+        load_plans(tmp_path / "plans", kpis)
+    assert [str(p) for p in error.value.problems] == [
+        "plans/p.csv:2: a quote in this row is not closed on its line, so its cell runs on to line 3",
+        "plans/p.csv:4: unknown KPI 'revenu' — did you mean 'revenue'?",
+    ]
 
 
 CARD = """\
@@ -513,6 +646,10 @@ bonus: base_amount * score
         (
             CARD.replace("min_achievement", "min"),
             "scorecards/s.yaml:8: gates 1: unknown key 'min' — did you mean 'min_achievement'?",
+        ),
+        (
+            CARD.replace("weight: 0.7}", "weight: 0.7"),
+            "scorecards/s.yaml:5:5: invalid YAML: the '{' here is not closed by '}' (or lacks a comma) before line 6",
         ),
         (
             CARD + "bonuses: 1\n",

@@ -27,6 +27,7 @@ import pytest
 
 from kpi_designer import model as m
 from kpi_designer.engine import Engine
+from kpiboard import sandbox
 
 D = dt.date.fromisoformat
 # members of the fixture company (conftest.py) the queries name
@@ -77,6 +78,13 @@ LINES = (
     " JOIN core.fct_invoice AS i ON i.invoice_id = l.invoice_id WHERE i.status <> 'cancelled')"
 )
 """Lines of invoices that count, with the invoice's date, sales manager and client."""
+REVENUE_CLIENTS = (
+    "(SELECT i.*, COALESCE(k.master_client_id, i.client_id) AS one_client"
+    " FROM core.fct_invoice AS i JOIN core.dim_client AS k ON k.client_id = i.client_id"
+    " WHERE i.status <> 'cancelled')"
+)
+"""Invoices that count as revenue with ``one_client``: the client, or the record it is a
+duplicate of (``dim_client.master_client_id``), which is how KPIs count clients."""
 
 
 # -- simple KPIs: every grain ----------------------------------------------------------------------
@@ -177,12 +185,45 @@ SIMPLE_AGGREGATIONS = [
         D("2025-06-30"),
         "quarter",
         f"""
-        SELECT d.quarter_start, i.branch_id, COUNT(DISTINCT i.client_id)
-        FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        SELECT d.quarter_start, i.branch_id, COUNT(DISTINCT i.one_client)
+        FROM {REVENUE_CLIENTS} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
         WHERE i.issued_on BETWEEN '2024-01-01' AND '2025-06-30'
         GROUP BY d.quarter_start, i.branch_id
         """,
         by=("branch",),
+    ),
+    # a client typed in twice (ACME_AGAIN, a duplicate of ACME) is one client: May 2025 has
+    # invoices of both records and Denver counts it once
+    Case(
+        "invoiced_clients_count_a_duplicate_once",
+        "invoiced_clients",
+        D("2025-04-01"),
+        D("2025-06-30"),
+        "month",
+        """
+        SELECT d.month_start, i.branch_id, COUNT(DISTINCT COALESCE(k.master_client_id, i.client_id))
+        FROM core.fct_invoice AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        JOIN core.dim_client AS k ON k.client_id = i.client_id
+        WHERE i.status <> 'cancelled' AND i.issued_on BETWEEN '2025-04-01' AND '2025-06-30'
+        GROUP BY d.month_start, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    # revenue by client: the duplicate's invoice is under its master, as one row
+    Case(
+        "revenue_by_client_puts_a_duplicate_under_its_master",
+        "revenue",
+        D("2025-04-01"),
+        D("2025-06-30"),
+        "quarter",
+        """
+        SELECT d.quarter_start, COALESCE(k.master_client_id, i.client_id), SUM(i.net_amount)
+        FROM core.fct_invoice AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        JOIN core.dim_client AS k ON k.client_id = i.client_id
+        WHERE i.status <> 'cancelled' AND i.issued_on BETWEEN '2025-04-01' AND '2025-06-30'
+        GROUP BY 1, 2
+        """,
+        by=("client",),
     ),
     # two distinct counts of one column with their own filters, in one scan
     Case(
@@ -193,9 +234,9 @@ SIMPLE_AGGREGATIONS = [
         "quarter",
         f"""
         SELECT d.quarter_start, i.branch_id,
-            COUNT(DISTINCT i.client_id) FILTER (WHERE i.kind = 'credit_note')
-                * 1.0 / COUNT(DISTINCT i.client_id)
-        FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+            COUNT(DISTINCT i.one_client) FILTER (WHERE i.kind = 'credit_note')
+                * 1.0 / COUNT(DISTINCT i.one_client)
+        FROM {REVENUE_CLIENTS} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
         WHERE i.issued_on BETWEEN '2025-01-01' AND '2025-06-30'
         GROUP BY d.quarter_start, i.branch_id
         """,
@@ -920,9 +961,9 @@ CUMULATIVE = [
         D("2025-06-30"),
         "month",
         f"""
-        SELECT c.month_start, i.branch_id, COUNT(DISTINCT i.client_id)
+        SELECT c.month_start, i.branch_id, COUNT(DISTINCT i.one_client)
         FROM core.dim_date AS c
-        JOIN {REVENUE} AS i ON i.issued_on BETWEEN c.year_start AND c.calendar_date
+        JOIN {REVENUE_CLIENTS} AS i ON i.issued_on BETWEEN c.year_start AND c.calendar_date
         WHERE c.calendar_date = c.month_end
           AND c.calendar_date BETWEEN '2025-01-01' AND '2025-06-30'
         GROUP BY c.month_start, i.branch_id
@@ -938,9 +979,9 @@ CUMULATIVE = [
         D("2025-03-30"),
         "week",
         f"""
-        SELECT c.week_start, i.branch_id, COUNT(DISTINCT i.client_id)
+        SELECT c.week_start, i.branch_id, COUNT(DISTINCT i.one_client)
         FROM core.dim_date AS c
-        JOIN {REVENUE} AS i ON i.issued_on BETWEEN c.calendar_date - 29 AND c.calendar_date
+        JOIN {REVENUE_CLIENTS} AS i ON i.issued_on BETWEEN c.calendar_date - 29 AND c.calendar_date
         WHERE c.day_of_week = 7 AND c.calendar_date BETWEEN '2025-01-06' AND '2025-03-30'
         GROUP BY c.week_start, i.branch_id
         """,
@@ -954,9 +995,9 @@ CUMULATIVE = [
         D("2025-06-30"),
         "month",
         f"""
-        SELECT c.month_start, i.owner_id, COUNT(DISTINCT i.client_id)
+        SELECT c.month_start, i.owner_id, COUNT(DISTINCT i.one_client)
         FROM core.dim_date AS c
-        JOIN {REVENUE} AS i ON i.issued_on <= c.calendar_date
+        JOIN {REVENUE_CLIENTS} AS i ON i.issued_on <= c.calendar_date
         WHERE c.calendar_date = c.month_end
           AND c.calendar_date BETWEEN '2025-01-01' AND '2025-06-30'
         GROUP BY c.month_start, i.owner_id
@@ -1675,7 +1716,7 @@ def params() -> list[Any]:
 
 @pytest.fixture(scope="session")
 def duckdb_con(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = sandbox.open_snapshot(warehouse)  # the engines' configuration: one file, one database
     yield con
     con.close()
 

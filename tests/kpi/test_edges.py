@@ -1,17 +1,22 @@
 """Rows and requests the fixture company cannot show: a branch without a time zone (it counts in
-UTC, rows are never lost) and KPIs the warehouse cannot compute (one clear error)."""
+UTC, rows are never lost), KPIs the warehouse cannot compute (one clear error), and KPIs that
+try to read a file (refused by the loader, and by the engine's sandboxed connection)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
 import duckdb
 import pytest
+import sqlglot
 
+from kpi_designer import model as m
 from kpi_designer.engine import Definitions, Engine
-from kpi_designer.errors import EvaluationError
+from kpi_designer.errors import DefinitionError, EvaluationError
 from kpi_designer.loader import load_kpis
+from kpiboard import sandbox
 from kpiboard.core_model import create_core_schema
 
 CALLS = """\
@@ -32,7 +37,7 @@ def _engine(tmp_path: Path, database: Path, kpis: str) -> Engine:
     (tmp_path / "kpis" / "k.yaml").write_text(kpis)
     return Engine(
         Definitions(load_kpis(tmp_path / "kpis")),
-        lambda: duckdb.connect(database, read_only=True),
+        lambda: sandbox.open_snapshot(database),
         lambda: "w",
     )
 
@@ -155,3 +160,98 @@ def test_local_days_are_exact_in_every_time_zone(tmp_path: Path) -> None:
     got = {(r.period, r.branch): r.value for r in frame.itertuples()}
     assert len(got) > 15_000  # every zone, on days with and without a change of offset
     assert got == {(day, branch): float(n) for day, branch, n in expected}
+
+
+READS_A_FILE = "(SELECT count(*) FROM read_text('/etc/hostname'))"
+
+
+def _database(tmp_path: Path) -> Path:
+    database = tmp_path / "w.duckdb"
+    with duckdb.connect(database) as con:
+        create_core_schema(con)
+        con.execute(
+            "INSERT INTO core.dim_branch (branch_id, name, timezone, currency, _source, _loaded_at)"
+            " VALUES ('denver', 'Denver', 'America/Denver', 'USD', 's', now())"
+        )
+        con.execute(
+            "INSERT INTO core.fct_activity (activity_id, branch_id, occurred_at, _source,"
+            " _loaded_at) VALUES ('a1', 'denver', TIMESTAMP '2026-01-05 15:00', 's', now())"
+        )
+    return database
+
+
+def test_a_kpi_reading_a_file_is_refused_by_the_loader(tmp_path: Path) -> None:
+    text = CALLS.replace("agg: count", f'agg: sum\n    expr: "{READS_A_FILE}"')
+    with pytest.raises(DefinitionError) as caught:
+        _engine(tmp_path, _database(tmp_path), text)
+    assert str(caught.value) == (
+        "kpis/k.yaml:9: kpi 'calls': expr must be an expression, not a query"
+    )
+
+
+def test_a_kpi_reading_a_file_past_the_loader_fails_in_the_sandbox(tmp_path: Path) -> None:
+    """Should a KPI's SQL reach DuckDB with a table function in it (a definition made in code,
+    or a parser the loader reads differently), the engine's connection refuses the file."""
+    engine = _engine(tmp_path, _database(tmp_path), CALLS)
+    calls = engine.kpis["calls"]
+    assert isinstance(calls, m.Simple)
+    hostile = m.Measure(calls.measure.fact, "sum", sqlglot.parse_one(READS_A_FILE, read="duckdb"))
+    engine.definitions = Definitions({"calls": dataclasses.replace(calls, measure=hostile)})
+    with pytest.raises(EvaluationError) as caught:
+        engine.evaluate("calls", start=dt.date(2026, 1, 1), end=dt.date(2026, 1, 31))
+    assert str(caught.value).startswith(
+        "kpi 'calls': the warehouse cannot compute it: Permission Error: "
+        'Cannot access file "/etc/hostname" - file system operations are disabled'
+    )
+    # and the engine still answers the KPI as written
+    engine.definitions = Definitions({"calls": calls})
+    frame = engine.evaluate("calls", start=dt.date(2026, 1, 1), end=dt.date(2026, 1, 31))
+    assert frame["value"].tolist() == [1.0]
+
+
+def test_the_data_ends_on_the_last_local_day_of_an_event_loaded_after_it(tmp_path: Path) -> None:
+    """The default range of `kpi eval` ends with the month of this day: an evening in Denver
+    that is already November in UTC, a delivery planned ahead and an invoice dated years after
+    its load (a typo) must not end it in an empty month."""
+    database = tmp_path / "w.duckdb"
+    loaded = "TIMESTAMP '2026-11-02 03:00:00'"
+    with duckdb.connect(database) as con:
+        create_core_schema(con)
+        con.execute(
+            "INSERT INTO core.dim_branch (branch_id, name, timezone, currency, _source, _loaded_at)"
+            f" VALUES ('denver', 'Denver', 'America/Denver', 'USD', 's', {loaded})"
+        )
+        # 18:50 on October 31 in Denver
+        con.execute(
+            "INSERT INTO core.fct_activity (activity_id, branch_id, occurred_at, _source,"
+            f" _loaded_at) VALUES ('a1', 'denver', TIMESTAMP '2026-11-01 00:50:00', 's', {loaded})"
+        )
+        con.execute(
+            "INSERT INTO core.fct_delivery (delivery_id, branch_id, planned_start_at, _source,"
+            f" _loaded_at) VALUES ('d1', 'denver', TIMESTAMP '2026-12-05 16:00:00', 's', {loaded})"
+        )
+        con.execute(
+            "INSERT INTO core.fct_invoice (invoice_id, branch_id, issued_on, _source, _loaded_at)"
+            f" VALUES ('i1', 'denver', DATE '2026-10-20', 's', {loaded}),"
+            f" ('i2', 'denver', DATE '2062-10-20', 's', {loaded})"
+        )
+    engine = _engine(tmp_path, database, CALLS)
+    assert engine.data_end() == dt.date(2026, 10, 31)
+
+
+def test_an_evening_that_is_the_next_month_in_utc_ends_the_data_in_its_own_month(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "w.duckdb"
+    with duckdb.connect(database) as con:
+        create_core_schema(con)
+        con.execute(
+            "INSERT INTO core.dim_branch (branch_id, name, timezone, currency, _source, _loaded_at)"
+            " VALUES ('denver', 'Denver', 'America/Denver', 'USD', 's', now())"
+        )
+        # 18:50 on October 31 in Denver, 00:50 on November 1 in UTC
+        con.execute(
+            "INSERT INTO core.fct_lead (lead_id, branch_id, created_at, _source, _loaded_at)"
+            " VALUES ('l1', 'denver', TIMESTAMP '2026-11-01 00:50:00', 's', now())"
+        )
+    assert _engine(tmp_path, database, CALLS).data_end() == dt.date(2026, 10, 31)

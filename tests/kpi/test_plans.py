@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +32,7 @@ import pytest
 
 from kpi_designer.compiler import Query, Workspace, plan
 from kpi_designer.engine import WORK_CATALOG, Definitions, Engine, _cost, _Lru
+from kpiboard import sandbox
 
 from .conftest import make_engine
 
@@ -115,7 +117,8 @@ def test_monthly_plans_add_up_to_a_quarter(plan_engine: Engine) -> None:
             # denver: 1200 + 300, -200 + 700 + 100, 1500 + 300; months planned 1000 + 1000 + 1500
             (Q1, "denver", 3900.0, 3500.0, 3900 / 3500, "green"),
             (Q2, "austin", 1800.0 + 900 + 1000, 9100.0, 3700 / 9100, "red"),
-            (Q2, "denver", 800.0 + 1100 + 450, NO, NO, NO),
+            # denver's May: 1100 for Acme School and 250 for its duplicate record
+            (Q2, "denver", 800.0 + 1100 + 250 + 450, NO, NO, NO),
         ],
     )
 
@@ -129,7 +132,7 @@ def test_a_quarterly_plan_is_split_over_months_by_days(plan_engine: Engine) -> N
             (APR, "austin", 1800.0, 9100 * 30 / 91, 1800 / 3000, "red"),
             (APR, "denver", 800.0, NO, NO, NO),
             (MAY, "austin", 900.0, 9100 * 31 / 91, 900 / 3100, "red"),
-            (MAY, "denver", 1100.0, NO, NO, NO),
+            (MAY, "denver", 1100.0 + 250, NO, NO, NO),
             (JUN, "austin", 1000.0, 9100 * 30 / 91, 1000 / 3000, "red"),
             (JUN, "denver", 450.0, NO, NO, NO),
         ],
@@ -340,21 +343,17 @@ def test_a_cache_of_frames_keeps_the_most_recently_used_within_its_rows() -> Non
     assert len(cache) == 5 and cache.rows == 5
 
 
-def test_the_engine_opens_each_snapshot_once_and_keeps_its_time_zone(
+def test_the_engine_opens_each_snapshot_once_in_the_sandbox(
     definitions: Definitions, warehouse: Path
 ) -> None:
     """Work on one snapshot shares one connection (a cursor each); a new snapshot opens a
-    new one. Each cursor has the session settings its connection was given."""
+    new one. Each cursor is sandboxed as its connection is: UTC, no files, locked."""
     opened: list[str] = []
     published = ["first"]
 
     def connect() -> duckdb.DuckDBPyConnection:
         opened.append(published[0])
-        con = duckdb.connect(str(warehouse), read_only=True)
-        con.execute("SET TimeZone = 'Asia/Tokyo'")
-        # the opposite of DuckDB's default under pytest, so that a cursor shows it was copied
-        con.execute("SET enable_progress_bar = true")
-        return con
+        return sandbox.open_snapshot(warehouse)
 
     engine = Engine(Definitions(definitions.kpis), connect, lambda: published[0])
     ask = {"start": JAN, "end": D("2025-03-31")}
@@ -365,8 +364,28 @@ def test_the_engine_opens_each_snapshot_once_and_keeps_its_time_zone(
     engine.evaluate("revenue", **ask)
     assert opened == ["first", "second"]
     with engine._reading("second") as con:
-        settings = "SELECT current_setting('TimeZone'), current_setting('enable_progress_bar')"
-        assert con.execute(settings).fetchone() == ("Asia/Tokyo", True)
+        settings = (
+            "SELECT current_setting('TimeZone'), current_setting('enable_progress_bar'),"
+            " current_setting('enable_external_access'), current_setting('lock_configuration')"
+        )
+        assert con.execute(settings).fetchone() == ("UTC", False, False, True)
+
+
+def test_the_engine_refuses_a_connection_outside_the_sandbox(
+    definitions: Definitions, warehouse: Path, tmp_path: Path
+) -> None:
+    """KPI SQL is written by people: an engine handed a plain connection is a bug, said before
+    any statement runs. (A copy of the file: DuckDB refuses a second configuration for the
+    file the other engines of the session have open.)"""
+    copy = tmp_path / "copy.duckdb"
+    shutil.copyfile(warehouse, copy)
+    engine = Engine(
+        Definitions(definitions.kpis),
+        lambda: duckdb.connect(str(copy), read_only=True),
+        lambda: "plain",
+    )
+    with pytest.raises(RuntimeError, match="not a sandboxed connection"):
+        engine.evaluate("revenue", start=JAN, end=D("2025-03-31"))
 
 
 def test_threads_evaluating_at_once_get_what_each_gets_alone(
@@ -476,7 +495,7 @@ def test_an_evaluation_reads_one_snapshot_while_a_newer_one_is_published(
 
     def connect() -> duckdb.DuckDBPyConnection:
         opened.append(published[0])
-        return duckdb.connect(str(warehouse), read_only=True)
+        return sandbox.open_snapshot(warehouse)
 
     engine = Engine(Definitions(definitions.kpis), connect, lambda: published[0], workers=1)
     ids = ["revenue", "revenue_ytd", "revenue_growth_yoy", "call_count"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -40,13 +41,22 @@ def test_quarantine_lists_every_held_row(kpiboard: CliRunner, demo: Path) -> Non
         "primary_key",
         "expectation",
         "severity",
+        "hold",
         "offending",
     }
     with (demo / "sources" / "dirt_manifest.csv").open() as fh:
-        manifest = {(r["database"], r["table"], r["primary_key"]) for r in csv.DictReader(fh)}
-    assert {(r["source"], r["table"], r["primary_key"]) for r in rows} == manifest
+        manifest = {
+            (r["database"], r["table"], r["primary_key"])
+            for r in csv.DictReader(fh)
+            if r["kind"] != "duplicate_client"  # linked to their original, not held
+        }
+    own = [r for r in rows if not r["expectation"].endswith(":held_with_document")]
+    assert {(r["source"], r["table"], r["primary_key"]) for r in own} == manifest
+    # the other rows are held with their document: an invoice, its items and payments
+    assert {r["table"] for r in rows if r not in own} == {"invoices", "invoice_items", "payments"}
     phones = [r for r in rows if r["expectation"] == "crm.clients:regex_phone"]
     assert phones and all(r["offending"].startswith('{"phone":') for r in phones)
+    assert {r["hold"] for r in phones} == {"value"}  # the client is in core, its phone null
 
     one = kpiboard(demo, "validate", "quarantine", "--table", "payments", "--format", "csv")
     assert {r["table"] for r in csv.DictReader(io.StringIO(one.stdout))} <= {"payments"}
@@ -79,3 +89,72 @@ def test_validate_before_anything_is_published(kpiboard: CliRunner, tmp_path: Pa
     result = kpiboard(tmp_path, "validate")
     assert result.returncode == 2
     assert "nothing published yet" in result.stderr
+
+
+def _manifest_duplicates(demo: Path) -> dict[str, str]:
+    with (demo / "sources" / "dirt_manifest.csv").open() as fh:
+        return {
+            f"{r['database']}:{r['primary_key']}": f"{r['database']}:{r['detail'].split()[-1]}"
+            for r in csv.DictReader(fh)
+            if r["kind"] == "duplicate_client"
+        }
+
+
+def test_duplicates_lists_every_group_with_its_rules(kpiboard: CliRunner, demo: Path) -> None:
+    result = kpiboard(demo, "validate", "duplicates", "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    expected = _manifest_duplicates(demo)
+    assert expected, "the demo injected no duplicate clients"
+    linked = {r["other_client_id"]: r["master"] for r in rows}
+    assert linked == expected  # every link is a manifest pair, under the original as master
+    assert {r["client_id"] for r in rows} == set(expected.values())
+    assert {r["rule"] for r in rows} == {"tax_id", "phone", "email", "name_city"}
+    assert all(r["decision"] == "" for r in rows)
+    one = next(r for r in rows if r["rule"] == "phone")
+    assert one["value"].startswith("+1") and one["client_name"] and one["other_name"]
+
+    table = kpiboard(demo, "validate", "duplicates")
+    assert table.returncode == 0 and table.stdout.startswith("Duplicate clients")
+    as_json = kpiboard(demo, "validate", "duplicates", "--format", "json")
+    assert len(json.loads(as_json.stdout)) == len(rows)
+    helped = kpiboard(demo, "validate", "duplicates", "--help")
+    assert "duplicates.csv" in helped.stdout and "different" in helped.stdout
+
+
+def test_a_decision_splits_a_pair_at_the_next_validation(kpiboard: CliRunner, demo: Path) -> None:
+    duplicate, original = sorted(_manifest_duplicates(demo).items())[0]
+    decisions = demo / "duplicates.csv"
+    decisions.write_text(
+        f"client_id,other_client_id,decision,note\n{original},{duplicate},different,checked\n",
+        encoding="utf-8",
+    )
+    try:
+        assert kpiboard(demo, "validate").returncode == 0
+        listed = kpiboard(demo, "validate", "duplicates", "--format", "json")
+        rows = json.loads(listed.stdout)
+        split = [r for r in rows if r["other_client_id"] == duplicate]
+        assert split and {r["decision"] for r in split} == {"different"}
+        assert {r["master"] for r in split} == {None}
+        con = load_settings(demo).open_warehouse().connect()
+        try:
+            masters = con.execute(
+                "SELECT client_id, master_client_id FROM core.dim_client WHERE client_id IN (?, ?)",
+                [duplicate, original],
+            ).fetchall()
+        finally:
+            con.close()
+        assert sorted(masters) == sorted([(duplicate, None), (original, None)])
+
+        decisions.write_text(
+            f"client_id,other_client_id,decision\n{original},{duplicate},maybe\n",
+            encoding="utf-8",
+        )
+        broken = kpiboard(demo, "validate", "duplicates")
+        assert broken.returncode == 2
+        assert broken.stderr == ("error: duplicates.csv:2: decision 'maybe' (same or different)\n")
+        rerun = kpiboard(demo, "validate")
+        assert rerun.returncode == 2 and "duplicates.csv:2: decision 'maybe'" in rerun.stderr
+    finally:
+        decisions.unlink()
+        assert kpiboard(demo, "validate").returncode == 0

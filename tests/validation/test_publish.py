@@ -205,6 +205,7 @@ def test_rows_whose_values_did_not_convert_are_quarantined_by_every_run(
             "primary_key": str(task),
             "expectation": "crm.tasks:type_conversion",
             "severity": "warn",
+            "hold": "row",
             "offending": '{"_invalid":"tasks_on: \'n/a\' is not a date"}',
         }
     ]

@@ -155,7 +155,7 @@ BROKEN = [
         HEAD + "  - not_null: id\n    min: 3\n",
         [
             f"{SHOWN}:4: expectation 1: unknown key 'min' for not_null "
-            "(not_null takes severity, description, name, where)"
+            "(not_null takes severity, hold, description, name, where)"
         ],
         id="key_of_another_kind",
     ),
@@ -366,6 +366,84 @@ BROKEN = [
         [f"{SHOWN}:4: expectation 1: description is empty"],
         id="empty_description",
     ),
+    pytest.param(
+        HEAD + "  - regex: phone\n    pattern: '^1$'\n    hold: values\n",
+        [
+            f"{SHOWN}:5: expectation 1: hold must be row (the failing rows are left out of core) "
+            "or value (they go on with the offending values withheld), not 'values' — did you "
+            "mean 'value'?"
+        ],
+        id="hold_misspelled",
+    ),
+    pytest.param(
+        HEAD + "  - not_null: name\n    severity: error\n    hold: value\n",
+        [
+            f"{SHOWN}:5: expectation 1: hold: value cannot apply here: an error expectation "
+            "quarantines nothing: it stops the run"
+        ],
+        id="hold_value_on_error",
+    ),
+    pytest.param(
+        HEAD + "  - rows_match_source: true\n    hold: value\n",
+        [
+            f"{SHOWN}:4: expectation 1: hold: value cannot apply here: rows_match_source checks "
+            "the whole table, not rows"
+        ],
+        id="hold_value_on_a_table_check",
+    ),
+    pytest.param(
+        "table: core.dim_client\nexpectations:\n  - not_null: phone\n    hold: value\n",
+        [
+            "suites/raw/crm/clients.yaml:4: expectation 1: hold: value cannot apply here: core "
+            "suites quarantine nothing"
+        ],
+        id="hold_value_on_core",
+    ),
+    pytest.param(
+        HEAD + "  - sql: rule\n    query: SELECT * FROM {table}\n    withhold: phone\n",
+        [
+            f"{SHOWN}:5: expectation 1: withhold: names the columns a hold: value withholds; "
+            "add hold: value"
+        ],
+        id="withhold_without_hold_value",
+    ),
+    pytest.param(
+        "table: crm.payments\npart_of: crm.invoices\n"
+        + HEAD.split("\n", 1)[1]
+        + "  - not_null: id\n",
+        [
+            f"{SHOWN}:2: part_of must be a mapping (part_of: {{table: crm.invoices, key: "
+            "invoice_id}), not a string"
+        ],
+        id="part_of_not_a_mapping",
+    ),
+    pytest.param(
+        "table: crm.payments\npart_of: {table: crm.invoices, keys: invoice_id}\n"
+        + HEAD.split("\n", 1)[1]
+        + "  - not_null: id\n",
+        [
+            f"{SHOWN}:2: part_of: unknown key 'keys' — did you mean 'key'?",
+            f"{SHOWN}:2: part_of needs key: (part_of: {{table: crm.invoices, key: invoice_id}})",
+        ],
+        id="part_of_key_misspelled",
+    ),
+    pytest.param(
+        "table: crm.payments\npart_of: {table: stock.purchase_orders, key: invoice_id}\n"
+        + HEAD.split("\n", 1)[1]
+        + "  - not_null: id\n",
+        [
+            f"{SHOWN}:2: part_of table stock.purchase_orders must belong to the same source or "
+            "group as crm.payments (crm.<table>): a part names its document within its source"
+        ],
+        id="part_of_another_source",
+    ),
+    pytest.param(
+        "table: core.fct_payment\npart_of: {table: core.fct_invoice, key: invoice_id}\n"
+        + HEAD.split("\n", 1)[1]
+        + "  - not_null: payment_id\n",
+        [f"{SHOWN}:2: part_of is for raw suites: quarantine holds documents before the transform"],
+        id="part_of_on_core",
+    ),
 ]
 
 
@@ -437,6 +515,76 @@ def test_a_folder_reports_the_problems_of_every_file_at_once(tmp_path: Path) -> 
         "suites/raw/crm/clients_again.yml:1: table crm.clients already has a suite: "
         "suites/raw/crm/clients.yaml:1; keep one file per table",
     ]
+
+
+@pytest.mark.parametrize(
+    ("document", "part_of", "expected"),
+    [
+        (
+            "table: crm.invoices\nkey: [id]\n",
+            "{table: crm.invoice, key: invoice_id}",
+            "part_of: no suite for crm.invoice, so nothing names its documents — did you mean "
+            "'crm.invoices'?",
+        ),
+        (
+            "table: crm.invoices\n",
+            "{table: crm.invoices, key: invoice_id}",
+            "part_of: the suite of crm.invoices (suites/raw/crm/invoices.yaml:1) has no key:, so "
+            "the columns naming its documents are unknown; give it one",
+        ),
+        (
+            "table: crm.invoices\nkey: [id]\n",
+            "{table: crm.invoices, key: [invoice_id, line_no]}",
+            "part_of: key has 2 column(s) but the key of crm.invoices has 1 (id)",
+        ),
+        (
+            "table: crm.invoices\nkey: [id]\npart_of: {table: crm.deals, key: deal_id}\n",
+            "{table: crm.invoices, key: invoice_id}",
+            "part_of: crm.invoices is itself part of crm.deals; name the whole document: "
+            "part_of: {table: crm.deals, …}",
+        ),
+    ],
+    ids=["unknown_document", "document_without_key", "key_sizes_differ", "nested_documents"],
+)
+def test_a_part_of_is_checked_against_its_documents_suite(
+    tmp_path: Path, document: str, part_of: str, expected: str
+) -> None:
+    folder = tmp_path / "suites" / "raw" / "crm"
+    folder.mkdir(parents=True)
+    checks = "expectations:\n  - not_null: id\n"
+    (folder / "invoices.yaml").write_text(document + checks)
+    (folder / "deals.yaml").write_text("table: crm.deals\nkey: [id]\n" + checks)
+    (folder / "payments.yaml").write_text(
+        f"table: crm.payments\nkey: [id]\npart_of: {part_of}\n" + checks
+    )
+    with pytest.raises(SuiteError) as error:
+        load_suites(tmp_path / "suites")
+    assert [str(p) for p in error.value.problems] == [f"suites/raw/crm/payments.yaml:3: {expected}"]
+
+
+def test_the_demo_declares_its_documents_and_holds_entities_by_value() -> None:
+    suites = {s.table: s for s in load_suites(DEMO_SUITES)}
+    documents = {t: (s.part_of.table, s.part_of.key) for t, s in suites.items() if s.part_of}
+    assert documents == {
+        "crm.invoice_items": ("crm.invoices", ("invoice_id",)),
+        "crm.payments": ("crm.invoices", ("invoice_id",)),
+        "crm.deal_stage_history": ("crm.deals", ("deal_id",)),
+        "stock.purchase_order_lines": ("stock.purchase_orders", ("purchase_order_id",)),
+    }
+    by_value = {
+        (t, e.name, e.withheld())
+        for t, s in suites.items()
+        for e in s.expectations
+        if e.hold == "value"
+    }
+    assert {
+        ("crm.clients", "regex_phone", ("phone",)),
+        ("crm.clients", "regex_email", ("email",)),
+        ("crm.clients", "regex_tax_id", ("tax_id",)),
+        ("crm.contacts", "regex_phone", ("phone",)),
+        ("crm.leads", "regex_email", ("email",)),
+        ("crm.activities", "exists_in_deal_id", ("deal_id",)),
+    } <= by_value
 
 
 def test_a_missing_folder_is_a_suite_error(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ every key and value keeps its line; a problem is reported as
 ``suites/raw/crm/clients.yaml:14: expectation 3: unknown kind 'regx' — did you mean 'regex'?``.
 All problems of all files are collected before one :class:`SuiteError` is raised: unknown or
 missing keys, wrong types, bad severities, patterns that do not compile, SQL that does not parse,
-two suites for one table, names used twice.
+two suites for one table, names used twice, a ``hold`` or ``part_of`` that cannot work.
 
 What needs the warehouse (does the column exist?) is checked later, by
 :func:`validation.suite.rules.check_columns`.
@@ -28,7 +28,9 @@ from kpiboard.yamlnodes import kind_of_node as _kind_of_node
 from kpiboard.yamlnodes import line as _line
 from validation.suite.errors import SuiteError, SuiteProblem
 from validation.suite.model import (
+    DEFAULT_HOLD,
     DEFAULT_SEVERITY,
+    HOLDS,
     KINDS,
     OWN_TABLE,
     RAW_SCOPE,
@@ -36,7 +38,9 @@ from validation.suite.model import (
     SEVERITIES,
     Bound,
     Expectation,
+    Hold,
     Location,
+    PartOf,
     RowFilter,
     Severity,
     Suite,
@@ -46,8 +50,11 @@ from validation.suite.model import (
 
 SUITE_SUFFIXES = (".yaml", ".yml")
 
-SUITE_KEYS = ("table", "key", "description", "expectations")
-COMMON_KEYS = ("severity", "description", "name")
+SUITE_KEYS = ("table", "key", "description", "part_of", "expectations")
+PART_OF_KEYS = ("table", "key")
+COMMON_KEYS = ("severity", "hold", "description", "name")
+ROW_KINDS = ("rows_match_source", "fresh")
+"""Kinds about a whole table, not its rows: nothing of theirs can be held in quarantine."""
 KIND_KEYS: dict[str, tuple[str, ...]] = {
     "not_null": ("where",),
     "unique": ("where",),
@@ -57,7 +64,7 @@ KIND_KEYS: dict[str, tuple[str, ...]] = {
     "exists_in": ("ref", "where"),
     "rows_match_source": (),
     "fresh": ("max_age", "where"),
-    "sql": ("query",),
+    "sql": ("query", "withhold"),
 }
 """The keys each kind takes besides its own and :data:`COMMON_KEYS`."""
 REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
@@ -101,6 +108,7 @@ def load_suites(folder: Path) -> list[Suite]:
         problems.extend(_folder_problems(suite, relative))
         suites.append(suite)
     problems.extend(_duplicate_tables(suites))
+    problems.extend(_document_problems(suites))
     if problems:
         raise SuiteError(problems)
     return suites
@@ -176,6 +184,58 @@ def _duplicate_tables(suites: Sequence[Suite]) -> list[SuiteProblem]:
     return problems
 
 
+def _document_problems(suites: Sequence[Suite]) -> list[SuiteProblem]:
+    """A ``part_of`` names a document table that has a suite (its key names the documents), is
+    not itself a part of another document, and gives one column per column of that key."""
+    by_table = {suite.table.lower(): suite for suite in suites}
+    problems: list[SuiteProblem] = []
+    for suite in suites:
+        part_of = suite.part_of
+        if part_of is None:
+            continue
+        where = part_of.location
+        document = by_table.get(part_of.table.lower())
+        if document is None:
+            tables = [s.table for s in suites if s.layer == "raw"]
+            problems.append(
+                SuiteProblem(
+                    where.path,
+                    where.line,
+                    f"part_of: no suite for {part_of.table}, so nothing names its documents"
+                    + did_you_mean(part_of.table, tables),
+                )
+            )
+            continue
+        if document.part_of is not None:
+            problems.append(
+                SuiteProblem(
+                    where.path,
+                    where.line,
+                    f"part_of: {part_of.table} is itself part of {document.part_of.table}; "
+                    f"name the whole document: part_of: {{table: {document.part_of.table}, …}}",
+                )
+            )
+        elif document.key is None:
+            problems.append(
+                SuiteProblem(
+                    where.path,
+                    where.line,
+                    f"part_of: the suite of {part_of.table} ({document.location}) has no key:, "
+                    "so the columns naming its documents are unknown; give it one",
+                )
+            )
+        elif len(document.key) != len(part_of.key):
+            problems.append(
+                SuiteProblem(
+                    where.path,
+                    where.line,
+                    f"part_of: key has {len(part_of.key)} column(s) but the key of "
+                    f"{part_of.table} has {len(document.key)} ({', '.join(document.key)})",
+                )
+            )
+    return problems
+
+
 @dataclass
 class _Item:
     """One expectation mapping being read: its keys, their nodes and lines."""
@@ -219,8 +279,9 @@ class _Reader(NodeReader):
         table = self.table(keys, root)
         row_key = self.key(keys)
         description = self.optional_string(keys, "description", None)
+        part_of = self.part_of(keys, table)
         expectations = self.expectations(keys, root, table)
-        if table is None or expectations is None:
+        if table is None or expectations is None or part_of is False:
             return None
         return Suite(
             table=table,
@@ -229,6 +290,7 @@ class _Reader(NodeReader):
             location=Location(self.shown, _line(keys["table"][0])),
             description=description,
             key_location=Location(self.shown, _line(keys["key"][0])) if "key" in keys else None,
+            part_of=part_of if isinstance(part_of, PartOf) else None,
         )
 
     # -- the suite's own keys ---------------------------------------------------------------
@@ -266,6 +328,55 @@ class _Reader(NodeReader):
                 )
                 return None
         return ref
+
+    def part_of(self, keys: dict[str, tuple[Node, Node]], table: str | None) -> PartOf | bool:
+        """The suite's ``part_of`` (``False`` after a problem, ``True`` when there is none)."""
+        if "part_of" not in keys:
+            return True
+        key_node, node = keys["part_of"]
+        example = "(part_of: {table: crm.invoices, key: invoice_id})"
+        if not isinstance(node, MappingNode):
+            self.problem(
+                _line(node), f"part_of must be a mapping {example}, not {_kind_of_node(node)}"
+            )
+            return False
+        found = self.mapping(node, None)
+        ok = True
+        for key, (unknown_node, _) in found.items():
+            if key not in PART_OF_KEYS:
+                hint = did_you_mean(key, PART_OF_KEYS) or f" (it takes {', '.join(PART_OF_KEYS)})"
+                self.problem(_line(unknown_node), f"part_of: unknown key {key!r}{hint}")
+                ok = False
+        for key in PART_OF_KEYS:
+            if key not in found:
+                self.problem(_line(key_node), f"part_of needs {key}: {example}")
+                ok = False
+        if not ok:
+            return False
+        table_node = found["table"][1]
+        document = self.string(table_node, "part_of table", None)
+        if document is not None:
+            document = self.table_reference(document, table_node, "part_of table", None)
+        columns = self.columns(found["key"][1], "part_of key", None)
+        if document is None or columns is None or table is None:
+            return False
+        if layer_of(table) != "raw":
+            self.problem(
+                _line(key_node),
+                "part_of is for raw suites: quarantine holds documents before the transform",
+            )
+            return False
+        if document.split(".")[0] != table.split(".")[0] or layer_of(document) != "raw":
+            self.problem(
+                _line(table_node),
+                f"part_of table {document} must belong to the same source or group as {table} "
+                f"({table.split('.')[0]}.<table>): a part names its document within its source",
+            )
+            return False
+        if document == table:
+            self.problem(_line(table_node), "part_of names the suite's own table")
+            return False
+        return PartOf(document, columns, Location(self.shown, _line(key_node)))
 
     def key(self, keys: dict[str, tuple[Node, Node]]) -> tuple[str, ...] | None:
         if "key" not in keys:
@@ -378,17 +489,26 @@ class _Reader(NodeReader):
                 self.problem(_line(item.keys[kind][0]), f"{kind} needs {key}:", item)
                 ok = False
         severity = self.severity(item)
+        hold = self.hold(item, kind, table, severity)
         description = self.optional_string(item.keys, "description", item)
         where = self.where(item)
         build = getattr(self, f"_{kind}")
         fields = build(item, table)
-        if not ok or fields is None or severity is None or where is None:
+        if not ok or fields is None or severity is None or where is None or hold is None:
+            return None
+        if "withhold" in item.keys and hold != "value":
+            self.problem(
+                _line(item.keys["withhold"][0]),
+                "withhold: names the columns a hold: value withholds; add hold: value",
+                item,
+            )
             return None
         if "description" in item.keys and description is None:
             return None
         base: dict[str, Any] = {
             "table": table,
             "severity": severity,
+            "hold": hold,
             "description": description,
             "location": Location(self.shown, _line(item.keys[kind][0])),
             "number": item.number,
@@ -428,6 +548,38 @@ class _Reader(NodeReader):
             item,
         )
         return None
+
+    def hold(self, item: _Item, kind: str, table: str, severity: Severity | None) -> Hold | None:
+        """``row`` (default) or ``value``; a value hold needs rows to let through with their
+        offending values withheld: a ``warn`` expectation of a raw suite about rows."""
+        if "hold" not in item.keys:
+            return DEFAULT_HOLD
+        node = item.keys["hold"][1]
+        value = self.scalar(node)
+        if not (isinstance(value, str) and value in HOLDS):
+            shown = repr(value) if isinstance(value, str) else _kind_of_node(node)
+            hint = did_you_mean(value, HOLDS) if isinstance(value, str) else ""
+            self.problem(
+                _line(node),
+                "hold must be row (the failing rows are left out of core) or value (they go on "
+                f"with the offending values withheld), not {shown}{hint}",
+                item,
+            )
+            return None
+        hold = cast(Hold, value)
+        if hold == DEFAULT_HOLD:
+            return hold
+        why = None
+        if kind in ROW_KINDS:
+            why = f"{kind} checks the whole table, not rows"
+        elif layer_of(table) != "raw":
+            why = "core suites quarantine nothing"
+        elif severity == "error":
+            why = "an error expectation quarantines nothing: it stops the run"
+        if why is not None:
+            self.problem(_line(node), f"hold: value cannot apply here: {why}", item)
+            return None
+        return hold
 
     def where(self, item: _Item) -> tuple[RowFilter, ...] | None:
         if "where" not in item.keys:
@@ -685,7 +837,13 @@ class _Reader(NodeReader):
             return None
         if not self.query_ok(query, node, item):
             return None
-        return {"query": query, "default_name": name}
+        fields: dict[str, Any] = {"query": query, "default_name": name}
+        if "withhold" in item.keys:
+            withhold = self.columns(item.keys["withhold"][1], "withhold", item)
+            if withhold is None:
+                return None
+            fields["withhold"] = withhold
+        return fields
 
     def query_ok(self, query: str, node: Node, item: _Item) -> bool:
         """References are well formed, the query reads ``{table}`` and is one SELECT."""

@@ -40,6 +40,12 @@ Severity = Literal["error", "warn"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warn")
 DEFAULT_SEVERITY: Severity = "warn"
 
+Hold = Literal["row", "value"]
+HOLDS: tuple[Hold, ...] = ("row", "value")
+DEFAULT_HOLD: Hold = "row"
+"""What a failing ``warn`` expectation of a raw suite holds in quarantine: the whole ``row`` (left
+out of core) or only the offending ``value`` (the row goes on with those columns null)."""
+
 GX_SEVERITY: dict[Severity, str] = {"error": "critical", "warn": "warning"}
 """Our severities as GX's ``FailureSeverity`` values."""
 
@@ -56,7 +62,9 @@ Bound = int | float | dt.date | dt.datetime
 
 Resolver = Callable[[str], str]
 """Maps a table reference (``crm.invoices``, ``core.dim_client``) to the SQL text of the relation
-the engine reads, already quoted as needed (``"stg_crm"."invoices"``)."""
+the engine reads, already quoted as needed (``"stg_crm"."invoices"``). A resolver may also have a
+method ``with_deleted(reference)`` naming a relation that holds the rows deleted at the source as
+well: ``exists_in`` then looks its references up there."""
 
 REFERENCE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\}")
 """A table reference inside an ``sql`` query: ``{table}`` (the suite's own) or ``{crm.invoices}``.
@@ -156,12 +164,18 @@ class Expectation:
     table: str
     name: str
     severity: Severity = DEFAULT_SEVERITY
+    hold: Hold = DEFAULT_HOLD
     description: str | None = None
     location: Location
     number: int
 
     def columns(self) -> tuple[str, ...]:
         """Columns of the suite's table this expectation names (checked against the warehouse)."""
+        return ()
+
+    def withheld(self) -> tuple[str, ...]:
+        """The columns a ``hold: value`` failure withholds (sets to null) in the rows it lets
+        through: the checked column(s), never the ``where`` filters' columns."""
         return ()
 
     def references(self) -> tuple[tuple[str, str | None], ...]:
@@ -210,6 +224,9 @@ class ColumnExpectation(Expectation):
     def columns(self) -> tuple[str, ...]:
         return (self.column, *(f.column for f in self.where))
 
+    def withheld(self) -> tuple[str, ...]:
+        return (self.column,)
+
     def _column_common(self) -> dict[str, Any]:
         common = self._common()
         condition = _condition(self.where)
@@ -250,6 +267,9 @@ class Unique(Expectation):
 
     def columns(self) -> tuple[str, ...]:
         return (*self.unique_columns, *(f.column for f in self.where))
+
+    def withheld(self) -> tuple[str, ...]:
+        return self.unique_columns
 
     def to_gx(
         self,
@@ -368,6 +388,10 @@ class ExistsIn(ColumnExpectation):
         """
         keys = [self.ref_column, *self.scope]
         listed = ", ".join(f"r.{quote(c)}" for c in keys)
+        # a resolver that also knows the rows deleted at the source (see WithDeleted) looks the
+        # reference up among them: a client deleted at the source still names its invoices'
+        # client, which core keeps (flagged), so the invoices are no orphans
+        referenced = getattr(resolve, "with_deleted", resolve)(self.ref_table)
         match = " AND ".join(
             f"k.{quote(c)} = t.{quote(c if c != self.ref_column else self.column)}" for c in keys
         )
@@ -378,7 +402,7 @@ class ExistsIn(ColumnExpectation):
         ]
         return (
             f"SELECT t.* FROM {resolve(self.table)} AS t\n"
-            f"LEFT JOIN (SELECT DISTINCT {listed} FROM {resolve(self.ref_table)} AS r "
+            f"LEFT JOIN (SELECT DISTINCT {listed} FROM {referenced} AS r "
             f"WHERE r.{quote(self.ref_column)} IS NOT NULL) AS k ON {match}\n"
             f"WHERE {' AND '.join(conditions)}"
         )
@@ -454,6 +478,13 @@ class Sql(Expectation):
     KIND: ClassVar[str] = "sql"
 
     query: str
+    withhold: tuple[str, ...] = ()
+
+    def columns(self) -> tuple[str, ...]:
+        return self.withhold
+
+    def withheld(self) -> tuple[str, ...]:
+        return self.withhold
 
     def references(self) -> tuple[tuple[str, str | None], ...]:
         found = dict.fromkeys(m.group(1) for m in REFERENCE.finditer(self.query))
@@ -519,9 +550,24 @@ def _unexpected_rows(query: str, common: dict[str, Any]) -> GxExpectation:
 
 
 @dataclass(frozen=True)
+class PartOf:
+    """``part_of: {table: crm.invoices, key: invoice_id}``: the suite's rows are parts of a
+    document of ``table`` (an invoice's lines, its payments), named by the parts' ``key`` columns,
+    which hold the document's key (its suite's ``key``, in order). A document is held in
+    quarantine whole: when it or any of its parts is held, so are the document and every part.
+    Parts and document belong to one source or group, and a part names its document within its
+    own source."""
+
+    table: str
+    key: tuple[str, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
 class Suite:
     """One suite file: the table it is about, the key naming a failing row (``None``: the
-    table's primary key, known to the engine), its expectations in file order."""
+    table's primary key, known to the engine), its expectations in file order, and the document
+    its rows are parts of, if any."""
 
     table: str
     key: tuple[str, ...] | None
@@ -529,6 +575,7 @@ class Suite:
     location: Location
     description: str | None = None
     key_location: Location | None = None
+    part_of: PartOf | None = None
 
     @property
     def layer(self) -> Literal["raw", "core"]:

@@ -50,8 +50,10 @@ FROM (
         SELECT
           1
         FROM "core"."fct_deal" AS "cf"
+        LEFT JOIN "core"."dim_client" AS "cd_client"
+          ON "cd_client"."client_id" = "cf"."client_id"
         WHERE
-          "cf"."client_id" = "f"."client_id"
+          COALESCE("cd_client"."master_client_id", "cf"."client_id") = COALESCE("d_client"."master_client_id", "f"."client_id")
           AND CAST("cf"."closed_at" AS TIMESTAMP) >= CAST("f"."created_at" AS TIMESTAMP)
           AND CAST("cf"."closed_at" AS TIMESTAMP) <= CAST("f"."created_at" AS TIMESTAMP) + INTERVAL '90 DAY'
           AND "cf"."status" = 'won'
@@ -62,6 +64,8 @@ FROM (
     AND "z"."utc_date" = CAST("f"."created_at" AS DATE)
   LEFT JOIN "core"."dim_branch" AS "b"
     ON "b"."branch_id" = "f"."branch_id"
+  LEFT JOIN "core"."dim_client" AS "d_client"
+    ON "d_client"."client_id" = "f"."client_id"
   WHERE
     "f"."created_at" >= CAST(%(start_0)s AS TIMESTAMP) - INTERVAL '1 DAY'
     AND "f"."created_at" < CAST(%(end_1)s AS TIMESTAMP) + INTERVAL '2 DAY'

@@ -68,11 +68,17 @@ FROM (
         ) BETWEEN %(start_0)s AND %(end_1)s
       )
       AND "f"."branch_id" IN (%(scope_2)s, %(scope_3)s) AS "is_base",
-      NOT "f"."client_id" IS NULL
+      NOT COALESCE("d_client"."master_client_id", "f"."client_id") IS NULL
       AND COALESCE(
         (
-          LEAD("f"."received_at") OVER (PARTITION BY "f"."client_id" ORDER BY "f"."received_at") <= "f"."received_at" + INTERVAL '14 DAY'
-          OR LAG("f"."received_at") OVER (PARTITION BY "f"."client_id" ORDER BY "f"."received_at") = "f"."received_at"
+          LEAD("f"."received_at") OVER (
+            PARTITION BY COALESCE("d_client"."master_client_id", "f"."client_id")
+            ORDER BY "f"."received_at"
+          ) <= "f"."received_at" + INTERVAL '14 DAY'
+          OR LAG("f"."received_at") OVER (
+            PARTITION BY COALESCE("d_client"."master_client_id", "f"."client_id")
+            ORDER BY "f"."received_at"
+          ) = "f"."received_at"
         ),
         FALSE
       ) AS "converted"
@@ -82,6 +88,8 @@ FROM (
       AND "z"."utc_date" = CAST("f"."received_at" AS DATE)
     LEFT JOIN "core"."dim_branch" AS "b"
       ON "b"."branch_id" = "f"."branch_id"
+    LEFT JOIN "core"."dim_client" AS "d_client"
+      ON "d_client"."client_id" = "f"."client_id"
     WHERE
       "f"."status" <> 'cancelled'
       AND "f"."received_at" >= CAST(%(start_0)s AS TIMESTAMP) - INTERVAL '1 DAY'

@@ -1,4 +1,5 @@
-"""Every column a suite names on its own table (key, expectations, ``where`` filters) exists."""
+"""Every column a suite names on its own table (key, ``part_of`` key, expectations, ``where``
+filters, ``withhold``) exists."""
 
 from __future__ import annotations
 
@@ -19,6 +20,15 @@ def unknown_columns(suite: Suite, columns: Mapping[str, Sequence[str]]) -> list[
         if not has_column(known, column):
             message = f"key: unknown column {column!r} in {suite.table}{suggest(column, known)}"
             problems.append(SuiteProblem(where.path, where.line, message))
+    if suite.part_of is not None:
+        for column in suite.part_of.key:
+            if not has_column(known, column):
+                message = (
+                    f"part_of key: unknown column {column!r} in {suite.table}"
+                    f"{suggest(column, known)}"
+                )
+                at = suite.part_of.location
+                problems.append(SuiteProblem(at.path, at.line, message))
     for expectation in suite.expectations:
         for column in dict.fromkeys(expectation.columns()):
             if has_column(known, column):

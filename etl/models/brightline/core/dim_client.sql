@@ -1,12 +1,14 @@
 -- One row per client record of a branch CRM: companies (client_type C) and private persons (P).
--- Clients deleted in the CRM (is_deleted) stay, flagged, so that their history still adds up.
+-- Clients deleted in the CRM (is_deleted) or deleted from it altogether (gone at the source,
+-- read from hist_crm) stay, flagged is_deleted, so that their invoices, deals and activities
+-- still name them and their history adds up.
 --
 -- segment (segment_code): KEY key, SMB smb, MIC micro, PRV private.
 -- industry: the CRM's text in lower snake_case ('IT services' → 'it_services').
 -- acquisition_channel (source_code, a lead channel code): mapped as fct_lead.channel is.
 -- tax_id: letters and digits only. email: lower-cased; null when it is not a valid address.
 -- phone: E.164 when typed in one of the CRM's three valid US formats, else exactly as typed.
--- master_client_id: null here; duplicate clients are matched by the validation stage.
+-- master_client_id: null here; the pipeline's duplicates step (validation/duplicates.py) sets it.
 SELECT
     c._source || ':' || c.id AS client_id,
     c._branch AS branch_id,
@@ -54,7 +56,7 @@ SELECT
     END AS phone,
     CAST(NULL AS VARCHAR) AS master_client_id,
     c.created_at,
-    c.is_deleted,
+    c.is_deleted OR c._deleted_at IS NOT NULL AS is_deleted,
     c._source,
     c._loaded_at
-FROM stg_crm.clients AS c
+FROM hist_crm.clients AS c

@@ -1,5 +1,6 @@
 -- One row per user of a branch CRM: the CRM's users are the branch's employees, current and
--- former (fired_on is their last working day).
+-- former (fired_on is their last working day). A user deleted from the CRM stays (read from
+-- hist_crm), inactive, so that the rows they own still name them.
 --
 -- role (CRM role_code): SM sales_manager, SE service_engineer, DR driver, WK warehouse_keeper,
 -- HD (branch head) and EX executive, AN analyst; a code not listed here becomes `other`.
@@ -44,7 +45,7 @@ SELECT
     END AS phone,
     u.hired_on,
     u.fired_on AS left_on,
-    u.is_active,
+    u.is_active AND u._deleted_at IS NULL AS is_active,
     u._source,
     u._loaded_at
-FROM stg_crm.users AS u
+FROM hist_crm.users AS u

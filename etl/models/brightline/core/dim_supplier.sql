@@ -5,6 +5,8 @@
 -- country: the stock database has no country; Brightline buys from US suppliers only: 'US'.
 -- tax_id: letters and digits only. email: lower-cased. phone: E.164 when typed in a valid US
 -- format, else as typed. payment_terms_days: not recorded in the stock database.
+-- A supplier deleted from the stock database stays (read from hist_stock), inactive, so that its
+-- products and purchase orders still name it.
 SELECT
     s._source || ':' || s.id AS supplier_id,
     'denver' AS branch_id,
@@ -23,7 +25,7 @@ SELECT
     END AS phone,
     CAST(NULL AS INTEGER) AS payment_terms_days,
     s.lead_time_days,
-    s.is_active,
+    s.is_active AND s._deleted_at IS NULL AS is_active,
     s._source,
     s._loaded_at
-FROM stg_stock.suppliers AS s
+FROM hist_stock.suppliers AS s

@@ -5,7 +5,8 @@
 -- branch_id: the warehouse's branch_code. The central warehouse has none: it is run by the
 -- Denver head office (docs/demo.md), so it is 'denver'.
 -- keeper_id: the active warehouse keeper (CRM role WK) of that branch's CRM.
--- address: not recorded in the stock database.
+-- address: not recorded in the stock database. A warehouse deleted from the stock database
+-- stays (read from hist_stock), inactive, so that its moves still name it.
 WITH keepers AS (
     SELECT
         _branch AS branch_id,
@@ -23,8 +24,8 @@ SELECT
     w.city,
     CAST(NULL AS VARCHAR) AS address,
     k.keeper_id,
-    w.is_active,
+    w.is_active AND w._deleted_at IS NULL AS is_active,
     w._source,
     w._loaded_at
-FROM stg_stock.warehouses AS w
+FROM hist_stock.warehouses AS w
 LEFT JOIN keepers AS k ON k.branch_id = coalesce(w.branch_code, 'denver')

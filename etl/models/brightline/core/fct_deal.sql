@@ -5,6 +5,8 @@
 -- stage: the current stage's name ('Proposal sent'); stage_order: its place among the CRM's
 -- pipeline stages by their sort_order, 1 = first; probability_pct: the stage's.
 -- pipeline: the CRMs have a single pipeline, `sales`.
+-- lead_id: null when the lead is not in core.fct_lead (deleted in the CRM, or held in
+-- quarantine).
 WITH stages AS (
     SELECT
         _source,
@@ -21,7 +23,7 @@ SELECT
     d.opened_at,
     d.title,
     d._source || ':' || d.client_id AS client_id,
-    d._source || ':' || d.lead_id AS lead_id,
+    CASE WHEN NOT l.is_deleted THEN d._source || ':' || d.lead_id END AS lead_id,
     d._source || ':' || d.owner_user_id AS owner_id,
     'sales' AS pipeline,
     s.name AS stage,
@@ -41,4 +43,5 @@ SELECT
     d._loaded_at
 FROM stg_crm.deals AS d
 LEFT JOIN stages AS s ON s._source = d._source AND s.id = d.stage_id
+LEFT JOIN stg_crm.leads AS l ON l._source = d._source AND l.id = d.lead_id
 WHERE NOT d.is_deleted

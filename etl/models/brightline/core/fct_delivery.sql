@@ -7,6 +7,8 @@
 -- leave from. client_id: the delivered invoice's client. service_request_id: the repair billed
 -- on that invoice, if any. city: parsed from the address ('…, Denver, CO 80218').
 -- distance_km, departed_at: not recorded by the CRM (null).
+-- invoice_id and client_id: null when the invoice is not in core.fct_invoice (deleted, or held in
+-- quarantine): the delivery happened, its invoice is unknown to core.
 WITH stores AS (
     SELECT branch_id, min(warehouse_id) AS warehouse_id
     FROM core.dim_warehouse
@@ -37,8 +39,8 @@ SELECT
     dl._source || ':' || dl.driver_id AS driver_id,
     dl.route_code AS route,
     st.warehouse_id,
-    i._source || ':' || i.client_id AS client_id,
-    dl._source || ':' || dl.invoice_id AS invoice_id,
+    CASE WHEN NOT i.is_deleted THEN i._source || ':' || i.client_id END AS client_id,
+    CASE WHEN NOT i.is_deleted THEN dl._source || ':' || dl.invoice_id END AS invoice_id,
     r._source || ':' || r.service_request_id AS service_request_id,
     nullif(regexp_extract(dl.address, ',\s*([^,]+),\s*[A-Z]{2}\s+\d{5}(-\d{4})?\s*$', 1), '')
         AS city,

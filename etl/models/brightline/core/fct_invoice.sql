@@ -7,6 +7,8 @@
 -- owner_id, the sales manager credited with the revenue: the owner of the deal the invoice
 -- bills; without a deal, the client's account manager (responsible_user_id); failing both, the
 -- user who created the invoice.
+-- deal_id: null when the deal is not in core.fct_deal (deleted in the CRM, or held in
+-- quarantine): the invoice stands without it.
 SELECT
     i._source || ':' || i.id AS invoice_id,
     i._branch AS branch_id,
@@ -22,7 +24,7 @@ SELECT
         ELSE 'other'
     END AS status,
     i._source || ':' || i.client_id AS client_id,
-    i._source || ':' || i.deal_id AS deal_id,
+    CASE WHEN NOT d.is_deleted THEN i._source || ':' || i.deal_id END AS deal_id,
     i._source || ':' || coalesce(d.owner_user_id, c.responsible_user_id, i.created_by) AS owner_id,
     i.due_on,
     i.total_amount AS net_amount,
@@ -32,5 +34,5 @@ SELECT
     i._loaded_at
 FROM stg_crm.invoices AS i
 LEFT JOIN stg_crm.deals AS d ON d._source = i._source AND d.id = i.deal_id
-LEFT JOIN stg_crm.clients AS c ON c._source = i._source AND c.id = i.client_id
+LEFT JOIN hist_crm.clients AS c ON c._source = i._source AND c.id = i.client_id
 WHERE NOT i.is_deleted

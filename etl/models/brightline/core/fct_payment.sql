@@ -5,6 +5,7 @@
 -- method (method_code): BANK bank_transfer, CARD card, CASH cash.
 -- client_id: the paid invoice's client.
 -- amount: as typed; a share typed where the amount belongs is the validation stage's to report.
+-- Payments of invoices the CRM's users deleted leave core with their invoice.
 SELECT
     p._source || ':' || p.id AS payment_id,
     p._branch AS branch_id,
@@ -23,3 +24,4 @@ SELECT
 FROM stg_crm.payments AS p
 LEFT JOIN stg_crm.invoices AS i ON i._source = p._source AND i.id = p.invoice_id
 LEFT JOIN core.dim_branch AS b ON b.branch_id = p._branch
+WHERE i.is_deleted IS NOT TRUE

@@ -7,6 +7,7 @@
 -- product_id: the catalogue item whose name is the equipment model as written at intake; null
 -- when the model is not in the catalogue. Timestamps pass as recorded (a return before the
 -- intake, or a year typed wrong, is for validation to report).
+-- invoice_id: null when the invoice is not in core.fct_invoice (deleted, or held in quarantine).
 WITH models AS (
     SELECT name, arg_min(_source || ':' || id, id) AS product_id
     FROM stg_stock.products
@@ -42,9 +43,10 @@ SELECT
     s.repaired_at,
     s.returned_at,
     s.parts_cost,
-    s._source || ':' || s.invoice_id AS invoice_id,
+    CASE WHEN NOT i.is_deleted THEN s._source || ':' || s.invoice_id END AS invoice_id,
     s._source,
     s._loaded_at
 FROM stg_crm.service_requests AS s
 LEFT JOIN models AS m ON m.name = s.equipment_model
+LEFT JOIN stg_crm.invoices AS i ON i._source = s._source AND i.id = s.invoice_id
 WHERE NOT s.is_deleted

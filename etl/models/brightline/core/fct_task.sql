@@ -4,6 +4,8 @@
 -- kind: the CRM has no task type, so it is read from the title, first match wins:
 -- "Call…" call; "…review…" or "…meeting…" meeting; "…e-mail…" or "…email…" email;
 -- "Remind…", "…follow…" or "…feedback…" follow_up; "Send…" or "Prepare…" document; else other.
+-- deal_id: null when the deal is not in core.fct_deal (deleted in the CRM, or held in
+-- quarantine).
 SELECT
     t._source || ':' || t.id AS task_id,
     t._branch AS branch_id,
@@ -21,7 +23,7 @@ SELECT
     t._source || ':' || t.assignee_id AS assignee_id,
     t._source || ':' || t.author_id AS author_id,
     t._source || ':' || t.client_id AS client_id,
-    t._source || ':' || t.deal_id AS deal_id,
+    CASE WHEN NOT d.is_deleted THEN t._source || ':' || t.deal_id END AS deal_id,
     t.due_at,
     t.done_at,
     CASE t.status_code
@@ -33,4 +35,5 @@ SELECT
     t._source,
     t._loaded_at
 FROM stg_crm.tasks AS t
+LEFT JOIN stg_crm.deals AS d ON d._source = t._source AND d.id = t.deal_id
 WHERE NOT t.is_deleted
