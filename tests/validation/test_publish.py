@@ -172,7 +172,7 @@ def test_rows_whose_values_did_not_convert_are_quarantined_by_every_run(
     task = _clean_id(project, "crm_austin", "tasks")
     con = duckdb.connect(str(_published(project)))
     for source, table, row in (("crm_denver", "payments", payment), ("crm_austin", "tasks", task)):
-        con.execute(f"ALTER TABLE raw_{source}.{table} ADD COLUMN _invalid VARCHAR")
+        con.execute(f"ALTER TABLE raw_{source}.{table} ADD COLUMN IF NOT EXISTS _invalid VARCHAR")
         con.execute(
             f"UPDATE raw_{source}.{table} SET _invalid = ? WHERE id = ?",
             [f"{table}_on: 'n/a' is not a date", row],
