@@ -275,9 +275,10 @@ def _validate_and_transform(
         result.raw_validation.conversions = conversions
     elif any(c.quarantined for c in conversions):
         result.raw_validation = Report("raw", conversions=conversions)
-    if any(c.quarantined for c in conversions):  # their documents are held whole too
-        present = set(warehouse_columns(con))
-        quarantine.hold_documents(con, result.run_id, documents_of(every_suite, keys, present))
+    # documents held whole by every declaration, not only the validated suites': a part held by
+    # a suite not run this time, or a value that did not convert, holds its document too
+    present = set(warehouse_columns(con))
+    quarantine.hold_documents(con, result.run_id, documents_of(every_suite, keys, present))
     staging = [_leave_out_quarantined(con, s, keys) for s in staging]
     transform.create_staging_views(con, staging)
     result.reconciliation = reconcile(con, result.run_id, result.tables)
