@@ -46,7 +46,16 @@ from kpiboard.warehouse import new_run_id, start_session
 from validation import duplicates, quarantine
 from validation.docs import DataDocsError, build_data_docs
 from validation.reconcile import Reconciliation, reconcile, source_counts
-from validation.run import Report, ValidationFailed, passed_counts, run_layer
+from validation.run import (
+    Report,
+    ValidationFailed,
+    check_against_warehouse,
+    documents_of,
+    hold_unconverted,
+    passed_counts,
+    run_layer,
+    warehouse_columns,
+)
 from validation.suite import Suite, load_suites
 
 SUCCESS, PARTIAL, FAILED = "success", "partial", "failed"
@@ -221,18 +230,33 @@ def _validate_and_transform(
     progress: Progress,
     only: Sequence[str] = (),
 ) -> duckdb.DuckDBPyConnection:
-    """Raw suites, quarantine, staging views without the quarantined rows, models, core suites.
+    """Check the suites, raw suites, quarantine, staging views without the quarantined rows,
+    models, core suites.
+
+    ``only`` limits validation to those suites' tables; the other tables keep their quarantine as
+    it is. Whatever was validated, rows whose values did not convert are quarantined again in
+    every raw table, and every row the quarantine holds is left out of ``core``, named by the one
+    key :func:`validation.quarantine.row_keys` gives each table.
 
     Returns the connection to keep using: validation closes and reopens it, because GX opens the
-    snapshot file itself. An ``error`` expectation that fails stops the run here.
+    snapshot file itself. A suite naming a table or column the warehouse lacks stops the run
+    before anything is validated (:class:`~validation.suite.SuiteError`); an ``error``
+    expectation that fails stops it after.
     """
-    suites = _suites(settings, only)
+    every_suite, suites = _suites(settings, only)
+    if result.source_tables:
+        quarantine.remember_primary_keys(
+            con, {(t.source, t.name): t.primary_key for t in result.source_tables}
+        )
     staging = transform.staging_sources(con, settings.sources)
     transform.create_staging_views(con, staging)
+    scopes = {s.name for s in settings.sources} | {s.group for s in settings.sources if s.group}
+    check_against_warehouse(con, every_suite, scopes)
+    raw = [(s.name, f"{s.group or s.name}.{t}", t) for s in staging for t in s.tables]
+    keys = quarantine.row_keys(con, raw, every_suite)
+    if not only:
+        quarantine.clear_all(con)  # every table is validated again: nothing stale stays held
     group = {s.name: s.group for s in settings.sources}
-    keys = {
-        f"{group.get(t.source) or t.source}.{t.name}": t.primary_key for t in result.source_tables
-    }
     counts: dict[str, dict[str, int]] = {}
     if suites:
         progress.step("validate raw")
@@ -246,8 +270,16 @@ def _validate_and_transform(
             keys=keys,
             source_rows=counts["raw"],
         )
-        staging = [_leave_out_quarantined(con, s, suites, keys) for s in staging]
-        transform.create_staging_views(con, staging)
+    conversions = hold_unconverted(con, result.run_id, raw, keys)
+    if result.raw_validation is not None:
+        result.raw_validation.conversions = conversions
+    elif any(c.quarantined for c in conversions):
+        result.raw_validation = Report("raw", conversions=conversions)
+    if any(c.quarantined for c in conversions):  # their documents are held whole too
+        present = set(warehouse_columns(con))
+        quarantine.hold_documents(con, result.run_id, documents_of(every_suite, keys, present))
+    staging = [_leave_out_quarantined(con, s, keys) for s in staging]
+    transform.create_staging_views(con, staging)
     result.reconciliation = reconcile(con, result.run_id, result.tables)
     progress.step("transform")
     models_dir = settings.resolve(settings.etl.models)
@@ -301,11 +333,12 @@ def _data_docs(
         result.warnings.append(str(exc))
 
 
-def _suites(settings: Settings, only: Sequence[str] = ()) -> list[Suite]:
+def _suites(settings: Settings, only: Sequence[str] = ()) -> tuple[list[Suite], list[Suite]]:
+    """Every suite of the project, and those ``only`` chooses (every one when it is empty)."""
     folder = settings.resolve(settings.validation.suites)
     suites = load_suites(folder) if folder.is_dir() else []
     if not only:
-        return suites
+        return suites, suites
     chosen = [s for s in suites if s.table in only or s.table.partition(".")[2] in only]
     missing = [
         name
@@ -316,21 +349,20 @@ def _suites(settings: Settings, only: Sequence[str] = ()) -> list[Suite]:
         hint = difflib.get_close_matches(missing[0], [s.table for s in suites], n=1)
         suggestion = f" — did you mean {hint[0]!r}?" if hint else ""
         raise PipelineUserError(f"no suite for {missing[0]!r}{suggestion}")
-    return chosen
+    return suites, chosen
 
 
 def _leave_out_quarantined(
     con: duckdb.DuckDBPyConnection,
     source: transform.StagingSource,
-    suites: Sequence[Suite],
     keys: Mapping[str, tuple[str, ...]],
 ) -> transform.StagingSource:
+    """The source with, on each table, a filter leaving out every row its quarantine holds by row
+    and the columns a value hold withholds."""
     filters = {}
     withheld = {}
     for table in source.tables:
-        reference = f"{source.group or source.name}.{table}"
-        suite = next((x for x in suites if x.table == reference and x.layer == "raw"), None)
-        key = (suite.key if suite else None) or keys.get(reference)
+        key = keys.get(f"{source.group or source.name}.{table}")
         if key and quarantine.excluded(con, table):
             filters[table] = quarantine.exclusion_predicate(source.name, table, key)
             withheld[table] = quarantine.withheld_values(con, source.name, table, key)

@@ -430,8 +430,13 @@ def validate(
     """Validate the published data again (no extraction): raw suites, quarantine, models, core
     suites; publish if no `error` expectation fails.
 
+    With --suite or --table only those suites run and every other table keeps its quarantine;
+    rows whose values did not convert are quarantined in every table, and every quarantined row
+    is left out of core, whatever ran.
+
     Exit codes: 0 passed (warn failures are quarantined); 5 an error expectation failed and
-    nothing was published; 2 bad input (a malformed suite file, an unknown suite).
+    nothing was published; 2 bad input (a malformed suite file, a suite naming a table or column
+    the warehouse lacks, an unknown suite).
 
     Example: `kpiboard validate -p demo --suite crm.clients`
     """

@@ -11,29 +11,43 @@ model) then see depends on the hold:
 A document (an invoice) is held whole: when it or one of its parts (``part_of``: its lines, its
 payments) is held by row, or a part's document is missing, the document and every part are held,
 each listed with the expectation ``<table>:held_with_document`` and, as offending values, the
-document and the original failure (:func:`hold_documents`). Each validation run re-examines every
-live raw row, so the quarantine always describes the current data: a row fixed at the source
-leaves it on the next run, and its document with it.
+document and the original failure (:func:`hold_documents`). Each validation run re-examines the
+live raw rows of the tables it validates, so the quarantine describes the current data: a row
+fixed at the source leaves it on the next run, and its document with it.
 
     quarantine.<table>
-      run_id, source, row_key   which row (its primary key as text, parts joined by '|')
+      run_id, source, row_key   which row (its key as text, parts joined by '|')
       expectation, severity     why: the failed expectation's id
       offending                 the offending values, as JSON text
       quarantined_at
       hold                      'row' (left out of core) or 'value' (let in, values withheld)
       withheld                  the columns a value hold sets to null
+
+A row is named by one key per table, whatever a run validates (:func:`row_keys`): the raw
+suite's ``key``, else the source table's primary key as the last sync recorded it in
+``_kpiboard.primary_keys``, else every column the source has. Every run that rebuilds ``core``
+leaves out every row the quarantine holds by row, matched by that key.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import duckdb
 
+from etl.load import LOAD_COLUMNS, META_SCHEMA
+from validation.suite import Suite
+
 SCHEMA = "quarantine"
 KEY_SEPARATOR = "|"
+PRIMARY_KEYS = f"{META_SCHEMA}.primary_keys"
+INVALID_COLUMN = "_invalid"
+"""The load column saying why a raw row's source values did not convert (NULL: they did)."""
+TYPE_CONVERSION = "type_conversion"
+"""The expectation name under which rows that did not convert are quarantined."""
+_NOT_KEY = {name for name, _ in LOAD_COLUMNS} | {INVALID_COLUMN}
 ROW, VALUE = "row", "value"
 HELD_WITH_DOCUMENT = "held_with_document"
 """The expectation name of rows held because their document is (``<table>:held_with_document``)."""
@@ -116,11 +130,7 @@ def add(
 
 def excluded(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     """Whether ``quarantine.<table>`` exists (so staging views must leave its rows out)."""
-    row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [SCHEMA, table],
-    ).fetchone()
-    return bool(row and row[0])
+    return _exists(con, SCHEMA, table)
 
 
 def rows_held(con: duckdb.DuckDBPyConnection, source: str, table: str) -> int:
@@ -141,6 +151,102 @@ def exclusion_predicate(source: str, table: str, key: Sequence[str], alias: str 
         f"NOT EXISTS (SELECT 1 FROM {SCHEMA}.{q(table)} qr WHERE qr.source = {literal} "
         f"AND qr.hold = '{ROW}' AND qr.row_key = {key_expression(key, alias)})"
     )
+
+
+def clear_all(con: duckdb.DuckDBPyConnection) -> None:
+    """Empty every quarantine table: a run validating every suite describes the data anew, so
+    rows held by a suite since removed or a table since dropped are held no longer."""
+    for table in _quarantine_tables(con):
+        con.execute(f"DELETE FROM {SCHEMA}.{q(table)}")
+
+
+def remember_primary_keys(
+    con: duckdb.DuckDBPyConnection, keys: Mapping[tuple[str, str], Sequence[str]]
+) -> None:
+    """Record each source table's primary key, by ``(source, table)``, as the sources declared
+    it at extraction; a run that only validates again names rows by it (:func:`row_keys`)."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {META_SCHEMA}")
+    con.execute(
+        f"""CREATE TABLE IF NOT EXISTS {PRIMARY_KEYS} (
+            source VARCHAR, "table" VARCHAR, key VARCHAR[], PRIMARY KEY (source, "table"))"""
+    )
+    for (source, table), key in sorted(keys.items()):
+        con.execute(
+            f"INSERT OR REPLACE INTO {PRIMARY_KEYS} VALUES (?, ?, ?)", [source, table, list(key)]
+        )
+
+
+def row_keys(
+    con: duckdb.DuckDBPyConnection,
+    raw: Iterable[tuple[str, str, str]],
+    suites: Sequence[Suite],
+) -> dict[str, tuple[str, ...]]:
+    """The columns naming a row of each raw table reference, for quarantine (without
+    ``_source``): the raw suite's ``key``; else the primary key the last sync recorded for the
+    table (the first member's, for a group); else every column the source has.
+
+    ``raw`` lists ``(source, reference, table)`` for every raw table in the warehouse
+    (``("crm_denver", "crm.clients", "clients")``). The result depends only on the suite files
+    and the warehouse, never on which suites a run validates.
+    """
+    declared = {s.table: s.key for s in suites if s.layer == "raw" and s.key}
+    stored: dict[tuple[str, str], tuple[str, ...]] = {}
+    if _exists(con, META_SCHEMA, "primary_keys"):
+        for source, table, key in con.execute(
+            f'SELECT source, "table", key FROM {PRIMARY_KEYS}'
+        ).fetchall():
+            stored[(str(source), str(table))] = tuple(key or ())
+    keys: dict[str, tuple[str, ...]] = {}
+    for source, reference, table in raw:
+        if reference in keys:
+            continue
+        key = declared.get(reference) or stored.get((source, table))
+        if not key:
+            columns = con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+                [f"raw_{source}", table],
+            ).fetchall()
+            key = tuple(str(c) for (c,) in columns if c not in _NOT_KEY)
+        keys[reference] = tuple(c for c in key if c != "_source")
+    return keys
+
+
+def has_invalid_column(con: duckdb.DuckDBPyConnection, source: str, table: str) -> bool:
+    """Whether ``raw_<source>.<table>`` has the ``_invalid`` load column (older raw tables
+    were loaded without it)."""
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? AND column_name = ?",
+        [f"raw_{source}", table, INVALID_COLUMN],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def clear_expectation(
+    con: duckdb.DuckDBPyConnection, source: str, table: str, expectation: str
+) -> None:
+    """Forget one expectation's rows of a source table, before it is checked again."""
+    if _exists(con, SCHEMA, table):
+        con.execute(
+            f"DELETE FROM {SCHEMA}.{q(table)} WHERE source = ? AND expectation = ?",
+            [source, expectation],
+        )
+
+
+def _quarantine_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [SCHEMA]
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def withheld_values(

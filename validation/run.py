@@ -9,6 +9,13 @@ connection around :func:`check`. Raw suites run on the ``stg_`` views as they ar
 quarantine (every live raw row, with ``_source``); core suites on ``core``. A failing ``warn``
 expectation on a raw table quarantines its rows (see :mod:`validation.quarantine`); a failing
 ``error`` expectation fails the run: nothing is published.
+
+Two things run whatever suites a run chose. Before anything is validated,
+:func:`check_against_warehouse` checks every suite's tables and columns against the warehouse
+(a suite naming a column that does not exist stops the run with a located :class:`SuiteError`).
+After the raw suites, :func:`hold_unconverted` quarantines every live raw row whose source values
+did not convert to the declared types (its ``_invalid`` load column says why), as
+``<source or group>.<table>:type_conversion``.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import datetime as dt
 import io
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,8 +36,8 @@ from etl.errors import EtlError
 from kpiboard.warehouse import start_session
 from validation import quarantine
 from validation.engine import Check, CheckResult, run_tables
-from validation.suite import Expectation, Suite
-from validation.suite.model import RowFilter, RowsMatchSource
+from validation.suite import Expectation, Suite, SuiteError, SuiteProblem, check_columns
+from validation.suite.model import RowFilter, RowsMatchSource, Sql
 
 RESULTS_SCHEMA = "validation"
 FILTER_SCHEMA = "_validation"
@@ -63,6 +70,22 @@ class Outcome:
     quarantined: int = 0
 
 
+@dataclass(frozen=True)
+class Conversion:
+    """One raw table's rows whose source values did not convert to the declared types."""
+
+    source: str
+    reference: str  # the raw table reference, crm.invoices
+    table: str
+    checked: int  # live rows
+    quarantined: int
+    sample: tuple[str, ...] = ()  # a few of the reasons, as ``_invalid`` gives them
+
+    @property
+    def id(self) -> str:
+        return f"{self.reference}:{quarantine.TYPE_CONVERSION}"
+
+
 @dataclass
 class Report:
     """What one layer's validation found, for the summary, the history and the verdict."""
@@ -70,6 +93,7 @@ class Report:
     layer: str
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
+    conversions: list[Conversion] = field(default_factory=list)
 
     @property
     def failures(self) -> list[str]:
@@ -96,6 +120,15 @@ class Report:
                 bool(o.result.error or not o.result.success)
             )
             row["quarantined"] = int(str(row["quarantined"])) + o.quarantined
+        for reference, (checked, held) in _by_reference(self.conversions).items():
+            if not held and reference not in rows:
+                continue  # a table without a suite shows when it holds rows
+            row = rows.setdefault(
+                reference, {"suite": reference, "checked": 0, "failed": 0, "quarantined": 0}
+            )
+            row["checked"] = max(int(str(row["checked"])), checked)
+            row["failed"] = int(str(row["failed"])) + int(held > 0)
+            row["quarantined"] = int(str(row["quarantined"])) + held
         return list(rows.values())
 
 
@@ -239,14 +272,7 @@ def record(
 ) -> Report:
     """Store the results, quarantine the raw rows of failed ``warn`` expectations; the report."""
     report = Report(layer, outcomes, seconds)
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {RESULTS_SCHEMA}")
-    con.execute(
-        f"""CREATE TABLE IF NOT EXISTS {RESULTS_SCHEMA}.results (
-            run_id VARCHAR, layer VARCHAR, suite VARCHAR, expectation VARCHAR, kind VARCHAR,
-            severity VARCHAR, success BOOLEAN, checked BIGINT, unexpected BIGINT,
-            quarantined BIGINT, sample VARCHAR, error VARCHAR, location VARCHAR,
-            validated_at TIMESTAMP)"""
-    )
+    _ensure_results(con)
     if layer == "raw":
         for table in {relation(o.planned.suite.table)[1] for o in outcomes}:
             quarantine.ensure_table(con, table)
@@ -293,33 +319,225 @@ def record(
     return report
 
 
+def hold_unconverted(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    raw: Iterable[tuple[str, str, str]],
+    keys: Mapping[str, Sequence[str]],
+) -> list[Conversion]:
+    """Quarantine every live raw row whose source values did not convert to the declared types
+    (``_invalid`` is not null), in every raw table, whichever suites the run chose; record the
+    outcome per table reference in ``validation.results``.
+
+    ``raw`` lists ``(source, reference, table)`` for every raw table, ``keys`` the columns naming
+    a row of each reference (:func:`validation.quarantine.row_keys`). The reason is the
+    ``_invalid`` text (``issued_on: 'n/a' is not a date``), kept as the offending value. A raw
+    table loaded before the column existed has nothing to hold.
+    """
+    conversions = []
+    for source, reference, table in raw:
+        expectation = f"{reference}:{quarantine.TYPE_CONVERSION}"
+        quarantine.clear_expectation(con, source, table, expectation)
+        key = list(keys.get(reference, ()))
+        if not key or not quarantine.has_invalid_column(con, source, table):
+            continue
+        relation = f"{quarantine.q('raw_' + source)}.{quarantine.q(table)}"
+        failing = (
+            f'SELECT * FROM {relation} WHERE "_deleted_at" IS NULL '
+            f"AND {quarantine.q(quarantine.INVALID_COLUMN)} IS NOT NULL"
+        )
+        row = con.execute(f'SELECT count(*) FROM {relation} WHERE "_deleted_at" IS NULL').fetchone()
+        held = quarantine.add(
+            con,
+            run_id=run_id,
+            source=source,
+            table=table,
+            expectation=expectation,
+            severity="warn",
+            failing_rows_sql=failing,
+            key=key,
+            offending=[quarantine.INVALID_COLUMN],
+        )
+        sample = con.execute(
+            f"SELECT DISTINCT {quarantine.q(quarantine.INVALID_COLUMN)} FROM ({failing}) "
+            "ORDER BY 1 LIMIT 20"
+        ).fetchall()
+        conversions.append(
+            Conversion(
+                source,
+                reference,
+                table,
+                int(row[0]) if row else 0,
+                held,
+                tuple(str(r[0]) for r in sample),
+            )
+        )
+    _record_conversions(con, run_id, conversions)
+    return conversions
+
+
+def _record_conversions(
+    con: duckdb.DuckDBPyConnection, run_id: str, conversions: Sequence[Conversion]
+) -> None:
+    """One row per raw table reference in ``validation.results``, like an expectation's."""
+    _ensure_results(con)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    samples: dict[str, list[str]] = {}
+    for c in conversions:
+        samples.setdefault(c.reference, []).extend(c.sample)
+    for reference, (checked, held) in _by_reference(conversions).items():
+        con.execute(
+            f"INSERT INTO {RESULTS_SCHEMA}.results VALUES ({', '.join(['?'] * 14)})",
+            [
+                run_id,
+                "raw",
+                reference,
+                quarantine.TYPE_CONVERSION,
+                quarantine.TYPE_CONVERSION,
+                "warn",
+                held == 0,
+                checked,
+                held,
+                held,
+                json.dumps(samples[reference][:20]),
+                None,
+                None,
+                now,
+            ],
+        )
+
+
+def warehouse_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Every table reference a suite may name, with its columns as validation reads them: the
+    ``stg_`` views of raw tables (``crm.clients``, with ``_source`` and the other load columns)
+    and the ``core`` tables (``core.dim_client``)."""
+    rows = con.execute(
+        "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'core' OR table_schema LIKE 'stg\\_%' ESCAPE '\\' "
+        "ORDER BY table_schema, table_name, ordinal_position"
+    ).fetchall()
+    columns: dict[str, list[str]] = {}
+    for schema, table, column in rows:
+        scope = "core" if schema == "core" else str(schema).removeprefix("stg_")
+        columns.setdefault(f"{scope}.{table}", []).append(str(column))
+    return columns
+
+
+def check_against_warehouse(
+    con: duckdb.DuckDBPyConnection, suites: Sequence[Suite], scopes: Collection[str]
+) -> None:
+    """Raise one :class:`SuiteError` listing every table and column the suites name that the
+    warehouse does not have, and every ``sql`` rule that does not bind; before anything runs.
+
+    ``scopes`` are the configured sources and groups. A suite about (or reading) a table of a
+    source that has loaded nothing yet (down on its first run) is left for a later run: its
+    tables cannot be told from typos. The ``stg_`` views must exist.
+    """
+    columns = warehouse_columns(con)
+    loaded = {reference.partition(".")[0].lower() for reference in columns}
+    configured = {scope.lower() for scope in scopes}
+
+    def pending(reference: str) -> bool:
+        scope = reference.partition(".")[0].lower()
+        return scope in configured and scope not in loaded
+
+    checked = [
+        s
+        for s in suites
+        if not any(
+            pending(t) for t in (s.table, *(r for e in s.expectations for r, _ in e.references()))
+        )
+    ]
+    known = {reference.lower() for reference in columns}
+    problems: list[SuiteProblem] = []
+    for suite in checked:
+        problems += check_columns(suite, columns)
+        for e in suite.expectations:
+            if not isinstance(e, Sql) or suite.table.lower() not in known:
+                continue
+            if any(r.lower() not in known for r, _ in e.references()):
+                continue  # reported by check_columns
+            try:
+                con.execute(f"DESCRIBE {e.unexpected_rows_sql(resolve)}")
+            except duckdb.Error as exc:
+                message = f"expectation {e.number}: query: {_bind_error(exc)}"
+                problems.append(SuiteProblem(e.location.path, e.location.line, message))
+    if problems:
+        raise SuiteError(problems)
+
+
+def _bind_error(exc: duckdb.Error) -> str:
+    """DuckDB's message on one line: what failed, and its candidate names as a suggestion
+    (``Binder Error: Table "t" does not have a column named "due_onn" — did you mean
+    "due_at"?``); the echo of the query is left out."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    what = lines[0] if lines else type(exc).__name__
+    for line in lines[1:]:
+        if line.startswith("Candidate bindings:"):
+            names = line.removeprefix("Candidate bindings:").strip().lstrip(":").strip()
+            if names:
+                what += f" — did you mean {names}?"
+    return what
+
+
+def _ensure_results(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {RESULTS_SCHEMA}")
+    con.execute(
+        f"""CREATE TABLE IF NOT EXISTS {RESULTS_SCHEMA}.results (
+            run_id VARCHAR, layer VARCHAR, suite VARCHAR, expectation VARCHAR, kind VARCHAR,
+            severity VARCHAR, success BOOLEAN, checked BIGINT, unexpected BIGINT,
+            quarantined BIGINT, sample VARCHAR, error VARCHAR, location VARCHAR,
+            validated_at TIMESTAMP)"""
+    )
+
+
 def documents(outcomes: Sequence[Outcome]) -> list[quarantine.Document]:
     """The documents the raw suites of ``outcomes`` declare (``part_of``), with their parts;
     a declaration whose document table was not validated in this run is left out."""
-    planned = {o.planned.suite.table: o.planned for o in outcomes}
+    return _documents({o.planned.suite.table: (o.planned.suite, o.planned.key) for o in outcomes})
+
+
+def documents_of(
+    suites: Sequence[Suite], keys: Mapping[str, Sequence[str]], present: Collection[str]
+) -> list[quarantine.Document]:
+    """The documents every raw suite declares whose table is ``present`` (a reference), each
+    row named by ``keys`` (:func:`validation.quarantine.row_keys`): what a run holds whole after
+    quarantining rows outside its chosen suites (values that did not convert)."""
+    return _documents(
+        {
+            s.table: (s, (*s.scope, *keys.get(s.table, ())))
+            for s in suites
+            if s.layer == "raw" and s.table in present
+        }
+    )
+
+
+def _documents(
+    planned: Mapping[str, tuple[Suite, Sequence[str]]],
+) -> list[quarantine.Document]:
     parts: dict[str, list[quarantine.Part]] = {}
-    for p in planned.values():
-        part_of = p.suite.part_of
+    for suite, key in planned.values():
+        part_of = suite.part_of
         if part_of is None or part_of.table not in planned:
             continue
         parts.setdefault(part_of.table, []).append(
             quarantine.Part(
-                table=relation(p.suite.table)[1],
-                relation=resolve(p.suite.table),
-                key=tuple(k for k in p.key if k != "_source"),
+                table=relation(suite.table)[1],
+                relation=resolve(suite.table),
+                key=tuple(k for k in key if k != "_source"),
                 document_key=part_of.key,
-                expectation=f"{p.suite.table}:{quarantine.HELD_WITH_DOCUMENT}",
+                expectation=f"{suite.table}:{quarantine.HELD_WITH_DOCUMENT}",
             )
         )
     out = []
     for table, members in sorted(parts.items()):
-        document = planned[table]
+        _, document_key = planned[table]
         out.append(
             quarantine.Document(
                 table=relation(table)[1],
                 relation=resolve(table),
                 history=resolve.with_deleted(table),
-                key=tuple(k for k in document.key if k != "_source"),
+                key=tuple(k for k in document_key if k != "_source"),
                 expectation=f"{table}:{quarantine.HELD_WITH_DOCUMENT}",
                 parts=tuple(members),
             )
@@ -347,6 +565,15 @@ def run_layer(
     con = start_session(duckdb.connect(str(con_path)))
     report = record(con, run_id, layer, outcomes, time.perf_counter() - started)
     return con, report
+
+
+def _by_reference(conversions: Iterable[Conversion]) -> dict[str, tuple[int, int]]:
+    """Live rows and rows held, by raw table reference (a group's sources added up)."""
+    out: dict[str, tuple[int, int]] = {}
+    for c in conversions:
+        checked, held = out.get(c.reference, (0, 0))
+        out[c.reference] = (checked + c.checked, held + c.quarantined)
+    return out
 
 
 def _what_failed(result: CheckResult) -> str:

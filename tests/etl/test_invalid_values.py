@@ -22,8 +22,9 @@ LATER = "2026-11-20 12:00:00"
 
 CliRunner = Callable[..., CompletedProcess[str]]  # the `kpiboard` fixture
 
-# Validation does not quarantine rows by ``_invalid`` by itself here: the suites of this project
-# quarantine the NULLs, which the core model does not allow, as they would any other.
+# Validation quarantines every row whose ``_invalid`` is set (``crm.invoices:type_conversion``;
+# tests/validation/test_publish.py); these suites also hold the NULLs, which the core model does
+# not allow, as they would any other.
 NOT_NULL = {"invoices": "issued_on", "payments": "amount"}
 
 

@@ -837,6 +837,58 @@ WAREHOUSE = {
 }
 
 
+UNKNOWN_COLUMNS = [
+    pytest.param(
+        "table: crm.clients\nexpectations:\n  - regex: phon\n    pattern: '^x$'\n",
+        [f"{SHOWN}:3: expectation 1: unknown column 'phon' in crm.clients — did you mean 'phone'?"],
+        id="regex",
+    ),
+    pytest.param(
+        "table: crm.clients\nkey: [ident]\nexpectations:\n  - not_null: id\n",
+        [f"{SHOWN}:2: key: unknown column 'ident' in crm.clients"],
+        id="key",
+    ),
+    pytest.param(
+        "table: crm.clients\nexpectations:\n  - not_null: id\n    where: {emial: null}\n",
+        [
+            f"{SHOWN}:3: expectation 1: unknown column 'emial' in crm.clients — "
+            "did you mean 'email'?"
+        ],
+        id="where",
+    ),
+    pytest.param(
+        "table: crm.clients\nexpectations:\n  - unique: [name, phones]\n",
+        [
+            f"{SHOWN}:3: expectation 1: unknown column 'phones' in crm.clients — "
+            "did you mean 'phone'?"
+        ],
+        id="unique-list",
+    ),
+    pytest.param(
+        "table: crm.deals\nexpectations:\n  - exists_in: client_id\n    ref: crm.clients.idd\n",
+        [f"{SHOWN}:3: expectation 1: unknown column 'idd' in crm.clients — did you mean 'id'?"],
+        id="exists_in-ref-column",
+    ),
+    pytest.param(
+        "table: core.dim_client\nexpectations:\n  - rows_match_source: crm.client\n",
+        [f"{SHOWN}:3: expectation 1: unknown table crm.client — did you mean 'crm.clients'?"],
+        id="rows_match_source-table",
+    ),
+    pytest.param(
+        "table: core.dim_client\nkey: [id]\nexpectations:\n  - not_null: client_id\n",
+        [f"{SHOWN}:2: key: unknown column 'id' in core.dim_client"],
+        id="core-key",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), UNKNOWN_COLUMNS)
+def test_an_unknown_column_gets_its_located_message(text: str, expected: list[str]) -> None:
+    suite, found = parse_suite(text, SHOWN)
+    assert found == [] and suite is not None
+    assert [str(p) for p in check_columns(suite, WAREHOUSE)] == expected
+
+
 def test_check_columns_finds_unknown_tables_and_columns_with_suggestions() -> None:
     text = """\
         table: crm.deals
