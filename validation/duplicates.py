@@ -9,7 +9,8 @@ after the models have built ``core`` and before the core suites run, :func:`link
    placeholder values never match), or, for companies, a near-identical name in the same city
    (``name_city``: case, punctuation, spacing and legal suffixes ignored, then at most one typed
    letter or one pair of swapped letters apart; digits must be equal, so "Summit Dental 2" is not
-   "Summit Dental 3"). Private persons are not matched by name: two people may share one;
+   "Summit Dental 3"). Private persons are not matched by name: two people may share one. Across
+   branches only the tax id links;
 2. applies the person's decisions of the **decisions file** (``duplicates.csv`` beside
    ``kpiboard.toml``): ``different`` breaks the links between two clients, ``same`` links two
    clients no rule matched;
@@ -271,12 +272,22 @@ def candidate_links(
     """Pairs of clients a rule matches: ``(client_id, other_client_id, rule, value)`` with
     ``client_id < other_client_id``; a pair appears once per rule that matched it."""
     con.execute(_KEYS_SQL.replace("{suffixes}", "|".join(LEGAL_SUFFIXES)))
-    branch = "" if across_branches else "AND a.branch_id = b.branch_id"
+    # across branches only the tax id links: a phone, an e-mail or a name is shared by different
+    # companies of two cities (a franchise's mailbox, a chain's name), and a tax id withheld as
+    # malformed (null) would lift the veto below
+    same_branch = "AND a.branch_id = b.branch_id"
     parts = [
-        _SAME_VALUE_SQL.format(rule=r, branch=branch, distinct_tax_ids=_NO_OTHER_TAX_ID)
-        for r in ("tax_id", "phone", "email")
+        _SAME_VALUE_SQL.format(
+            rule="tax_id",
+            branch="" if across_branches else same_branch,
+            distinct_tax_ids=_NO_OTHER_TAX_ID,
+        ),
+        *(
+            _SAME_VALUE_SQL.format(rule=r, branch=same_branch, distinct_tax_ids=_NO_OTHER_TAX_ID)
+            for r in ("phone", "email")
+        ),
+        _NAME_SQL.format(branch=same_branch, distinct_tax_ids=_NO_OTHER_TAX_ID),
     ]
-    parts.append(_NAME_SQL.format(branch=branch, distinct_tax_ids=_NO_OTHER_TAX_ID))
     rows = con.execute(" UNION ALL ".join(parts) + " ORDER BY 1, 2, 3").fetchall()
     con.execute("DROP TABLE dedup_keys")
     return [(str(a), str(b), str(rule), str(value)) for a, b, rule, value in rows]

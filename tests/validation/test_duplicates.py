@@ -31,9 +31,12 @@ crm_denver:4   | Bo Smith            | P | Denver |           |                |
 # swapped letters, same city, nothing else shared
 crm_denver:5   | Northstar Foods PC  | C | Denver |           |                |              | 4
 crm_denver:6   | Notrhstar Foods PC  | C | Denver |           |                |              | 50
-# one company in two branches, found by its e-mail
-crm_denver:7   | Lakeside Print Co.  | C | Denver |           | info@lake.com  |              | 5
-crm_austin:7   | Lakeside Print      | C | Austin |           | info@lake.com  |              | 6
+# one company in two branches, found by its tax id
+crm_denver:7   | Lakeside Print Co.  | C | Denver | 712345678 | info@lake.com  |              | 5
+crm_austin:7   | Lakeside Print      | C | Austin | 712345678 | info@lake.com  |              | 6
+# across branches an e-mail alone is no identity: one tax id withheld (null) lifts no veto
+crm_denver:50  | Peak Copiers LLC    | C | Denver | 501234567 | info@peak.com  |              | 12
+crm_austin:50  | Peak Copiers Inc    | C | Austin |           | info@peak.com  |              | 13
 # two tax ids are two companies, though they share an e-mail and a name
 crm_denver:30  | Vista Realty LLC    | C | Denver | 301234567 | info@vista.com |              | 10
 crm_austin:30  | Vista Realty LLC    | C | Denver | 302234567 | info@vista.com |              | 11
@@ -102,7 +105,7 @@ def test_rules_group_duplicates_under_the_oldest_record(
         ("crm_denver:22", "crm_denver:20", "crm_denver:21", "email", "ann@mail.com", None),
         ("crm_denver:22", "crm_denver:21", "crm_denver:22", "phone", "+13035550120", None),
         ("crm_denver:5", "crm_denver:5", "crm_denver:6", "name_city", "northstar foods, denver", None),  # noqa: E501
-        ("crm_denver:7", "crm_austin:7", "crm_denver:7", "email", "info@lake.com", None),
+        ("crm_denver:7", "crm_austin:7", "crm_denver:7", "tax_id", "712345678", None),
         ("crm_denver:99", "crm_denver:100", "crm_denver:99", "email", "cy@mail.com", None),
     ]  # fmt: skip
 
