@@ -50,9 +50,11 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# pytest exits 5 when it collected no tests: a failure here, never a quiet pass.
+# pytest exits 5 when it collected no tests: a failure here, never a quiet pass. worksteal: the
+# pipeline tests take 20-60 s each, and a worker that ends early takes work from the other
+# instead of idling while it finishes its share (16.5 min → 10.5 min on 2 cores).
 pytest: setup
-	$(BIN)/pytest -n 2; status=$$?; \
+	$(BIN)/pytest -n 2 --dist worksteal; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
 
 test: lint typecheck pytest
