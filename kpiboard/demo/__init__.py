@@ -125,19 +125,21 @@ def build_sources(
     return result
 
 
-def demo_sources() -> list[dict[str, str]]:
-    """The demo's four ``[[sources]]`` entries: the branch CRMs as group ``crm``, and stock."""
+def demo_sources(template: str = "sqlite:///sources/{db}.sqlite") -> list[dict[str, str]]:
+    """The demo's four ``[[sources]]`` entries: the branch CRMs as group ``crm``, and stock;
+    ``template``'s ``{db}`` is replaced by each database's name (default: the SQLite files
+    ``kpiboard demo`` writes)."""
     entries = [
         {
             "name": b.database,
-            "url": f"sqlite:///sources/{b.database}.sqlite",
+            "url": template.replace("{db}", b.database),
             "group": "crm",
             "branch": b.code,
         }
         for b in company.BRANCHES
     ]
     stock = company.STOCK_DATABASE
-    return [*entries, {"name": stock, "url": f"sqlite:///sources/{stock}.sqlite"}]
+    return [*entries, {"name": stock, "url": template.replace("{db}", stock)}]
 
 
 DEMO_MODELS = Path(str(resources.files("etl") / "models" / "brightline"))

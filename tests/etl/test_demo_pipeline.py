@@ -17,8 +17,8 @@ from kpiboard.config import load_settings
 from kpiboard.core_model import CORE_TABLES
 from kpiboard.demo import (
     build_sources,
-    company,
     database_urls,
+    demo_sources,
     install_demo_models,
     install_demo_suites,
     metadata_for,
@@ -33,17 +33,7 @@ LATER = dt.datetime(2026, 11, 20, 12, 0, 0)
 
 
 def _demo_project(folder: Path, template: str) -> Path:
-    entries = [
-        {
-            "name": b.database,
-            "url": template.replace("{db}", b.database),
-            "group": "crm",
-            "branch": b.code,
-        }
-        for b in company.BRANCHES
-    ]
-    entries.append({"name": "stock", "url": template.replace("{db}", "stock")})
-    init_project(folder, name="demo", sources=entries)
+    init_project(folder, name="demo", sources=demo_sources(template))
     install_demo_models(folder / "models")
     return folder
 

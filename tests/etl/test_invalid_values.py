@@ -13,7 +13,13 @@ import sqlalchemy as sa
 
 from etl import pipeline
 from kpiboard.config import load_settings
-from kpiboard.demo import build_sources, company, install_demo_models, install_demo_suites
+from kpiboard.demo import (
+    build_sources,
+    company,
+    demo_sources,
+    install_demo_models,
+    install_demo_suites,
+)
 from kpiboard.project import init_project
 
 SEED, SCALE = 8, 0.02
@@ -29,17 +35,7 @@ NOT_NULL = {"invoices": "issued_on", "payments": "amount"}
 
 
 def _demo_project(folder: Path, template: str) -> Path:
-    entries = [
-        {
-            "name": b.database,
-            "url": template.replace("{db}", b.database),
-            "group": "crm",
-            "branch": b.code,
-        }
-        for b in company.BRANCHES
-    ]
-    entries.append({"name": "stock", "url": template.replace("{db}", "stock")})
-    init_project(folder, name="demo", sources=entries)
+    init_project(folder, name="demo", sources=demo_sources(template))
     install_demo_models(folder / "models")
     install_demo_suites(folder / "suites")
     for table, column in NOT_NULL.items():
