@@ -309,6 +309,7 @@ def conversion(
     text, cannot fail and is not checked.
     """
     types = {c.name: c.type for c in table.columns}
+    singles = {c.name for c in table.columns if c.single_precision}
     inner, values, checks = [], [], []
     for i, name in enumerate(columns):
         target, source = types[name], batch_types.get(name, "")
@@ -316,12 +317,13 @@ def conversion(
         flagged = flag in batch_types
         kind = value_kind(target)
         same = _same_type(source, target)
-        single = _same_type(source, "FLOAT") and _same_type(target, "DOUBLE")
+        single = name in singles and _same_type(target, "DOUBLE") and source != "VARCHAR"
         if single:
-            # a 4-byte float (PostgreSQL real, MySQL FLOAT) holds 0.15 as 0.1500000059604644…;
-            # its shortest decimal that reads back the same in 32 bits is the value written
-            # (PostgreSQL's own real::numeric gives it too), so that is what raw keeps
-            value = f"CAST(CAST(b.{q(name)} AS VARCHAR) AS DOUBLE)"
+            # a 4-byte float (PostgreSQL real, MySQL FLOAT) holds 0.15 as 0.1500000059604644…,
+            # and arrives widened to a double; the shortest decimal that is the same 32-bit
+            # float is the value written (PostgreSQL's own real::numeric gives it too), so that
+            # is what raw keeps
+            value = f"CAST(CAST(CAST(b.{q(name)} AS FLOAT) AS VARCHAR) AS DOUBLE)"
         elif same:
             value = f"b.{q(name)}"
         elif kind is not None:
