@@ -569,3 +569,61 @@ def test_first_event_kpis_equal_hand_written_sql_every_month(
         assert sum(found.values()) == con.execute(
             f"SELECT count(DISTINCT client) FROM ({PURCHASES})"
         ).fetchone()[0]
+
+
+ON_TIME = """
+kpis:
+  - id: shipped_invoices
+    label: Invoices shipped
+    description: Invoices whose goods left in the period and whose delivery date was promised.
+    unit: count
+    direction: higher
+    owner: delivery
+    type: simple
+    fact: invoice
+    agg: count
+    filter: shipped_on IS NOT NULL AND promised_on IS NOT NULL
+    time: shipped_on
+
+  - id: on_time_shipping
+    label: Shipped on time
+    description: Share of the invoices shipped in the period that left by the promised date.
+    unit: percent
+    direction: higher
+    owner: delivery
+    type: ratio
+    numerator: {kpi: shipped_invoices, filter: "shipped_on <= promised_on"}
+    denominator: shipped_invoices
+"""
+
+
+def test_an_on_time_shipping_kpi_reads_the_order_dates(
+    project: Path, con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    from kpi_designer.engine import Definitions, Engine
+    from kpi_designer.loader import load_kpis
+
+    (tmp_path / "delivery.yaml").write_text(ON_TIME, encoding="utf-8")
+    warehouse = load_settings(project).open_warehouse()
+    engine = Engine(Definitions(load_kpis(tmp_path)), warehouse.connect, warehouse.published)
+    expected = {
+        month: float(share)
+        for month, share in con.execute(
+            "SELECT CAST(date_trunc('month', shipped_on) AS DATE), "
+            "avg(CASE WHEN shipped_on <= promised_on THEN 1.0 ELSE 0.0 END) "
+            "FROM core.fct_invoice WHERE shipped_on IS NOT NULL AND promised_on IS NOT NULL "
+            "GROUP BY 1"
+        ).fetchall()
+    }
+    assert len(expected) >= 12 and 0 < min(expected.values()) < 1  # late shipments too
+    values = engine.evaluate(
+        "on_time_shipping", start=min(expected), end=max(expected) + dt.timedelta(days=31)
+    )
+    found = {
+        (p.date() if isinstance(p, dt.datetime) else p): float(v)
+        for p, v in zip(values["period"], values["value"], strict=True)
+        if v == v and v is not None
+    }
+    assert found.keys() == expected.keys()
+    for month, share in expected.items():
+        assert found[month] == pytest.approx(share, abs=1e-9), month
