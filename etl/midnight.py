@@ -70,6 +70,6 @@ def midnight_warnings(con: duckdb.DuckDBPyConnection, *, min_rows: int = MIN_ROW
                 f"which {zone} sees on another day or hour; in the model write "
                 f"utc_from_local(<the date>, '{zone}') (or the branch's "
                 "core.dim_branch.timezone), or keep the date in a DATE column "
-                "(docs/connecting-a-source.md, \"Dates and time zones\")"
+                '(docs/connecting-a-source.md, "Dates and time zones")'
             )
     return warnings

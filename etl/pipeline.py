@@ -9,10 +9,11 @@ tables into ``raw_<source>`` (sources in parallel, each table in its own transac
 watermark), build the ``stg_`` views and run the SQL models into ``core`` (a core table without
 a model is emptied), check the result for dates cast to midnight UTC (:mod:`etl.midnight`), link
 duplicate clients and fill the first-event columns (:mod:`etl.firsts`), validate, then publish
-the new snapshot atomically. A source that is down or a table whose schema drifted fails alone (the run
-is *partial*: published, with that data as it was); a model that fails fails the run (nothing is
-published: ``core`` must never mix old and new). A source value that does not convert to its
-column's type fails neither: it is NULL in ``raw``, its row says why in ``_invalid``.
+the new snapshot atomically. A source that is down or a table whose schema drifted fails alone
+(the run is *partial*: published, with that data as it was); a model that fails fails the run
+(nothing is published: ``core`` must never mix old and new). A source value that does not
+convert to its column's type fails neither: it is NULL in ``raw``, its row says why in
+``_invalid``.
 
 Every run and table is recorded in the app database, a failed run with its error. A run whose
 process died (``kill -9``, a crash of the machine) cannot record its end; the next run, once it

@@ -649,7 +649,9 @@ def _column_problems(
     lines = _projection_lines(statement) if statement is not None else {}
     problems: list[ModelProblem] = []
     names = [name.lower() for name in produced]
-    filled = FILLED_BY_KPIBOARD.get(model.name, frozenset()) if model.schema == TARGET_SCHEMA else ()
+    filled = (
+        FILLED_BY_KPIBOARD.get(model.name, frozenset()) if model.schema == TARGET_SCHEMA else ()
+    )
     for name in names:
         if name in filled:
             problems.append(

@@ -555,7 +555,9 @@ def test_first_event_kpis_equal_hand_written_sql_every_month(
         month.date() if isinstance(month, dt.datetime) else month: int(n)
         for month, n in con.execute(FIRST_EVENTS[kpi_id]).fetchall()
     }
-    first, last = con.execute("SELECT min(issued_on), max(issued_on) FROM core.fct_invoice").fetchone()
+    first, last = con.execute(
+        "SELECT min(issued_on), max(issued_on) FROM core.fct_invoice"
+    ).fetchone()
     warehouse = load_settings(project).open_warehouse()
     engine = Engine(Definitions(load_kpis(DEMO_KPIS)), warehouse.connect, warehouse.published)
     values = engine.evaluate(kpi_id, start=first.replace(day=1), end=last, grain="month")
@@ -566,9 +568,10 @@ def test_first_event_kpis_equal_hand_written_sql_every_month(
     assert sum(expected.values()) > 20  # the demo has both kinds of client every year
     assert {m: n for m, n in found.items() if n} == expected
     if kpi_id == "first_purchase_clients":  # every client that ever bought, once
-        assert sum(found.values()) == con.execute(
-            f"SELECT count(DISTINCT client) FROM ({PURCHASES})"
-        ).fetchone()[0]
+        assert (
+            sum(found.values())
+            == con.execute(f"SELECT count(DISTINCT client) FROM ({PURCHASES})").fetchone()[0]
+        )
 
 
 ON_TIME = """

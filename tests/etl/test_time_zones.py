@@ -46,7 +46,10 @@ CASES = [
     ("utc_from_local(DATE '2024-03-01', 'UTC')", dt.datetime(2024, 3, 1, 0, 0)),
     # spring forward, 2024-03-10 in Los Angeles: 02:00–02:59 does not exist; a time in the gap
     # is read with the offset before the change (-8), i.e. it lands an hour later on the clock
-    (f"utc_from_local(TIMESTAMP '2024-03-10 01:59:59', '{LA}')", dt.datetime(2024, 3, 10, 9, 59, 59)),
+    (
+        f"utc_from_local(TIMESTAMP '2024-03-10 01:59:59', '{LA}')",
+        dt.datetime(2024, 3, 10, 9, 59, 59),
+    ),
     (f"utc_from_local(TIMESTAMP '2024-03-10 02:30:00', '{LA}')", dt.datetime(2024, 3, 10, 10, 30)),
     (f"utc_from_local(TIMESTAMP '2024-03-10 03:00:00', '{LA}')", dt.datetime(2024, 3, 10, 10, 0)),
     # fall back, 2024-11-03: 01:00–01:59 happens twice; it is read as the second one (standard
@@ -56,7 +59,10 @@ CASES = [
     # Santiago skips its midnight (00:00 → 01:00 on 2024-09-08): the date still starts that day
     ("utc_from_local(DATE '2024-09-08', 'America/Santiago')", dt.datetime(2024, 9, 8, 4, 0)),
     # UTC → local
-    (f"local_timestamp(TIMESTAMP '2024-03-01 07:59:59', '{LA}')", dt.datetime(2024, 2, 29, 23, 59, 59)),
+    (
+        f"local_timestamp(TIMESTAMP '2024-03-01 07:59:59', '{LA}')",
+        dt.datetime(2024, 2, 29, 23, 59, 59),
+    ),
     (f"local_date(TIMESTAMP '2024-03-01 07:59:59', '{LA}')", dt.date(2024, 2, 29)),
     (f"local_date(TIMESTAMP '2024-03-01 08:00:00', '{LA}')", dt.date(2024, 3, 1)),
     # both occurrences of the repeated hour are told apart going UTC → local
