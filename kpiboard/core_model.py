@@ -488,8 +488,8 @@ KPI SQL alike. Each returns null when a value or the zone is null."""
 
 
 def ddl(schema: str = "core") -> list[str]:
-    """The statements that create the canonical model in ``schema``, in order, and the
-    time-zone macros (:data:`MACROS`).
+    """The statements that create the canonical model in ``schema``, in order (plain SQL, so a
+    PostgreSQL warehouse takes them too; the DuckDB macros are :func:`create_core_schema`'s).
 
     Every statement is ``IF NOT EXISTS``, so running them on a schema that already holds the model
     (and its data) changes nothing. ``schema`` is a parameter so the pipeline can build the next
@@ -498,12 +498,11 @@ def ddl(schema: str = "core") -> list[str]:
     return [
         f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}",
         *(table.create_sql(schema) for table in CORE_TABLES),
-        *MACROS,
     ]
 
 
 def create_core_schema(con: duckdb.DuckDBPyConnection, schema: str = "core") -> None:
     """Create the canonical model in ``schema`` of ``con`` and the time-zone macros; idempotent,
     keeps existing rows."""
-    for statement in ddl(schema):
+    for statement in (*ddl(schema), *MACROS):
         con.execute(statement)
