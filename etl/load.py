@@ -3,7 +3,8 @@
 Each table is synced in one DuckDB transaction that also moves its watermark, so the watermark
 never runs ahead of the data it covers. Rows arrive as Arrow batches and are cast to the raw
 table's types inside DuckDB (SQLite's text timestamps become ``TIMESTAMP``, MySQL's ``TINYINT(1)``
-becomes ``BOOLEAN``, decimals keep their scale).
+becomes ``BOOLEAN``, decimals keep their scale, a 4-byte float becomes the ``DOUBLE`` of its
+shortest decimal: PostgreSQL's ``real`` 0.15 is 0.15, not 0.15000000596…).
 
 A value that does not convert (SQLite keeps ``'n/a'`` in a ``DATE`` column, ``'1,200.00'`` in a
 ``NUMERIC`` one) does not stop the load: it becomes NULL in its typed column and the row says why
@@ -308,6 +309,7 @@ def conversion(
     text, cannot fail and is not checked.
     """
     types = {c.name: c.type for c in table.columns}
+    singles = {c.name for c in table.columns if c.single_precision}
     inner, values, checks = [], [], []
     for i, name in enumerate(columns):
         target, source = types[name], batch_types.get(name, "")
@@ -315,7 +317,14 @@ def conversion(
         flagged = flag in batch_types
         kind = value_kind(target)
         same = _same_type(source, target)
-        if same:
+        single = name in singles and _same_type(target, "DOUBLE") and source != "VARCHAR"
+        if single:
+            # a 4-byte float (PostgreSQL real, MySQL FLOAT) holds 0.15 as 0.1500000059604644…,
+            # and arrives widened to a double; the shortest decimal that is the same 32-bit
+            # float is the value written (PostgreSQL's own real::numeric gives it too), so that
+            # is what raw keeps
+            value = f"CAST(CAST(CAST(b.{q(name)} AS FLOAT) AS VARCHAR) AS DOUBLE)"
+        elif same:
             value = f"b.{q(name)}"
         elif kind is not None:
             value = f"TRY_CAST(b.{q(name)} AS {target})"
@@ -325,7 +334,7 @@ def conversion(
             value = f"CASE WHEN b.{q(flag)} THEN NULL ELSE {value} END"
         inner.append(f"{value} AS v{i}")
         values.append(f"c.v{i} AS {q(name)}")
-        if same or kind is None:  # cannot fail
+        if same or single or kind is None:  # cannot fail
             continue
         inner.append(f"b.{q(name)} AS s{i}")
         if flagged:

@@ -6,11 +6,14 @@
 
 One run: take the warehouse lock, copy the published snapshot to a new file, sync each source's
 tables into ``raw_<source>`` (sources in parallel, each table in its own transaction with its
-watermark), build the ``stg_`` views and run the SQL models into ``core``, then publish the new
-snapshot atomically. A source that is down or a table whose schema drifted fails alone (the run
-is *partial*: published, with that data as it was); a model that fails fails the run (nothing is
-published: ``core`` must never mix old and new). A source value that does not convert to its
-column's type fails neither: it is NULL in ``raw``, its row says why in ``_invalid``.
+watermark), build the ``stg_`` views and run the SQL models into ``core`` (a core table without
+a model is emptied), check the result for dates cast to midnight UTC (:mod:`etl.midnight`), link
+duplicate clients and fill the first-event columns (:mod:`etl.firsts`), validate, then publish
+the new snapshot atomically. A source that is down or a table whose schema drifted fails alone
+(the run is *partial*: published, with that data as it was); a model that fails fails the run
+(nothing is published: ``core`` must never mix old and new). A source value that does not
+convert to its column's type fails neither: it is NULL in ``raw``, its row says why in
+``_invalid``.
 
 Every run and table is recorded in the app database, a failed run with its error. A run whose
 process died (``kill -9``, a crash of the machine) cannot record its end; the next run, once it
@@ -36,7 +39,9 @@ import sqlalchemy as sa
 
 from etl import transform
 from etl.errors import PipelineUserError, SchemaDrift, SourceError
+from etl.firsts import fill_client_firsts
 from etl.load import TableResult, add_load_columns, ensure_meta, sync_table, watermark
+from etl.midnight import midnight_warnings
 from etl.sources import Source, SourceTable, configured_sources, discover, with_retries
 from kpiboard import appdb
 from kpiboard.config import Settings
@@ -285,10 +290,17 @@ def _validate_and_transform(
     progress.step("transform")
     models_dir = settings.resolve(settings.etl.models)
     if models_dir.is_dir():
-        result.models = transform.run_models(con, transform.load_models(models_dir))
+        models = transform.load_models(models_dir)
+        result.models = transform.run_models(con, models)
+        # a table whose model file was removed does not keep its last rows
+        for table in transform.empty_unmodelled(con, models):
+            result.warnings.append(f"{table} has no model: emptied")
+    result.warnings.extend(midnight_warnings(con))
 
     # duplicate clients: linked to a master in core.dim_client, never dropped
     result.warnings.extend(duplicates.link_project_clients(settings, con).warnings)
+    # first events need the link: a client typed in twice has one first invoice
+    fill_client_firsts(con)
 
     if suites:
         progress.step("validate core")
@@ -440,6 +452,7 @@ def _record_end(history: sa.Engine, result: RunResult) -> None:
                 status=result.status,
                 snapshot=result.snapshot.name if result.snapshot else None,
                 error="\n".join(result.errors) or None,
+                warnings="\n".join(result.warnings) or None,
             )
         )
         for t in result.tables:

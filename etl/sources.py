@@ -30,6 +30,9 @@ class SourceColumn:
     name: str
     type: str  # the DuckDB type of the raw column
     source_type: str  # as the source declares it, for messages
+    # a 4-byte float (PostgreSQL real, MySQL FLOAT): read as the shortest decimal that is the
+    # same 32-bit float, so 0.15 stays 0.15 in its DOUBLE raw column (etl.load.conversion)
+    single_precision: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,18 @@ def duckdb_type(kind: sa.types.TypeEngine[object]) -> str:
     return "VARCHAR"
 
 
+def single_precision(kind: sa.types.TypeEngine[object], backend: str) -> bool:
+    """Whether a source column is a 4-byte float: PostgreSQL's ``real`` (``float4``,
+    ``float(1..24)``), MySQL's and MariaDB's ``FLOAT`` (``FLOAT(p)`` with p up to 24). SQLite's
+    ``REAL`` is 8 bytes, and so is MySQL's ``REAL`` (reflected as ``DOUBLE``)."""
+    if backend == "sqlite" or not isinstance(kind, sa.Float):
+        return False
+    if type(kind).__name__ == "REAL":
+        return True
+    precision = getattr(kind, "precision", None)
+    return type(kind).__name__ == "FLOAT" and (precision is None or precision <= 24)
+
+
 def discover(source: Source) -> list[SourceTable]:
     """The tables to copy from ``source``, with types, keys and incremental columns."""
     engine = sa.create_engine(source.url)
@@ -120,8 +135,14 @@ def discover(source: Source) -> list[SourceTable]:
 
 
 def _describe_table(source: Source, inspector: sa.Inspector, name: str) -> SourceTable:
+    backend = urls.backend(source.url)
     columns = tuple(
-        SourceColumn(c["name"], duckdb_type(c["type"]), str(c["type"]))
+        SourceColumn(
+            c["name"],
+            duckdb_type(c["type"]),
+            str(c["type"]),
+            single_precision(c["type"], backend),
+        )
         for c in inspector.get_columns(name)
     )
     names = {c.name for c in columns}

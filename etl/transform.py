@@ -42,7 +42,7 @@ from sqlglot.tokens import TokenType
 
 from etl.errors import ModelProblem, TransformError
 from kpiboard.config import SourceSettings
-from kpiboard.core_model import CORE_TABLES
+from kpiboard.core_model import CORE_TABLES, FILLED_BY_KPIBOARD
 
 CORE_BY_NAME = {table.name: table for table in CORE_TABLES}
 
@@ -562,6 +562,12 @@ def check_models(con: duckdb.DuckDBPyConnection, models: Sequence[Model]) -> lis
     ).fetchall():
         target = f"{schema}.{table}".lower()
         columns.setdefault(target, {})[str(column).lower()] = nullable == "YES"
+    # a core table is created again from the canonical DDL before its model fills it, so its
+    # model is checked against that DDL, not against a snapshot written by an older kpiboard
+    for name, table in CORE_BY_NAME.items():
+        target = f"{TARGET_SCHEMA}.{name}"
+        if target in columns:
+            columns[target] = {c.name.lower(): c.nullable for c in table.columns}
     problems: list[ModelProblem] = []
     for model in models:
         target = model.target.lower()
@@ -643,8 +649,20 @@ def _column_problems(
     lines = _projection_lines(statement) if statement is not None else {}
     problems: list[ModelProblem] = []
     names = [name.lower() for name in produced]
+    filled = (
+        FILLED_BY_KPIBOARD.get(model.name, frozenset()) if model.schema == TARGET_SCHEMA else ()
+    )
     for name in names:
-        if name not in target_columns:
+        if name in filled:
+            problems.append(
+                ModelProblem(
+                    model.shown,
+                    lines.get(name),
+                    f"column {name!r} of {model.target} is filled by kpiboard after the models "
+                    "run (docs/model.md); leave it out of the SELECT",
+                )
+            )
+        elif name not in target_columns:
             hint = difflib.get_close_matches(name, sorted(target_columns), n=1)
             suggestion = f" — did you mean {hint[0]!r}?" if hint else ""
             problems.append(
@@ -756,6 +774,37 @@ def _line_of_named_column(model: Model, message: str) -> int | None:
     return None
 
 
+def _recreate_core_table(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop ``core.<name>`` and create it again, empty, from the canonical DDL."""
+    con.execute(f"DROP TABLE IF EXISTS {quote(TARGET_SCHEMA)}.{quote(name)}")
+    con.execute(
+        CORE_BY_NAME[name]
+        .create_sql(TARGET_SCHEMA)
+        .replace("CREATE TABLE IF NOT EXISTS", "CREATE TABLE")
+    )
+
+
+def empty_unmodelled(con: duckdb.DuckDBPyConnection, models: Sequence[Model]) -> list[str]:
+    """Empty every core table that no model fills; return those that had rows (``core.x``).
+
+    A table whose model file was removed would otherwise keep the rows of its last model for
+    ever, while the documentation promises a table without a model stays empty. Each one is
+    created again from the canonical DDL, so it also takes the columns of a newer kpiboard.
+    """
+    modelled = {m.name for m in models if m.schema == TARGET_SCHEMA}
+    emptied: list[str] = []
+    for table in CORE_TABLES:
+        if table.name in modelled:
+            continue
+        row = con.execute(
+            f"SELECT count(*) FROM {quote(TARGET_SCHEMA)}.{quote(table.name)}"
+        ).fetchone()
+        if row and row[0]:
+            emptied.append(f"{TARGET_SCHEMA}.{table.name}")
+        _recreate_core_table(con, table.name)
+    return emptied
+
+
 def _empty(con: duckdb.DuckDBPyConnection, model: Model) -> None:
     """Empty the model's target before it is rebuilt.
 
@@ -763,15 +812,10 @@ def _empty(con: duckdb.DuckDBPyConnection, model: Model) -> None:
     the same keys are inserted again in the same transaction (DuckDB keeps the deleted keys in
     the primary-key index until commit). Other targets are emptied with ``DELETE``.
     """
-    table = CORE_BY_NAME.get(model.name) if model.schema == TARGET_SCHEMA else None
-    target = f"{quote(model.schema)}.{quote(model.name)}"
-    if table is None:
-        con.execute(f"DELETE FROM {target}")
+    if model.schema == TARGET_SCHEMA and model.name in CORE_BY_NAME:
+        _recreate_core_table(con, model.name)
         return
-    con.execute(f"DROP TABLE {target}")
-    con.execute(
-        table.create_sql(model.schema).replace("CREATE TABLE IF NOT EXISTS", "CREATE TABLE")
-    )
+    con.execute(f"DELETE FROM {quote(model.schema)}.{quote(model.name)}")
 
 
 def run_models(

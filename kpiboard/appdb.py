@@ -29,6 +29,9 @@ etl_runs = sa.Table(
     sa.Column("snapshot", sa.String(200)),
     sa.Column("full_refresh", sa.Boolean, nullable=False),
     sa.Column("error", sa.Text),
+    # what the run's summary warned of, one per line (a model-less table emptied, dates cast to
+    # midnight UTC, duplicate decisions that name unknown clients …)
+    sa.Column("warnings", sa.Text),
 )
 
 etl_table_runs = sa.Table(

@@ -328,6 +328,7 @@ def etl_status(
             sa.func.coalesce(sa.func.sum(tables.c.rows_deleted), 0).label("rows_deleted"),
             sa.func.coalesce(sa.func.sum(tables.c.rows_invalid), 0).label("rows_invalid"),
             runs.c.error,
+            runs.c.warnings,
         )
         .select_from(runs.outerjoin(tables, tables.c.run_id == runs.c.run_id))
         .group_by(runs.c.run_id)

@@ -14,9 +14,17 @@ purchase orders, service requests, deliveries). Its conventions:
   id 7 of two branches' databases never collide; references named by role (``owner_id``,
   ``manager_id``, ``engineer_id`` ...) point to ``dim_employee``;
 - every table has ``branch_id`` except ``dim_date``, the calendar shared by all branches;
-- money is ``DECIMAL(18,2)`` in the branch currency, quantities ``DECIMAL(18,3)``, timestamps are
-  UTC ``TIMESTAMP``, business dates ``DATE``, flags ``BOOLEAN``;
+- money is ``DECIMAL(18,2)`` in the branch currency, except line money (a line's price,
+  discount, amount, tax and cost, a stock move's unit cost), ``DECIMAL(18,6)``: a line keeps the
+  source's precision, so that a month's sum of lines is the source's exact sum, rounded once;
+  document totals (an invoice's net, tax and total, a payment) are the cents the document shows;
+- quantities are ``DECIMAL(18,3)``, timestamps are UTC ``TIMESTAMP``, business dates ``DATE``,
+  flags ``BOOLEAN``; local times are converted with the time-zone macros (:data:`MACROS`:
+  ``utc_from_local``, ``local_timestamp``, ``local_date``), never ``CAST(date AS TIMESTAMP)``;
 - every table ends with the load metadata ``_source`` and ``_loaded_at``;
+- a few columns are filled by kpiboard, not by models (:data:`FILLED_BY_KPIBOARD`: a client's
+  invoice number and the days since its previous invoice, known once duplicate clients are
+  linked);
 - primary keys are enforced; foreign keys are not (DuckDB foreign keys hamper bulk reloads), the
   references are documented and checked by the core validation suites instead.
 
@@ -32,6 +40,9 @@ import duckdb
 
 VARCHAR = "VARCHAR"
 MONEY = "DECIMAL(18,2)"
+LINE_MONEY = "DECIMAL(18,6)"
+"""Money of one line or one unit: the source's precision kept (six decimals), rounded only once
+a total is taken."""
 QUANTITY = "DECIMAL(18,3)"
 PERCENT = "DECIMAL(5,2)"
 INTEGER = "INTEGER"
@@ -317,6 +328,12 @@ FCT_INVOICE = _table(
     Column("net_amount", MONEY),
     Column("tax_amount", MONEY),
     Column("total_amount", MONEY),
+    Column("ordered_on", DATE),
+    Column("required_on", DATE),
+    Column("promised_on", DATE),
+    Column("shipped_on", DATE),
+    Column("client_invoice_no", INTEGER),
+    Column("days_since_client_previous_invoice", INTEGER),
 )
 
 FCT_INVOICE_LINE = _table(
@@ -327,11 +344,11 @@ FCT_INVOICE_LINE = _table(
     Column("product_id", VARCHAR),
     Column("description", VARCHAR),
     Column("qty", QUANTITY),
-    Column("unit_price", MONEY),
-    Column("discount_amount", MONEY),
-    Column("line_amount", MONEY),
-    Column("tax_amount", MONEY),
-    Column("cost_amount", MONEY),
+    Column("unit_price", LINE_MONEY),
+    Column("discount_amount", LINE_MONEY),
+    Column("line_amount", LINE_MONEY),
+    Column("tax_amount", LINE_MONEY),
+    Column("cost_amount", LINE_MONEY),
 )
 
 FCT_PAYMENT = _table(
@@ -352,7 +369,7 @@ FCT_STOCK_MOVE = _table(
     Column("product_id", VARCHAR),
     Column("warehouse_id", VARCHAR),
     Column("qty", QUANTITY),
-    Column("unit_cost", MONEY),
+    Column("unit_cost", LINE_MONEY),
     Column("counterpart_warehouse_id", VARCHAR),
     Column("purchase_order_id", VARCHAR),
     Column("invoice_id", VARCHAR),
@@ -447,9 +464,32 @@ BRANCH_INDEPENDENT_TABLES: frozenset[str] = frozenset(
 )
 """Tables without ``branch_id``: the calendar is one for the whole company."""
 
+FILLED_BY_KPIBOARD: dict[str, frozenset[str]] = {
+    "fct_invoice": frozenset({"client_invoice_no", "days_since_client_previous_invoice"}),
+}
+"""Columns kpiboard computes after the models have run (``etl.firsts``); a model leaves them out."""
+
+MACROS: tuple[str, ...] = (
+    # a local date or date-time (naive) of ``zone`` → the UTC instant; a DATE is its local
+    # midnight. A local time in a spring-forward gap is read with the offset in force before the
+    # change (02:30 that does not exist → 03:30 of the new offset); a time of the repeated autumn
+    # hour is read as its second occurrence (standard time), as PostgreSQL does.
+    "CREATE OR REPLACE MACRO utc_from_local(local_time, zone) AS "
+    "timezone('UTC', timezone(zone, CAST(local_time AS TIMESTAMP)))",
+    # a UTC TIMESTAMP → the wall-clock time of ``zone`` (naive TIMESTAMP)
+    "CREATE OR REPLACE MACRO local_timestamp(utc_time, zone) AS "
+    "timezone(zone, timezone('UTC', CAST(utc_time AS TIMESTAMP)))",
+    # a UTC TIMESTAMP → the calendar date in ``zone``
+    "CREATE OR REPLACE MACRO local_date(utc_time, zone) AS "
+    "CAST(timezone(zone, timezone('UTC', CAST(utc_time AS TIMESTAMP))) AS DATE)",
+)
+"""The time-zone macros every snapshot has (``main`` schema), for models, ``kpiboard sql`` and
+KPI SQL alike. Each returns null when a value or the zone is null."""
+
 
 def ddl(schema: str = "core") -> list[str]:
-    """The statements that create the canonical model in ``schema``, in order.
+    """The statements that create the canonical model in ``schema``, in order (plain SQL, so a
+    PostgreSQL warehouse takes them too; the DuckDB macros are :func:`create_core_schema`'s).
 
     Every statement is ``IF NOT EXISTS``, so running them on a schema that already holds the model
     (and its data) changes nothing. ``schema`` is a parameter so the pipeline can build the next
@@ -462,6 +502,7 @@ def ddl(schema: str = "core") -> list[str]:
 
 
 def create_core_schema(con: duckdb.DuckDBPyConnection, schema: str = "core") -> None:
-    """Create the canonical model in ``schema`` of ``con``; idempotent, keeps existing rows."""
-    for statement in ddl(schema):
+    """Create the canonical model in ``schema`` of ``con`` and the time-zone macros; idempotent,
+    keeps existing rows."""
+    for statement in (*ddl(schema), *MACROS):
         con.execute(statement)

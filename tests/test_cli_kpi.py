@@ -20,7 +20,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         folder, "demo", "--dir", "D", "--scale", "0.01", "--seed", "5", "--no-serve", timeout=300
     )
     assert result.returncode == 0, result.stderr
-    assert "KPIs:      120 in" in result.stdout
+    assert "KPIs:      122 in" in result.stdout
     return folder / "D"
 
 
@@ -37,7 +37,7 @@ def test_list_csv_starts_with_the_id(demo: Path) -> None:
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert result.stdout.splitlines()[0].split(",")[0] == "id"
-    assert len(rows) == 120
+    assert len(rows) == 122
     revenue = next(r for r in rows if r["id"] == "revenue")
     assert (revenue["type"], revenue["unit"], revenue["defined_at"]) == (
         "simple",
@@ -135,7 +135,7 @@ def test_compile_prints_postgres_sql_with_bound_parameters(demo: Path) -> None:
 def test_check_passes_and_then_lists_every_problem(demo: Path, tmp_path: Path) -> None:
     ok = kpiboard(demo, "kpi", "check")
     assert ok.returncode == 0, ok.stderr
-    assert "120 KPIs" in ok.stdout and "no problems" in ok.stdout
+    assert "122 KPIs" in ok.stdout and "no problems" in ok.stdout
     broken = demo / "kpis" / "zz_broken.yaml"
     broken.write_text(
         "kpis:\n  - id: bad\n    label: Bad\n    description: d.\n    unit: money\n"

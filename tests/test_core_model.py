@@ -450,11 +450,24 @@ SUFFIX_TYPES = (
 )
 
 
+# line money keeps the source's precision (docs/model.md, "Line money"); documents are cents
+LINE_MONEY = {
+    ("fct_invoice_line", "unit_price"),
+    ("fct_invoice_line", "discount_amount"),
+    ("fct_invoice_line", "line_amount"),
+    ("fct_invoice_line", "tax_amount"),
+    ("fct_invoice_line", "cost_amount"),
+    ("fct_stock_move", "unit_cost"),
+}
+
+
 def test_column_names_follow_the_type_conventions(db_tables: dict[str, list[DbColumn]]) -> None:
     problems: list[str] = []
     for table, columns in db_tables.items():
         for column in columns:
             expected = [t for suffix, t in SUFFIX_TYPES if column.name.endswith(suffix)]
+            if (table, column.name) in LINE_MONEY:
+                expected = ["DECIMAL(18,6)"]
             if column.name.startswith("is_"):
                 expected.append("BOOLEAN")
             if column.name == "amount":

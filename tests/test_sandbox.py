@@ -269,7 +269,7 @@ def test_an_attack_is_refused_in_one_line_and_changes_nothing(
             "SELECT table_name FROM duckdb_tables() WHERE table_name = 'fct_invoice'",
             [{"table_name": "fct_invoice"}],
         ),
-        ("SELECT count(*) AS n FROM (SUMMARIZE core.fct_invoice)", [{"n": 15}]),
+        ("SELECT count(*) AS n FROM (SUMMARIZE core.fct_invoice)", [{"n": 21}]),
         ("-- invoices\nSELECT count(*) AS n FROM core.fct_invoice;", [{"n": INVOICES}]),
     ],
 )

@@ -511,3 +511,122 @@ def test_a_plan_is_the_baselines_actual_times_the_growth_target(
         if (r["kpi"], r[who], r["period"]) == (kpi, subject, period)
     ]
     assert plan == expected
+
+
+# -- first events: first-time buyers and reactivated clients against hand-written SQL --------
+
+# each client once however often it was typed in, and its purchases (docs/model.md, "filled by
+# kpiboard"): computed here from scratch, not from the columns kpiboard fills
+PURCHASES = """
+    SELECT coalesce(c.master_client_id, i.client_id) AS client, i.invoice_id, i.issued_on
+    FROM core.fct_invoice AS i
+    LEFT JOIN core.dim_client AS c ON c.client_id = i.client_id
+    WHERE i.kind <> 'credit_note' AND i.status NOT IN ('draft', 'cancelled')
+      AND i.client_id IS NOT NULL
+"""
+FIRST_EVENTS = {
+    "first_purchase_clients": f"""
+        SELECT date_trunc('month', first_on) AS month, count(*)
+        FROM (SELECT client, min(issued_on) AS first_on FROM ({PURCHASES}) GROUP BY client)
+        GROUP BY 1
+    """,
+    "reactivated_clients": f"""
+        SELECT date_trunc('month', issued_on) AS month, count(DISTINCT client)
+        FROM (
+            SELECT client, issued_on,
+                   issued_on - lag(issued_on) OVER (
+                       PARTITION BY client ORDER BY issued_on, invoice_id) AS gap
+            FROM ({PURCHASES})
+        )
+        WHERE gap >= 180
+        GROUP BY 1
+    """,
+}
+
+
+@pytest.mark.parametrize("kpi_id", sorted(FIRST_EVENTS))
+def test_first_event_kpis_equal_hand_written_sql_every_month(
+    kpi_id: str, project: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    from kpi_designer.engine import Definitions, Engine
+    from kpi_designer.loader import load_kpis
+
+    expected = {
+        month.date() if isinstance(month, dt.datetime) else month: int(n)
+        for month, n in con.execute(FIRST_EVENTS[kpi_id]).fetchall()
+    }
+    first, last = con.execute(
+        "SELECT min(issued_on), max(issued_on) FROM core.fct_invoice"
+    ).fetchone()
+    warehouse = load_settings(project).open_warehouse()
+    engine = Engine(Definitions(load_kpis(DEMO_KPIS)), warehouse.connect, warehouse.published)
+    values = engine.evaluate(kpi_id, start=first.replace(day=1), end=last, grain="month")
+    found = {
+        (p.date() if isinstance(p, dt.datetime) else p): int(v or 0)
+        for p, v in zip(values["period"], values["value"], strict=True)
+    }
+    assert sum(expected.values()) > 20  # the demo has both kinds of client every year
+    assert {m: n for m, n in found.items() if n} == expected
+    if kpi_id == "first_purchase_clients":  # every client that ever bought, once
+        assert (
+            sum(found.values())
+            == con.execute(f"SELECT count(DISTINCT client) FROM ({PURCHASES})").fetchone()[0]
+        )
+
+
+ON_TIME = """
+kpis:
+  - id: shipped_invoices
+    label: Invoices shipped
+    description: Invoices whose goods left in the period and whose delivery date was promised.
+    unit: count
+    direction: higher
+    owner: delivery
+    type: simple
+    fact: invoice
+    agg: count
+    filter: shipped_on IS NOT NULL AND promised_on IS NOT NULL
+    time: shipped_on
+
+  - id: on_time_shipping
+    label: Shipped on time
+    description: Share of the invoices shipped in the period that left by the promised date.
+    unit: percent
+    direction: higher
+    owner: delivery
+    type: ratio
+    numerator: {kpi: shipped_invoices, filter: "shipped_on <= promised_on"}
+    denominator: shipped_invoices
+"""
+
+
+def test_an_on_time_shipping_kpi_reads_the_order_dates(
+    project: Path, con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    from kpi_designer.engine import Definitions, Engine
+    from kpi_designer.loader import load_kpis
+
+    (tmp_path / "delivery.yaml").write_text(ON_TIME, encoding="utf-8")
+    warehouse = load_settings(project).open_warehouse()
+    engine = Engine(Definitions(load_kpis(tmp_path)), warehouse.connect, warehouse.published)
+    expected = {
+        month: float(share)
+        for month, share in con.execute(
+            "SELECT CAST(date_trunc('month', shipped_on) AS DATE), "
+            "avg(CASE WHEN shipped_on <= promised_on THEN 1.0 ELSE 0.0 END) "
+            "FROM core.fct_invoice WHERE shipped_on IS NOT NULL AND promised_on IS NOT NULL "
+            "GROUP BY 1"
+        ).fetchall()
+    }
+    assert len(expected) >= 12 and 0 < min(expected.values()) < 1  # late shipments too
+    values = engine.evaluate(
+        "on_time_shipping", start=min(expected), end=max(expected) + dt.timedelta(days=31)
+    )
+    found = {
+        (p.date() if isinstance(p, dt.datetime) else p): float(v)
+        for p, v in zip(values["period"], values["value"], strict=True)
+        if v == v and v is not None
+    }
+    assert found.keys() == expected.keys()
+    for month, share in expected.items():
+        assert found[month] == pytest.approx(share, abs=1e-9), month

@@ -274,7 +274,7 @@ BROKEN = [
               time: status
             """),
         (
-            "kpis/k.yaml:26: kpi 'due': time 'status' is not a date or timestamp column of fact invoice (its dates: issued_on, due_on)",
+            "kpis/k.yaml:26: kpi 'due': time 'status' is not a date or timestamp column of fact invoice (its dates: issued_on, due_on, ordered_on, required_on, promised_on, shipped_on)",
         ),
     ),
     Broken(

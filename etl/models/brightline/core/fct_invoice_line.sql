@@ -3,12 +3,13 @@
 --
 -- product_id: the stock database's product with the item's sku (the CRMs sell from the
 -- company's one catalogue); null when no product has that sku.
--- discount_amount: the CRM's discount_pct of the gross line (qty * unit_price) in money,
--- rounded to the cent; line_amount is the CRM's line_total, which equals
--- qty * unit_price - discount_amount up to the CRM's own rounding (a cent at most).
+-- discount_amount: the CRM's discount_pct of the gross line (qty * unit_price) in money, not
+-- rounded (line money keeps the source's precision: 3 x 12.35 at 5% is 1.8525); line_amount is
+-- the CRM's line_total, which equals qty * unit_price - discount_amount up to the CRM's own
+-- rounding to the cent.
 -- tax_amount: 0, the CRMs record no sales tax.
 -- cost_amount: qty times the average unit cost of the invoice's shipments of that product
--- (core.fct_stock_move); null for services and for goods not shipped yet.
+-- (core.fct_stock_move), not rounded; null for services and for goods not shipped yet.
 -- A quantity typed with a minus sign passes as typed (its line total follows it).
 WITH shipped AS (
     SELECT
@@ -35,10 +36,10 @@ SELECT
     li.description,
     li.qty,
     li.unit_price,
-    round(li.qty * li.unit_price * li.discount_pct * 0.01, 2) AS discount_amount,
+    li.qty * li.unit_price * li.discount_pct * 0.01 AS discount_amount,
     li.line_total AS line_amount,
-    CAST(0 AS DECIMAL(18, 2)) AS tax_amount,
-    CAST(li.qty * s.unit_cost AS DECIMAL(18, 2)) AS cost_amount,
+    CAST(0 AS DECIMAL(18, 6)) AS tax_amount,
+    li.qty * s.unit_cost AS cost_amount,
     li._source,
     li._loaded_at
 FROM stg_crm.invoice_items AS li

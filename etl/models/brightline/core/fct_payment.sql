@@ -1,7 +1,7 @@
 -- One row per payment of a branch CRM.
 --
 -- paid_on: the business date the money arrived — paid_at (UTC) as a date in the branch's time
--- zone (core.dim_branch.timezone; UTC for a branch without one).
+-- zone (core.dim_branch.timezone; UTC for a branch without one), by the macro local_date.
 -- method (method_code): BANK bank_transfer, CARD card, CASH cash.
 -- client_id: the paid invoice's client.
 -- amount: as typed; a share typed where the amount belongs is the validation stage's to report.
@@ -9,7 +9,7 @@
 SELECT
     p._source || ':' || p.id AS payment_id,
     p._branch AS branch_id,
-    CAST(timezone(coalesce(b.timezone, 'UTC'), p.paid_at AT TIME ZONE 'UTC') AS DATE) AS paid_on,
+    local_date(p.paid_at, coalesce(b.timezone, 'UTC')) AS paid_on,
     p._source || ':' || p.invoice_id AS invoice_id,
     i._source || ':' || i.client_id AS client_id,
     p.amount,

@@ -2,7 +2,7 @@
 --
 -- status (status_code): DRFT draft, SENT ordered, RCVD received, CANC cancelled.
 -- ordered_on / received_on: ordered_at / received_at (UTC) as dates in the time zone of the
--- receiving warehouse's branch. expected_on: as recorded.
+-- receiving warehouse's branch (local_date). expected_on: as recorded.
 -- branch_id: the receiving warehouse's (core.dim_warehouse: the central warehouse is Denver's);
 -- an order for a warehouse the stock database does not have counts for 'denver'.
 -- total_amount: the order's total_cost. buyer_id: the stock database does not record who
@@ -10,8 +10,7 @@
 SELECT
     po._source || ':' || po.id AS purchase_order_id,
     coalesce(w.branch_id, 'denver') AS branch_id,
-    CAST(timezone(coalesce(b.timezone, 'UTC'), po.ordered_at AT TIME ZONE 'UTC') AS DATE)
-        AS ordered_on,
+    local_date(po.ordered_at, coalesce(b.timezone, 'UTC')) AS ordered_on,
     po.number AS order_number,
     po._source || ':' || po.supplier_id AS supplier_id,
     po._source || ':' || po.warehouse_id AS warehouse_id,
@@ -24,8 +23,7 @@ SELECT
         ELSE 'other'
     END AS status,
     po.expected_on,
-    CAST(timezone(coalesce(b.timezone, 'UTC'), po.received_at AT TIME ZONE 'UTC') AS DATE)
-        AS received_on,
+    local_date(po.received_at, coalesce(b.timezone, 'UTC')) AS received_on,
     po.total_cost AS total_amount,
     po._source,
     po._loaded_at
