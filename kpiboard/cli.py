@@ -718,18 +718,61 @@ def kpi_eval(
     by: ByOption = None,
     filters: FilterOption = None,
     fmt: FormatOption = Format.table,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            "--wide",
+            help="One row per period and slice, a column per KPI (and its plan, achievement "
+            "and status where it has plans).",
+        ),
+    ] = False,
 ) -> None:
     """Evaluate KPIs on the published data: value, plan, achievement and status per period and
     slice.
 
-    Example: `kpiboard kpi eval revenue win_rate -p demo --from 2026-01-01 --by branch`
+    Periods are labelled as plan files write them (2026-03, 2026-Q1, 2026-W11); the table
+    shows values in their KPI's unit, CSV and JSON the numbers. A KPI whose definition is
+    broken fails alone: the others are printed, its located error goes to stderr, and the exit
+    code is 4 (2 if every KPI asked for is broken).
+
+    Example: `kpiboard kpi eval revenue win_rate -p demo --from 2026-01-01 --by branch --wide`
     """
-    engine = Engine.from_settings(load_settings(project))
+    from kpi_designer.engine import Engine, read_definitions
+    from kpiboard.kpi_output import print_evaluation
+
+    settings = load_settings(project)
+    definitions = read_definitions(settings)
+    engine = Engine.from_settings(settings, definitions)
     start, end = _range(engine, start, end)
-    frame = engine.evaluate(
+    result = engine.evaluate_apart(
         kpi_ids, start=start, end=end, grain=grain, by=by or [], filters=filters or []
     )
-    emit(_records(frame), fmt, title=f"{', '.join(kpi_ids)} by {grain}, {start} to {end}")
+    asked = list(dict.fromkeys(kpi_ids))
+    if len(result.failed) == len(asked):
+        raise DefinitionError(list(result.failed.values()))
+    print_evaluation(
+        result.frame,
+        engine.kpis,
+        [k for k in asked if k not in result.failed],
+        grain=grain,
+        by=by or [],
+        fmt=fmt,
+        wide=wide,
+        title=f"{', '.join(asked)} by {grain}, {start} to {end}",
+    )
+    for problem in result.failed.values():
+        console.print(f"[bold red]error:[/] {escape(str(problem))}", highlight=False)
+    shown = set(result.failed.values())
+    others = [p for p in definitions.problems if p not in shown]
+    if others:
+        many = f"{len(others)} problems" if len(others) > 1 else "1 problem"
+        console.print(
+            f"[bold yellow]warning:[/] the project's definitions have {many} that this "
+            "evaluation does not use (`kpiboard kpi check` lists them)",
+            highlight=False,
+        )
+    if result.failed:
+        raise typer.Exit(4)
 
 
 @kpi_app.command("compile")
