@@ -785,10 +785,22 @@ def kpi_compile(
     grain: GrainOption = "month",
     by: ByOption = None,
     filters: FilterOption = None,
+    literal: Annotated[
+        bool,
+        typer.Option(
+            "--literal",
+            help="Write the parameters into the SQL as literals (DATE '2026-01-01', 'text'): "
+            "runnable as it is in psql or the DuckDB shell.",
+        ),
+    ] = False,
 ) -> None:
     """Print the SQL a KPI compiles to, with its parameters (no warehouse needed).
 
-    Example: `kpiboard kpi compile avg_check -p demo --dialect postgres --by employee`
+    The parameters are listed first, as SQL comments (`-- start_0 = DATE '2026-01-01'`), and
+    the SQL names them (`$start_0` for DuckDB, `%(start_0)s` for PostgreSQL); with
+    --literal they are written into the SQL instead.
+
+    Example: `kpiboard kpi compile avg_check -p demo --dialect postgres --by employee --literal`
     """
     if dialect not in DIALECTS:
         raise UserError(f"unknown dialect {dialect!r} (dialects: {', '.join(DIALECTS)})")
@@ -799,8 +811,14 @@ def kpi_compile(
     engine = Engine(definitions, _no_warehouse, lambda: None)
     query = engine.query(start=first, end=last, grain=grain, by=by or [], filters=filters or [])
     compiled = engine.compile(kpi_id, query)
+    if literal:
+        out.print(compiled.literal_sql(dialect, pretty=True) + ";", markup=False, highlight=False)
+        return
+    from kpi_designer.compiler import sql_literal
+
     for name, value in compiled.params.items():
-        out.print(f"-- {name} = {value!r}", markup=False, highlight=False)
+        shown = sql_literal(value).sql(dialect)
+        out.print(f"-- {name} = {shown}", markup=False, highlight=False)
     out.print(compiled.sql(dialect, pretty=True) + ";", markup=False, highlight=False)
 
 
