@@ -398,9 +398,7 @@ class Engine:
             except Exception as exc:  # the definition, not the request: check_query passed
                 failed[kpi_id] = _located(self.kpis[kpi_id], f"does not compile: {exc}")
         good = [k for k in good if k not in failed]
-        run = partial(
-            self.evaluate, start=start, end=end, grain=grain, by=query.by, scope=scope
-        )
+        run = partial(self.evaluate, start=start, end=end, grain=grain, by=query.by, scope=scope)
         frames: dict[str, pd.DataFrame] = {}
         try:
             whole = run(good, filters=filters) if good else None

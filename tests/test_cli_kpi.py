@@ -454,8 +454,15 @@ def test_a_broken_kpi_fails_alone_with_exit_4(broken_project: Path) -> None:
     good = kpiboard(broken_project, "kpi", "eval", "revenue", "--format", "json")
     assert good.returncode == 0, good.stderr
     result = kpiboard(
-        broken_project, "kpi", "eval", "revenue", "bad", "uses_bad", "no_such_function",
-        "--format", "json",
+        broken_project,
+        "kpi",
+        "eval",
+        "revenue",
+        "bad",
+        "uses_bad",
+        "no_such_function",
+        "--format",
+        "json",
     )
     assert result.returncode == 4, result.stderr
     assert json.loads(result.stdout) == json.loads(good.stdout)  # revenue, as alone
@@ -499,8 +506,18 @@ LITERAL_KPIS = {
 
 def _literal(demo: Path, kpi: str, dialect: str) -> str:
     result = kpiboard(
-        demo, "kpi", "compile", kpi, "--literal", "--dialect", dialect,
-        "--from", "2026-01-01", "--to", "2026-06-30", *LITERAL_KPIS[kpi],
+        demo,
+        "kpi",
+        "compile",
+        kpi,
+        "--literal",
+        "--dialect",
+        dialect,
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-06-30",
+        *LITERAL_KPIS[kpi],
     )
     assert result.returncode == 0, result.stderr
     assert not re.search(r"%\(\w+\)s|\$\w+|datetime\.", result.stdout), result.stdout
@@ -514,8 +531,17 @@ def test_compile_literal_runs_in_duckdb_and_equals_eval(demo: Path, kpi: str) ->
     got = {(str(p), *keys): v for p, *keys, v in _sql(demo, sql)}
     options = [o for o in LITERAL_KPIS[kpi]]
     evaluated = kpiboard(
-        demo, "kpi", "eval", kpi, "--from", "2026-01-01", "--to", "2026-06-30", *options,
-        "--format", "json",
+        demo,
+        "kpi",
+        "eval",
+        kpi,
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-06-30",
+        *options,
+        "--format",
+        "json",
     )
     assert evaluated.returncode == 0, evaluated.stderr
     by = [options[i + 1] for i, o in enumerate(options) if o == "--by"]

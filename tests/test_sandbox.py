@@ -352,8 +352,7 @@ UNKNOWN_TABLES = [
     ),
     (
         "SELECT * FROM stg_nortwind.orders",
-        "no schema 'stg_nortwind' (in table stg_nortwind.orders) — did you mean "
-        "'stg_northwind'?",
+        "no schema 'stg_nortwind' (in table stg_nortwind.orders) — did you mean 'stg_northwind'?",
     ),
     (
         "SELECT * FROM zzzz",

@@ -8,12 +8,13 @@ import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import psycopg
 import pytest
 
-from kpi_designer.compiler import sql_literal
+from kpi_designer.compiler import Compiled, sql_literal
 from kpi_designer.engine import Engine
 from kpiboard import sandbox
 from tests.kpi.test_cases import assert_same_rows, normalized
@@ -22,22 +23,37 @@ D = dt.date.fromisoformat
 QUOTED = "branch IN ('denver', 'o''hare')"
 """A request filter whose string holds a quote."""
 
-# (id, kpi, start, end, grain, by, filters, scope)
-LITERAL_CASES: list[
-    tuple[str, str, dt.date, dt.date, str, tuple[str, ...], tuple[str, ...], Mapping[str, tuple[str, ...]]]
-] = [
-    ("revenue-quoted-filter", "revenue", D("2025-01-01"), D("2025-12-31"), "month", ("branch",), (QUOTED,), {}),
-    ("win-rate-by-employee", "win_rate", D("2025-01-01"), D("2025-12-31"), "quarter", ("employee",), (), {}),
-    ("revenue-ytd", "revenue_ytd", D("2025-01-01"), D("2025-06-30"), "month", (), (), {}),
-    ("conversion-scoped", "lead_to_win_30d", D("2025-01-01"), D("2025-12-31"), "month", (), (), {"branch": ("denver",)}),
-    ("yoy-lfl-weekly", "revenue_vs_ly_lfl", D("2025-03-01"), D("2025-04-15"), "week", ("branch",), (), {}),
-    ("rolling-days-scoped", "calls_rolling_7d", D("2025-03-01"), D("2025-03-20"), "day", (), (), {"employee": ("crm_denver:1", "crm_denver:2")}),
-    ("distinct-ytd", "clients_ytd", D("2025-01-01"), D("2025-09-30"), "month", ("branch",), (), {}),
-]
+
+class Ask(NamedTuple):
+    """A KPI and the query to compile it for."""
+
+    kpi: str
+    start: dt.date
+    end: dt.date
+    grain: str
+    by: tuple[str, ...] = ()
+    filters: tuple[str, ...] = ()
+    scope: Mapping[str, tuple[str, ...]] = {}
 
 
-def _params() -> list[object]:
-    return [pytest.param(*case[1:], id=case[0]) for case in LITERAL_CASES]
+YEAR = (D("2025-01-01"), D("2025-12-31"))
+ASKS = {
+    "revenue-quoted-filter": Ask("revenue", *YEAR, "month", ("branch",), (QUOTED,)),
+    "win-rate-by-employee": Ask("win_rate", *YEAR, "quarter", ("employee",)),
+    "revenue-ytd": Ask("revenue_ytd", D("2025-01-01"), D("2025-06-30"), "month"),
+    "conversion-scoped": Ask("lead_to_win_30d", *YEAR, "month", scope={"branch": ("denver",)}),
+    "yoy-lfl-weekly": Ask(
+        "revenue_vs_ly_lfl", D("2025-03-01"), D("2025-04-15"), "week", ("branch",)
+    ),
+    "rolling-days-scoped": Ask(
+        "calls_rolling_7d",
+        D("2025-03-01"),
+        D("2025-03-20"),
+        "day",
+        scope={"employee": ("crm_denver:1", "crm_denver:2")},
+    ),
+    "distinct-ytd": Ask("clients_ytd", D("2025-01-01"), D("2025-09-30"), "month", ("branch",)),
+}
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +63,16 @@ def snapshot(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     con.close()
 
 
-def _compiled(engine: Engine, kpi: str, start, end, grain, by, filters, scope):  # type: ignore[no-untyped-def]
-    query = engine.query(start=start, end=end, grain=grain, by=by, filters=filters, scope=scope)
-    return engine.compile(kpi, query)
+def _compiled(engine: Engine, ask: Ask) -> Compiled:
+    query = engine.query(
+        start=ask.start,
+        end=ask.end,
+        grain=ask.grain,
+        by=ask.by,
+        filters=ask.filters,
+        scope=ask.scope,
+    )
+    return engine.compile(ask.kpi, query)
 
 
 def _assert_no_placeholders(sql: str) -> None:
@@ -57,30 +80,36 @@ def _assert_no_placeholders(sql: str) -> None:
     assert "datetime." not in sql
 
 
-@pytest.mark.parametrize(("kpi", "start", "end", "grain", "by", "filters", "scope"), _params())
+@pytest.mark.parametrize("ask", list(ASKS.values()), ids=list(ASKS))
 def test_literal_duckdb_sql_gives_the_engines_rows(
-    case_engine: Engine, snapshot: duckdb.DuckDBPyConnection, kpi, start, end, grain, by, filters, scope  # type: ignore[no-untyped-def]
+    case_engine: Engine, snapshot: duckdb.DuckDBPyConnection, ask: Ask
 ) -> None:
-    compiled = _compiled(case_engine, kpi, start, end, grain, by, filters, scope)
+    compiled = _compiled(case_engine, ask)
     literal = compiled.literal_sql("duckdb", pretty=True)
     _assert_no_placeholders(literal)
     got = normalized(snapshot.execute(literal).fetchall())
     bound = normalized(snapshot.execute(compiled.sql("duckdb"), compiled.params).fetchall())
     frame = case_engine.evaluate(
-        kpi, start=start, end=end, grain=grain, by=by, filters=filters, scope=scope
+        ask.kpi,
+        start=ask.start,
+        end=ask.end,
+        grain=ask.grain,
+        by=ask.by,
+        filters=ask.filters,
+        scope=ask.scope,
     )
-    evaluated = normalized(list(frame[["period", *by, "value"]].itertuples(index=False)))
+    evaluated = normalized(list(frame[["period", *ask.by, "value"]].itertuples(index=False)))
     assert got, "the case should have rows"
     assert_same_rows(got, bound)
     assert_same_rows(got, evaluated)
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize(("kpi", "start", "end", "grain", "by", "filters", "scope"), _params())
+@pytest.mark.parametrize("ask", list(ASKS.values()), ids=list(ASKS))
 def test_literal_postgres_sql_runs_and_gives_the_bound_statements_rows(
-    case_engine: Engine, postgres: str, kpi, start, end, grain, by, filters, scope  # type: ignore[no-untyped-def]
+    case_engine: Engine, postgres: str, ask: Ask
 ) -> None:
-    compiled = _compiled(case_engine, kpi, start, end, grain, by, filters, scope)
+    compiled = _compiled(case_engine, ask)
     literal = compiled.literal_sql("postgres", pretty=True)
     _assert_no_placeholders(literal)
     with psycopg.connect(postgres, autocommit=True) as con:
@@ -90,11 +119,18 @@ def test_literal_postgres_sql_runs_and_gives_the_bound_statements_rows(
     assert_same_rows(got, bound)
 
 
+STAMP = "TIMESTAMP '2026-01-01 08:30:00'"
+
+
 @pytest.mark.parametrize(
     ("value", "duckdb_sql", "postgres_sql"),
     [
         (D("2026-01-01"), "DATE '2026-01-01'", "DATE '2026-01-01'"),
-        (dt.datetime(2026, 1, 1, 8, 30), "TIMESTAMP '2026-01-01 08:30:00'", "TIMESTAMP '2026-01-01 08:30:00'"),
+        (
+            dt.datetime(2026, 1, 1, 8, 30),
+            "TIMESTAMP '2026-01-01 08:30:00'",
+            "TIMESTAMP '2026-01-01 08:30:00'",
+        ),
         ("O'Brien", "'O''Brien'", "'O''Brien'"),
         ("back\\slash", "'back\\slash'", "'back\\slash'"),
         (42, "42", "42"),

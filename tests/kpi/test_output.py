@@ -105,16 +105,16 @@ BRANCHES = ("austin", "denver", "portland")
 def _frame(grain: str = "month") -> pd.DataFrame:
     """An evaluation as the engine answers it: revenue (with plans) and win_rate (without)
     by branch over three months, values of the size that wrapped in an 80-column terminal."""
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for month in (7, 8, 9):
         for n, branch in enumerate(BRANCHES):
             value = 1_025_412.55 + 100_000 * n + month
             plan = 1_000_000.0 + 50_000 * n
             rows.append(("revenue", D(f"2026-{month:02d}-01"), branch, value, plan, value / plan))
-            rows.append(("win_rate", D(f"2026-{month:02d}-01"), branch, 0.5543 - n / 100, None, None))
-    frame = pd.DataFrame(
-        rows, columns=["kpi", "period", "branch", "value", "plan", "achievement"]
-    )
+            rows.append(
+                ("win_rate", D(f"2026-{month:02d}-01"), branch, 0.5543 - n / 100, None, None)
+            )
+    frame = pd.DataFrame(rows, columns=["kpi", "period", "branch", "value", "plan", "achievement"])
     frame["plan"] = frame["plan"].astype("float64")
     frame["status"] = [None if a != a or a is None else "green" for a in frame["achievement"]]
     return frame
@@ -164,7 +164,9 @@ def test_no_number_or_period_is_split_at_any_width(width: int, wide: bool) -> No
 def test_at_80_columns_the_long_table_fits_with_labels_and_units() -> None:
     text = _printed(80)
     assert "┃ kpi" in text  # a table, not blocks
-    assert re.search(r"│ revenue\s+│ 2026-07 │ austin\s+│\s+1,025,420 │\s+1,000,000 │\s+103% │", text)
+    assert re.search(
+        r"│ revenue\s+│ 2026-07 │ austin\s+│\s+1,025,420 │\s+1,000,000 │\s+103% │", text
+    )
     assert re.search(r"│ win_rate\s+│ 2026-07 │ austin\s+│\s+55\.4% │\s+│\s+│", text)
     assert "2026-07-01" not in text
 
@@ -198,7 +200,13 @@ def test_without_plans_the_table_leaves_out_plan_columns_and_csv_keeps_them() ->
     frame = frame[frame["kpi"] == "win_rate"]
     out = io.StringIO()
     print_evaluation(
-        frame, KPIS, ["win_rate"], grain="month", by=["branch"], fmt=Format.table, out=out,
+        frame,
+        KPIS,
+        ["win_rate"],
+        grain="month",
+        by=["branch"],
+        fmt=Format.table,
+        out=out,
         width=80,
     )
     assert "plan" not in out.getvalue() and "55.4%" in out.getvalue()
@@ -226,7 +234,12 @@ def test_csv_and_json_keep_raw_numbers_and_both_forms_of_the_period() -> None:
     [first, *_] = json.loads(_printed(80, fmt=Format.json))
     assert first["value"] == 1025419.55 and first["period"] == "2026-07"
     win = json.loads(_printed(80, fmt=Format.json))[1]
-    assert (win["kpi"], win["value"], win["plan"], win["status"]) == ("win_rate", 0.5543, None, None)
+    assert (win["kpi"], win["value"], win["plan"], win["status"]) == (
+        "win_rate",
+        0.5543,
+        None,
+        None,
+    )
 
 
 def test_wide_has_a_column_per_kpi_and_plan_columns_only_where_plans_exist() -> None:
@@ -260,4 +273,6 @@ def test_wide_table_puts_a_kpi_over_its_plan_and_formats_each_by_its_unit() -> N
     assert len(header) == 2  # "revenue" over "plan", "achievement", "status"
     assert re.search(r"revenue\s+┃\s+revenue\s+┃\s+revenue", header[0])
     assert re.search(r"revenue\s+┃\s+plan\s+┃\s+achievement\s+┃\s+status\s+┃\s+win_rate", header[1])
-    assert re.search(r"│ 2026-07 │ austin\s+│\s+1,025,420 │\s+1,000,000 │\s+103% │ green\s+│\s+55\.4% │", text)
+    assert re.search(
+        r"│ 2026-07 │ austin\s+│\s+1,025,420 │\s+1,000,000 │\s+103% │ green\s+│\s+55\.4% │", text
+    )
