@@ -48,6 +48,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import cast
 
 from sqlglot import exp
@@ -113,6 +114,40 @@ class Compiled:
         for a statement rendered once and then dropped (copying costs three times the
         rendering)."""
         return self.tree.sql(dialect=dialect, pretty=pretty, copy=copy)
+
+    def literal_sql(self, dialect: str = "duckdb", *, pretty: bool = False) -> str:
+        """The statement's text with every parameter written in as a SQL literal
+        (:func:`sql_literal`): runnable as it is, in psql or the DuckDB shell."""
+        params = self.params
+
+        def inline(node: exp.Expr) -> exp.Expr:
+            if isinstance(node, exp.Placeholder) and node.name in params:
+                return sql_literal(params[node.name])
+            return node
+
+        return self.tree.transform(inline).sql(dialect=dialect, pretty=pretty)
+
+
+def sql_literal(value: object) -> exp.Expr:
+    """A parameter's value as a SQL literal, the same text in DuckDB and PostgreSQL: a date
+    ``DATE '2026-01-01'``, a timestamp ``TIMESTAMP '2026-01-01 08:30:00'``, a string quoted
+    with its quotes doubled, a number, true/false, NULL, a list as an array."""
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int | float | Decimal):
+        return exp.Literal.number(value)
+    if isinstance(value, dt.datetime):
+        # a typed literal in both dialects; the text is digits and separators only
+        return exp.Var(this=f"TIMESTAMP '{value.isoformat(sep=' ')}'")
+    if isinstance(value, dt.date):
+        return exp.Var(this=f"DATE '{value.isoformat()}'")
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    if isinstance(value, list | tuple):
+        return exp.Array(expressions=[sql_literal(v) for v in value])
+    raise TypeError(f"no SQL literal for {type(value).__name__} {value!r}")
 
 
 def parse_filter(text: str) -> exp.Expr:

@@ -63,13 +63,14 @@ from kpi_designer.compiler import (
     plan,
 )
 from kpi_designer.errors import DefinitionError, EvaluationError
-from kpi_designer.loader import load_kpis, reachable
+from kpi_designer.loader import load_kpis, reachable, read_kpis
 from kpi_designer.plans import attach, load_plans
 from kpi_designer.scorecards import Scored, load_scorecards, score
 from kpi_designer.semantic import COLUMNS, CORE_SCHEMA, FACTS
 from kpiboard import sandbox
 from kpiboard.config import Settings
 from kpiboard.errors import Problem
+from kpiboard.yamlnodes import did_you_mean
 
 PLANNED_AHEAD = frozenset({"delivery"})
 """Facts whose time may lie in the future (a delivery's planned start)."""
@@ -104,11 +105,27 @@ class _Opened:
 
 @dataclass(frozen=True)
 class Definitions:
-    """Everything an analyst wrote: KPIs by id, plan values, scorecards by role."""
+    """Everything an analyst wrote: KPIs by id, plan values, scorecards by role.
+
+    Read by :func:`read_definitions`, ``left_out`` are the KPIs defined with a problem (or
+    using one that has), each with the problem that explains it, and ``problems`` every
+    problem of the KPI and scorecard files; :func:`load_definitions` leaves both empty."""
 
     kpis: Mapping[str, m.Kpi]
     plans: Sequence[m.Plan] = ()
     scorecards: Mapping[str, m.Scorecard] = field(default_factory=dict)
+    left_out: Mapping[str, Problem] = field(default_factory=dict)
+    problems: Sequence[Problem] = ()
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """What :meth:`Engine.evaluate_apart` answers: the rows of the KPIs that could be
+    evaluated, as :meth:`Engine.evaluate` gives them, and each KPI that could not, with its
+    located problem, in the order asked."""
+
+    frame: pd.DataFrame
+    failed: Mapping[str, Problem]
 
 
 def load_definitions(settings: Settings) -> Definitions:
@@ -129,6 +146,23 @@ def load_definitions(settings: Settings) -> Definitions:
     if problems:
         raise DefinitionError(problems)
     return Definitions(kpis, plans, cards)
+
+
+def read_definitions(settings: Settings) -> Definitions:
+    """The project's definitions that can be used, the others noted rather than raised: a KPI
+    with a problem is left out (:attr:`Definitions.left_out`) and the rest load, and so do
+    their plans; scorecards load only when their files have no problem. A problem in a plan
+    file is still raised (:class:`DefinitionError`): a plan row left out would change an
+    achievement without a word."""
+    files = read_kpis(settings.resolve(settings.kpi.definitions))
+    plans = load_plans(settings.resolve(settings.kpi.plans), files.kpis, files.left_out)
+    problems = list(files.problems)
+    cards: dict[str, m.Scorecard] = {}
+    try:
+        cards = load_scorecards(settings.resolve(settings.kpi.scorecards), files.kpis)
+    except DefinitionError as exc:
+        problems += exc.problems
+    return Definitions(files.kpis, plans, cards, files.left_out, problems)
 
 
 def compile_all(kpis: Mapping[str, m.Kpi]) -> None:
@@ -152,6 +186,14 @@ def compile_all(kpis: Mapping[str, m.Kpi]) -> None:
             )
     if problems:
         raise DefinitionError(problems)
+
+
+def _located(kpi: m.Kpi, message: str) -> Problem:
+    """A problem of ``kpi`` at its definition, named ``kpi 'x': …`` unless ``message`` (an
+    :class:`EvaluationError`'s) already names it."""
+    named = f"kpi {kpi.id!r}"
+    text = message if message.startswith(named) else f"{named}: {message}"
+    return Problem(kpi.location.path, kpi.location.line, text)
 
 
 def describe_kpi(kpi: m.Kpi) -> str:
@@ -246,10 +288,14 @@ class Engine:
         self._open: _Opened | None = None  # the connection to the snapshot read last
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Engine:
+    def from_settings(cls, settings: Settings, definitions: Definitions | None = None) -> Engine:
+        """The engine on the project's published warehouse, with ``definitions`` (default:
+        :func:`load_definitions`, which raises for any problem)."""
         warehouse = settings.open_warehouse()
         return cls(
-            load_definitions(settings), partial(sandbox.connect, warehouse), warehouse.published
+            definitions if definitions is not None else load_definitions(settings),
+            partial(sandbox.connect, warehouse),
+            warehouse.published,
         )
 
     @property
@@ -314,6 +360,63 @@ class Engine:
         with self._lock:
             self._cache.put(key, answer)
         return answer.copy()
+
+    def evaluate_apart(
+        self,
+        kpi_ids: Sequence[str],
+        *,
+        start: dt.date,
+        end: dt.date,
+        grain: str = "month",
+        by: Iterable[str] = (),
+        filters: Iterable[str] = (),
+        scope: Scope | None = None,
+    ) -> Evaluated:
+        """:meth:`evaluate`, where a KPI whose definition is broken fails alone: the others'
+        rows, and each broken one's problem, located at its definition. Broken is a KPI the
+        definitions left out (:attr:`Definitions.left_out`), one that does not compile, and
+        one the warehouse cannot compute (its statement fails). A request the definitions
+        cannot answer (an unknown KPI, a dimension a KPI does not reach, a bad filter) still
+        raises :class:`EvaluationError` before any work."""
+        ids = list(dict.fromkeys(kpi_ids))
+        filters = list(filters)  # read twice
+        left_out = self.definitions.left_out
+        known = [*self.kpis, *left_out]
+        for kpi_id in ids:
+            if kpi_id not in self.kpis and kpi_id not in left_out:
+                raise EvaluationError(f"unknown KPI {kpi_id!r}{did_you_mean(kpi_id, known)}")
+        query = self.query(start=start, end=end, grain=grain, by=by, filters=filters, scope=scope)
+        failed = {k: left_out[k] for k in ids if k in left_out}
+        good = [k for k in ids if k not in failed]
+        for kpi_id in good:
+            check_query(kpi_id, query, self.kpis)
+        for kpi_id in good:
+            try:
+                compile_kpi(kpi_id, query, self.kpis).sql("duckdb", copy=False)
+            except EvaluationError:
+                raise
+            except Exception as exc:  # the definition, not the request: check_query passed
+                failed[kpi_id] = _located(self.kpis[kpi_id], f"does not compile: {exc}")
+        good = [k for k in good if k not in failed]
+        run = partial(self.evaluate, start=start, end=end, grain=grain, by=query.by, scope=scope)
+        frames: dict[str, pd.DataFrame] = {}
+        try:
+            whole = run(good, filters=filters) if good else None
+        except EvaluationError:
+            whole = None
+            for kpi_id in good:  # alone, each says whether it is the one that fails
+                try:
+                    frames[kpi_id] = run(kpi_id, filters=filters)
+                except EvaluationError as exc:
+                    failed[kpi_id] = _located(self.kpis[kpi_id], str(exc))
+        if whole is not None:
+            frames = {k: whole[whole["kpi"] == k] for k in good}
+        columns = ["kpi", "period", *query.by, "value", "plan", "achievement", "status"]
+        parts = [frames[k] for k in ids if k in frames]
+        frame = (
+            pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+        )
+        return Evaluated(frame, {k: failed[k] for k in ids if k in failed})
 
     def _values(self, ids: Sequence[str], query: Query, snapshot: object) -> list[pd.DataFrame]:
         for kpi_id in ids:  # a request the definitions cannot answer fails before any work

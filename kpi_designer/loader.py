@@ -88,10 +88,32 @@ def parse_expression(text: str) -> exp.Expr:
     return tree
 
 
+@dataclass(frozen=True)
+class KpiFiles:
+    """What the KPI files hold: the KPIs without problems, every problem (sorted by file and
+    line), and each KPI left out with the problem that explains why: its own first problem, or
+    for a KPI left out only because it uses a broken one, that one's problem."""
+
+    kpis: dict[str, m.Kpi]
+    problems: list[Problem]
+    left_out: dict[str, Problem]
+
+
 def load_kpis(folder: Path) -> dict[str, m.Kpi]:
     """Every KPI defined under ``folder``, by id; raises one :class:`DefinitionError` with every
     problem of every file. Files are named relative to ``folder``'s parent (``kpis/sales.yaml``).
     """
+    files = read_kpis(folder)
+    if files.problems:
+        raise DefinitionError(files.problems)
+    return files.kpis
+
+
+def read_kpis(folder: Path) -> KpiFiles:
+    """Every KPI file under ``folder``, read as :func:`load_kpis` does but without raising for
+    problems: the good KPIs with the problems beside them, so that one broken definition does
+    not stop the others being used (``kpiboard kpi eval``). A folder that does not exist is
+    still a :class:`DefinitionError`."""
     if not folder.is_dir():
         raise DefinitionError(
             [
@@ -117,12 +139,35 @@ def load_kpis(folder: Path) -> dict[str, m.Kpi]:
         problems += reader.problems
         for kpi_id, problem in reader.broken.items():
             broken.setdefault(kpi_id, problem)
-    by_id, cross = check_kpis(kpis, broken)
+    by_id, cross, bad = _check_kpis(kpis, broken)
     problems += cross
-    problems = _naming_follow_ons(problems, kpis, broken)
-    if problems:
-        raise DefinitionError(sorted(problems, key=lambda p: (p.path or "", p.line or 0)))
-    return by_id
+    renamed = _naming_follow_ons(problems, kpis, broken)
+    new = {id(old): now for old, now in zip(problems, renamed, strict=True)}
+    left_out = {k: new.get(id(p), p) for k, p in {**broken, **bad}.items()}
+    for kpi in kpis:  # left out for using a broken KPI: that one's problem explains it
+        if kpi.id not in by_id and kpi.id not in left_out:
+            cause = _first_broken_input(kpi.id, kpis, left_out)
+            if cause is not None:
+                left_out[kpi.id] = cause
+    return KpiFiles(by_id, sorted(renamed, key=lambda p: (p.path or "", p.line or 0)), left_out)
+
+
+def _first_broken_input(
+    kpi_id: str, kpis: Sequence[m.Kpi], left_out: Mapping[str, Problem]
+) -> Problem | None:
+    """The problem of the first broken KPI ``kpi_id`` uses, directly or through others."""
+    uses = {kpi.id: kpi.inputs() for kpi in kpis}
+    seen: set[str] = set()
+    queue = list(uses.get(kpi_id, ()))
+    while queue:
+        name = queue.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in left_out:
+            return left_out[name]
+        queue += uses.get(name, ())
+    return None
 
 
 def _naming_follow_ons(
@@ -688,13 +733,24 @@ def check_kpis(
     """The KPIs by id and the problems between them; a KPI with a problem is left out.
     ``broken`` are KPIs defined with problems of their own (already reported): a KPI that uses
     one, directly or through others, is left out without a problem of its own."""
+    by_id, problems, _ = _check_kpis(kpis, broken)
+    return by_id, problems
+
+
+def _check_kpis(
+    kpis: Sequence[m.Kpi], broken: Mapping[str, object] | None = None
+) -> tuple[dict[str, m.Kpi], list[Problem], dict[str, Problem]]:
+    """:func:`check_kpis`, and each KPI left out for a problem of its own here, with it."""
     problems: list[Problem] = []
     by_id: dict[str, m.Kpi] = {}
+    own: dict[str, Problem] = {}
     for kpi in kpis:
         earlier = by_id.setdefault(kpi.id, kpi)
         if earlier is not kpi:
             problems.append(_problem(kpi, f"id is already used at {earlier.location}"))
-    bad = _using(by_id, set(broken or ()))
+            own.setdefault(kpi.id, problems[-1])
+    # an id defined twice is left out, and what uses it: which of the two is meant is not known
+    bad = _using(by_id, {*(broken or ()), *own}) | set(own)
     known = [*by_id, *(broken or ())]  # what a misspelt name may have meant
     for kpi in by_id.values():
         if kpi.id in bad:
@@ -702,18 +758,22 @@ def check_kpis(
         # one message per unknown name, though a ratio may name it twice
         for message in dict.fromkeys(_references(kpi, by_id, known)):
             problems.append(_problem(kpi, message))
+            own.setdefault(kpi.id, problems[-1])
             bad.add(kpi.id)
     for cycle in _cycles(by_id):
         first = by_id[cycle[0]]
         problems.append(_problem(first, "depends on itself: " + " → ".join([*cycle, cycle[0]])))
+        for kpi_id in cycle:
+            own.setdefault(kpi_id, problems[-1])
         bad.update(cycle)
     for kpi in by_id.values():
         if kpi.id in bad:
             continue
         for message in _typed(kpi, by_id):
             problems.append(_problem(kpi, message))
+            own.setdefault(kpi.id, problems[-1])
             bad.add(kpi.id)
-    return {k: v for k, v in by_id.items() if k not in bad}, problems
+    return {k: v for k, v in by_id.items() if k not in bad}, problems, own
 
 
 def _using(kpis: Mapping[str, m.Kpi], broken: set[str]) -> set[str]:

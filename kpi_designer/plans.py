@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -65,8 +65,12 @@ def parse_period(text: str) -> tuple[m.Grain, dt.date] | None:
     return None
 
 
-def load_plans(folder: Path, kpis: Mapping[str, m.Kpi]) -> list[m.Plan]:
-    """Every plan value in the ``*.csv`` files under ``folder`` (none if it does not exist)."""
+def load_plans(
+    folder: Path, kpis: Mapping[str, m.Kpi], left_out: Collection[str] = ()
+) -> list[m.Plan]:
+    """Every plan value in the ``*.csv`` files under ``folder`` (none if it does not exist).
+    Rows of the ``left_out`` KPIs (defined, but with problems of their own) are skipped
+    without a problem: the KPI's own problem says what is wrong."""
     if not folder.is_dir():
         return []
     plans: list[m.Plan] = []
@@ -84,7 +88,7 @@ def load_plans(folder: Path, kpis: Mapping[str, m.Kpi]) -> list[m.Plan]:
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             problems.append(Problem(shown, None, f"cannot read: {exc}"))
             continue
-        found, file_problems = parse_plans(rows, shown, kpis, lines)
+        found, file_problems = parse_plans(rows, shown, kpis, lines, left_out)
         plans += found
         problems += file_problems
     problems += _duplicates(plans)
@@ -98,10 +102,11 @@ def parse_plans(
     shown: str,
     kpis: Mapping[str, m.Kpi],
     lines: Sequence[int] | None = None,
+    left_out: Collection[str] = (),
 ) -> tuple[list[m.Plan], list[Problem]]:
     """The plans of one file's rows (the first is the header) and the problems in them;
     ``lines`` is the line each row starts on (a quoted cell may hold line breaks), by default
-    its number."""
+    its number. Rows of the ``left_out`` KPIs are skipped."""
     if not rows:
         return [], [Problem(shown, 1, "empty file: the header is kpi,period,<dimensions…>,plan")]
     header = [h.strip() for h in rows[0]]
@@ -140,6 +145,8 @@ def parse_plans(
             )
             continue
         cells = dict(zip(header, (c.strip() for c in row), strict=True))
+        if cells["kpi"] in left_out:
+            continue
         plan = _plan(cells, dims, kpis, shown, number, problems)
         if plan is not None:
             plans.append(plan)

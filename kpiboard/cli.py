@@ -1,8 +1,10 @@
 """The ``kpiboard`` command line.
 
 User errors (:class:`~kpiboard.errors.UserError`) print one line and exit with code 2; a database
-that cannot be reached exits with 3; a bug keeps its traceback. Every command runs in the project
-folder, the current one or ``--project DIR``.
+that cannot be reached exits with 3; 4 is partial: a pipeline run that published with a failed
+source or table (``etl run``), or KPIs of which some were evaluated and some, broken, were not
+(``kpi eval``); a bug keeps its traceback. Every command runs in the project folder, the current
+one or ``--project DIR``.
 """
 
 from __future__ import annotations
@@ -719,18 +721,61 @@ def kpi_eval(
     by: ByOption = None,
     filters: FilterOption = None,
     fmt: FormatOption = Format.table,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            "--wide",
+            help="One row per period and slice, a column per KPI (and its plan, achievement "
+            "and status where it has plans).",
+        ),
+    ] = False,
 ) -> None:
     """Evaluate KPIs on the published data: value, plan, achievement and status per period and
     slice.
 
-    Example: `kpiboard kpi eval revenue win_rate -p demo --from 2026-01-01 --by branch`
+    Periods are labelled as plan files write them (2026-03, 2026-Q1, 2026-W11); the table
+    shows values in their KPI's unit, CSV and JSON the numbers. A KPI whose definition is
+    broken fails alone: the others are printed, its located error goes to stderr, and the exit
+    code is 4 (2 if every KPI asked for is broken).
+
+    Example: `kpiboard kpi eval revenue win_rate -p demo --from 2026-01-01 --by branch --wide`
     """
-    engine = Engine.from_settings(load_settings(project))
+    from kpi_designer.engine import Engine, read_definitions
+    from kpiboard.kpi_output import print_evaluation
+
+    settings = load_settings(project)
+    definitions = read_definitions(settings)
+    engine = Engine.from_settings(settings, definitions)
     start, end = _range(engine, start, end)
-    frame = engine.evaluate(
+    result = engine.evaluate_apart(
         kpi_ids, start=start, end=end, grain=grain, by=by or [], filters=filters or []
     )
-    emit(_records(frame), fmt, title=f"{', '.join(kpi_ids)} by {grain}, {start} to {end}")
+    asked = list(dict.fromkeys(kpi_ids))
+    if len(result.failed) == len(asked):
+        raise DefinitionError(list(result.failed.values()))
+    print_evaluation(
+        result.frame,
+        engine.kpis,
+        [k for k in asked if k not in result.failed],
+        grain=grain,
+        by=by or [],
+        fmt=fmt,
+        wide=wide,
+        title=f"{', '.join(asked)} by {grain}, {start} to {end}",
+    )
+    for problem in result.failed.values():
+        console.print(f"[bold red]error:[/] {escape(str(problem))}", highlight=False)
+    shown = set(result.failed.values())
+    others = [p for p in definitions.problems if p not in shown]
+    if others:
+        many = f"{len(others)} problems" if len(others) > 1 else "1 problem"
+        console.print(
+            f"[bold yellow]warning:[/] the project's definitions have {many} that this "
+            "evaluation does not use (`kpiboard kpi check` lists them)",
+            highlight=False,
+        )
+    if result.failed:
+        raise typer.Exit(4)
 
 
 @kpi_app.command("compile")
@@ -743,10 +788,22 @@ def kpi_compile(
     grain: GrainOption = "month",
     by: ByOption = None,
     filters: FilterOption = None,
+    literal: Annotated[
+        bool,
+        typer.Option(
+            "--literal",
+            help="Write the parameters into the SQL as literals (DATE '2026-01-01', 'text'): "
+            "runnable as it is in psql or the DuckDB shell.",
+        ),
+    ] = False,
 ) -> None:
     """Print the SQL a KPI compiles to, with its parameters (no warehouse needed).
 
-    Example: `kpiboard kpi compile avg_check -p demo --dialect postgres --by employee`
+    The parameters are listed first, as SQL comments (`-- start_0 = DATE '2026-01-01'`), and
+    the SQL names them (`$start_0` for DuckDB, `%(start_0)s` for PostgreSQL); with
+    --literal they are written into the SQL instead.
+
+    Example: `kpiboard kpi compile avg_check -p demo --dialect postgres --by employee --literal`
     """
     if dialect not in DIALECTS:
         raise UserError(f"unknown dialect {dialect!r} (dialects: {', '.join(DIALECTS)})")
@@ -757,8 +814,14 @@ def kpi_compile(
     engine = Engine(definitions, _no_warehouse, lambda: None)
     query = engine.query(start=first, end=last, grain=grain, by=by or [], filters=filters or [])
     compiled = engine.compile(kpi_id, query)
+    if literal:
+        out.print(compiled.literal_sql(dialect, pretty=True) + ";", markup=False, highlight=False)
+        return
+    from kpi_designer.compiler import sql_literal
+
     for name, value in compiled.params.items():
-        out.print(f"-- {name} = {value!r}", markup=False, highlight=False)
+        shown = sql_literal(value).sql(dialect)
+        out.print(f"-- {name} = {shown}", markup=False, highlight=False)
     out.print(compiled.sql(dialect, pretty=True) + ";", markup=False, highlight=False)
 
 

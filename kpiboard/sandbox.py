@@ -41,6 +41,7 @@ hides nothing.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Iterator
@@ -53,6 +54,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from kpiboard.errors import UserError
+from kpiboard.yamlnodes import did_you_mean
 
 if TYPE_CHECKING:
     from kpiboard.warehouse import Warehouse
@@ -127,6 +129,9 @@ _LEADING = r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*"
 _FIRST_WORD = re.compile(_LEADING + r"([A-Za-z_]+)", re.DOTALL)
 _EXPLAIN = re.compile(_LEADING + r"EXPLAIN(?:\s+ANALY[SZ]E)?\b", re.DOTALL | re.IGNORECASE)
 _LOCATION = re.compile(r"^LINE (\d+): (.*)\n( *)\^", re.MULTILINE)
+_NO_TABLE = re.compile(r'Table with name "?(.+?)"? does not exist')
+SUGGESTED = 4
+"""At most this many tables are named in a did-you-mean for an unknown table."""
 
 
 class QueryRefused(UserError):
@@ -243,8 +248,85 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, *, who: str) -> duckdb.DuckDBP
     try:
         return con.execute(statement)
     except duckdb.Error as exc:
+        found = _NO_TABLE.search(str(exc)) if isinstance(exc, duckdb.CatalogException) else None
+        if found is not None:
+            raise QueryRefused(f"{who}: {unknown_table(con, sql, found[1])}") from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise QueryRefused(f"{who}: query failed: {first}") from None
+
+
+def unknown_table(con: duckdb.DuckDBPyConnection, sql: str, name: str) -> str:
+    """What to say of a table ``name`` the query names and the warehouse lacks, with the
+    tables it may have meant: that name in other schemas (``orders`` → ``stg_shop.orders or
+    raw_shop.orders``), or the nearest names (``core.fct_invoce`` → ``core.fct_invoice``).
+    DuckDB's message drops the schema a query gave when that schema exists, so the query's own
+    reference is looked up (the first that names ``name``)."""
+    schema = None
+    if "." in name:  # DuckDB names the schema when the schema itself does not exist
+        schema, name = name.rsplit(".", 1)
+        schema = schema.rsplit(".", 1)[-1]
+    else:
+        schema = _schema_of(con, sql, name)
+    tables = [
+        (str(s), str(t))
+        for s, t in con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables"
+            " WHERE table_catalog = current_database() ORDER BY 1, 2"
+        ).fetchall()
+    ]
+    schemas = sorted({s for s, _ in tables})
+    written = f"{schema}.{name}" if schema else name
+    if schema is not None and schema not in schemas:
+        hint = did_you_mean(schema, schemas)
+        return f"no schema {schema!r} (in table {written}){hint}" + (
+            "" if hint else f" (schemas: {', '.join(schemas)})"
+        )
+    elsewhere = [f"{s}.{t}" for s, t in tables if t.lower() == name.lower() and s != schema]
+    if schema is None:  # the same name in a schema, or else the nearest names anywhere
+        same = elsewhere or _nearest(name, tables)
+    else:  # the nearest names in that schema, or else the same name in another
+        same = _nearest(name, [(s, t) for s, t in tables if s == schema]) or elsewhere
+    what = f"no table {written}"
+    if not same:
+        return f"{what} (`SHOW ALL TABLES` lists the warehouse's tables)"
+    same.sort(key=_layer)
+    shown = same[:SUGGESTED]
+    listed = ", ".join(shown[:-1]) + f" or {shown[-1]}" if len(shown) > 1 else shown[0]
+    more = f" ({len(same) - SUGGESTED} more schemas have it)" if len(same) > SUGGESTED else ""
+    return f"{what} — did you mean {listed}?{more}"
+
+
+def _nearest(name: str, tables: list[tuple[str, str]]) -> list[str]:
+    """``schema.table`` of every table named as the nearest name to ``name`` among ``tables``."""
+    near = difflib.get_close_matches(name, sorted({t for _, t in tables}), n=1, cutoff=0.6)
+    return [f"{s}.{t}" for s, t in tables if near and t == near[0]]
+
+
+def _layer(qualified: str) -> tuple[int, str]:
+    """The order tables are suggested in: the canonical model, staging, raw copies, others."""
+    for rank, prefix in enumerate(("core.", "stg_", "raw_")):
+        if qualified.startswith(prefix):
+            return rank, qualified
+    return 3, qualified
+
+
+def _schema_of(con: duckdb.DuckDBPyConnection, sql: str, name: str) -> str | None:
+    """The schema the query gives for its first reference to table ``name``, if it gives one."""
+    row = con.execute("SELECT json_serialize_sql($1)", [sql]).fetchone()
+    found: list[str | None] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE" and node.get("table_name") == name:
+                found.append(str(node.get("schema_name") or "") or None)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(row[0]) if row and row[0] else {})
+    return found[0] if found else None
 
 
 def _keyword(statement: duckdb.Statement) -> str:

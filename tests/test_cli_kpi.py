@@ -5,12 +5,22 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from kpiboard import urls
 from kpiboard.config import load_settings
-from tests.test_cli import _one_error_line, kpiboard
+from kpiboard.core_model import ddl
+from kpiboard.kpi_output import format_achievement, format_value
+from tests.test_cli import _environment, _one_error_line, kpiboard
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +82,8 @@ def test_eval_equals_a_hand_written_query(demo: Path) -> None:
         "json",
     )
     assert result.returncode == 0, result.stderr
-    got = {(r["period"], r["branch"]): r["value"] for r in json.loads(result.stdout)}
+    got = {(r["period_start"], r["branch"]): r["value"] for r in json.loads(result.stdout)}
+    assert {r["period"] for r in json.loads(result.stdout)} == {"2026-01", "2026-02", "2026-03"}
     expected = _sql(
         demo,
         "SELECT strftime(date_trunc('month', issued_on), '%Y-%m-%d'), branch_id, "
@@ -127,7 +138,7 @@ def test_compile_prints_postgres_sql_with_bound_parameters(demo: Path) -> None:
         "2026-06-30",
     )
     assert result.returncode == 0, result.stderr
-    assert "-- start_0 = datetime.date(2026, 1, 1)" in result.stdout
+    assert "-- start_0 = DATE '2026-01-01'" in result.stdout
     assert "BETWEEN %(start_0)s AND %(end_1)s" in result.stdout
     assert "DOUBLE PRECISION" in result.stdout  # rendered for PostgreSQL, not DuckDB
 
@@ -174,7 +185,7 @@ def test_the_default_range_is_the_twelve_months_up_to_the_last_day_of_data(demo:
     assert table.stdout.splitlines()[0] == "revenue by month, 2025-11-01 to 2026-10-31"
     result = kpiboard(demo, "kpi", "scorecard", "driver", "--format", "json")
     assert result.returncode == 0, result.stderr
-    months = sorted({row["period"] for row in json.loads(result.stdout)})
+    months = sorted({row["period"] for row in json.loads(result.stdout)})  # scorecards: days
     assert (months[0], months[-1], len(months)) == ("2025-11-01", "2026-10-01", 12)
 
 
@@ -336,3 +347,227 @@ def test_scorecard_of_an_employee_not_on_it_says_why(
     assert result.returncode == 2
     message = expected.format(who=employee, hired=hired)
     assert _one_error_line(result) == f"error: {message}"
+
+
+# -- how eval prints ------------------------------------------------------------------------
+
+
+def _at_width(project: Path, columns: int, *args: str) -> subprocess.CompletedProcess[str]:
+    """``kpiboard ARGS`` in a terminal ``columns`` wide (rich reads COLUMNS)."""
+    return subprocess.run(
+        [sys.executable, "-m", "kpiboard", *args],
+        cwd=project,
+        env={**_environment(), "COLUMNS": str(columns)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+EVAL = ("kpi", "eval", "revenue", "win_rate", "--by", "branch", "--from", "2026-01-01")
+
+
+@pytest.mark.parametrize("columns", [80, 40])
+def test_eval_never_splits_a_number_or_a_period(demo: Path, columns: int) -> None:
+    raw = kpiboard(demo, *EVAL, "--format", "json")
+    assert raw.returncode == 0, raw.stderr
+    units = {"revenue": "money", "win_rate": "percent"}
+    cells = set()
+    for row in json.loads(raw.stdout):
+        cells.add(row["period"])
+        cells |= {format_value(row["value"], units[row["kpi"]])}
+        cells |= {format_value(row["plan"], units[row["kpi"]])}
+        cells.add(format_achievement(row["achievement"]))
+    cells -= {""}
+    assert any("," in c for c in cells)  # numbers with separators: what used to wrap
+    table = _at_width(demo, columns, *EVAL)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()[1:]  # the title is text: it may run on
+    assert all(len(line) <= columns for line in lines), table.stdout
+    shown = {token for line in lines for token in re.split(r"[\s│┃:]+", line) if token}
+    assert cells <= shown, sorted(cells - shown)
+    assert "2026-01-01" not in table.stdout.split("\n", 1)[1]
+    if columns == 80:
+        assert "┃ kpi" in table.stdout  # a table
+    else:
+        assert "\nkpi:         revenue\nperiod:      2026-01\n" in table.stdout  # blocks
+
+
+def test_eval_wide_has_a_column_per_kpi_with_the_long_values(demo: Path) -> None:
+    long = json.loads(kpiboard(demo, *EVAL, "--format", "json").stdout)
+    wide = kpiboard(demo, *EVAL, "--wide", "--format", "csv")
+    assert wide.returncode == 0, wide.stderr
+    rows = list(csv.DictReader(io.StringIO(wide.stdout)))
+    assert list(rows[0]) == [
+        "period",
+        "period_start",
+        "branch",
+        "revenue",
+        "revenue_plan",
+        "revenue_achievement",
+        "revenue_status",
+        "win_rate",
+        "win_rate_plan",
+        "win_rate_achievement",
+        "win_rate_status",
+    ]
+    assert len(rows) == len({(r["period"], r["branch"]) for r in long})
+    for r in long:
+        [row] = [w for w in rows if (w["period"], w["branch"]) == (r["period"], r["branch"])]
+        assert (float(row[r["kpi"]]) if row[r["kpi"]] else None) == r["value"]
+        assert row[f"{r['kpi']}_status"] == (r["status"] or "")
+    quarter = kpiboard(demo, *EVAL, "--wide", "--grain", "quarter")
+    assert quarter.returncode == 0, quarter.stderr
+    assert "2026-Q1" in quarter.stdout and "2026-01-01" not in quarter.stdout.split("\n", 1)[1]
+
+
+@pytest.fixture
+def broken_project(demo: Path, tmp_path: Path) -> Path:
+    """The demo's definitions and warehouse, with one more KPI file: a KPI with a misspelt
+    column, one that uses it, and one the warehouse cannot compute."""
+    project = tmp_path / "p"
+    project.mkdir()
+    shutil.copy(demo / "kpiboard.toml", project)
+    for folder in ("kpis", "plans", "scorecards"):
+        shutil.copytree(demo / folder, project / folder)
+    os.symlink(demo / "warehouse", project / "warehouse")
+    (project / "kpis" / "zz_broken.yaml").write_text(
+        "kpis:\n"
+        "  - {id: bad, label: Bad, description: d., unit: money, type: simple, fact: invoice,\n"
+        "     agg: sum, expr: amout}\n"
+        "  - {id: uses_bad, label: U, description: d., unit: money, type: derived,\n"
+        "     expr: bad * 2}\n"
+        "  - {id: no_such_function, label: F, description: d., unit: money, type: simple,\n"
+        "     fact: invoice, agg: sum, expr: frobnicate(net_amount)}\n"
+    )
+    return project
+
+
+BAD = (
+    "error: kpis/zz_broken.yaml:3: kpi 'bad': expr: unknown column 'amout' of fact invoice"
+    " — did you mean 'tax_amount'? (also leaves out uses_bad, which uses it)"
+)
+
+
+def test_a_broken_kpi_fails_alone_with_exit_4(broken_project: Path) -> None:
+    good = kpiboard(broken_project, "kpi", "eval", "revenue", "--format", "json")
+    assert good.returncode == 0, good.stderr
+    result = kpiboard(
+        broken_project,
+        "kpi",
+        "eval",
+        "revenue",
+        "bad",
+        "uses_bad",
+        "no_such_function",
+        "--format",
+        "json",
+    )
+    assert result.returncode == 4, result.stderr
+    assert json.loads(result.stdout) == json.loads(good.stdout)  # revenue, as alone
+    assert result.stderr.splitlines() == [
+        BAD,
+        BAD,
+        "error: kpis/zz_broken.yaml:6: kpi 'no_such_function': the warehouse cannot compute it:"
+        " Catalog Error: Scalar Function with name frobnicate does not exist!",
+    ]
+
+
+def test_only_broken_kpis_asked_is_exit_2(broken_project: Path) -> None:
+    result = kpiboard(broken_project, "kpi", "eval", "bad")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert _one_error_line(result) == BAD
+
+
+def test_a_broken_kpi_not_asked_for_is_one_warning(broken_project: Path) -> None:
+    result = kpiboard(broken_project, "kpi", "eval", "revenue", "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith("kpi,period,period_start,value")
+    assert result.stderr.splitlines() == [
+        "warning: the project's definitions have 1 problem that this evaluation does not use"
+        " (`kpiboard kpi check` lists them)"
+    ]
+    unknown = kpiboard(broken_project, "kpi", "eval", "revenue", "bda")
+    assert unknown.returncode == 2
+    assert _one_error_line(unknown) == "error: unknown KPI 'bda' — did you mean 'bad'?"
+
+
+# -- compile --literal ----------------------------------------------------------------------
+
+LITERAL_KPIS = {
+    # KPI → its compile options: a filter with a quote in a string, grains, slices
+    "revenue": ("--by", "branch", "--filter", "branch IN ('denver', 'o''hare')"),
+    "win_rate": ("--grain", "quarter", "--by", "employee"),
+    "avg_check": ("--by", "branch"),
+    "revenue_ytd": (),
+}
+
+
+def _literal(demo: Path, kpi: str, dialect: str) -> str:
+    result = kpiboard(
+        demo,
+        "kpi",
+        "compile",
+        kpi,
+        "--literal",
+        "--dialect",
+        dialect,
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-06-30",
+        *LITERAL_KPIS[kpi],
+    )
+    assert result.returncode == 0, result.stderr
+    assert not re.search(r"%\(\w+\)s|\$\w+|datetime\.", result.stdout), result.stdout
+    assert "DATE '2026-01-01'" in result.stdout
+    return result.stdout
+
+
+@pytest.mark.parametrize("kpi", list(LITERAL_KPIS))
+def test_compile_literal_runs_in_duckdb_and_equals_eval(demo: Path, kpi: str) -> None:
+    sql = _literal(demo, kpi, "duckdb")
+    got = {(str(p), *keys): v for p, *keys, v in _sql(demo, sql)}
+    options = [o for o in LITERAL_KPIS[kpi]]
+    evaluated = kpiboard(
+        demo,
+        "kpi",
+        "eval",
+        kpi,
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-06-30",
+        *options,
+        "--format",
+        "json",
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
+    by = [options[i + 1] for i, o in enumerate(options) if o == "--by"]
+    expected = {
+        (r["period_start"], *(r[b] for b in by)): r["value"]
+        for r in json.loads(evaluated.stdout)
+        if r["value"] is not None
+    }
+    assert got and got.keys() <= expected.keys()
+    for key, value in expected.items():  # eval adds planned slices without rows, as 0
+        assert got.get(key, 0.0) == pytest.approx(value, abs=1e-4), key
+
+
+@pytest.mark.postgres
+def test_compile_literal_for_postgres_passes_its_parser_and_planner(demo: Path) -> None:
+    url = urls.parse_url(f"postgresql://postgres@127.0.0.1:5432/literal_{uuid.uuid4().hex[:10]}")
+    urls.ensure_database(url)
+    try:
+        with psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:5432/{url.database}", autocommit=True
+        ) as con:
+            for statement in ddl():
+                con.execute(statement.encode())
+            for kpi in LITERAL_KPIS:
+                sql = _literal(demo, kpi, "postgres").strip().removesuffix(";")
+                con.execute(f"EXPLAIN {sql}".encode())  # a syntax or type error raises
+                assert con.execute(sql.encode()).fetchall() == []  # empty tables, no rows
+    finally:
+        urls.drop_database(url)

@@ -305,10 +305,68 @@ def test_describe_and_explain_run(
 def test_a_failing_query_is_one_line(
     capsys: pytest.CaptureFixture[str], project: Path, untouched: Path
 ) -> None:
-    code, out, err = kpiboard_sql(capsys, project, "SELECT * FROM core.fct_invoicez")
+    code, out, err = kpiboard_sql(capsys, project, "SELECT * FROM core.fct_invoice WHERE x = 1")
     assert (code, out) == (2, "")
-    assert err.startswith("error: kpiboard sql: query failed: Catalog Error: Table with name")
-    assert err.count("\n") == 1 and "fct_invoicez" in err
+    assert err.startswith("error: kpiboard sql: query failed: Binder Error: Referenced column")
+    assert err.count("\n") == 1
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project whose snapshot has ``orders`` in two schemas, as a source's staging and raw
+    copies, beside the core model."""
+    folder = tmp_path_factory.mktemp("shop") / "p"
+    init_project(folder, name="shop")
+    warehouse = load_settings(folder).open_warehouse()
+    with warehouse.lock():
+        building = warehouse.start(OLDER)
+        con = duckdb.connect(str(building))
+        try:
+            for schema in ("stg_northwind", "raw_northwind"):
+                con.execute(f"CREATE SCHEMA {schema}")
+                con.execute(f"CREATE TABLE {schema}.orders (order_id INTEGER)")
+            con.execute("CREATE TABLE raw_northwind.order_lines (order_id INTEGER)")
+        finally:
+            con.close()
+        warehouse.publish(building)
+    return folder
+
+
+UNKNOWN_TABLES = [
+    (
+        "SELECT * FROM orders",
+        "no table orders — did you mean stg_northwind.orders or raw_northwind.orders?",
+    ),
+    (
+        "SELECT * FROM ordrs",
+        "no table ordrs — did you mean stg_northwind.orders or raw_northwind.orders?",
+    ),
+    ("SELECT * FROM dim_branch", "no table dim_branch — did you mean core.dim_branch?"),
+    (
+        "SELECT * FROM core.fct_invoicez",
+        "no table core.fct_invoicez — did you mean core.fct_invoice?",
+    ),
+    (
+        "SELECT * FROM core.dim_branch AS b JOIN order_lnes AS l ON true",
+        "no table order_lnes — did you mean raw_northwind.order_lines?",
+    ),
+    (
+        "SELECT * FROM stg_nortwind.orders",
+        "no schema 'stg_nortwind' (in table stg_nortwind.orders) — did you mean 'stg_northwind'?",
+    ),
+    (
+        "SELECT * FROM zzzz",
+        "no table zzzz (`SHOW ALL TABLES` lists the warehouse's tables)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("query", "message"), UNKNOWN_TABLES, ids=[q for q, _ in UNKNOWN_TABLES])
+def test_an_unknown_table_names_the_tables_it_may_be(
+    capsys: pytest.CaptureFixture[str], shop: Path, query: str, message: str
+) -> None:
+    code, out, err = kpiboard_sql(capsys, shop, query)
+    assert (code, out, err) == (2, "", f"error: kpiboard sql: {message}\n")
 
 
 # -- the connection alone: what it refuses when the statement check is not asked -------------
