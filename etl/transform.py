@@ -98,11 +98,14 @@ class StagingSource:
 
 
 def staging_sources(
-    con: duckdb.DuckDBPyConnection, sources: Sequence[SourceSettings]
+    con: duckdb.DuckDBPyConnection,
+    sources: Sequence[SourceSettings],
+    default_branch: str | None = None,
 ) -> list[StagingSource]:
     """The configured sources with the tables their ``raw_<name>`` schema holds right now.
 
-    A source that has not been loaded yet has no tables, and so no staging views.
+    A source that has not been loaded yet has no tables, and so no staging views. A source
+    without its own ``branch`` gets ``default_branch`` (``[company] branch``), if any.
     """
     rows = con.execute(
         "SELECT table_schema, table_name FROM information_schema.tables "
@@ -112,7 +115,12 @@ def staging_sources(
     for schema, table in rows:
         by_schema.setdefault(str(schema), []).append(str(table))
     return [
-        StagingSource(s.name, s.group, s.branch, tuple(by_schema.get(RAW_PREFIX + s.name, ())))
+        StagingSource(
+            s.name,
+            s.group,
+            s.branch or default_branch,
+            tuple(by_schema.get(RAW_PREFIX + s.name, ())),
+        )
         for s in sources
     ]
 
