@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-
 from etl.transform import TARGET_SCHEMA, Model, parse_model_sql
 from kpiboard.config import CONFIG_FILE, Settings
 
@@ -59,6 +58,3 @@ def with_company_branch(settings: Settings, models: list[Model]) -> list[Model]:
     """``models`` plus the ``[company]`` branch model when it applies (:func:`branch_model`)."""
     extra = branch_model(settings, models)
     return models if extra is None else [*models, extra]
-
-
-

@@ -18,7 +18,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kpiboard.core_model import CORE_TABLES, Table
-from kpiboard.inspect_source import DATE, IDENTIFIER, TIMESTAMP, DatabaseInfo, TableInfo
+from kpiboard.inspect_source import (
+    DATE,
+    IDENTIFIER,
+    TIMESTAMP,
+    ColumnInfo,
+    DatabaseInfo,
+    ForeignKey,
+    TableInfo,
+)
 
 DRAFTS_FOLDER = "drafts/core"
 
@@ -215,14 +223,16 @@ def draft_models(info: DatabaseInfo, source: str, header: str) -> list[Draft]:
     for core, tables in sorted(suggested.items()):
         table = info.table(tables[0])
         assert table is not None
-        drafts.append(
-            _draft(by_name[core], table, tables[1:], source, header, mapped_to)
-        )
+        drafts.append(_draft(by_name[core], table, tables[1:], source, header, mapped_to))
     return drafts
 
 
 def _quote(name: str) -> str:
-    return name if IDENTIFIER.match(name) and name == name.lower() else '"' + name.replace('"', '""') + '"'
+    return (
+        name
+        if IDENTIFIER.match(name) and name == name.lower()
+        else '"' + name.replace('"', '""') + '"'
+    )
 
 
 def _draft(
@@ -287,8 +297,8 @@ def _mapping(
     core: Table,
     key_column: str,
     table: TableInfo,
-    columns: Mapping[str, object],
-    references: Mapping[str, object],
+    columns: Mapping[str, ColumnInfo],
+    references: Mapping[str, ForeignKey],
     used: set[str],
     alias: str,
 ) -> tuple[str, str]:
@@ -321,10 +331,9 @@ def _mapping(
                 note = f"foreign key to {fk.table}" if fk else "a column named like it"
                 return keyed([found]), note
         fk = references.get(target)
-        if fk is not None and getattr(fk, "columns", ()) and not set(fk.columns) & used:
-            cols = tuple(fk.columns)
-            used.update(cols)
-            return keyed(cols), f"foreign key to {fk.table}: check it is this role"
+        if fk is not None and not set(fk.columns) & used:
+            used.update(fk.columns)
+            return keyed(fk.columns), f"foreign key to {fk.table}: check it is this role"
         return "NULL", f"a reference to core.{target}: _source || ':' || <its id>"
     if name == "full_name":
         first = _find("first_name", columns, used)
@@ -337,7 +346,8 @@ def _mapping(
         if found is None:
             continue
         used.add(found)
-        source_kind = getattr(table.column(found), "type", "")
+        source_column = table.column(found)
+        source_kind = source_column.type if source_column is not None else ""
         expression = col(found)
         note = "" if snake(found) == name else f"from {found}"
         if name in CODES:
@@ -350,16 +360,17 @@ def _mapping(
                 "CAST(timezone(b.timezone, x AT TIME ZONE 'UTC') AS DATE)",
             )
         elif kind == TIMESTAMP and source_kind == DATE:
-            note = _join(note, "TODO: a local date, not a UTC time: convert local dates with "
-                         "utc_from_local(...)")
+            note = _join(
+                note,
+                "TODO: a local date, not a UTC time: convert local dates with utc_from_local(...)",
+            )
         return expression, note
     return "NULL", _todo_hint(name)
 
 
-def _find(candidate: str, columns: Mapping[str, object], used: set[str]) -> str | None:
+def _find(candidate: str, columns: Mapping[str, ColumnInfo], used: set[str]) -> str | None:
     found = columns.get(candidate)
-    name = getattr(found, "name", None)
-    return name if isinstance(name, str) and name not in used else None
+    return found.name if found is not None and found.name not in used else None
 
 
 def _join(a: str, b: str) -> str:

@@ -29,7 +29,7 @@ from sqlalchemy.engine import URL, make_url
 
 from kpiboard import urls
 from kpiboard.config import NAME_PATTERN
-from kpiboard.errors import UserError
+from kpiboard.errors import SourceUnavailable, UserError
 
 DATE, TIMESTAMP = "DATE", "TIMESTAMP"
 
@@ -114,7 +114,7 @@ def written_url(text: str) -> str:
     environment variable ``KPIBOARD_SOURCE_<NAME>_URL`` carries the whole URL), a SQLite file's
     path made absolute (the file's paths are relative to the project folder, not to here)."""
     url = urls.parse_url(text)
-    written = make_url(text).set(password=None)
+    written = make_url(text)._replace(password=None)  # URL.set takes None for "unchanged"
     if urls.backend(url) == "sqlite" and url.database:
         written = written.set(database=str(Path(url.database).expanduser().resolve()))
     return written.render_as_string(hide_password=False)
@@ -146,9 +146,10 @@ def inspect_database(text: str) -> DatabaseInfo:
     from etl.sources import duckdb_type
 
     url = urls.parse_url(text)
+    shown = make_url(text).render_as_string(hide_password=True)  # as the user spelled it
     kind = urls.backend(url)
     if kind == "sqlite" and not Path(url.database or "").expanduser().is_file():
-        raise UserError(f"{urls.show(url)}: no such SQLite file {url.database!r}")
+        raise UserError(f"{shown}: no such SQLite file {url.database!r}")
     timeout = {} if kind == "sqlite" else {"connect_timeout": CONNECT_TIMEOUT}
     engine = sa.create_engine(url, connect_args=timeout)
     try:
@@ -158,15 +159,15 @@ def inspect_database(text: str) -> DatabaseInfo:
                 names = sorted(inspector.get_table_names())
                 if not names:
                     raise UserError(
-                        f"{urls.show(url)}: the database has no tables; "
+                        f"{shown}: the database has no tables; "
                         "is it the right database (or schema)?"
                     )
                 tables = tuple(_table(con, inspector, name, duckdb_type) for name in names)
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             if _MISSING_DATABASE.search(reason):
-                raise UserError(f"{urls.show(url)}: {reason}") from None
-            raise urls.connect_error(url, exc) from None
+                raise UserError(f"{shown}: {reason}") from None
+            raise SourceUnavailable(f"cannot connect to {shown}: {reason}") from None
     finally:
         engine.dispose()
     return DatabaseInfo(written_url(text), kind, url.database or "", tables)
@@ -212,8 +213,9 @@ def _table(con: Any, inspector: Any, name: str, duckdb_type: Any) -> TableInfo:
     ranges = {
         c.name: (_as_date(row[f"lo{i}"]), _as_date(row[f"hi{i}"])) for i, c in enumerate(dated)
     }
-    key = declared or candidate
-    watermark = next((c.name for c in columns if c.type == TIMESTAMP and _is_watermark(c.name)), None)
+    watermark = next(
+        (c.name for c in columns if c.type == TIMESTAMP and _is_watermark(c.name)), None
+    )
     return TableInfo(name, columns, declared, candidate, foreign, watermark, rows, ranges)
 
 
@@ -312,7 +314,9 @@ def source_entry(info: DatabaseInfo, source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def suite_text(info: DatabaseInfo, table: TableInfo, source: str, header: str, today: dt.date) -> str:
+def suite_text(
+    info: DatabaseInfo, table: TableInfo, source: str, header: str, today: dt.date
+) -> str:
     """A starter suite for ``table``: its key unique and never null (``error``: a key that
     repeats breaks every number), each foreign key's values present in the referred table, and
     each date and timestamp between 1990-01-01 (1900-01-01 when the data starts earlier) and a
@@ -323,12 +327,12 @@ def suite_text(info: DatabaseInfo, table: TableInfo, source: str, header: str, t
     if not table.key:
         lines.append("# no key: a failing row is named by all its columns")
     lines.append("expectations:")
-    for column in table.key:
-        lines += [f"  - not_null: {_yaml(column)}", "    severity: error"]
+    for key in table.key:
+        lines += [f"  - not_null: {_yaml(key)}", "    severity: error"]
     if table.key:
         unique = _yaml(table.key[0]) if len(table.key) == 1 else _yaml_list(table.key)
         lines += [f"  - unique: {unique}", "    severity: error"]
-    for fk in table.foreign_keys:
+    for fk in sorted(table.foreign_keys, key=lambda fk: fk.columns):
         target = info.table(fk.table)
         if len(fk.columns) != 1 or target is None or not IDENTIFIER.match(fk.table):
             cols = ", ".join(fk.columns)
@@ -337,10 +341,11 @@ def suite_text(info: DatabaseInfo, table: TableInfo, source: str, header: str, t
                 "write an sql rule for it (docs/validation.md)"
             )
             continue
+        description = f"{fk.columns[0]} names a row of {fk.table} (a foreign key)"
         lines += [
             f"  - exists_in: {_yaml(fk.columns[0])}",
             f"    ref: {source}.{fk.table}.{fk.ref_columns[0]}",
-            f"    description: {_yaml(f'{fk.columns[0]} names a row of {fk.table} (a foreign key)')}",
+            f"    description: {_yaml(description)}",
         ]
     for column in table.dated:
         low, high = table.ranges.get(column.name, (None, None))
@@ -384,9 +389,9 @@ def _describe_key(table: TableInfo) -> str:
 
 
 def _yaml(value: str) -> str:
-    if re.match(r"^[A-Za-z_][A-Za-z0-9_ ,()'.-]*$", value) and not value.endswith(" "):
-        if ": " not in value and " #" not in value:
-            return value
+    plain = re.match(r"^[A-Za-z_][A-Za-z0-9_ ,()'.-]*$", value) and not value.endswith(" ")
+    if plain and ": " not in value and " #" not in value:
+        return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 

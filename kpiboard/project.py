@@ -75,7 +75,7 @@ SourceEntry = tuple[str, str] | Mapping[str, str]
 def _company(branch: str | None) -> str:
     code = f"branch = {_toml_string(branch)}" if branch else '# branch = "main"'
     return (
-        "# name = \"Acme Office Supplies\"   # default: [project] name\n"
+        '# name = "Acme Office Supplies"   # default: [project] name\n'
         f"{code}\n"
         '# timezone = "America/Denver"       # an IANA name; default: [project] timezone\n'
         '# currency = "USD"                  # the ISO 4217 code of its money; default USD\n'

@@ -53,7 +53,9 @@ def template_files() -> list[ProjectFile]:
     return [ProjectFile(path, template(name), template=True) for path, name in TEMPLATES.items()]
 
 
-def write_files(directory: Path, files: Sequence[ProjectFile], *, force: bool = False) -> list[Path]:
+def write_files(
+    directory: Path, files: Sequence[ProjectFile], *, force: bool = False
+) -> list[Path]:
     """Write ``files`` into ``directory``; without ``force``, refuse (writing nothing) when any
     of them, templates aside, already exists, naming them. Returns the files written."""
     existing = [f.path for f in files if not f.template and (directory / f.path).exists()]
@@ -96,7 +98,9 @@ class Drafted:
     full: list[str] = field(default_factory=list)
     suites: list[str] = field(default_factory=list)
     expectations: int = 0
-    drafts: list[tuple[str, str, int, int]] = field(default_factory=list)  # path, from, mapped, todo
+    drafts: list[tuple[str, str, int, int]] = field(
+        default_factory=list
+    )  # path, from, mapped, todo
     skipped: list[str] = field(default_factory=list)  # tables without a suite (odd names)
 
 
