@@ -4,7 +4,8 @@ No Python is written per source. A source is mapped into ``core`` by SQL files o
 
 1. **Staging views**, built by :func:`create_staging_views` before any model runs. For every
    source ``S`` the schema ``stg_S`` holds one view per ``raw_S`` table with the live rows only
-   (``_deleted_at IS NULL``), every column, and ``_branch``, the source's branch code. For every
+   (``_deleted_at IS NULL``), every column, and ``_branch``, the source's branch code (else
+   ``[company] branch``: :mod:`etl.company`). For every
    group ``G`` of sources (the branches' CRMs, which share one schema) the schema ``stg_G`` holds
    one view per table: the members' views stacked with ``UNION ALL BY NAME``, told apart by
    ``_source`` and ``_branch``. Models read only ``stg_*`` views and ``core`` tables; the
