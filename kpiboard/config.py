@@ -108,10 +108,15 @@ def _check_currency(value: str) -> str:
     if value in CURRENCIES:
         return value
     wanted = value.strip().upper()
+    # codes are too alike for spelling distance alone: a typo keeps the country's two letters
+    # (EUX → EUR), so only codes sharing them are suggested
+    same_country = sorted(c for c in CURRENCIES if c[:2] == wanted[:2] and len(wanted) == 3)
     hint = (
         wanted
         if wanted in CURRENCIES
-        else next(iter(difflib.get_close_matches(wanted, sorted(CURRENCIES), n=1)), None)
+        else same_country[0]
+        if len(same_country) == 1
+        else next(iter(difflib.get_close_matches(wanted, same_country, n=1)), None)
     )
     raise PydanticCustomError(
         "currency",

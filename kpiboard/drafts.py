@@ -13,6 +13,7 @@ so an unfinished one cannot break a run. The user finishes one and moves it into
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -227,12 +228,22 @@ def draft_models(info: DatabaseInfo, source: str, header: str) -> list[Draft]:
     return drafts
 
 
+@functools.cache
+def _keywords() -> frozenset[str]:
+    """DuckDB's keywords that cannot stand as a bare column or table name (``order``, ``at``)."""
+    import duckdb
+
+    rows = duckdb.sql(
+        "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved'"
+    ).fetchall()
+    return frozenset(str(r[0]) for r in rows)
+
+
 def _quote(name: str) -> str:
-    return (
-        name
-        if IDENTIFIER.match(name) and name == name.lower()
-        else '"' + name.replace('"', '""') + '"'
-    )
+    """``name`` as DuckDB reads it: bare when it is a plain lower-case name, else quoted."""
+    if IDENTIFIER.match(name) and name == name.lower() and name not in _keywords():
+        return name
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _draft(

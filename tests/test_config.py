@@ -136,7 +136,7 @@ BROKEN: list[tuple[str, str, str]] = [
         "unknown_top_level_key_lists_known",
         '# settings\ncolour = "blue"\n',
         "kpiboard.toml:2: unknown key 'colour' "
-        "(known: project, warehouse, etl, validation, kpi, app, dashboard, smtp, sources)",
+        "(known: project, company, warehouse, etl, validation, kpi, app, dashboard, smtp, sources)",
     ),
     (
         "unknown_key_did_you_mean",

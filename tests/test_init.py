@@ -573,6 +573,12 @@ BROKEN_COMPANY = [
         id="currency typo",
     ),
     pytest.param(
+        '[company]\ncurrency = "Dollar"\n',
+        "kpiboard.toml:2: [company] currency: unknown currency code 'Dollar' (an ISO 4217 code "
+        "such as 'USD' or 'EUR')",
+        id="no such code",
+    ),
+    pytest.param(
         '[company]\nbranch = ""\n',
         "kpiboard.toml:2: [company] branch: string should have at least 1 character",
         id="empty branch",
