@@ -233,9 +233,13 @@ def _keywords() -> frozenset[str]:
     """DuckDB's keywords that cannot stand as a bare column or table name (``order``, ``at``)."""
     import duckdb
 
-    rows = duckdb.sql(
-        "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved'"
-    ).fetchall()
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved'"
+        ).fetchall()
+    finally:
+        con.close()
     return frozenset(str(r[0]) for r in rows)
 
 
