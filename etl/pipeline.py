@@ -37,7 +37,7 @@ from pathlib import Path
 import duckdb
 import sqlalchemy as sa
 
-from etl import transform
+from etl import company, transform
 from etl.errors import PipelineUserError, SchemaDrift, SourceError
 from etl.firsts import fill_client_firsts
 from etl.load import TableResult, add_load_columns, ensure_meta, sync_table, watermark
@@ -93,6 +93,20 @@ class RunResult:
     core_validation: Report | None = None
     warnings: list[str] = field(default_factory=list)  # what went wrong beside the data
     data_docs: Path | None = None  # the index.html of the validation's Data Docs
+    suites: int = 0  # the project's expectation suites (0: nothing checks the data)
+
+    def expectations(self) -> tuple[int, int, int]:
+        """Expectations run, tables they checked and expectations failed (or not run), over
+        both layers: the count the summary states."""
+        outcomes = [
+            o
+            for report in (self.raw_validation, self.core_validation)
+            if report is not None
+            for o in report.outcomes
+        ]
+        tables = {o.planned.suite.table for o in outcomes}
+        failed = sum(bool(o.result.error or not o.result.success) for o in outcomes)
+        return len(outcomes), len(tables), failed
 
 
 def run(
@@ -249,11 +263,12 @@ def _validate_and_transform(
     expectation that fails stops it after.
     """
     every_suite, suites = _suites(settings, only)
+    result.suites = len(every_suite)
     if result.source_tables:
         quarantine.remember_primary_keys(
             con, {(t.source, t.name): t.primary_key for t in result.source_tables}
         )
-    staging = transform.staging_sources(con, settings.sources)
+    staging = transform.staging_sources(con, settings.sources, settings.company.branch)
     transform.create_staging_views(con, staging)
     scopes = {s.name for s in settings.sources} | {s.group for s in settings.sources if s.group}
     check_against_warehouse(con, every_suite, scopes)
@@ -289,12 +304,13 @@ def _validate_and_transform(
     result.reconciliation = reconcile(con, result.run_id, result.tables)
     progress.step("transform")
     models_dir = settings.resolve(settings.etl.models)
-    if models_dir.is_dir():
-        models = transform.load_models(models_dir)
+    models = transform.load_models(models_dir) if models_dir.is_dir() else []
+    models = company.with_company_branch(settings, models)
+    if models:
         result.models = transform.run_models(con, models)
-        # a table whose model file was removed does not keep its last rows
-        for table in transform.empty_unmodelled(con, models):
-            result.warnings.append(f"{table} has no model: emptied")
+    # a table whose model file was removed does not keep its last rows
+    for table in transform.empty_unmodelled(con, models):
+        result.warnings.append(f"{table} has no model: emptied")
     result.warnings.extend(midnight_warnings(con))
 
     # duplicate clients: linked to a master in core.dim_client, never dropped

@@ -4,7 +4,8 @@ No Python is written per source. A source is mapped into ``core`` by SQL files o
 
 1. **Staging views**, built by :func:`create_staging_views` before any model runs. For every
    source ``S`` the schema ``stg_S`` holds one view per ``raw_S`` table with the live rows only
-   (``_deleted_at IS NULL``), every column, and ``_branch``, the source's branch code. For every
+   (``_deleted_at IS NULL``), every column, and ``_branch``, the source's branch code (else
+   ``[company] branch``: :mod:`etl.company`). For every
    group ``G`` of sources (the branches' CRMs, which share one schema) the schema ``stg_G`` holds
    one view per table: the members' views stacked with ``UNION ALL BY NAME``, told apart by
    ``_source`` and ``_branch``. Models read only ``stg_*`` views and ``core`` tables; the
@@ -98,11 +99,14 @@ class StagingSource:
 
 
 def staging_sources(
-    con: duckdb.DuckDBPyConnection, sources: Sequence[SourceSettings]
+    con: duckdb.DuckDBPyConnection,
+    sources: Sequence[SourceSettings],
+    default_branch: str | None = None,
 ) -> list[StagingSource]:
     """The configured sources with the tables their ``raw_<name>`` schema holds right now.
 
-    A source that has not been loaded yet has no tables, and so no staging views.
+    A source that has not been loaded yet has no tables, and so no staging views. A source
+    without its own ``branch`` gets ``default_branch`` (``[company] branch``), if any.
     """
     rows = con.execute(
         "SELECT table_schema, table_name FROM information_schema.tables "
@@ -112,7 +116,12 @@ def staging_sources(
     for schema, table in rows:
         by_schema.setdefault(str(schema), []).append(str(table))
     return [
-        StagingSource(s.name, s.group, s.branch, tuple(by_schema.get(RAW_PREFIX + s.name, ())))
+        StagingSource(
+            s.name,
+            s.group,
+            s.branch or default_branch,
+            tuple(by_schema.get(RAW_PREFIX + s.name, ())),
+        )
         for s in sources
     ]
 

@@ -147,14 +147,88 @@ def _root(
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder of the new project.")] = Path("."),
     name: Annotated[str | None, typer.Option(help="Project name (default: the folder's).")] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing kpiboard.toml.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Overwrite an existing project's kpiboard.toml, suites, drafts.")
+    ] = False,
+    from_url: Annotated[
+        str | None,
+        typer.Option(
+            "--from-url",
+            help="Draft the project from this database: its source entry, starter suites per "
+            "table and draft models (PostgreSQL, MySQL/MariaDB, SQLite).",
+            show_default=False,
+        ),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="With --from-url: the source's name (default: the database's)."),
+    ] = None,
+    branch: Annotated[
+        str | None,
+        typer.Option(
+            help="With --from-url: the company's branch code, [company] branch (default: main)."
+        ),
+    ] = None,
 ) -> None:
-    """Create a project folder with a commented kpiboard.toml.
+    """Create a project folder: a commented kpiboard.toml and the folders models/core, kpis,
+    plans, suites/raw and suites/core, each with a README.md showing its format.
 
-    Example: `kpiboard init acme-analytics`
+    With --from-url, inspect that database (tables, keys, foreign keys, dates, a column like
+    updated_at for incremental loads) and write its [[sources]] entry (without the password),
+    a starter validation suite per table in suites/raw/SOURCE/ and, for each table whose name
+    suggests a core table (customers → dim_client, orders → fct_invoice …), a draft model in
+    drafts/core/ to finish and move into models/core/. Nothing is written when the database
+    cannot be read (exit 2; 3 when the server cannot be reached).
+
+    Example: `kpiboard init acme --from-url postgresql://readonly@crm.example.com/crm --source crm`
     """
-    path = init_project(directory, name=name, force=force)
-    out.print(f"Wrote {path}. Add your [[sources]] there, then run the pipeline.", markup=False)
+    if from_url is None:
+        if source is not None or branch is not None:
+            raise UserError("--source and --branch go with --from-url")
+        path = init_project(directory, name=name, force=force)
+        out.print(
+            f"Wrote {path}. Add your [[sources]] there, then run the pipeline. The folders "
+            "models/core, kpis, plans, suites/raw and suites/core each have a README.md "
+            "showing their format.",
+            markup=False,
+        )
+        return
+    from kpiboard.scaffold import init_from_url
+
+    drafted = init_from_url(
+        directory, from_url, name=name, source=source, branch=branch, force=force
+    )
+    _print_drafted(directory, drafted)
+
+
+def _print_drafted(directory: Path, drafted: Any) -> None:
+    """What ``init --from-url`` wrote, and what to do next."""
+    lines = [
+        f"Wrote {drafted.config}: source {drafted.source!r} ({drafted.url}), "
+        f"{drafted.tables} tables: {len(drafted.incremental)} loaded incrementally, "
+        f"{len(drafted.full)} copied in full each run"
+        + (f" ({', '.join(drafted.full)})" if drafted.full else "")
+        + ".",
+        f"Suites:  {len(drafted.suites)} in {directory / 'suites' / 'raw' / drafted.source}, "
+        f"{drafted.expectations} expectations (keys, foreign keys, date bounds).",
+    ]
+    if drafted.skipped:
+        lines.append(f"         no suite for {', '.join(drafted.skipped)} (not a plain name)")
+    if drafted.drafts:
+        lines.append(f"Drafts:  {len(drafted.drafts)} models in {directory / 'drafts' / 'core'}:")
+        for path, table, mapped, todo in drafted.drafts:
+            lines.append(f"         {path} from {table}: {mapped} columns mapped, {todo} TODO")
+    else:
+        lines.append("Drafts:  none (no table's name suggests a core table)")
+    variable = f"KPIBOARD_SOURCE_{drafted.source.upper()}_URL"
+    lines += [
+        "Next steps:",
+        f"  1. if the database needs a password, set {variable} to the full URL",
+        f"  2. kpiboard etl run -p {directory}      copy the data, run the suites",
+        "  3. finish each draft's TODOs, move it into models/core/, run `kpiboard etl run`",
+        f"  4. check [company] in {drafted.config} (branch code, time zone, currency)",
+    ]
+    out.print("\n".join(lines), markup=False)
 
 
 @app.command()
@@ -191,7 +265,7 @@ def demo(
     _print_build(result)
     run = _run_pipeline(settings, full=True)
     _print_run(run)
-    _print_validation(run)
+    _print_validation(run, settings)
     plans = write_demo_plans(directory, seed=seed)
     definitions = load_definitions(settings)
     out.print(
@@ -291,11 +365,16 @@ def etl_run(
     Example: `kpiboard etl run -p demo --source crm_denver --table invoices --full`
     """
     settings = load_settings(project)
+    if not settings.sources:
+        raise UserError(
+            f"{project / 'kpiboard.toml'}: no [[sources]] to copy; add one (the file's comments "
+            "show how) or draft a project from a database with `kpiboard init DIR --from-url URL`"
+        )
     result = _run_pipeline(
         settings, sources=source or (), tables=table or (), full=full, check_deletes=check_deletes
     )
     _print_run(result, per_table=per_table)
-    _print_validation(result)
+    _print_validation(result, settings)
     if result.status == pipeline.PARTIAL:
         raise typer.Exit(4)
 
@@ -437,6 +516,9 @@ def validate(
     rows whose values did not convert are quarantined in every table, and every quarantined row
     is left out of core, whatever ran.
 
+    The summary says how many expectations ran (`validation: 37 expectations on 9 tables, 2
+    failed`); a project with sources but no suites gets a warning saying so (exit code 0).
+
     Exit codes: 0 passed (warn failures are quarantined); 5 an error expectation failed and
     nothing was published; 2 bad input (a malformed suite file, a suite naming a table or column
     the warehouse lacks, an unknown suite).
@@ -449,7 +531,7 @@ def validate(
     if settings.open_warehouse().published() is None:
         raise UserError("nothing published yet; run `kpiboard etl run` first")
     result = _run_pipeline(settings, extract=False, suites=[*(table or ()), *(suite or ())])
-    _print_validation(result, every_suite=True)
+    _print_validation(result, settings, every_suite=True)
 
 
 @validate_app.command("quarantine")
@@ -604,7 +686,16 @@ def kpi_list(project: ProjectOption = Path("."), fmt: FormatOption = Format.tabl
 
     Example: `kpiboard kpi list -p demo --format csv`
     """
-    definitions = load_definitions(load_settings(project))
+    settings = load_settings(project)
+    definitions = load_definitions(settings)
+    if not definitions.kpis and fmt is Format.table:
+        folder = settings.kpi.definitions
+        out.print(
+            f"No KPIs yet: write them in {folder}/*.yaml ({folder}/README.md shows the format, "
+            "docs/kpis.md the language).",
+            markup=False,
+        )
+        return
     rows = [
         {
             "id": k.id,
@@ -919,16 +1010,35 @@ def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
-def _print_validation(result: pipeline.RunResult, *, every_suite: bool = False) -> None:
-    """Suites with failures (or all): suite, checked rows, failed expectations, quarantined."""
+def _print_validation(
+    result: pipeline.RunResult, settings: Settings, *, every_suite: bool = False
+) -> None:
+    """Suites with failures (or all): suite, checked rows, failed expectations, quarantined;
+    then how many expectations ran, or a warning when the project has no suites at all."""
     rows: list[dict[str, object]] = []
     for report in (result.raw_validation, result.core_validation):
         if report is not None:
             rows += [r for r in report.summary() if every_suite or r["failed"]]
     if rows:
         emit(rows, Format.table, title="Validation")
-    elif result.raw_validation is not None:
-        out.print("Validation: every expectation passed", markup=False)
+    if result.suites == 0:
+        if settings.sources:
+            folder = settings.validation.suites
+            console.print(
+                f"[bold yellow]warning:[/] validation: no expectation suites in {folder}/, so "
+                "nothing checks the sources' data; draft them with `kpiboard init DIR "
+                f"--from-url URL` or write {folder}/raw/<source>/<table>.yaml "
+                f"({folder}/raw/README.md shows how)",
+                highlight=False,
+                soft_wrap=True,
+            )
+    else:
+        ran, tables, failed = result.expectations()
+        out.print(
+            f"validation: {ran} expectation{'s' if ran != 1 else ''} on {tables} "
+            f"table{'s' if tables != 1 else ''}, {failed} failed",
+            markup=False,
+        )
     if result.data_docs is not None:
         out.print(f"Data Docs: {result.data_docs}", markup=False)
 

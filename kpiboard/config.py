@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_core import PydanticCustomError
 
 from kpiboard import urls
+from kpiboard.currencies import CURRENCIES
 from kpiboard.errors import ConfigError, UrlError, UserError
 from kpiboard.warehouse import Warehouse
 
@@ -102,6 +103,33 @@ def suggest_time_zone(value: str, zones: set[str] | frozenset[str]) -> str | Non
     return cities[close[0]] if close else None
 
 
+def _check_currency(value: str) -> str:
+    """An ISO 4217 currency code (``USD``, ``EUR``); a known code in lower case is suggested."""
+    if value in CURRENCIES:
+        return value
+    wanted = value.strip().upper()
+    # codes are too alike for spelling distance alone: a typo keeps the country's two letters
+    # (EUX → EUR), so only codes sharing them are suggested
+    same_country = sorted(c for c in CURRENCIES if c[:2] == wanted[:2] and len(wanted) == 3)
+    hint = (
+        wanted
+        if wanted in CURRENCIES
+        else same_country[0]
+        if len(same_country) == 1
+        else next(iter(difflib.get_close_matches(wanted, same_country, n=1)), None)
+    )
+    raise PydanticCustomError(
+        "currency",
+        "unknown currency code {got}{hint}",
+        {
+            "got": repr(value),
+            "hint": f" — did you mean {hint!r}?"
+            if hint
+            else " (an ISO 4217 code such as 'USD' or 'EUR')",
+        },
+    )
+
+
 class ProjectSettings(_Section):
     name: str = "kpiboard project"
     # calendars, schedules and "today" in reports; an IANA name
@@ -111,6 +139,30 @@ class ProjectSettings(_Section):
     @classmethod
     def _zone(cls, value: str) -> str:
         return _check_time_zone(value)
+
+
+class CompanySettings(_Section):
+    """The company as a whole: for a company without branches, the one branch every source
+    without its own ``branch`` belongs to, and what ``core.dim_branch`` says of it."""
+
+    # default: [project] name
+    name: str | None = None
+    # the branch code of every source without its own branch; unset: no default branch
+    branch: str | None = Field(default=None, min_length=1)
+    # IANA name; default: [project] timezone
+    timezone: str | None = None
+    # ISO 4217: the currency of the company's money (dim_branch.currency)
+    currency: str = "USD"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else _check_time_zone(value)
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        return _check_currency(value)
 
 
 class WarehouseSettings(_Section):
@@ -204,6 +256,7 @@ class Settings(_Section):
 
     project_dir: Path = Path(".")
     project: ProjectSettings = ProjectSettings()
+    company: CompanySettings = CompanySettings()
     warehouse: WarehouseSettings = WarehouseSettings()
     etl: EtlSettings = EtlSettings()
     validation: ValidationSettings = ValidationSettings()
@@ -240,6 +293,10 @@ class Settings(_Section):
         """The project's warehouse (snapshots and the published pointer)."""
         return Warehouse(self.warehouse_path, keep=self.warehouse.keep_snapshots)
 
+    def branch_of(self, source: SourceSettings) -> str | None:
+        """The branch code of a source's rows: its own ``branch``, else ``[company] branch``."""
+        return source.branch or self.company.branch
+
     def source_url(self, source: SourceSettings) -> str:
         """A source's URL, with a relative SQLite path made relative to the project folder."""
         url = urls.parse_url(source.url)
@@ -248,7 +305,7 @@ class Settings(_Section):
         return url.render_as_string(hide_password=False)
 
 
-_SECTIONS = ("project", "warehouse", "etl", "validation", "app", "dashboard", "smtp")
+_SECTIONS = ("project", "company", "warehouse", "etl", "validation", "app", "dashboard", "smtp")
 
 
 def load_settings(project_dir: Path, env: Mapping[str, str] | None = None) -> Settings:

@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from kpiboard.config import CONFIG_FILE
-from kpiboard.errors import UserError
 
 _HEADER = """\
 # kpiboard project configuration.
@@ -34,6 +33,12 @@ keep_snapshots = 3
 # e.g. postgresql://kpiboard@db.example.com/kpiboard_app on a server.
 database_url = "sqlite:///app.sqlite"
 
+[company]
+# A company without branches: `branch` is the branch code of every source that names none
+# (its rows' branch_id), and unless models/core/dim_branch.sql exists kpiboard builds
+# core.dim_branch as one row from this section. Leave `branch` out when every source names its
+# own branch (one database per branch) and a model fills dim_branch.
+{company}
 [dashboard]
 host = "127.0.0.1"
 port = 8050
@@ -67,10 +72,36 @@ _NO_SOURCES = """
 SourceEntry = tuple[str, str] | Mapping[str, str]
 
 
-def config_text(name: str, sources: Sequence[SourceEntry] = ()) -> str:
+def _company(branch: str | None) -> str:
+    code = f"branch = {_toml_string(branch)}" if branch else '# branch = "main"'
+    return (
+        '# name = "Acme Office Supplies"   # default: [project] name\n'
+        f"{code}\n"
+        '# timezone = "America/Denver"       # an IANA name; default: [project] timezone\n'
+        '# currency = "USD"                  # the ISO 4217 code of its money; default USD\n'
+    )
+
+
+def config_text(
+    name: str,
+    sources: Sequence[SourceEntry] = (),
+    *,
+    company_branch: str | None = None,
+    sources_text: str | None = None,
+    generated: str | None = None,
+) -> str:
     """The text of a new ``kpiboard.toml``; ``sources`` as ``(name, url)`` pairs or as mappings
-    of their keys (``name``, ``url``, ``group``, ``branch``), written in that order."""
-    text = _HEADER.replace("{name}", _toml_string(name))
+    of their keys (``name``, ``url``, ``group``, ``branch``), written in that order, or
+    ``sources_text``, the ``[[sources]]`` blocks already written. ``company_branch`` sets
+    ``[company] branch``; ``generated`` is a first comment line saying where the file came from.
+    """
+    text = _HEADER.replace("{name}", _toml_string(name)).replace(
+        "{company}", _company(company_branch)
+    )
+    if generated:
+        text = f"# {generated}\n{text}"
+    if sources_text:
+        return text + "\n# The operational database copied into the warehouse.\n\n" + sources_text
     if not sources:
         return text + _NO_SOURCES
     text += "\n# Operational databases copied into the warehouse, one [[sources]] block each.\n"
@@ -89,13 +120,14 @@ def init_project(
     sources: Sequence[SourceEntry] = (),
     force: bool = False,
 ) -> Path:
-    """Create ``directory`` with a commented ``kpiboard.toml``; refuse to overwrite one."""
-    path = directory / CONFIG_FILE
-    if path.exists() and not force:
-        raise UserError(f"{path}: already exists (use --force to overwrite it)")
-    directory.mkdir(parents=True, exist_ok=True)
-    path.write_text(config_text(name or directory.resolve().name, sources), encoding="utf-8")
-    return path
+    """Create ``directory`` with a commented ``kpiboard.toml`` and the project's folders, each
+    with a README on its format (:mod:`kpiboard.scaffold`); refuse to overwrite the file."""
+    from kpiboard import scaffold
+
+    text = config_text(name or directory.resolve().name, sources)
+    files = [scaffold.ProjectFile(CONFIG_FILE, text), *scaffold.template_files()]
+    scaffold.write_files(directory, files, force=force)
+    return directory / CONFIG_FILE
 
 
 def _toml_string(value: str) -> str:

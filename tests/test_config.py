@@ -89,7 +89,7 @@ def test_init_template_without_sources_parses_to_the_defaults(tmp_path: Path) ->
     assert settings.project.name == "acme"
     assert settings.sources == []
     # the template documents the defaults: every value it spells out equals the built-in one
-    for section in ("warehouse", "app", "dashboard", "smtp"):
+    for section in ("company", "warehouse", "app", "dashboard", "smtp"):
         assert getattr(settings, section) == getattr(defaults, section), section
     assert settings.project.timezone == defaults.project.timezone
 
@@ -136,7 +136,7 @@ BROKEN: list[tuple[str, str, str]] = [
         "unknown_top_level_key_lists_known",
         '# settings\ncolour = "blue"\n',
         "kpiboard.toml:2: unknown key 'colour' "
-        "(known: project, warehouse, etl, validation, kpi, app, dashboard, smtp, sources)",
+        "(known: project, company, warehouse, etl, validation, kpi, app, dashboard, smtp, sources)",
     ),
     (
         "unknown_key_did_you_mean",
