@@ -43,7 +43,11 @@ COMMANDS: tuple[tuple[str, tuple[str, ...], float | None], ...] = (
     ("source list", ("source", "list", "-p", "{p}"), None),
     ("etl status", ("etl", "status", "-p", "{p}"), None),
     ("sql 'select 1'", ("sql", "select 1", "-p", "{p}"), None),
-    ("kpi eval revenue --by branch", ("kpi", "eval", "revenue", "--by", "branch", "-p", "{p}"), None),
+    (
+        "kpi eval revenue --by branch",
+        ("kpi", "eval", "revenue", "--by", "branch", "-p", "{p}"),
+        None,
+    ),
 )
 MODULES = (
     "kpiboard",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from kpiboard.config import CONFIG_FILE
 from kpiboard.errors import UserError
 
 _HEADER = """\
@@ -90,6 +89,8 @@ def init_project(
     force: bool = False,
 ) -> Path:
     """Create ``directory`` with a commented ``kpiboard.toml``; refuse to overwrite one."""
+    from kpiboard.config import CONFIG_FILE  # pydantic's models: not for `kpiboard --help`
+
     path = directory / CONFIG_FILE
     if path.exists() and not force:
         raise UserError(f"{path}: already exists (use --force to overwrite it)")
