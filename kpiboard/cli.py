@@ -35,8 +35,8 @@ from kpiboard.output import Format, emit
 from kpiboard.project import init_project
 from kpiboard.warehouse import new_run_id
 
-# Start fast: a command imports what only it uses (the pipeline brings Great Expectations, the
-# engine pandas, the settings pydantic); these are for annotations. tests/test_startup.py checks.
+# Start fast: each command imports the heavy modules it uses itself (the pipeline brings Great
+# Expectations, the KPI engine pandas); these are for annotations only. tests/test_startup.py.
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
