@@ -42,6 +42,7 @@ from etl.errors import PipelineUserError, SchemaDrift, SourceError
 from etl.firsts import fill_client_firsts
 from etl.load import TableResult, add_load_columns, ensure_meta, sync_table, watermark
 from etl.midnight import midnight_warnings
+from etl.progress import Progress
 from etl.sources import Source, SourceTable, configured_sources, discover, with_retries
 from kpiboard import appdb
 from kpiboard.config import Settings
@@ -66,15 +67,6 @@ from validation.suite import Suite, load_suites
 SUCCESS, PARTIAL, FAILED = "success", "partial", "failed"
 RUNNING = "running"
 DIED, DIED_PUBLISHED = "died", "published"  # a run whose process ended before recording its end
-
-
-class Progress:
-    """What a run reports while it works; the command line draws bars from it. No-ops here."""
-
-    def tables_found(self, source: str, tables: Sequence[SourceTable]) -> None: ...
-    def rows(self, source: str, table: str, rows: int) -> None: ...
-    def table_done(self, result: TableResult) -> None: ...
-    def step(self, name: str) -> None: ...
 
 
 @dataclass

@@ -54,6 +54,7 @@ from typing import cast
 from sqlglot import exp
 
 from kpi_designer import model as m
+from kpi_designer.dialects import DIALECTS as DIALECTS  # re-exported: compile for these
 from kpi_designer.errors import EvaluationError
 from kpi_designer.loader import (
     DIALECT,
@@ -66,7 +67,6 @@ from kpi_designer.loader import (
 from kpi_designer.semantic import CORE_SCHEMA, DIMENSIONS, ENTITIES, FACTS, Fact
 from kpiboard.yamlnodes import did_you_mean
 
-DIALECTS = ("duckdb", "postgres")
 GRAIN_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 ZONE_DAYS = "zone_days"
 """The query's table of local days per branch and UTC date (see :meth:`_Columns.local_day`)."""

@@ -42,10 +42,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
-import duckdb
-import pandas as pd
 from sqlglot import exp
 
 from kpi_designer import model as m
@@ -67,10 +65,13 @@ from kpi_designer.loader import load_kpis, reachable, read_kpis
 from kpi_designer.plans import attach, load_plans
 from kpi_designer.scorecards import Scored, load_scorecards, score
 from kpi_designer.semantic import COLUMNS, CORE_SCHEMA, FACTS
-from kpiboard import sandbox
 from kpiboard.config import Settings
 from kpiboard.errors import Problem
 from kpiboard.yamlnodes import did_you_mean
+
+if TYPE_CHECKING:  # imported where KPIs are evaluated: loading definitions needs neither
+    import duckdb
+    import pandas as pd
 
 PLANNED_AHEAD = frozenset({"delivery"})
 """Facts whose time may lie in the future (a delivery's planned start)."""
@@ -291,6 +292,8 @@ class Engine:
     def from_settings(cls, settings: Settings, definitions: Definitions | None = None) -> Engine:
         """The engine on the project's published warehouse, with ``definitions`` (default:
         :func:`load_definitions`, which raises for any problem)."""
+        from kpiboard import sandbox
+
         warehouse = settings.open_warehouse()
         return cls(
             definitions if definitions is not None else load_definitions(settings),
@@ -342,6 +345,8 @@ class Engine:
     ) -> pd.DataFrame:
         """One row per KPI, period and slice: ``kpi``, ``period``, the ``by`` columns,
         ``value``, ``plan``, ``achievement``, ``status``."""
+        import pandas as pd
+
         ids = [kpi_ids] if isinstance(kpi_ids, str) else list(kpi_ids)
         query = self.query(start=start, end=end, grain=grain, by=by, filters=filters, scope=scope)
         # the whole answer is cached too: a dashboard asks the same question again and again
@@ -485,7 +490,7 @@ class Engine:
         ordered = [outcomes[i] for i in units]
         _raise_first(ordered)
         out: dict[str, pd.DataFrame] = {}
-        for values in cast(list[dict[str, pd.DataFrame]], ordered):
+        for values in cast("list[dict[str, pd.DataFrame]]", ordered):
             out.update(values)
         return out
 
@@ -522,6 +527,8 @@ class Engine:
     ) -> dict[str, pd.DataFrame]:
         """The values of the plan's ``i``-th unit, by KPI: ``period``, the ``by`` columns and
         ``value``."""
+        import pandas as pd
+
         unit, compiled = planned.units[i], planned.statements[i]
         keys = ["period", *query.by]
         with self._cursor(opened) as con:
@@ -578,6 +585,8 @@ class Engine:
     def _run(
         con: duckdb.DuckDBPyConnection, compiled: Compiled, query: Query, kpi_id: str
     ) -> pd.DataFrame:
+        import pandas as pd
+
         rows = _execute(con, compiled, [kpi_id]).fetchall()
         frame = pd.DataFrame(rows, columns=["period", *query.by, "value"])
         frame["value"] = frame["value"].astype("float64")
@@ -591,6 +600,8 @@ class Engine:
         """Each employee of ``role`` per month in the range: score, bonus, and each KPI's
         value, plan, achievement and contribution. Only months the employee was employed
         count; a row-level ``scope`` limits the employees as it limits rows."""
+        import pandas as pd
+
         card = self.definitions.scorecards.get(role)
         if card is None:
             known = ", ".join(sorted(self.definitions.scorecards)) or "none"
@@ -621,6 +632,8 @@ class Engine:
         self, role: str, start: dt.date, end: dt.date, scope: Scope | None
     ) -> pd.DataFrame:
         """(employee, period) for each month in the range the employee held ``role``."""
+        import pandas as pd
+
         conditions = ["role = $role"]
         params: dict[str, object] = {"role": role}
         for name, column in (("branch", "branch_id"), ("employee", "employee_id")):
@@ -704,6 +717,8 @@ class Engine:
         """The engine's connection to ``snapshot``, opened the first time it is asked for."""
         with self._lock:
             if self._open is None or self._open.snapshot != snapshot:
+                from kpiboard import sandbox
+
                 parent = self._connect()
                 sandbox.require_sandboxed(parent)
                 work = _quoted(WORK_CATALOG)
@@ -732,6 +747,8 @@ def _execute(
     """Run a KPI's SQL; a warehouse that cannot answer it (a core table the project's models
     do not build, a function a definition misspelled) is the definitions' problem, said in one
     line naming the KPIs."""
+    import duckdb
+
     try:
         return con.execute(compiled.sql("duckdb", copy=False), compiled.params)
     except duckdb.Error as exc:

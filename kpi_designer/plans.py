@@ -21,8 +21,7 @@ import datetime as dt
 import re
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from kpi_designer import model as m
 from kpi_designer.compiler import period_end, periods
@@ -31,6 +30,9 @@ from kpi_designer.loader import reachable
 from kpi_designer.semantic import DIMENSIONS
 from kpiboard.errors import Problem
 from kpiboard.yamlnodes import did_you_mean
+
+if TYPE_CHECKING:  # pandas is imported where plans meet facts: loading plans needs none
+    import pandas as pd
 
 FIXED_COLUMNS = ("kpi", "period", "plan")
 PERIODS: tuple[tuple[re.Pattern[str], m.Grain], ...] = (
@@ -227,6 +229,8 @@ def attach(
     """``values`` (``period``, the ``by`` columns, ``value``) with ``plan``, ``achievement``
     and ``status``; rows for planned slices without any value are added (their value is 0 for
     an additive KPI, empty otherwise)."""
+    import pandas as pd
+
     mine = [p for p in plans if p.kpi == kpi.id and {d for d, _ in p.members} == set(by)]
     if not mine:
         return values.assign(plan=float("nan"), achievement=None, status=None)
@@ -320,7 +324,7 @@ def _achievement(value: float, plan: float, direction: m.Direction) -> float | N
     """Fact against plan: ``value / plan`` when higher is better; when lower is better, each
     share below plan counts as much above 1 (``1 + (plan - value) / plan``): a fact of 0 is
     2.0, never a division by it."""
-    if pd.isna(plan) or pd.isna(value) or plan == 0:
+    if _missing(plan) or _missing(value) or plan == 0:
         return None
     if direction == "higher":
         return float(value / plan)
@@ -328,10 +332,15 @@ def _achievement(value: float, plan: float, direction: m.Direction) -> float | N
 
 
 def _status(achievement: float | None, thresholds: m.Thresholds) -> str | None:
-    if achievement is None or pd.isna(achievement):
+    if achievement is None or _missing(achievement):
         return None
     if achievement >= thresholds.green:
         return "green"
     if achievement >= thresholds.amber:
         return "amber"
     return "red"
+
+
+def _missing(value: float | None) -> bool:
+    """No number: ``None`` or NaN, the only gaps of the float columns :func:`attach` reads."""
+    return value is None or value != value

@@ -11,17 +11,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from sqlglot import exp
 
 from kpi_designer import model as m
 from kpi_designer.errors import DefinitionError
 from kpi_designer.loader import DIALECT, SUFFIXES, NotAnExpression, parse_expression, reachable
-from kpiboard import sandbox
 from kpiboard.errors import Problem
 from kpiboard.yamlnodes import Keys, NodeReader, did_you_mean, kind_of_node, line
+
+if TYPE_CHECKING:  # pandas and DuckDB are imported where a card is scored: loading needs none
+    import pandas as pd
 
 ROLES = ("sales_manager", "service_engineer", "driver", "warehouse_keeper", "executive", "analyst")
 """``core.dim_employee.role`` values (docs/model.md)."""
@@ -266,6 +268,8 @@ def score(card: m.Scorecard, parts: pd.DataFrame) -> Scored:
     weighted; ``score`` is the weighted sum over the sum of weights; a gate whose KPI is below
     its minimum achievement (or has no plan) sets the bonus to 0.
     """
+    import pandas as pd
+
     weights = {w.kpi: w.weight for w in card.kpis}
     total = sum(weights.values())
     frame = parts.copy()
@@ -305,6 +309,10 @@ def score(card: m.Scorecard, parts: pd.DataFrame) -> Scored:
 def _formula(bonus: exp.Expr, summary: pd.DataFrame) -> pd.Series:
     """The bonus formula over each row's ``score`` and ``base_amount``, run by DuckDB, in the
     sandbox (the formula is SQL an analyst wrote)."""
+    import pandas as pd
+
+    from kpiboard import sandbox
+
     if summary.empty:
         return pd.Series([], dtype="float64")
     con = sandbox.memory()

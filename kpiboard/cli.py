@@ -14,11 +14,8 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import duckdb
-import pandas as pd
-import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -31,37 +28,29 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from etl import pipeline
-from etl.load import TableResult
-from etl.sources import SourceTable
-from kpi_designer.compiler import DIALECTS, add_months
-from kpi_designer.engine import Definitions, Engine, compile_all, describe_kpi, load_definitions
+from etl.progress import Progress as PipelineProgress
+from kpi_designer.dialects import DIALECTS
 from kpi_designer.errors import DefinitionError
-from kpi_designer.loader import reachable
-from kpi_designer.model import Kpi
-from kpi_designer.rules import warnings as kpi_warnings
-from kpiboard import __version__, appdb, sandbox, urls
-from kpiboard import backup as backups
-from kpiboard.config import Settings, load_settings
-from kpiboard.demo import (
-    BuildResult,
-    build_sources,
-    company,
-    database_urls,
-    demo_sources,
-    install_demo_kpis,
-    install_demo_models,
-    install_demo_scorecards,
-    install_demo_suites,
-)
-from kpiboard.demo.generate import Batch
-from kpiboard.demo.plans import write_demo_plans
+from kpiboard import __version__, urls
 from kpiboard.errors import KpiboardError, Problem, UserError
 from kpiboard.output import Format, emit
 from kpiboard.project import init_project
 from kpiboard.warehouse import new_run_id
-from kpiboard.yamlnodes import did_you_mean
-from validation import duplicates
+
+# Start fast: each command imports the heavy modules it uses itself (the pipeline brings Great
+# Expectations, the KPI engine pandas); these are for annotations only. tests/test_startup.py.
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+    from etl import pipeline
+    from etl.load import TableResult
+    from etl.sources import SourceTable
+    from kpi_designer.engine import Definitions, Engine
+    from kpi_designer.model import Kpi
+    from kpiboard.config import Settings
+    from kpiboard.demo import BuildResult
+    from kpiboard.demo.generate import Batch
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -120,6 +109,14 @@ ScaleOption = Annotated[
     float,
     typer.Option(help="Data volume: 1 is about a million rows, 10 about ten million.", min=0.001),
 ]
+
+
+def load_settings(project: Path) -> Settings:
+    """The project's settings (:func:`kpiboard.config.load_settings`), imported here: pydantic
+    builds the settings' models on import, which `--help` has no use for."""
+    from kpiboard import config
+
+    return config.load_settings(project)
 
 
 def _print_version(value: bool) -> None:
@@ -252,6 +249,17 @@ def demo(
 
     Example: `kpiboard demo --dir demo --seed 7 --no-serve`
     """
+    from kpi_designer.engine import load_definitions
+    from kpiboard.demo import (
+        company,
+        demo_sources,
+        install_demo_kpis,
+        install_demo_models,
+        install_demo_scorecards,
+        install_demo_suites,
+    )
+    from kpiboard.demo.plans import write_demo_plans
+
     template = f"sqlite:///{(directory / 'sources').resolve()}/{{db}}.sqlite"
     config = directory / "kpiboard.toml"
     if not config.exists():
@@ -313,6 +321,8 @@ def source_generate(
 
     Example: `kpiboard source generate --url 'postgresql://postgres@127.0.0.1/{db}' --scale 0.1`
     """
+    from kpiboard.demo import database_urls
+
     targets = database_urls(url)  # checks the template before any work
     first = next(iter(targets.values()))
     if manifest is None and urls.backend(first) != "sqlite":
@@ -364,6 +374,8 @@ def etl_run(
 
     Example: `kpiboard etl run -p demo --source crm_denver --table invoices --full`
     """
+    from etl import pipeline
+
     settings = load_settings(project)
     if not settings.sources:
         raise UserError(
@@ -395,6 +407,10 @@ def etl_status(
 
     Example: `kpiboard etl status -p demo --last 5 --format json`
     """
+    import sqlalchemy as sa
+
+    from kpiboard import appdb
+
     settings = load_settings(project)
     engine = appdb.engine(settings)
     runs, tables = appdb.etl_runs, appdb.etl_table_runs
@@ -436,6 +452,10 @@ def sql(
 
     Example: `kpiboard sql -p demo "SELECT branch_id, count(*) FROM core.fct_invoice GROUP BY 1"`
     """
+    import duckdb
+
+    from kpiboard import sandbox
+
     settings = load_settings(project)
     con = sandbox.connect(settings.open_warehouse())
     try:
@@ -465,6 +485,8 @@ def backup_command(
 
     Example: `kpiboard backup -p demo -o /backups/demo.tar.gz`
     """
+    from kpiboard import backup as backups
+
     settings = load_settings(project)
     stamp = new_run_id().split("-")[0]
     archive = output or Path(f"kpiboard-{stamp}.tar.gz")
@@ -488,6 +510,8 @@ def restore_command(
 
     Example: `kpiboard restore /backups/demo.tar.gz -p demo-restored`
     """
+    from kpiboard import backup as backups
+
     manifest = backups.restore(archive, project, force=force)
     out.print(
         f"Restored {len(manifest['files'])} files into {project}; "
@@ -616,6 +640,8 @@ def validate_duplicates(
 
     Example: `kpiboard validate duplicates -p demo --format csv`
     """
+    from validation import duplicates
+
     settings = load_settings(project)
     decisions = settings.resolve(settings.validation.duplicates)
     duplicates.read_decisions(decisions, str(settings.validation.duplicates))  # fail if malformed
@@ -686,6 +712,8 @@ def kpi_list(project: ProjectOption = Path("."), fmt: FormatOption = Format.tabl
 
     Example: `kpiboard kpi list -p demo --format csv`
     """
+    from kpi_designer.engine import load_definitions
+
     settings = load_settings(project)
     definitions = load_definitions(settings)
     if not definitions.kpis and fmt is Format.table:
@@ -726,6 +754,9 @@ def kpi_show(
 
     Example: `kpiboard kpi show avg_check -p demo`
     """
+    from kpi_designer.engine import describe_kpi, load_definitions
+    from kpi_designer.loader import reachable
+
     definitions = load_definitions(load_settings(project))
     kpi = _kpi(definitions, kpi_id)
     plans = [p for p in definitions.plans if p.kpi == kpi.id]
@@ -765,6 +796,9 @@ def kpi_check(project: ProjectOption = Path("."), fmt: FormatOption = Format.tab
 
     Example: `kpiboard kpi check -p demo --format json`
     """
+    from kpi_designer.engine import compile_all, load_definitions
+    from kpi_designer.rules import warnings as kpi_warnings
+
     settings = load_settings(project)
     columns = ["file", "line", "column", "severity", "problem"]
     try:
@@ -896,6 +930,8 @@ def kpi_compile(
 
     Example: `kpiboard kpi compile avg_check -p demo --dialect postgres --by employee --literal`
     """
+    from kpi_designer.engine import Engine, load_definitions
+
     if dialect not in DIALECTS:
         raise UserError(f"unknown dialect {dialect!r} (dialects: {', '.join(DIALECTS)})")
     definitions = load_definitions(load_settings(project))
@@ -932,6 +968,8 @@ def kpi_scorecard(
 
     Example: `kpiboard kpi scorecard sales_manager -p demo --employee crm_denver:2`
     """
+    from kpi_designer.engine import Engine
+
     engine = Engine.from_settings(load_settings(project))
     start, end = _range(engine, start, end)
     scope = {"employee": [employee]} if employee else None
@@ -968,6 +1006,8 @@ def _not_on_the_card(engine: Engine, employee: str, role: str, start: dt.date, e
 
 
 def _kpi(definitions: Definitions, kpi_id: str) -> Kpi:
+    from kpiboard.yamlnodes import did_you_mean
+
     if kpi_id not in definitions.kpis:
         hint = did_you_mean(kpi_id, list(definitions.kpis))
         raise UserError(f"unknown KPI {kpi_id!r}{hint}")
@@ -979,6 +1019,8 @@ def _no_warehouse() -> duckdb.DuckDBPyConnection:
 
 
 def _months_before(last: dt.date) -> dt.date:
+    from kpi_designer.compiler import add_months
+
     return add_months(dt.date(last.year, last.month, 1), -11)
 
 
@@ -1058,11 +1100,13 @@ def _progress(label: str) -> Progress:
 
 
 def _run_pipeline(settings: Settings, **options: Any) -> pipeline.RunResult:
+    from etl import pipeline
+
     with _progress("[bold]{task.description:<28}") as bars:
         return pipeline.run(settings, progress=_PipelineBars(bars), **options)
 
 
-class _PipelineBars(pipeline.Progress):
+class _PipelineBars(PipelineProgress):
     """One bar per source (tables done, rows read) and one per later step."""
 
     def __init__(self, bars: Progress) -> None:
@@ -1159,6 +1203,8 @@ def _print_run(result: pipeline.RunResult, *, per_table: bool = False) -> None:
 
 
 def _generate(template: str, *, seed: int, scale: float, manifest: Path | None) -> BuildResult:
+    from kpiboard.demo import build_sources, company, database_urls
+
     for url in database_urls(template).values():  # fail on a bad server before drawing progress
         urls.ensure_database(url)
     with _progress("[bold]Generating[/] {task.description}") as progress:
@@ -1179,6 +1225,8 @@ def _generate(template: str, *, seed: int, scale: float, manifest: Path | None) 
 
 
 def _print_build(result: BuildResult) -> None:
+    from kpiboard.demo import company
+
     rows = []
     for name, url in result.urls.items():
         tables = {t: n for (db, t), n in result.rows.items() if db == name}

@@ -35,8 +35,10 @@ that document and this DDL disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import duckdb
+if TYPE_CHECKING:
+    import duckdb
 
 VARCHAR = "VARCHAR"
 MONEY = "DECIMAL(18,2)"

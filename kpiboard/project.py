@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from kpiboard.config import CONFIG_FILE
-
 _HEADER = """\
 # kpiboard project configuration.
 #
@@ -123,6 +121,7 @@ def init_project(
     """Create ``directory`` with a commented ``kpiboard.toml`` and the project's folders, each
     with a README on its format (:mod:`kpiboard.scaffold`); refuse to overwrite the file."""
     from kpiboard import scaffold
+    from kpiboard.config import CONFIG_FILE  # pydantic's models: not for `kpiboard --help`
 
     text = config_text(name or directory.resolve().name, sources)
     files = [scaffold.ProjectFile(CONFIG_FILE, text), *scaffold.template_files()]

@@ -9,12 +9,12 @@ one option addresses the demo's four databases.
 from __future__ import annotations
 
 from pathlib import Path
-
-import sqlalchemy as sa
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from typing import TYPE_CHECKING
 
 from kpiboard.errors import SourceUnavailable, UrlError
+
+if TYPE_CHECKING:  # SQLAlchemy is imported where a URL is parsed: `kpiboard --help` parses none
+    from sqlalchemy.engine import URL
 
 # backend as written -> (backend, driver) we use
 _DRIVERS: dict[str, tuple[str, str | None]] = {
@@ -32,6 +32,9 @@ def parse_url(text: str) -> URL:
 
     Raises :class:`UrlError` with the reason when it is not a URL kpiboard can use.
     """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         url = make_url(text)
     except (ArgumentError, ValueError) as exc:
@@ -88,6 +91,8 @@ def connect_error(url: URL, exc: BaseException) -> SourceUnavailable:
 
 def ensure_database(url: URL) -> None:
     """Create the database ``url`` names if it does not exist (a SQLite file's folder, too)."""
+    import sqlalchemy as sa
+
     kind = backend(url)
     name = url.database or ""
     if kind == "sqlite":
@@ -117,6 +122,8 @@ def ensure_database(url: URL) -> None:
 
 def drop_database(url: URL) -> None:
     """Drop the database ``url`` names, if it exists (tests and ``--replace`` use it)."""
+    import sqlalchemy as sa
+
     kind = backend(url)
     name = url.database or ""
     if kind == "sqlite":

@@ -29,13 +29,14 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
-
-from kpiboard import sandbox
 from kpiboard.core_model import create_core_schema
 from kpiboard.errors import UserError
 from kpiboard.faults import crash_point
+
+if TYPE_CHECKING:  # imported where used: `kpiboard --help` and `kpi list` open no database
+    import duckdb
 
 POINTER = "CURRENT"
 SNAPSHOTS = "snapshots"
@@ -92,6 +93,10 @@ class Warehouse:
         Between reading the pointer and opening the file, a run may publish and prune the
         snapshot the pointer named: then the pointer names a newer one, so read it again.
         """
+        import duckdb
+
+        from kpiboard import sandbox
+
         for _ in range(5):
             path = self.published()
             if path is None:
@@ -136,6 +141,8 @@ class Warehouse:
         current = self.published()
         if current is not None:
             shutil.copyfile(current, target)
+        import duckdb
+
         con = duckdb.connect(str(target))
         try:
             create_core_schema(con)

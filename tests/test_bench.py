@@ -60,3 +60,26 @@ def test_the_generation_benchmark_generates(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1])["rows"] > 10_000
+
+
+def test_the_startup_benchmark_times_commands_and_imports(tmp_path: Path) -> None:
+    """One run of two commands and one import, on a project with the demo's KPIs: each command
+    with its time, its ratio to the bare interpreter and its goal; the module with its time."""
+    from kpiboard.demo import install_demo_kpis
+    from kpiboard.project import init_project
+
+    init_project(tmp_path, name="bench")
+    install_demo_kpis(tmp_path / "kpis")
+    argv = [sys.executable, str(BENCH / "startup.py"), "-p", str(tmp_path), "--runs", "1"]
+    only = ["--only", "etl run --help", "--only", "kpi list", "--modules", "kpiboard.cli"]
+    out = subprocess.run([*argv, *only], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = {line[:30].strip(): line[30:].split() for line in out.stdout.splitlines()}
+    # best, ms, median, ms, times the peer, goal, ms, met
+    for name, goal in (("etl run --help", "500"), ("kpi list", "1,000")):
+        best, _, _, _, ratio, shown_goal, _, met = rows[name]
+        assert float(best.replace(",", "")) > 0 and float(ratio) > 1, rows[name]
+        assert (shown_goal, met in ("yes", "NO")) == (goal, True)
+    assert "kpi show revenue" not in rows
+    imports = [line.split() for line in out.stdout.split("Import time")[1].splitlines()[2:]]
+    assert [(i[0], i[2]) for i in imports if i] == [("kpiboard.cli", "ms")]
