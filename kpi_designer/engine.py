@@ -383,6 +383,8 @@ class Engine:
         one the warehouse cannot compute (its statement fails). A request the definitions
         cannot answer (an unknown KPI, a dimension a KPI does not reach, a bad filter) still
         raises :class:`EvaluationError` before any work."""
+        import pandas as pd
+
         ids = list(dict.fromkeys(kpi_ids))
         filters = list(filters)  # read twice
         left_out = self.definitions.left_out
