@@ -161,8 +161,8 @@ kpis:
     description: Revenue from the start of the year to the end of the period.
     unit: money
     type: cumulative
-    of: revenue
-    window: year_to_date
+    kpi: revenue
+    to_date: year
 """
 
 
@@ -187,12 +187,17 @@ def test_own_database_numbers_match_the_source(
     project = tmp_path / "acme"
     url = source_url.render_as_string(hide_password=False)
     made = kpiboard(
-        tmp_path,
-        "init", "acme", "--from-url", url, "--name", "orders",
-        "--company-branch", "seattle", "--timezone", "America/Los_Angeles", "--currency", "USD",
-    )  # fmt: skip
+        tmp_path, "init", "acme", "--from-url", url, "--source", "orders", "--branch", "seattle"
+    )
     assert made.returncode == 0, made.stderr
-    settings = tomllib.loads((project / "kpiboard.toml").read_text())
+    # the one setting a user must give by hand: the branch's time zone
+    config = project / "kpiboard.toml"
+    text = config.read_text()
+    assert '# timezone = "America/Denver"' in text
+    config.write_text(
+        text.replace('# timezone = "America/Denver"', 'timezone = "America/Los_Angeles"')
+    )
+    settings = tomllib.loads(config.read_text())
     assert settings["company"]["branch"] == "seattle"
     assert [s["name"] for s in settings["sources"]] == ["orders"]
 
