@@ -75,7 +75,8 @@ def calendar_model(
     sql = calendar_sql(FIRST_DAY, dt.date(year, 12, 31))
     statement, problem = parse_model_sql(sql, SHOWN)
     assert statement is not None and problem is None, problem  # our own SQL always parses
-    return Model(TARGET_SCHEMA, "dim_date", settings.project_dir / "models", sql, frozenset(), SHOWN)
+    path = settings.project_dir / "models"
+    return Model(TARGET_SCHEMA, "dim_date", path, sql, frozenset(), SHOWN)
 
 
 def with_calendar(settings: Settings, models: list[Model]) -> list[Model]:

@@ -670,12 +670,13 @@ class Engine:
         return (str(row[0]), row[1], row[2]) if row else None
 
     def _check_calendar(self, snapshot: object, planned: Plan, query: Query) -> None:
-        """Refuse a query whose statements read the calendar (``core.dim_date``: the periods of
-        a cumulative KPI, the local days of a timestamp) where it has no days: they would
-        silently find no rows and answer nothing."""
+        """Refuse a query whose statements take their periods from the calendar
+        (``core.dim_date``: a cumulative KPI's) where it has no days: they would silently
+        answer nothing. (The table of local days reads it too, but a row it has no day for is
+        converted on its own.)"""
         needs = any(
             table.name == "dim_date"
-            for statement in (*planned.setup, *planned.statements)
+            for statement in (*planned.creates, *planned.statements)
             for table in statement.tree.find_all(exp.Table)
         )
         if not needs:
@@ -694,7 +695,7 @@ class Engine:
         if first is None or last is None:
             raise EvaluationError(
                 "core.dim_date, the calendar, is empty: its model (models/core/dim_date.sql) "
-                "made no rows, so KPIs over timestamps and running totals have no days to count on"
+                "made no rows, so running totals (cumulative KPIs) have no periods to count in"
             )
         if query.start < first or query.end > last:
             raise EvaluationError(

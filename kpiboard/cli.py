@@ -664,6 +664,7 @@ def validate_duplicates(
 
 # -- kpi ------------------------------------------------------------------------------------------
 
+
 def _period_day(text: str, *, last: bool) -> dt.date:
     """A day given as a date or as a period the way plan files and ``kpi eval`` write it
     (``2026-03``, ``2026-Q1``, ``2026-W11``, ``2026``): its first day, or with ``last`` its last."""
@@ -715,8 +716,7 @@ CompileToOption = Annotated[
     dt.date | None,
     typer.Option(
         "--to",
-        help=f"Last day, {_PERIODS_HELP} for its last day; default: today (compile reads no "
-        "data).",
+        help=f"Last day, {_PERIODS_HELP} for its last day; default: today (compile reads no data).",
         parser=_last_day,
         metavar="PERIOD",
         show_default=False,
@@ -1047,6 +1047,11 @@ def _no_warehouse() -> duckdb.DuckDBPyConnection:
     raise UserError("this command does not read the warehouse")
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 model``, ``2 models``, ``19,388 core rows``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _months_before(last: dt.date) -> dt.date:
     from kpi_designer.compiler import add_months
 
@@ -1211,7 +1216,8 @@ def _print_run(result: pipeline.RunResult, *, per_table: bool = False) -> None:
     emit(rows, Format.table, title=f"Pipeline run {result.run_id}: {result.status}")
     built = sum(m.rows for m in result.models)
     out.print(
-        f"{len(result.models)} models built {built:,} core rows; {result.seconds:.1f} s in all",
+        f"{_count(len(result.models), 'model')} built, {_count(built, 'core row')}; "
+        f"{result.seconds:.1f} s in all",
         markup=False,
     )
     for error in result.errors:

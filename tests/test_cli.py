@@ -358,7 +358,7 @@ def _check_demo(demo: Path, result: subprocess.CompletedProcess[str]) -> None:
     counts = _core_row_counts(demo)
     assert set(counts) == CORE_TABLES
     assert all(counts.values()), counts  # the pipeline filled every core table
-    assert "19 models built" in " ".join(result.stdout.split())
+    assert "19 models built," in " ".join(result.stdout.split())
 
 
 def test_demo_builds_and_rebuilds(tmp_path: Path) -> None:
