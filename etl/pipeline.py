@@ -37,7 +37,7 @@ from pathlib import Path
 import duckdb
 import sqlalchemy as sa
 
-from etl import company, transform
+from etl import calendar, company, transform
 from etl.errors import PipelineUserError, SchemaDrift, SourceError
 from etl.firsts import fill_client_firsts
 from etl.load import TableResult, add_load_columns, ensure_meta, sync_table, watermark
@@ -298,6 +298,7 @@ def _validate_and_transform(
     models_dir = settings.resolve(settings.etl.models)
     models = transform.load_models(models_dir) if models_dir.is_dir() else []
     models = company.with_company_branch(settings, models)
+    models = calendar.with_calendar(settings, models)
     if models:
         result.models = transform.run_models(con, models)
     # a table whose model file was removed does not keep its last rows

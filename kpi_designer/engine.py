@@ -286,6 +286,7 @@ class Engine:
         self._cache = _Lru(cache_rows)
         self._lock = threading.Lock()
         self._data_end: dict[object, dt.date | None] = {}
+        self._calendar: dict[object, tuple[dt.date | None, dt.date | None]] = {}
         self._open: _Opened | None = None  # the connection to the snapshot read last
 
     @classmethod
@@ -459,6 +460,7 @@ class Engine:
             # all of the evaluation's work is on this connection, where its tables are, even
             # if a newer snapshot is published meanwhile
             opened = opening.result()
+        self._check_calendar(snapshot, planned, query)
         rows = opened.rows
         makes_tables = planned.zones is not None or bool(planned.rollups)
         with self._holding(opened, workspace, makes_tables):
@@ -666,6 +668,40 @@ class Engine:
                 {"id": employee_id},
             ).fetchone()
         return (str(row[0]), row[1], row[2]) if row else None
+
+    def _check_calendar(self, snapshot: object, planned: Plan, query: Query) -> None:
+        """Refuse a query whose statements take their periods from the calendar
+        (``core.dim_date``: a cumulative KPI's) where it has no days: they would silently
+        answer nothing. (The table of local days reads it too, but a row it has no day for is
+        converted on its own.)"""
+        needs = any(
+            table.name == "dim_date"
+            for statement in (*planned.creates, *planned.statements)
+            for table in statement.tree.find_all(exp.Table)
+        )
+        if not needs:
+            return
+        with self._lock:
+            known = self._calendar.get(snapshot)
+        if known is None:
+            with self._reading(snapshot) as con:
+                row = con.execute(
+                    "SELECT min(calendar_date), max(calendar_date) FROM core.dim_date"
+                ).fetchone()
+            known = (row[0], row[1]) if row else (None, None)
+            with self._lock:
+                self._calendar = {snapshot: known}
+        first, last = known
+        if first is None or last is None:
+            raise EvaluationError(
+                "core.dim_date, the calendar, is empty: its model (models/core/dim_date.sql) "
+                "made no rows, so running totals (cumulative KPIs) have no periods to count in"
+            )
+        if query.start < first or query.end > last:
+            raise EvaluationError(
+                f"core.dim_date, the calendar, covers {first} to {last}, not all of "
+                f"{query.start} to {query.end}: extend its range in models/core/dim_date.sql"
+            )
 
     def data_end(self) -> dt.date | None:
         """The last day of the month of the latest recorded event in the published data;

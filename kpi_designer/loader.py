@@ -321,7 +321,9 @@ class _Reader(NodeReader):
             "missing_plan": self.choice(item, "missing_plan", ("none", "carry_forward"), "none"),
             "location": m.Location(self.shown, line(item.node)),
         }
-        fields = getattr(self, f"_{kind}")(item) if kind else None
+        # a type's reader looks its required keys up: without one there is nothing to read
+        complete = all(key in item.keys for key in TYPE_REQUIRED.get(kind or "", ()))
+        fields = getattr(self, f"_{kind}")(item) if kind and complete else None
         if fields is None or len(self.problems) > before:
             if item.id is not None and len(self.problems) > before:
                 self.broken.setdefault(item.id, self.problems[before])

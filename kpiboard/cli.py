@@ -664,12 +664,39 @@ def validate_duplicates(
 
 # -- kpi ------------------------------------------------------------------------------------------
 
+
+def _period_day(text: str, *, last: bool) -> dt.date:
+    """A day given as a date or as a period the way plan files and ``kpi eval`` write it
+    (``2026-03``, ``2026-Q1``, ``2026-W11``, ``2026``): its first day, or with ``last`` its last."""
+    from kpi_designer.compiler import period_end
+    from kpi_designer.plans import parse_period
+
+    parsed = parse_period(text)
+    if parsed is None:
+        raise typer.BadParameter(
+            f"{text!r} is not a day or a period (2026-03-15, 2026-W11, 2026-03, 2026-Q1, 2026)"
+        )
+    grain, first = parsed
+    return period_end(first, grain) if last else first
+
+
+def _first_day(text: str) -> dt.date:
+    return _period_day(text, last=False)
+
+
+def _last_day(text: str) -> dt.date:
+    return _period_day(text, last=True)
+
+
+_PERIODS_HELP = "a day (2026-03-15) or a period (2026-03, 2026-Q1, 2026-W11, 2026)"
 FromOption = Annotated[
     dt.date | None,
     typer.Option(
         "--from",
-        help="First day (YYYY-MM-DD); default: the start of the month 11 months before --to.",
-        formats=["%Y-%m-%d"],
+        help=f"First day, {_PERIODS_HELP} for its first day; default: the start of the month "
+        "11 months before --to.",
+        parser=_first_day,
+        metavar="PERIOD",
         show_default=False,
     ),
 ]
@@ -677,10 +704,11 @@ ToOption = Annotated[
     dt.date | None,
     typer.Option(
         "--to",
-        help="Last day (YYYY-MM-DD); default: the end of the month of the latest event in the "
-        "published data, on its branch's local day (deliveries, planned ahead, and rows dated "
-        "after they were loaded do not count).",
-        formats=["%Y-%m-%d"],
+        help=f"Last day, {_PERIODS_HELP} for its last day; default: the end of the month of the "
+        "latest event in the published data, on its branch's local day (deliveries, planned "
+        "ahead, and rows dated after they were loaded do not count).",
+        parser=_last_day,
+        metavar="PERIOD",
         show_default=False,
     ),
 ]
@@ -688,8 +716,9 @@ CompileToOption = Annotated[
     dt.date | None,
     typer.Option(
         "--to",
-        help="Last day (YYYY-MM-DD); default: today (compile reads no data).",
-        formats=["%Y-%m-%d"],
+        help=f"Last day, {_PERIODS_HELP} for its last day; default: today (compile reads no data).",
+        parser=_last_day,
+        metavar="PERIOD",
         show_default=False,
     ),
 ]
@@ -871,7 +900,7 @@ def kpi_eval(
     settings = load_settings(project)
     definitions = read_definitions(settings)
     engine = Engine.from_settings(settings, definitions)
-    start, end = _range(engine, start, end)
+    start, end = _range(engine, start, end, grain)
     result = engine.evaluate_apart(
         kpi_ids, start=start, end=end, grain=grain, by=by or [], filters=filters or []
     )
@@ -1018,18 +1047,32 @@ def _no_warehouse() -> duckdb.DuckDBPyConnection:
     raise UserError("this command does not read the warehouse")
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 model``, ``2 models``, ``19,388 core rows``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _months_before(last: dt.date) -> dt.date:
     from kpi_designer.compiler import add_months
 
     return add_months(dt.date(last.year, last.month, 1), -11)
 
 
-def _range(engine: Engine, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
-    """The range asked for, or the twelve months up to the end of the published data
-    (:meth:`Engine.data_end`)."""
+def _range(
+    engine: Engine, start: dt.date | None, end: dt.date | None, grain: str = "month"
+) -> tuple[dt.date, dt.date]:
+    """The range asked for, or by default the twelve months up to the end of the published data
+    (:meth:`Engine.data_end`), widened to the start of the ``grain``'s period they begin in, so
+    that the first period is whole (a quarter's three months, not its last two)."""
+    from kpi_designer.compiler import period_start
+
     if end is None:
         end = engine.data_end() or dt.date.today()
-    first = start or _months_before(end)
+    first = start
+    if first is None:
+        first = _months_before(end)
+        if grain in ("day", "week", "month", "quarter", "year"):
+            first = period_start(first, grain)  # type: ignore[arg-type]
     if first > end:
         raise UserError(f"--from {first} is after --to {end}")
     return first, end
@@ -1173,7 +1216,8 @@ def _print_run(result: pipeline.RunResult, *, per_table: bool = False) -> None:
     emit(rows, Format.table, title=f"Pipeline run {result.run_id}: {result.status}")
     built = sum(m.rows for m in result.models)
     out.print(
-        f"{len(result.models)} models built {built:,} core rows; {result.seconds:.1f} s in all",
+        f"{_count(len(result.models), 'model')} built, {_count(built, 'core row')}; "
+        f"{result.seconds:.1f} s in all",
         markup=False,
     )
     for error in result.errors:

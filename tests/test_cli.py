@@ -7,6 +7,7 @@ unreachable database with exit code 3; every command's ``--help`` must carry an 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import os
@@ -18,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 import typer.main
 
-from kpiboard import __version__, core_model
+from kpiboard import __version__, cli, core_model
 from kpiboard.cli import app
 from kpiboard.config import load_settings
 from kpiboard.demo.schema import crm_metadata, stock_metadata
@@ -356,7 +358,7 @@ def _check_demo(demo: Path, result: subprocess.CompletedProcess[str]) -> None:
     counts = _core_row_counts(demo)
     assert set(counts) == CORE_TABLES
     assert all(counts.values()), counts  # the pipeline filled every core table
-    assert "19 models built" in " ".join(result.stdout.split())
+    assert "19 models built," in " ".join(result.stdout.split())
 
 
 def test_demo_builds_and_rebuilds(tmp_path: Path) -> None:
@@ -388,3 +390,26 @@ def test_version(tmp_path: Path) -> None:
     result = kpiboard(tmp_path, "--version")
     assert result.returncode == 0
     assert result.stdout == f"kpiboard {__version__}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "last"),
+    [
+        ("2026-03-15", dt.date(2026, 3, 15), dt.date(2026, 3, 15)),
+        ("2026-W11", dt.date(2026, 3, 9), dt.date(2026, 3, 15)),
+        ("2026-02", dt.date(2026, 2, 1), dt.date(2026, 2, 28)),
+        ("2026-Q4", dt.date(2026, 10, 1), dt.date(2026, 12, 31)),
+        ("2024", dt.date(2024, 1, 1), dt.date(2024, 12, 31)),
+    ],
+)
+def test_from_and_to_take_the_periods_kpi_eval_prints(
+    text: str, first: dt.date, last: dt.date
+) -> None:
+    assert cli._first_day(text) == first
+    assert cli._last_day(text) == last
+
+
+@pytest.mark.parametrize("text", ["2026-13", "2026-02-30", "2026-Q5", "March", ""])
+def test_from_and_to_refuse_what_is_not_a_period(text: str) -> None:
+    with pytest.raises(typer.BadParameter, match="is not a day or a period"):
+        cli._first_day(text)

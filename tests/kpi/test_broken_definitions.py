@@ -673,3 +673,31 @@ def _good_kpis(tmp_path: Path) -> dict[str, object]:
     folder.mkdir(exist_ok=True)
     (folder / "good.yaml").write_text(GOOD)
     return dict(load_kpis(folder))
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "needs"),
+    [
+        ("simple", "fact: invoice", "agg"),
+        ("simple", "agg: count", "fact"),
+        ("ratio", "numerator: revenue", "denominator"),
+        ("ratio", "denominator: revenue", "numerator"),
+        ("derived", "inputs: [revenue]", "expr"),
+        ("cumulative", "of: revenue\nto_date: year", "kpi"),
+        ("conversion", "base: {fact: lead}", "conversion"),
+        ("period_over_period", "kpi: revenue", "compare"),
+        ("period_over_period", "compare: previous_period", "kpi"),
+    ],
+)
+def test_a_kpi_without_a_key_its_type_needs_is_a_located_problem(
+    tmp_path: Path, kind: str, body: str, needs: str
+) -> None:
+    folder = tmp_path / "kpis"
+    folder.mkdir()
+    text = kpi(f"- id: x\n  label: X\n  description: d.\n  unit: count\n  type: {kind}\n")
+    (folder / "k.yaml").write_text(text + "".join(f"    {line}\n" for line in body.split("\n")))
+    with pytest.raises(DefinitionError) as error:
+        load_kpis(folder)
+    assert f"kpis/k.yaml:18: kpi 'x': a {kind} KPI needs {needs}:" in [
+        str(p) for p in error.value.problems
+    ]

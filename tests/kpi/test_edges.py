@@ -255,3 +255,58 @@ def test_an_evening_that_is_the_next_month_in_utc_ends_the_data_in_its_own_month
             " VALUES ('l1', 'denver', TIMESTAMP '2026-11-01 00:50:00', 's', now())"
         )
     assert _engine(tmp_path, database, CALLS).data_end() == dt.date(2026, 10, 31)
+
+
+REVENUE_YTD = """\
+kpis:
+  - id: revenue
+    label: Revenue
+    description: Net invoiced amount.
+    unit: money
+    type: simple
+    fact: invoice
+    agg: sum
+    expr: net_amount
+  - id: revenue_ytd
+    label: Revenue, year to date
+    description: Revenue from the start of the year.
+    unit: money
+    type: cumulative
+    kpi: revenue
+    to_date: year
+"""
+
+
+@pytest.mark.parametrize(
+    ("calendar", "message"),
+    [
+        (None, "core.dim_date, the calendar, is empty"),
+        (
+            ("2025-01-01", "2025-02-28"),
+            "core.dim_date, the calendar, covers 2025-01-01 to 2025-02-28, not all of "
+            "2025-01-01 to 2025-03-31",
+        ),
+    ],
+)
+def test_a_running_total_beyond_the_calendar_is_refused_not_left_empty(
+    tmp_path: Path, calendar: tuple[str, str] | None, message: str
+) -> None:
+    """A cumulative KPI takes its periods from core.dim_date: where the calendar has no days,
+    it would answer nothing at all, and nothing would say why."""
+    from etl.calendar import calendar_sql
+
+    database = tmp_path / "w.duckdb"
+    with duckdb.connect(database) as con:
+        create_core_schema(con)
+        con.execute(
+            "INSERT INTO core.fct_invoice (invoice_id, branch_id, issued_on, net_amount, _source,"
+            " _loaded_at) VALUES ('i1', 'b', DATE '2025-03-10', 100, 's', now())"
+        )
+        if calendar is not None:
+            first, last = (dt.date.fromisoformat(d) for d in calendar)
+            con.execute(f"INSERT INTO core.dim_date BY NAME {calendar_sql(first, last)}")
+    engine = _engine(tmp_path, database, REVENUE_YTD)
+    window = {"start": dt.date(2025, 1, 1), "end": dt.date(2025, 3, 31)}
+    assert engine.evaluate("revenue", **window)["value"].tolist() == [100.0]  # needs no calendar
+    with pytest.raises(EvaluationError, match=message):
+        engine.evaluate("revenue_ytd", **window)
