@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from kpiboard.core_model import CORE_TABLES, Table
+from kpiboard.core_model import CORE_TABLES, FILLED_BY_KPIBOARD, Table
 from kpiboard.inspect_source import (
     DATE,
     IDENTIFIER,
@@ -75,7 +75,18 @@ CORE_FOR_TABLE: tuple[tuple[str, tuple[str, ...]], ...] = (
 """Source table names (in snake case) that suggest a core table."""
 
 SYNONYMS: Mapping[str, tuple[str, ...]] = {
-    "name": ("name", "company_name", "customer_name", "client_name", "display_name", "title"),
+    "name": (
+        "name",
+        "company_name",
+        "customer_name",
+        "client_name",
+        "product_name",
+        "item_name",
+        "supplier_name",
+        "warehouse_name",
+        "display_name",
+        "title",
+    ),
     "full_name": ("full_name", "name", "display_name", "employee_name", "user_name"),
     "email": ("email", "email_address", "e_mail", "mail"),
     "phone": ("phone", "phone_number", "telephone", "tel", "mobile"),
@@ -103,7 +114,7 @@ SYNONYMS: Mapping[str, tuple[str, ...]] = {
     "total_amount": ("total_amount", "total", "grand_total", "amount"),
     "qty": ("qty", "quantity"),
     "unit_price": ("unit_price", "price"),
-    "discount_amount": ("discount_amount", "discount"),
+    "discount_amount": ("discount_amount", "discount_total"),
     "line_amount": ("line_amount", "line_total", "amount", "total"),
     "line_no": ("line_no", "line_number", "position"),
     "paid_on": ("paid_on", "payment_date", "paid_at", "date"),
@@ -118,9 +129,12 @@ SYNONYMS: Mapping[str, tuple[str, ...]] = {
     "kind": ("kind", "type", "type_code", "kind_code"),
     "planned_start_at": ("planned_start_at", "scheduled_at", "planned_at", "ship_date"),
     "delivered_at": ("delivered_at", "delivery_date", "delivered_on"),
-    "departed_at": ("departed_at", "shipped_at", "shipped_on"),
+    "departed_at": ("departed_at", "shipped_at"),
     "moved_at": ("moved_at", "created_at", "date"),
     "ordered_on": ("ordered_on", "order_date", "ordered_at"),
+    "required_on": ("required_on", "required_date", "requested_date", "need_by_date", "due_date"),
+    "promised_on": ("promised_on", "promised_date", "promise_date", "confirmed_date"),
+    "shipped_on": ("shipped_on", "shipped_date", "ship_date", "shipped_at", "dispatched_on"),
     "expected_on": ("expected_on", "expected_date"),
     "received_on": ("received_on", "received_date"),
     "received_at": ("received_at", "created_at", "opened_at"),
@@ -179,6 +193,13 @@ REFERS_TO: Mapping[str, str] = {
 
 CODES = frozenset({"kind", "status", "role", "segment", "method", "channel", "pipeline", "stage"})
 """Columns that hold one of a list of values (docs/model.md): a source's codes need a CASE."""
+
+SHARED: frozenset[str] = frozenset({"ordered_on"})
+"""Core columns that may take a source column another core column took too: an order system's
+``order_date`` is both the invoice's ``issued_on`` and its ``ordered_on``."""
+
+RATES = ("discount", "discount_rate", "discount_pct", "discount_percent")
+"""Source columns that usually hold a discount as a share of the line (0.05), not money."""
 
 AUTOMATIC: Mapping[str, str] = {
     "master_client_id": "set by kpiboard's duplicate linking after the models run",
@@ -266,8 +287,11 @@ def _draft(
     key_column = core.primary_key[0]
     used: set[str] = set()
     rows: list[tuple[str, str, str]] = []  # expression, core column, comment
+    filled = FILLED_BY_KPIBOARD.get(core.name, frozenset())
     for column in core.columns:
         name = column.name
+        if name in filled:  # kpiboard computes them after the models; a model may not
+            continue
         required = "" if column.nullable else "REQUIRED"
         expression, note = _mapping(
             name, column.type, core, key_column, table, columns, references, used, alias
@@ -339,7 +363,8 @@ def _mapping(
     target = REFERS_TO.get(name)
     if target is not None:
         for candidate in SYNONYMS.get(name, (name,)):
-            found = _find(candidate, columns, used)
+            # a column of a composite key is often a reference too (order_details' order_id)
+            found = _find(candidate, columns, used - set(table.key))
             if found is not None:
                 used.add(found)
                 fk = next((f for f in table.foreign_keys if f.columns == (found,)), None)
@@ -356,8 +381,12 @@ def _mapping(
         if first and last:
             used.update((first, last))
             return f"concat_ws(' ', {col(first)}, {col(last)})", ""
+    if name in ("discount_amount", "line_amount"):
+        rate = next((c for c in RATES if c in columns), None)
+        if rate is not None and _find("discount_amount", columns, used) is None:
+            return "NULL", _discount_hint(name, columns[rate].name, columns)
     for candidate in SYNONYMS.get(name, (name,)):
-        found = _find(candidate, columns, used)
+        found = _find(candidate, columns, set() if name in SHARED else used)
         if found is None:
             continue
         used.add(found)
@@ -371,8 +400,7 @@ def _mapping(
             expression = f"CAST({expression} AS DATE)"
             note = _join(
                 note,
-                "TODO: the UTC date; the local one is "
-                "CAST(timezone(b.timezone, x AT TIME ZONE 'UTC') AS DATE)",
+                "TODO: the UTC date; the branch's local one is local_date(<it>, b.timezone)",
             )
         elif kind == TIMESTAMP and source_kind == DATE:
             note = _join(
@@ -390,6 +418,16 @@ def _find(candidate: str, columns: Mapping[str, ColumnInfo], used: set[str]) -> 
 
 def _join(a: str, b: str) -> str:
     return f"{a}; {b}" if a else b
+
+
+def _discount_hint(name: str, rate: str, columns: Mapping[str, ColumnInfo]) -> str:
+    """What to write for a line's discount or net amount when the source has a discount rate."""
+    qty = _find("quantity", columns, set()) or _find("qty", columns, set()) or "<qty>"
+    price = _find("unit_price", columns, set()) or _find("price", columns, set()) or "<price>"
+    share = f"CAST({rate} AS DECIMAL(9,6))"  # a float rate: the decimal the user typed
+    if name == "discount_amount":
+        return f"if {rate} is a share of the line (0.05): {price} * {qty} * {share}"
+    return f"if {rate} is a share of the line (0.05): {price} * {qty} * (1 - {share})"
 
 
 def _todo_hint(name: str) -> str:
