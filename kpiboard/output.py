@@ -50,11 +50,16 @@ def emit(
         writer.writerows([_plain(r.get(k)) for k in names] for r in rows)
     else:
         table = Table(title=title, title_justify="left")
-        for name in names:
+        for i, name in enumerate(names):
             numeric = bool(rows) and all(
                 isinstance(r.get(name), int | float | Decimal) for r in rows
             )
-            table.add_column(name, justify="right" if numeric else "left", overflow="fold")
+            # the first column names the row (an id) and a number is read whole: neither is
+            # ever split over two lines; the other columns wrap, between words where they can
+            whole = numeric or i == 0
+            table.add_column(
+                name, justify="right" if numeric else "left", overflow="fold", no_wrap=whole
+            )
         for r in rows:
             table.add_row(*(_cell(r.get(k)) for k in names))
         Console(file=stream, soft_wrap=True).print(table)

@@ -1,0 +1,32 @@
+"""``emit``'s tables in a narrow terminal: the row's id and its numbers are never split."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from kpiboard.output import Format, emit
+
+ROWS = [
+    {
+        "id": "active_clients_rolling_12m",
+        "label": "Clients with a purchase in the last twelve months",
+        "defined_at": "kpis/clients.yaml:74",
+        "rows": 1_234_567,
+    },
+    {"id": "revenue", "label": "Revenue", "defined_at": "kpis/sales.yaml:3", "rows": 98_765},
+]
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_a_narrow_table_keeps_ids_and_numbers_whole(
+    monkeypatch: pytest.MonkeyPatch, width: int
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(width))
+    out = io.StringIO()
+    emit(ROWS, Format.table, out=out)
+    text = out.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= width
+    for whole in ("active_clients_rolling_12m", "1,234,567", "98,765"):
+        assert whole in text, (whole, text)
