@@ -741,11 +741,12 @@ def kpi_list(project: ProjectOption = Path("."), fmt: FormatOption = Format.tabl
 
     Example: `kpiboard kpi list -p demo --format csv`
     """
-    from kpi_designer.engine import load_definitions
+    from kpi_designer.loader import load_kpis
 
     settings = load_settings(project)
-    definitions = load_definitions(settings)
-    if not definitions.kpis and fmt is Format.table:
+    # the KPI files alone: a listing need not read every plan (`kpi check` checks them all)
+    kpis = load_kpis(settings.resolve(settings.kpi.definitions))
+    if not kpis and fmt is Format.table:
         folder = settings.kpi.definitions
         out.print(
             f"No KPIs yet: write them in {folder}/*.yaml ({folder}/README.md shows the format, "
@@ -763,7 +764,7 @@ def kpi_list(project: ProjectOption = Path("."), fmt: FormatOption = Format.tabl
             "owner": k.owner or "",
             "defined_at": str(k.location),
         }
-        for k in sorted(definitions.kpis.values(), key=lambda k: k.id)
+        for k in sorted(kpis.values(), key=lambda k: k.id)
     ]
     emit(
         rows,

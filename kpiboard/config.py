@@ -41,7 +41,7 @@ class _Section(BaseModel):
 
 def _check_url(value: str) -> str:
     try:
-        urls.parse_url(value)
+        urls.check_url(value)
     except UrlError as exc:  # pydantic reports ValueErrors with their location
         raise ValueError(str(exc)) from None
     return value

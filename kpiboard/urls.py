@@ -8,6 +8,7 @@ one option addresses the demo's four databases.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,55 @@ _DRIVERS: dict[str, tuple[str, str | None]] = {
     "mariadb": ("mysql", "pymysql"),
 }
 EXPECTED = "a database URL such as sqlite:///path/file.sqlite, postgresql://user@host/db or mysql://user@host/db"
+
+
+# SQLAlchemy's own URL grammar (sqlalchemy.engine.url), for checking a URL without importing it
+_URL = re.compile(
+    r"""
+    (?P<name>[\w+]+)://
+    (?:(?P<username>[^:/]*)(?::(?P<password>[^@]*))?@)?
+    (?:(?:\[(?P<ipv6host>[^/?]+)\]|(?P<ipv4host>[^/:?]+))?(?::(?P<port>[^/?]*))?)?
+    (?:/(?P<database>[^?]*))?
+    (?:\?(?P<query>.*))?
+    """,
+    re.X,
+)
+
+
+def check_url(text: str) -> None:
+    """Raise :class:`UrlError` exactly when :func:`parse_url` would, without importing
+    SQLAlchemy: loading ``kpiboard.toml`` checks every source's URL, and most commands never
+    connect to one (a test keeps the two in step)."""
+    match = _URL.match(text)
+    if match is None:
+        raise UrlError(
+            f"{text!r} is not {EXPECTED} (Could not parse SQLAlchemy URL from given URL string)"
+        )
+    port = match.group("port")
+    if port:
+        try:
+            int(port)
+        except ValueError as exc:
+            raise UrlError(f"{text!r} is not {EXPECTED} ({exc})") from None
+    backend = match.group("name").partition("+")[0]
+    if backend not in _DRIVERS:
+        known = ", ".join(sorted(_DRIVERS))
+        raise UrlError(f"{text!r}: unsupported database {backend!r} (supported: {known})")
+    database = match.group("database")
+    host = match.group("ipv6host") or match.group("ipv4host")
+    _check_parts(text, _DRIVERS[backend][0], database, host)
+
+
+def _check_parts(text: str, backend: str, database: str | None, host: str | None) -> None:
+    if backend == "sqlite":
+        if not database or database == ":memory:":
+            raise UrlError(
+                f"{text!r}: a SQLite URL needs a file path, e.g. sqlite:///data/crm.sqlite"
+            )
+    elif not database:
+        raise UrlError(f"{text!r}: the URL names no database (expected …/DATABASE at its end)")
+    elif not host:
+        raise UrlError(f"{text!r}: the URL names no host (expected …://user@HOST/database)")
 
 
 def parse_url(text: str) -> URL:
@@ -47,15 +97,7 @@ def parse_url(text: str) -> URL:
     url = url.set(
         drivername=f"{ours}+{driver or default_driver}" if default_driver or driver else ours
     )
-    if ours == "sqlite":
-        if not url.database or url.database == ":memory:":
-            raise UrlError(
-                f"{text!r}: a SQLite URL needs a file path, e.g. sqlite:///data/crm.sqlite"
-            )
-    elif not url.database:
-        raise UrlError(f"{text!r}: the URL names no database (expected …/DATABASE at its end)")
-    elif not url.host:
-        raise UrlError(f"{text!r}: the URL names no host (expected …://user@HOST/database)")
+    _check_parts(text, ours, url.database, url.host)
     return url
 
 

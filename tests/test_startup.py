@@ -155,4 +155,6 @@ def test_commands_on_definitions_and_settings_load_no_heavy_package(
     assert exits == {" ".join([*command, "-p", str(project)]): 0}
     assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))
     # the settings and the definitions were read: the check above is not of a command that failed
-    assert {"pydantic", "sqlalchemy"} <= loaded
+    assert "pydantic" in loaded
+    if command[0] == "kpi":  # a KPI command connects to no source: their URLs are only checked
+        assert "sqlalchemy" not in loaded

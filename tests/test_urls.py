@@ -315,3 +315,37 @@ def test_database_name_with_a_quote_is_refused(
     assert str(caught.value) == (
         f"{name!r} cannot be a database name (at most 63 characters, no quotes)"
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "postgresql://u@h:abc/db",
+        "nonsense",
+        "://x",
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite:///rel/x.sqlite",
+        "sqlite:////abs/x.sqlite",
+        "postgresql://u@h/",
+        "postgresql:///db",
+        "mysql://h",
+        "mysql://root@127.0.0.1:3306/crm",
+        "mariadb://root@127.0.0.1/crm",
+        "postgresql://u:p@[::1]:5432/db?sslmode=require",
+        "postgresql+psycopg2://u@h/db",
+        "oracle://u@h/db",
+        "postgres://u:p%40ss@host/db",
+    ],
+)
+def test_check_url_agrees_with_parse_url(text: str) -> None:
+    """Settings check URLs without SQLAlchemy; the check must refuse exactly what parsing does,
+    with the same message."""
+    try:
+        urls.parse_url(text)
+    except UrlError as exc:
+        with pytest.raises(UrlError) as light:
+            urls.check_url(text)
+        assert str(light.value) == str(exc)
+    else:
+        urls.check_url(text)
