@@ -204,9 +204,7 @@ def test_own_database_numbers_match_the_source(
     # The scaffolded suites run on the source's clean data and pass.
     first = kpiboard(project, "etl", "run")
     assert first.returncode == 0, first.stdout + first.stderr
-    checked = kpiboard(project, "validate")
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "expectations" in checked.stdout
+    assert "validation: 22 expectations on 6 tables, 0 failed" in first.stdout
 
     for table, sql in MODELS.items():
         (project / "models" / "core" / f"{table}.sql").write_text(sql)
