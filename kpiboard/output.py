@@ -49,21 +49,43 @@ def emit(
         writer.writerow(names)
         writer.writerows([_plain(r.get(k)) for k in names] for r in rows)
     else:
-        table = Table(title=title, title_justify="left")
-        for i, name in enumerate(names):
-            numeric = bool(rows) and all(
-                isinstance(r.get(name), int | float | Decimal) for r in rows
-            )
-            # the first column names the row (an id) and a number is read whole: neither is
-            # ever split over two lines; the other columns wrap, between words where they can
-            whole = numeric or i == 0
-            table.add_column(
-                name, justify="right" if numeric else "left", overflow="fold", no_wrap=whole
-            )
-        for r in rows:
-            table.add_row(*(_cell(r.get(k)) for k in names))
-        Console(file=stream, soft_wrap=True).print(table)
+        _emit_table(rows, names, title, Console(file=stream, soft_wrap=True))
 
+
+def _emit_table(
+    rows: Sequence[dict[str, Any]], names: Sequence[str], title: str | None, console: Console
+) -> None:
+    """:func:`emit`'s table. The first column names the row (an id) and a number is read
+    whole, so neither is ever split over two lines; the other columns wrap, between words
+    where they can, down to :data:`WRAP_MIN` characters. A table that cannot fit so prints
+    each row as a block of ``name: value`` lines, nothing cut."""
+    cells = [{name: _cell(r.get(name)) for name in names} for r in rows]
+    numeric = {
+        name: bool(rows) and all(isinstance(r.get(name), int | float | Decimal) for r in rows)
+        for name in names
+    }
+    widest = {name: max([cell_len(name), *(cell_len(c[name]) for c in cells)]) for name in names}
+    whole = {name: numeric[name] or i == 0 for i, name in enumerate(names)}
+    least = sum(widest[n] if whole[n] else min(widest[n], WRAP_MIN) for n in names)
+    if names and least + 3 * len(names) + 1 > console.width:
+        print_vertical(cells, names, dict.fromkeys(names, PERIOD), title=title, console=console)
+        return
+    table = Table(title=title, title_justify="left")
+    for name in names:
+        table.add_column(
+            name,
+            justify="right" if numeric[name] else "left",
+            overflow="fold",
+            no_wrap=whole[name],
+            min_width=widest[name] if whole[name] else min(widest[name], WRAP_MIN),
+        )
+    for row in cells:
+        table.add_row(*(row[name] for name in names))
+    console.print(table)
+
+
+WRAP_MIN = 6
+"""The narrowest a wrapping column of :func:`emit`'s table gets (its text folds to that)."""
 
 TEXT, NUMBER, PERIOD = "text", "number", "period"
 """Kinds of column for :func:`print_fitted`: text may be cut short, numbers and periods never."""

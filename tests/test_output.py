@@ -30,3 +30,13 @@ def test_a_narrow_table_keeps_ids_and_numbers_whole(
     assert max(len(line) for line in text.splitlines()) <= width
     for whole in ("active_clients_rolling_12m", "1,234,567", "98,765"):
         assert whole in text, (whole, text)
+
+
+def test_a_table_too_wide_to_wrap_prints_each_row_as_a_block_with_nothing_cut(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    row = {f"column_{i}": f"value number {i}" for i in range(8)}
+    out = io.StringIO()
+    emit([row], Format.table, out=out)
+    assert out.getvalue().splitlines() == [f"column_{i}: value number {i}" for i in range(8)]

@@ -74,6 +74,12 @@ when GX or duckdb_engine fix it themselves and a fix here can go.
    the guess. duckdb_engine's PostgreSQL-derived compiler writes standard SQL literals (quotes
    doubled, backslashes kept, timestamps quoted), which DuckDB reads back as the same values.
 
+5. A column named like a DuckDB keyword of the ``type_function`` kind (``at``, ``left``,
+   ``similar`` …) is written bare. duckdb_engine quotes the keywords DuckDB calls ``reserved``
+   (``order``, ``from``), but DuckDB takes none of its ``type_function`` keywords as a bare column
+   name either, so GX's ``SELECT at AS unexpected_values …`` is a syntax error and the
+   expectation fails to run. Fix: those keywords are quoted too.
+
 ``duckdb_batch`` returns a GX batch on one DuckDB table through GX's ordinary SQL data source,
 ``read_only`` by default. DuckDB allows one configuration per database file in a process and
 duckdb_engine's connections carry their own, so ``close(context)`` must release them before
@@ -90,6 +96,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from duckdb_engine import DuckDBIdentifierPreparer
 from great_expectations.data_context import AbstractDataContext
 from great_expectations.datasource.fluent import SQLDatasource
 from great_expectations.datasource.fluent.interfaces import Batch
@@ -175,6 +182,24 @@ def _literal_select_string(original: Callable[..., Any]) -> Callable[..., Any]:
     return sqlalchemy_select_to_sql_string
 
 
+def _quoted_keywords(original: Callable[..., Any]) -> Callable[..., Any]:
+    def __init__(self: Any, dialect: Any, **kwargs: Any) -> None:
+        original(self, dialect, **kwargs)
+        self.reserved_words.update(_type_function_keywords())
+
+    return __init__
+
+
+@functools.cache
+def _type_function_keywords() -> frozenset[str]:
+    import duckdb
+
+    rows = duckdb.sql(
+        "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category = 'type_function'"
+    ).fetchall()
+    return frozenset(name for (name,) in rows)
+
+
 def _replace_method(cls: type, name: str, make: Callable[[Any], Any]) -> None:
     original = getattr(cls, name)
     if getattr(original, _FIXED, False):
@@ -208,6 +233,9 @@ FIXES: Mapping[str, Callable[[], None]] = {
     ),
     "index_query_literals": functools.partial(
         _replace_function, "sqlalchemy_select_to_sql_string", _literal_select_string
+    ),
+    "keyword_columns": functools.partial(
+        _replace_method, DuckDBIdentifierPreparer, "__init__", _quoted_keywords
     ),
 }
 """Each fix by name, in the order of the module docstring; ``activate()`` applies them all."""

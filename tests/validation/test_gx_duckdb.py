@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -374,3 +375,31 @@ def test_index_query_literals_is_still_needed(database: Path) -> None:
     if "$1" not in query:
         pytest.fail(_fixed_upstream("index_query_literals", f"GX inlined the values: {query}"))
     assert "NOT IN ($1, $2)" in query
+
+
+def test_a_column_named_like_a_keyword_is_checked(tmp_path: Path) -> None:
+    """``at`` is a DuckDB keyword that is not reserved: GX wrote it bare and its check
+    failed to run. Quoted, it counts and finds the failing row."""
+    from etl import pipeline
+    from kpiboard.config import load_settings
+    from kpiboard.project import init_project
+
+    source = tmp_path / "s.sqlite"
+    with sqlite3.connect(source) as con:
+        con.execute('CREATE TABLE t (id INTEGER PRIMARY KEY, "at" DATE, "left" INTEGER)')
+        con.execute("INSERT INTO t VALUES (1, '2025-01-01', 1), (2, '1890-01-01', NULL)")
+    project = tmp_path / "p"
+    init_project(project, sources=[("s", f"sqlite:///{source}")])
+    (project / "suites" / "raw" / "s").mkdir(parents=True)
+    (project / "suites" / "raw" / "s" / "t.yaml").write_text(
+        "table: s.t\nexpectations:\n"
+        "  - between: at\n    min: 1990-01-01\n    max: 2030-01-01\n"
+        "  - not_null: left\n"
+    )
+    result = pipeline.run(load_settings(project))
+    with duckdb.connect(str(result.snapshot), read_only=True) as con:
+        rows = con.execute(
+            "SELECT expectation, checked, unexpected, error FROM validation.results"
+            " WHERE expectation <> 'type_conversion' ORDER BY 1"
+        ).fetchall()
+    assert rows == [("between_at", 2, 1, None), ("not_null_left", 2, 1, None)]
