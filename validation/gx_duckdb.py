@@ -194,9 +194,10 @@ def _quoted_keywords(original: Callable[..., Any]) -> Callable[..., Any]:
 def _type_function_keywords() -> frozenset[str]:
     import duckdb
 
-    rows = duckdb.sql(
-        "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category = 'type_function'"
-    ).fetchall()
+    with duckdb.connect() as con:
+        rows = con.execute(
+            "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category = 'type_function'"
+        ).fetchall()
     return frozenset(name for (name,) in rows)
 
 
