@@ -1005,7 +1005,11 @@ def kpi_scorecard(
     scope = {"employee": [employee]} if employee else None
     scored = engine.scorecard(role, start=start, end=end, scope=scope)
     if employee is None:
-        emit(_records(scored.summary), fmt, title=f"{role}: score and bonus, {start} to {end}")
+        emit(
+            _monthly(_records(scored.summary), fmt),
+            fmt,
+            title=f"{role}: score and bonus, {start} to {end}",
+        )
         return
     if scored.summary.empty:
         raise UserError(_not_on_the_card(engine, employee, role, start, end))
@@ -1015,10 +1019,29 @@ def kpi_scorecard(
     if fmt is not Format.table:
         # one document a program can read: each KPI's part with its month's score and bonus
         months = scored.summary[["period", "score", "gate", "bonus"]]
-        emit(_records(parts.merge(months, on="period", how="left")), fmt)
+        emit(_monthly(_records(parts.merge(months, on="period", how="left")), fmt), fmt)
         return
-    emit(_records(parts), fmt, title=f"{employee}: each KPI's part of the score")
-    emit(_records(scored.summary), fmt, title=f"{employee}: score and bonus")
+    emit(_monthly(_records(parts), fmt), fmt, title=f"{employee}: each KPI's part of the score")
+    emit(_monthly(_records(scored.summary), fmt), fmt, title=f"{employee}: score and bonus")
+
+
+def _monthly(rows: list[dict[str, Any]], fmt: Format) -> list[dict[str, Any]]:
+    """Scorecard rows with each month labelled as plan files and ``kpi eval`` write it
+    (``2026-03``); CSV and JSON keep its first day beside it (``period_start``), as eval does."""
+    from kpiboard.kpi_output import period_label
+
+    out = []
+    for row in rows:
+        labelled: dict[str, Any] = {}
+        for key, value in row.items():
+            if key == "period" and isinstance(value, dt.date):
+                labelled["period"] = period_label(value, "month")
+                if fmt is not Format.table:
+                    labelled["period_start"] = value.isoformat()
+            else:
+                labelled[key] = value
+        out.append(labelled)
+    return out
 
 
 def _not_on_the_card(engine: Engine, employee: str, role: str, start: dt.date, end: dt.date) -> str:
