@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from etl.transform import TARGET_SCHEMA, Model, parse_model_sql
+from etl.transform import TARGET_SCHEMA, Model, builtin_model
 from kpiboard.config import Settings
 
 DIM_DATE = f"{TARGET_SCHEMA}.dim_date"
@@ -73,10 +73,7 @@ def calendar_model(
         return None
     year = (today or dt.date.today()).year + YEARS_AHEAD
     sql = calendar_sql(FIRST_DAY, dt.date(year, 12, 31))
-    statement, problem = parse_model_sql(sql, SHOWN)
-    assert statement is not None and problem is None, problem  # our own SQL always parses
-    path = settings.project_dir / "models"
-    return Model(TARGET_SCHEMA, "dim_date", path, sql, frozenset(), SHOWN)
+    return builtin_model("dim_date", sql, settings.project_dir / "models", SHOWN)
 
 
 def with_calendar(settings: Settings, models: list[Model]) -> list[Model]:

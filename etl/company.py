@@ -12,16 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from etl.transform import TARGET_SCHEMA, Model, parse_model_sql
+from etl.transform import TARGET_SCHEMA, Model, builtin_model, string_literal
 from kpiboard.config import CONFIG_FILE, Settings
 
 DIM_BRANCH = f"{TARGET_SCHEMA}.dim_branch"
 SOURCE = "company"
 """``_source`` of the generated row: it comes from ``[company]``, not from a source."""
-
-
-def _literal(value: str | None) -> str:
-    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
 
 
 def branch_model(settings: Settings, models: Sequence[Model]) -> Model | None:
@@ -33,25 +29,16 @@ def branch_model(settings: Settings, models: Sequence[Model]) -> Model | None:
     loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
     sql = (
         "SELECT "
-        f"{_literal(company.branch)} AS branch_id, "
-        f"{_literal(company.name or settings.project.name)} AS name, "
-        f"{_literal(company.timezone or settings.project.timezone)} AS timezone, "
-        f"{_literal(company.currency)} AS currency, "
+        f"{string_literal(company.branch)} AS branch_id, "
+        f"{string_literal(company.name or settings.project.name)} AS name, "
+        f"{string_literal(company.timezone or settings.project.timezone)} AS timezone, "
+        f"{string_literal(company.currency)} AS currency, "
         "TRUE AS is_active, "
-        f"{_literal(SOURCE)} AS _source, "
-        f"TIMESTAMP {_literal(loaded_at)} AS _loaded_at"
+        f"{string_literal(SOURCE)} AS _source, "
+        f"TIMESTAMP {string_literal(loaded_at)} AS _loaded_at"
     )
-    shown = f"{CONFIG_FILE} [company]"
-    statement, problem = parse_model_sql(sql, shown)
-    assert statement is not None and problem is None, problem  # our own SQL always parses
-    return Model(
-        TARGET_SCHEMA,
-        "dim_branch",
-        settings.project_dir / CONFIG_FILE,
-        sql,
-        frozenset(),
-        shown,
-    )
+    path = settings.project_dir / CONFIG_FILE
+    return builtin_model("dim_branch", sql, path, f"{CONFIG_FILE} [company]")
 
 
 def with_company_branch(settings: Settings, models: list[Model]) -> list[Model]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import duckdb
 
+from etl.transform import quote, string_literal
 from kpiboard.core_model import CORE_TABLES, TIMESTAMP
 
 MIN_ROWS = 20
@@ -29,10 +30,6 @@ _ZONES = """
 """
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def midnight_warnings(con: duckdb.DuckDBPyConnection, *, min_rows: int = MIN_ROWS) -> list[str]:
     """One warning per core ``TIMESTAMP`` column and branch (time zone not UTC) whose values,
     at least ``min_rows`` of them, are all at 00:00:00; in table, column, branch order."""
@@ -47,13 +44,13 @@ def midnight_warnings(con: duckdb.DuckDBPyConnection, *, min_rows: int = MIN_ROW
         ]
         if "branch_id" not in names or not columns:
             continue
+        quoted = [quote(c) for c in columns]
         measures = ", ".join(
-            f"count({_q(c)}), count({_q(c)}) FILTER (WHERE {_q(c)} <> date_trunc('day', {_q(c)}))"
-            for c in columns
+            f"count({c}), count({c}) FILTER (WHERE {c} <> date_trunc('day', {c}))" for c in quoted
         )
-        branches = ", ".join("'" + b.replace("'", "''") + "'" for b in zones)
+        branches = ", ".join(string_literal(b) for b in zones)
         rows = con.execute(
-            f"SELECT branch_id, {measures} FROM core.{_q(table.name)} "
+            f"SELECT branch_id, {measures} FROM core.{quote(table.name)} "
             f"WHERE branch_id IN ({branches}) GROUP BY branch_id ORDER BY branch_id"
         ).fetchall()
         found: list[tuple[str, str, int]] = []

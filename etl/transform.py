@@ -71,10 +71,13 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def string_literal(value: str | None) -> str:
+    """``value`` as a SQL string literal (``'O''Brien'``), or ``NULL``."""
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
 def _literal(value: str | None) -> str:
-    if value is None:
-        return "CAST(NULL AS VARCHAR)"
-    return "CAST('" + value.replace("'", "''") + "' AS VARCHAR)"
+    return f"CAST({string_literal(value)} AS VARCHAR)"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -339,6 +342,14 @@ def _load_model(
         return None, problems
     depends_on = frozenset(table for table, _ in references)
     return Model(schema, name, path, sql, depends_on, shown, tuple(references)), []
+
+
+def builtin_model(name: str, sql: str, path: Path, shown: str) -> Model:
+    """A model kpiboard writes itself for core table ``name`` (the ``[company]`` branch, the
+    calendar): checked like a file's, named ``shown`` in messages."""
+    statement, problem = parse_model_sql(sql, shown)
+    assert statement is not None and problem is None, problem  # our own SQL always parses
+    return Model(TARGET_SCHEMA, name, path, sql, frozenset(), shown)
 
 
 def parse_model_sql(sql: str, shown: str) -> tuple[exp.Expr | None, ModelProblem | None]:
