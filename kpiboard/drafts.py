@@ -14,7 +14,6 @@ so an unfinished one cannot break a run. The user finishes one and moves it into
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -27,6 +26,7 @@ from kpiboard.inspect_source import (
     DatabaseInfo,
     ForeignKey,
     TableInfo,
+    snake,
 )
 
 DRAFTS_FOLDER = "drafts/core"
@@ -214,12 +214,6 @@ class Draft:
     text: str
     mapped: int  # core columns taken from a source column
     todo: int  # core columns left NULL
-
-
-def snake(name: str) -> str:
-    """``OrderDetails`` → ``order_details``; ``order-items`` → ``order_items``."""
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
-    return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
 
 
 def suggested_core_tables(info: DatabaseInfo) -> dict[str, list[str]]:

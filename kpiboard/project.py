@@ -71,7 +71,7 @@ SourceEntry = tuple[str, str] | Mapping[str, str]
 
 
 def _company(branch: str | None) -> str:
-    code = f"branch = {_toml_string(branch)}" if branch else '# branch = "main"'
+    code = f"branch = {toml_string(branch)}" if branch else '# branch = "main"'
     return (
         '# name = "Acme Office Supplies"   # default: [project] name\n'
         f"{code}\n"
@@ -93,7 +93,7 @@ def config_text(
     ``sources_text``, the ``[[sources]]`` blocks already written. ``company_branch`` sets
     ``[company] branch``; ``generated`` is a first comment line saying where the file came from.
     """
-    text = _HEADER.replace("{name}", _toml_string(name)).replace(
+    text = _HEADER.replace("{name}", toml_string(name)).replace(
         "{company}", _company(company_branch)
     )
     if generated:
@@ -106,7 +106,7 @@ def config_text(
     for entry in sources:
         keys = dict(zip(("name", "url"), entry, strict=True)) if isinstance(entry, tuple) else entry
         text += "\n[[sources]]\n" + "".join(
-            f"{key} = {_toml_string(value)}\n" for key, value in keys.items()
+            f"{key} = {toml_string(value)}\n" for key, value in keys.items()
         )
     return text
 
@@ -129,6 +129,7 @@ def init_project(
     return directory / CONFIG_FILE
 
 
-def _toml_string(value: str) -> str:
+def toml_string(value: str) -> str:
+    """``value`` as a TOML basic string: quoted, backslashes and quotes escaped."""
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
