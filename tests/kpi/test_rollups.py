@@ -13,8 +13,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from kpi_designer import compiler
 from kpi_designer.compiler import Query, Workspace, plan
+from kpi_designer.compiler.types import cumulative
 from kpi_designer.engine import Definitions, Engine
 from kpi_designer.errors import EvaluationError
 from kpiboard.core_model import create_core_schema
@@ -257,7 +257,7 @@ def test_distinct_counts_by_month_bit_masks_equal_spans(
         return engine.evaluate("clients_ytd", **ask), sql
 
     masked, masked_sql = evaluated()
-    monkeypatch.setattr(compiler, "_MASK_BITS", 0)
+    monkeypatch.setattr(cumulative, "MASK_BITS", 0)
     spans, spans_sql = evaluated()
     assert "BIT_OR" in masked_sql and "BIT_OR" not in spans_sql and "LEAD(" in spans_sql
     assert len(masked) > 5

@@ -1,0 +1,177 @@
+"""Names in an analyst's expressions → qualified columns of a fact's tables, and the joins
+that brings in: the fact, its parent (an invoice line's invoice), the dimension tables its
+references reach, the branch (its time zone) and the table of local days."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from kpi_designer import model as m
+from kpi_designer.compiler import zones
+from kpi_designer.compiler.rollups import Workspace, work_table
+from kpi_designer.compiler.trees import add_join, aggregate, as_date, col, core_table, period_of
+from kpi_designer.semantic import DIMENSIONS, ENTITIES, Fact
+
+
+class Columns:
+    """Names in a fact's expressions → qualified columns, and the joins that brings in.
+
+    Aliases: ``f`` the fact, ``p`` its parent, ``b`` the branch (its time zone), and one per
+    dimension table reached (``d_client``). With ``prefix`` every alias starts with it, so that
+    a fact can be read twice in one query (a conversion's base and later events). The table of
+    local days is read from ``zones`` (``None``: the temporary table, or the query's own).
+    """
+
+    def __init__(
+        self, fact: Fact, time: str, prefix: str = "", zones: Workspace | None = None
+    ) -> None:
+        self.fact = fact
+        self.time = time
+        self.prefix = prefix
+        self.zones = zones
+        self.joins: dict[str, exp.Expr] = {}
+        self.columns = fact.columns()
+        self.mastered = {
+            column: entity
+            for entity, column in fact.reaches().items()
+            if ENTITIES[entity].master is not None
+        }
+
+    def alias(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def from_table(self) -> exp.Table:
+        return core_table(self.fact.table, self.alias("f"))
+
+    def column(self, name: str) -> exp.Column:
+        where = self.fact.column_table(name)
+        if where == "p":
+            self.need_parent()
+        return col(name, self.alias(where))
+
+    def need_parent(self) -> None:
+        parent = self.fact.parent
+        assert parent is not None
+        alias = self.alias("p")
+        if alias not in self.joins:
+            self.joins[alias] = exp.EQ(
+                this=col(parent.key, alias), expression=col(parent.key, self.alias("f"))
+            )
+
+    def need(self, entity: str) -> str:
+        """Join the entity's table; its alias."""
+        alias = self.alias("b" if entity == "branch" else f"d_{entity}")
+        if alias not in self.joins:
+            target = ENTITIES[entity]
+            self.joins[alias] = exp.EQ(
+                this=col(target.key, alias), expression=self.own_reference(entity)
+            )
+        return alias
+
+    def own_reference(self, entity: str) -> exp.Column:
+        """The entity's key exactly as the fact row holds it."""
+        return self.column(self.fact.reaches()[entity])
+
+    def reference(self, entity: str) -> exp.Expr:
+        """The entity a row refers to: its own key, or for an entity with a ``master`` column
+        (a client) the master's key when the referenced row is a duplicate."""
+        own = self.own_reference(entity)
+        master = ENTITIES[entity].master
+        if master is None:
+            return own
+        return exp.Coalesce(this=col(master, self.need(entity)), expressions=[own])
+
+    def key(self) -> exp.Column:
+        return col(self.fact.key, self.alias("f"))
+
+    def dimension(self, name: str) -> exp.Expr:
+        d = DIMENSIONS[name]
+        if d.own is not None and d.own in self.columns:
+            return self.column(d.own)
+        if d.column == ENTITIES[d.entity].key:
+            return self.reference(d.entity)
+        return col(d.column, self.need(d.entity))
+
+    def rewrite(self, tree: exp.Expr) -> exp.Expr:
+        """An analyst's expression with each name qualified: a fact column, else a dimension.
+        A reference to a client is to its master when the client is a duplicate."""
+
+        def qualify(node: exp.Expr) -> exp.Expr:
+            if isinstance(node, exp.Column) and not node.table:
+                if node.name in self.mastered:
+                    return self.reference(self.mastered[node.name])
+                if node.name in self.columns:
+                    return self.column(node.name)
+                if node.name in DIMENSIONS:
+                    return self.dimension(node.name)
+            return node
+
+        return tree.copy().transform(qualify)
+
+    def time_column(self) -> exp.Column:
+        return self.column(self.time)
+
+    def local_day(self) -> exp.Expr:
+        """The row's day in its branch's time zone (a DATE column is already a day), looked up
+        in the table of local days (:func:`zones.local_day`); a branch without a time zone
+        counts in UTC rather than not at all."""
+        column = self.time_column()
+        if self.columns[self.time] == "DATE":
+            return column
+        z = self.need_zone_days()
+        zone = exp.Coalesce(
+            this=col("timezone", self.need("branch")), expressions=[exp.Literal.string("UTC")]
+        )
+        return zones.local_day(column, z, zone)
+
+    def need_zone_days(self) -> str:
+        """Join :data:`zones.ZONE_DAYS` on the row's branch and UTC date; its alias."""
+        alias = self.alias("z")
+        if alias not in self.joins:
+            self.joins[alias] = exp.and_(
+                exp.EQ(this=col("branch_id", alias), expression=self.reference("branch")),
+                exp.EQ(this=col("utc_date", alias), expression=as_date(self.time_column())),
+                copy=False,
+            )
+        return alias
+
+    def period(self, grain: m.Grain) -> exp.Expr:
+        return period_of(self.local_day(), grain)
+
+    def range(self, start: exp.Expr, end: exp.Expr) -> list[exp.Expr]:
+        """Rows whose local day is in [start, end] (:func:`zones.in_days`)."""
+        if self.columns[self.time] == "DATE":
+            return [exp.Between(this=self.local_day(), low=start, high=end)]
+        moment = self.time_column()
+        return zones.in_days(moment, self.local_day(), start, end)
+
+    def near(self, start: exp.Expr, end: exp.Expr) -> list[exp.Expr]:
+        """Rows stored near the days [start, end] (:func:`zones.near`), in plain bounds the
+        engine can skip whole blocks of rows by. A DATE column is the day itself: those days
+        exactly."""
+        if self.columns[self.time] == "DATE":
+            return [exp.Between(this=self.time_column(), low=start, high=end)]
+        return zones.near(self.time_column(), start, end)
+
+    def aggregate(self, measure: m.Measure) -> exp.Expr:
+        if measure.expr is None:
+            return exp.Count(this=exp.Star())
+        return aggregate(measure.agg, self.rewrite(measure.expr))
+
+    def finish(self, select: exp.Select) -> exp.Select:
+        """``select`` with the joins its expressions needed, in the order they were needed."""
+        for alias, on in self.joins.items():
+            name = alias.removeprefix(self.prefix)
+            if name == "p":
+                assert self.fact.parent is not None
+                table = self.fact.parent.table
+            elif name == "z":
+                zone_days = work_table(zones.ZONE_DAYS, self.zones, alias)
+                select = add_join(select, zone_days, on=on, side="LEFT")
+                continue
+            elif name == "b":
+                table = "dim_branch"
+            else:
+                table = ENTITIES[name.removeprefix("d_")].table
+            select = add_join(select, core_table(table, alias), on=on, side="LEFT")
+        return select
