@@ -29,7 +29,7 @@ from sqlglot.errors import ParseError
 
 from kpi_designer import model as m
 from kpi_designer.errors import DefinitionError
-from kpi_designer.semantic import FACTS, Fact
+from kpi_designer.semantic import FACTS, ORDERED, Fact, referring, relations
 from kpiboard.errors import Problem
 from kpiboard.yamlnodes import Keys, NodeReader, did_you_mean, kind_of_node, line
 
@@ -423,22 +423,22 @@ class _Reader(NodeReader):
         names: Mapping[str, str],
         *,
         noun: str,
-        owner: str,
+        fact: Fact,
     ) -> exp.Expr | None:
         """``node``'s SQL expression, parsed; every column it names must be in ``names``
-        (name → what it is, for messages)."""
+        (name → what it is, for messages), or a column of a table related to ``fact``
+        (``invoice.due_on``, :func:`related_problem`)."""
+        owner = f" of fact {fact.name}"
         tree = self.expression(node, what, item)
         if tree is None:
             return None
         ok = True
         for column in tree.find_all(exp.Column):
             if column.table:
-                self.problem(
-                    line(node),
-                    f"{what}: write {column.name!r} without a table name ({column.sql(DIALECT)})",
-                    item,
-                )
-                ok = False
+                problem = related_problem(fact, column)
+                if problem is not None:
+                    self.problem(line(node), f"{what}: {problem}", item)
+                    ok = False
             elif column.name not in names:
                 hint = did_you_mean(column.name, list(names))
                 self.problem(
@@ -463,7 +463,7 @@ class _Reader(NodeReader):
                 item,
                 names,
                 noun="column or dimension",
-                owner=f" of fact {fact.name}",
+                fact=fact,
             )
             if tree is None:
                 return None
@@ -518,7 +518,7 @@ class _Reader(NodeReader):
                 item,
                 columns,
                 noun="column",
-                owner=f" of fact {fact.name}",
+                fact=fact,
             )
             if expr is None:
                 return None
@@ -865,13 +865,55 @@ def _input_filters(one: m.Input, kpis: Mapping[str, m.Kpi]) -> list[str]:
     out = []
     for tree in one.filters:
         for column in tree.find_all(exp.Column):
-            if column.name not in names:
+            if column.table:
+                problem = related_problem(fact, column)
+                if problem is not None:
+                    out.append(f"filter on {one.kpi!r}: {problem}")
+            elif column.name not in names:
                 hint = did_you_mean(column.name, sorted(names))
                 out.append(
                     f"filter on {one.kpi!r}: unknown column or dimension "
                     f"{column.name!r} of fact {fact.name}{hint}"
                 )
     return out
+
+
+def related_problem(fact: Fact, column: exp.Column) -> str | None:
+    """What is wrong with ``column``, a name written with a table (``invoice.due_on``), in an
+    expression on ``fact``; ``None`` when it names a column of a table related to the fact
+    (:func:`kpi_designer.semantic.relations`)."""
+    written = column.sql(DIALECT)
+    if column.args.get("db") is not None or column.args.get("catalog") is not None:
+        return f"{written}: name a related table's column as <table>.<column>"
+    table, name = column.table, column.name
+    related = relations(fact)
+    if table not in related:
+        ordered = ORDERED.fullmatch(table)
+        if ordered is not None and ordered.group(2) in FACTS:
+            others = referring(fact)
+            which = (
+                f"{ordered.group(1)}_ takes one that does: {', '.join(others)}"
+                if others
+                else f"no fact refers to {fact.name}"
+            )
+            return (
+                f"{written}: fact {ordered.group(2)} does not refer to fact {fact.name} ({which})"
+            )
+        hint = did_you_mean(table, list(related))
+        if not hint and name in fact.columns():
+            return f"write {name!r} without a table name ({written})"
+        reach = ", ".join(fact.reaches())
+        others = referring(fact)
+        firsts = f"; first_ and last_ rows of {', '.join(others)}" if others else ""
+        return (
+            f"unknown table {table!r} in {written}{hint} (fact {fact.name} reaches {reach}{firsts})"
+        )
+    relation = related[table]
+    columns = relation.columns()
+    if name not in columns:
+        hint = did_you_mean(name, list(columns))
+        return f"unknown column {name!r} of {table} ({relation.table}) in {written}{hint}"
+    return None
 
 
 def _derived_units(kpi: m.Derived, kpis: Mapping[str, m.Kpi]) -> list[str]:

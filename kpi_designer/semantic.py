@@ -6,12 +6,18 @@ manager from its invoice). A :class:`Dimension` is a column a fact reaches throu
 references (``client_segment`` is ``dim_client.segment`` through ``client_id``) or a column of
 its own (a lead's ``channel``). The tables and columns come from :mod:`kpiboard.core_model`, so
 this file only says how they connect; ``docs/kpis.md`` shows the same in two tables.
+
+An expression on a fact may also name a column of a related table, ``<table>.<column>``
+(:func:`relations`): an entity the fact reaches (``invoice.due_on`` on a payment), or the first
+or last row of a fact whose rows refer to this one (``first_activity.occurred_at`` on a lead).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal, cast
 
 from kpiboard.core_model import CORE_TABLES
 
@@ -49,6 +55,7 @@ ENTITIES: dict[str, Entity] = {
         Entity("supplier", "dim_supplier", "supplier_id"),
         Entity("deal", "fct_deal", "deal_id"),
         Entity("invoice", "fct_invoice", "invoice_id"),
+        Entity("lead", "fct_lead", "lead_id"),
     )
 }
 
@@ -164,12 +171,14 @@ FACTS: dict[str, Fact] = {
     f.name: f
     for f in (
         _fact("lead", "created_at", "owner_id", "client", "deal"),
-        _fact("deal", "opened_at", "owner_id", "client"),
+        _fact("deal", "opened_at", "owner_id", "client", "lead"),
         _fact("deal_stage", "entered_at", "changed_by_id", "deal"),
-        _fact("activity", "occurred_at", "employee_id", "client", "deal"),
+        _fact("activity", "occurred_at", "employee_id", "client", "deal", "lead"),
         _fact("task", "created_at", "assignee_id", "client", "deal"),
         _fact("invoice", "issued_on", "owner_id", "client", "deal"),
-        _fact("invoice_line", "issued_on", "owner_id", "client", "product", parent=_INVOICE),
+        _fact(
+            "invoice_line", "issued_on", "owner_id", "client", "product", "invoice", parent=_INVOICE
+        ),
         _fact("payment", "paid_on", "owner_id", "client", "invoice", parent=_INVOICE),
         _fact("stock_move", "moved_at", "keeper_id", "product", "warehouse", "invoice"),
         _fact("purchase_order", "ordered_on", "buyer_id", "warehouse", "supplier"),
@@ -177,3 +186,61 @@ FACTS: dict[str, Fact] = {
         _fact("delivery", "planned_start_at", "driver_id", "client", "warehouse", "invoice"),
     )
 }
+
+
+# -- related tables --------------------------------------------------------------------------------
+
+Order = Literal["first", "last"]
+ORDERED = re.compile(r"(first|last)_([a-z][a-z0-9_]*)")
+"""``first_<fact>`` / ``last_<fact>``: the earliest or latest row of a fact referring to a row."""
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A table whose columns an expression on a fact may name as ``<name>.<column>``.
+
+    Either an ``entity`` the fact reaches (one row, by the fact's own reference: ``invoice`` on
+    a payment), or of the ``fact`` whose rows refer to the fact's row, the one that comes
+    ``order`` (first or last) by that fact's default time, ties by its key (``first_payment``
+    on an invoice). A row with no such related row sees NULL in each of its columns.
+    """
+
+    name: str
+    table: str
+    entity: str | None = None
+    fact: str | None = None
+    order: Order | None = None
+
+    def columns(self) -> dict[str, str]:
+        """The columns of the related table, with their types (a fact's include its
+        parent's, as :meth:`Fact.columns`)."""
+        if self.fact is not None:
+            return FACTS[self.fact].columns()
+        return {c: t for c, t in COLUMNS[self.table].items() if not c.startswith("_")}
+
+
+def entity_of(fact: Fact) -> str | None:
+    """The entity whose rows are the fact's rows (``invoice`` for ``fct_invoice``), if any."""
+    return next((e.name for e in ENTITIES.values() if e.table == fact.table), None)
+
+
+def referring(fact: Fact) -> list[str]:
+    """The facts whose rows refer to a row of ``fact`` (payments to an invoice)."""
+    entity = entity_of(fact)
+    if entity is None:
+        return []
+    return [g.name for g in FACTS.values() if entity in g.references]
+
+
+def relations(fact: Fact) -> dict[str, Relation]:
+    """Every table an expression on ``fact`` may name a column of, by the name it is written
+    with: the entities the fact reaches, then ``first_<g>`` and ``last_<g>`` for each fact
+    ``g`` referring to it."""
+    out = {
+        entity: Relation(entity, ENTITIES[entity].table, entity=entity) for entity in fact.reaches()
+    }
+    for g in referring(fact):
+        for order in ("first", "last"):
+            name = f"{order}_{g}"
+            out[name] = Relation(name, FACTS[g].table, fact=g, order=cast(Order, order))
+    return out

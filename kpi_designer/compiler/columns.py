@@ -1,6 +1,7 @@
 """Names in an analyst's expressions → qualified columns of a fact's tables, and the joins
 that brings in: the fact, its parent (an invoice line's invoice), the dimension tables its
-references reach, the branch (its time zone) and the table of local days."""
+references reach, the branch (its time zone), the table of local days, and the tables related
+to the fact that an expression names (``invoice.due_on``, ``first_payment.paid_on``)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,29 @@ from sqlglot import exp
 from kpi_designer import model as m
 from kpi_designer.compiler import zones
 from kpi_designer.compiler.rollups import Workspace, work_table
-from kpi_designer.compiler.trees import add_join, aggregate, as_date, col, core_table, period_of
-from kpi_designer.semantic import DIMENSIONS, ENTITIES, Fact
+from kpi_designer.compiler.trees import (
+    add_join,
+    aggregate,
+    as_date,
+    col,
+    core_table,
+    ident,
+    period_of,
+)
+from kpi_designer.semantic import DIMENSIONS, ENTITIES, FACTS, Fact, Relation, entity_of, relations
+
+RELATED_KEY = "_key"
+"""The column of a first or last related row holding the key of the row it relates to (a name
+no core column has: theirs never start with ``_``)."""
+RELATED_ROW = "_row"
 
 
 class Columns:
     """Names in a fact's expressions → qualified columns, and the joins that brings in.
 
-    Aliases: ``f`` the fact, ``p`` its parent, ``b`` the branch (its time zone), and one per
-    dimension table reached (``d_client``). With ``prefix`` every alias starts with it, so that
+    Aliases: ``f`` the fact, ``p`` its parent, ``b`` the branch (its time zone), one per
+    dimension table reached (``d_client``), and one per first or last related row named
+    (``first_payment``). With ``prefix`` every alias starts with it, so that
     a fact can be read twice in one query (a conversion's base and later events). The table of
     local days is read from ``zones`` (``None``: the temporary table, or the query's own).
     """
@@ -30,6 +45,8 @@ class Columns:
         self.prefix = prefix
         self.zones = zones
         self.joins: dict[str, exp.Expr] = {}
+        # first or last related rows named: alias → the relation and the columns named of it
+        self.related: dict[str, tuple[Relation, set[str]]] = {}
         self.columns = fact.columns()
         self.mastered = {
             column: entity
@@ -92,11 +109,80 @@ class Columns:
             return self.reference(d.entity)
         return col(d.column, self.need(d.entity))
 
+    def related_column(self, relation: Relation, name: str) -> exp.Column:
+        """The column ``name`` of a related table: of the entity's table joined on the fact's
+        own reference (the parent itself when the entity is the fact's parent: a payment's
+        invoice), or of the first or last related row (:meth:`related_rows`)."""
+        if relation.entity is not None:
+            return col(name, self.entity_alias(relation.entity))
+        alias = self.alias(relation.name)
+        if alias not in self.related:
+            self.related[alias] = (relation, set())
+            self.joins[alias] = exp.EQ(this=col(RELATED_KEY, alias), expression=self.key())
+        self.related[alias][1].add(name)
+        return col(name, alias)
+
+    def entity_alias(self, entity: str) -> str:
+        """The alias of the entity's table, joined on the fact's own reference."""
+        parent, target = self.fact.parent, ENTITIES[entity]
+        if (
+            parent is not None
+            and (parent.table, parent.key) == (target.table, target.key)
+            and self.fact.reaches()[entity] == parent.key
+        ):
+            self.need_parent()
+            return self.alias("p")
+        return self.need(entity)
+
+    def related_rows(self, relation: Relation, names: set[str]) -> exp.Select:
+        """One row per row of the fact: of the rows of ``relation``'s fact that refer to one,
+        the first (or last) by that fact's default time, ties by its key; ``_key`` the row it
+        relates to, then the columns ``names``. Every row of that fact is read, whatever the
+        request's range, filters or scope: a lead's first activity is its first, whoever sees
+        it."""
+        assert relation.fact is not None
+        other = FACTS[relation.fact]
+        entity = entity_of(self.fact)
+        assert entity is not None
+        rows = Columns(other, other.time, prefix="r")
+        reference = rows.own_reference(entity)
+        desc = relation.order == "last"
+        order = exp.Order(
+            expressions=[
+                exp.Ordered(this=rows.time_column(), desc=desc, nulls_first=False),
+                exp.Ordered(this=rows.key(), desc=desc, nulls_first=False),
+            ]
+        )
+        number = exp.Window(this=exp.RowNumber(), partition_by=[reference.copy()], order=order)
+        picked = sorted(names)
+        ranked = exp.select(
+            exp.alias_(reference.copy(), ident(RELATED_KEY), copy=False),
+            *(exp.alias_(rows.column(n), ident(n), copy=False) for n in picked),
+            exp.alias_(number, ident(RELATED_ROW), copy=False),
+        ).from_(rows.from_table(), copy=False)
+        ranked = rows.finish(
+            ranked.where(exp.not_(exp.Is(this=reference, expression=exp.null())), copy=False)
+        )
+        first = exp.EQ(this=col(RELATED_ROW), expression=exp.Literal.number(1))
+        return (
+            exp.select(col(RELATED_KEY), *(col(n) for n in picked))
+            .from_(ranked.subquery(ident("r"), copy=False), copy=False)
+            .where(first, copy=False)
+        )
+
     def rewrite(self, tree: exp.Expr) -> exp.Expr:
-        """An analyst's expression with each name qualified: a fact column, else a dimension.
-        A reference to a client is to its master when the client is a duplicate."""
+        """An analyst's expression with each name qualified: a fact column, else a dimension,
+        and ``<table>.<column>`` a column of a related table (:func:`relations`). A reference
+        to a client is to its master when the client is a duplicate."""
+        related: dict[str, Relation] | None = None
 
         def qualify(node: exp.Expr) -> exp.Expr:
+            nonlocal related
+            if isinstance(node, exp.Column) and node.table:
+                if related is None:
+                    related = relations(self.fact)
+                if node.table in related:
+                    return self.related_column(related[node.table], node.name)
             if isinstance(node, exp.Column) and not node.table:
                 if node.name in self.mastered:
                     return self.reference(self.mastered[node.name])
@@ -162,6 +248,12 @@ class Columns:
         """``select`` with the joins its expressions needed, in the order they were needed."""
         for alias, on in self.joins.items():
             name = alias.removeprefix(self.prefix)
+            if alias in self.related:
+                rows = self.related_rows(*self.related[alias])
+                select = add_join(
+                    select, rows.subquery(ident(alias), copy=False), on=on, side="LEFT"
+                )
+                continue
             if name == "p":
                 assert self.fact.parent is not None
                 table = self.fact.parent.table

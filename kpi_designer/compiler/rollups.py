@@ -130,9 +130,10 @@ def same_expr(a: exp.Expr, b: exp.Expr | None) -> bool:
 
 def of_time(expr: exp.Expr, time: str) -> bool:
     """Whether ``expr`` is a value of the row's time column alone (``CAST(occurred_at AS
-    DATE)``): a day holds few of its values."""
-    names = {c.name for c in expr.find_all(exp.Column)}
-    return names == {time}
+    DATE)``): a day holds few of its values. A column of a related table (``invoice.issued_on``)
+    is not the row's own."""
+    names = {(c.table, c.name) for c in expr.find_all(exp.Column)}
+    return names == {("", time)}
 
 
 def rows_passing(fact: str, filters: Sequence[exp.Expr]) -> m.Measure:
