@@ -175,6 +175,50 @@ def test_check_passes_and_then_lists_every_problem(demo: Path, tmp_path: Path) -
         broken.unlink()
 
 
+def test_check_locates_a_related_table_problem_and_eval_reads_related_rows(demo: Path) -> None:
+    """``first_payment.paid_on`` and ``invoice.due_on``: an unknown column of a related table is
+    one located error; the KPI written right evaluates to what a hand-written query gives."""
+    path = demo / "kpis" / "zz_related.yaml"
+    head = "kpis:\n  - id: settle\n    label: S\n    description: d.\n    unit: days\n"
+    body = "    type: simple\n    fact: invoice\n    agg: avg\n"
+    path.write_text(head + body + "    expr: last_payment.paid_at - issued_on\n")
+    try:
+        result = kpiboard(demo, "kpi", "check")
+        assert result.returncode == 2
+        assert _one_error_line(result) == (
+            "error: kpis/zz_related.yaml:9: kpi 'settle': expr: unknown column 'paid_at' of"
+            " last_payment (fct_payment) in last_payment.paid_at — did you mean 'paid_on'?"
+        )
+        path.write_text(
+            head + body + "    expr: last_payment.paid_on - issued_on\n"
+            "    filter: first_payment.paid_on > due_on\n"
+        )
+        ok = kpiboard(demo, "kpi", "check")
+        assert ok.returncode == 0, ok.stderr
+        result = kpiboard(
+            demo, "kpi", "eval", "settle", "--from", "2026-01-01", "--to", "2026-06-30",
+            "--by", "branch", "--format", "json",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        got = {(r["period_start"], r["branch"]): r["value"] for r in json.loads(result.stdout)}
+        expected = _sql(
+            demo,
+            "SELECT strftime(date_trunc('month', i.issued_on), '%Y-%m-%d'), i.branch_id,"
+            " avg(p.last_paid - i.issued_on)::DOUBLE FROM core.fct_invoice AS i JOIN ("
+            "   SELECT invoice_id, min(paid_on) AS first_paid, max(paid_on) AS last_paid"
+            "   FROM core.fct_payment GROUP BY invoice_id"
+            " ) AS p ON p.invoice_id = i.invoice_id"
+            " WHERE i.issued_on BETWEEN '2026-01-01' AND '2026-06-30' AND p.first_paid > i.due_on"
+            " GROUP BY 1, 2",
+        )
+        assert len(expected) > 6  # late payers in every branch and most months
+        assert got.keys() == {(d, b) for d, b, _ in expected}
+        for day, branch, value in expected:
+            assert got[(day, branch)] == pytest.approx(value, abs=1e-3)
+    finally:
+        path.unlink()
+
+
 def test_the_default_range_is_the_twelve_months_up_to_the_last_day_of_data(demo: Path) -> None:
     # the demo's data ends on 2026-10-31 (local days); deliveries are planned into November and
     # Denver's evening rows of October 31 are November 1 in UTC

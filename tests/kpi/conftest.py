@@ -19,10 +19,11 @@ three products of three categories. The facts are a few dozen rows, each placed 
   and beyond;
 - months with deals but none closed (a zero denominator), revenue without calls;
 - payments settling invoices in part or in full (on a period's last and first day, after the
-  due date, after the data's end, an advance without an invoice), stock moves in two stores
-  (an opening balance, a transfer between them, moves late on a month's last local day), tasks
-  open from creation until done, service requests open until the equipment went back, and
-  activities answering leads: the states balances are computed from, at the edges of periods.
+  due date, after the data's end, an advance without an invoice, an invoice paid in two parts),
+  stock moves in two stores (an opening balance, a transfer between them, moves late on a
+  month's last local day), tasks open from creation until done, service requests open until
+  the equipment went back, and activities answering leads: the states balances are computed
+  from, at the edges of periods.
 
 ``core.dim_date`` covers 2023–2025, generated here in Python (the engine's calendar for
 cumulative KPIs, and the check queries' periods: ``week_start``, ``month_start`` …).
@@ -710,6 +711,8 @@ PAYMENTS = (
         ("crm_austin:p6", AUSTIN, "2025-02-28", "crm_austin:2502", DENTAL, "600", "transfer"),
         # a part of 2505 on the last day of June
         ("crm_austin:p7", AUSTIN, "2025-06-30", "crm_austin:2505", COLLEGE, "1000", "transfer"),
+        # the rest of 2505 after every range: its last payment, which a range never hides
+        ("crm_austin:p8", AUSTIN, "2025-07-10", "crm_austin:2505", COLLEGE, "800", "transfer"),
     ],
 )
 WAREHOUSES = (
@@ -1515,6 +1518,83 @@ kpis:
     conversion: {fact: service_request}
     entity: client
     window: 14 days
+""",
+    "references.yaml": """\
+kpis:
+  - id: payment_days_late
+    label: Days late per payment
+    description: Days from the invoice's due date to the payment (negative when early).
+    unit: days
+    direction: lower
+    type: simple
+    fact: payment
+    agg: avg
+    expr: paid_on - invoice.due_on
+  - id: median_payment_days_late
+    label: Median days late
+    description: The median of the days from the invoice's due date to the payment.
+    unit: days
+    direction: lower
+    type: simple
+    fact: payment
+    agg: median
+    expr: paid_on - invoice.due_on
+  - id: late_paid_amount
+    label: Paid late
+    description: Money paid after the invoice's due date.
+    unit: money
+    direction: lower
+    type: simple
+    fact: payment
+    agg: sum
+    expr: amount
+    filter: paid_on > invoice.due_on
+  - id: key_client_payments
+    label: Payments of key clients
+    description: Money paid by clients of the key segment, named through the client's table.
+    unit: money
+    type: simple
+    fact: payment
+    agg: sum
+    expr: amount
+    filter: client.segment = 'key'
+  - id: lead_response_hours
+    label: Lead response time
+    description: Hours from a lead to its first activity; leads never answered are left out.
+    unit: hours
+    direction: lower
+    type: simple
+    fact: lead
+    agg: avg
+    expr: date_diff('minute', created_at, first_activity.occurred_at) / 60.0
+  - id: invoice_settle_days
+    label: Days to the last payment
+    description: Days from an invoice to its last payment, whenever that is.
+    unit: days
+    direction: lower
+    type: simple
+    fact: invoice
+    agg: avg
+    expr: last_payment.paid_on - issued_on
+    filter: kind = 'invoice'
+  - id: paid_invoice_revenue
+    label: Revenue of invoices with a payment
+    description: Net amount of the invoices some payment refers to, each counted once.
+    unit: money
+    type: simple
+    fact: invoice
+    agg: sum
+    expr: net_amount
+    filter: [status <> 'cancelled', first_payment.paid_on IS NOT NULL]
+  - id: web_lead_touch_30d
+    label: Leads followed by a website lead's activity
+    description: Share of leads whose client has an activity about a website lead within 30 days.
+    unit: percent
+    type: conversion
+    base: {fact: lead}
+    conversion: {fact: activity, filter: "lead.channel = 'website_form'"}
+    entity: client
+    window: 30 days
 """,
 }
 

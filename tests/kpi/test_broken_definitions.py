@@ -243,6 +243,168 @@ BROKEN = [
             """),
         ("kpis/k.yaml:25: kpi 'q': expr: write 'net_amount' without a table name (f.net_amount)",),
     ),
+    # <table>.<column>: a table the fact reaches, or first_/last_ of a fact referring to it
+    Broken(
+        "related_table_misspelt",
+        kpi("""
+            - id: late
+              label: Late
+              description: d.
+              unit: days
+              type: simple
+              fact: payment
+              agg: avg
+              expr: paid_on - invoce.due_on
+            """),
+        (
+            "kpis/k.yaml:25: kpi 'late': expr: unknown table 'invoce' in invoce.due_on — did you mean 'invoice'? (fact payment reaches branch, employee, client, invoice)",
+        ),
+    ),
+    Broken(
+        "related_table_not_reached",
+        kpi("""
+            - id: priced
+              label: Priced
+              description: d.
+              unit: money
+              type: simple
+              fact: invoice
+              agg: sum
+              expr: net_amount
+              filter: product.list_price > 100
+            """),
+        (
+            "kpis/k.yaml:26: kpi 'priced': filter: unknown table 'product' in product.list_price (fact invoice reaches branch, employee, client, deal; first_ and last_ rows of invoice_line, payment, stock_move, service_request, delivery)",
+        ),
+    ),
+    Broken(
+        "related_column_unknown",
+        kpi("""
+            - id: late
+              label: Late
+              description: d.
+              unit: days
+              type: simple
+              fact: payment
+              agg: avg
+              expr: paid_on - invoice.due
+            """),
+        (
+            "kpis/k.yaml:25: kpi 'late': expr: unknown column 'due' of invoice (fct_invoice) in invoice.due — did you mean 'due_on'?",
+        ),
+    ),
+    Broken(
+        "first_of_a_fact_not_referring",
+        kpi("""
+            - id: answer
+              label: Answer
+              description: d.
+              unit: hours
+              type: simple
+              fact: lead
+              agg: avg
+              expr: date_diff('hour', created_at, first_task.created_at)
+            """),
+        (
+            "kpis/k.yaml:25: kpi 'answer': expr: first_task.created_at: fact task does not refer to fact lead (first_ takes one that does: deal, activity)",
+        ),
+    ),
+    Broken(
+        "last_on_a_fact_nothing_refers_to",
+        kpi("""
+            - id: p
+              label: P
+              description: d.
+              unit: days
+              type: simple
+              fact: payment
+              agg: max
+              expr: last_invoice.issued_on - paid_on
+            """),
+        (
+            "kpis/k.yaml:25: kpi 'p': expr: last_invoice.issued_on: fact invoice does not refer to fact payment (no fact refers to payment)",
+        ),
+    ),
+    Broken(
+        "related_column_of_a_first_row_unknown",
+        kpi("""
+            - id: settle
+              label: Settle
+              description: d.
+              unit: days
+              type: simple
+              fact: invoice
+              agg: avg
+              expr: last_payment.paid_at - issued_on
+            """),
+        (
+            "kpis/k.yaml:25: kpi 'settle': expr: unknown column 'paid_at' of last_payment (fct_payment) in last_payment.paid_at — did you mean 'paid_on'?",
+        ),
+    ),
+    Broken(
+        "related_table_in_conversion_filter",
+        kpi("""
+            - id: touch
+              label: Touch
+              description: d.
+              unit: percent
+              type: conversion
+              base: {fact: lead}
+              conversion: {fact: activity, filter: "leed.channel = 'chat'"}
+              entity: client
+              window: 7 days
+            """),
+        (
+            "kpis/k.yaml:24: kpi 'touch': conversion filter: unknown table 'leed' in leed.channel — did you mean 'lead'? (fact activity reaches branch, employee, client, deal, lead)",
+        ),
+    ),
+    # a related table's column in an input's filter is fine; the unknown column beside it is not
+    Broken(
+        "related_table_in_input_filter",
+        kpi("""
+            - id: share_late
+              label: Late share
+              description: d.
+              unit: percent
+              type: ratio
+              numerator: {kpi: revenue, filter: "first_payment.paid_on > due_date"}
+              denominator: revenue
+            """),
+        (
+            "kpis/k.yaml:18: kpi 'share_late': filter on 'revenue': unknown column or dimension 'due_date' of fact invoice",
+        ),
+    ),
+    Broken(
+        "related_column_in_input_filter",
+        kpi("""
+            - id: share_late
+              label: Late share
+              description: d.
+              unit: percent
+              type: ratio
+              numerator: {kpi: revenue, filter: "first_payment.paid > due_on"}
+              denominator: revenue
+            """),
+        (
+            "kpis/k.yaml:18: kpi 'share_late': filter on 'revenue': unknown column 'paid' of first_payment (fct_payment) in first_payment.paid — did you mean 'paid_on'?",
+        ),
+    ),
+    Broken(
+        "three_part_name",
+        kpi("""
+            - id: q
+              label: Q
+              description: d.
+              unit: money
+              type: simple
+              fact: invoice
+              agg: sum
+              expr: core.fct_invoice.net_amount
+            """),
+        (
+            "kpis/k.yaml:25: kpi 'q': expr: core.fct_invoice.net_amount: name a related table's column as <table>.<column>",
+        ),
+    ),
     Broken(
         "unreachable_dimension_in_filter",
         kpi("""

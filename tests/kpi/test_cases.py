@@ -1651,6 +1651,225 @@ SCOPES = [
     ),
 ]
 
+# -- columns of related tables --------------------------------------------------------------------
+
+PAYMENT_DUE = (
+    "(SELECT p.*, i.due_on, i.owner_id FROM core.fct_payment AS p"
+    " LEFT JOIN core.fct_invoice AS i ON i.invoice_id = p.invoice_id)"
+)
+"""Payments with their invoice's due date and sales manager (an advance has neither)."""
+LEAD_ANSWERED = f"""
+    (SELECT x.*, w.answered_at FROM {LEAD} AS x LEFT JOIN (
+        SELECT lead_id, MIN(occurred_at) AS answered_at FROM core.fct_activity
+        WHERE lead_id IS NOT NULL GROUP BY lead_id
+    ) AS w ON w.lead_id = x.lead_id)
+"""
+"""Leads with the time of their first activity (none for a lead never answered)."""
+LAST_PAID = """
+    (SELECT invoice_id, MAX(paid_on) AS last_paid FROM core.fct_payment
+     WHERE invoice_id IS NOT NULL GROUP BY invoice_id)
+"""
+"""Each invoice's last payment day."""
+
+REFERENCES = [
+    # the advance (no invoice) has no due date and is left out of the average
+    Case(
+        "payment_days_late_by_month",
+        "payment_days_late",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT d.month_start, p.branch_id, AVG(p.paid_on - p.due_on)
+        FROM {PAYMENT_DUE} AS p JOIN core.dim_date AS d ON d.calendar_date = p.paid_on
+        WHERE p.paid_on BETWEEN '2024-01-01' AND '2025-06-30'
+        GROUP BY d.month_start, p.branch_id
+        """,
+        by=("branch",),
+    ),
+    # a payment's employee is its invoice's sales manager: the scope reads the invoice too
+    Case(
+        "payment_days_late_by_week_scoped",
+        "payment_days_late",
+        D("2024-01-01"),
+        D("2025-03-31"),
+        "week",
+        f"""
+        SELECT d.week_start, c.segment, AVG(p.paid_on - p.due_on)
+        FROM {PAYMENT_DUE} AS p JOIN core.dim_date AS d ON d.calendar_date = p.paid_on
+        JOIN core.dim_client AS c ON c.client_id = p.client_id
+        WHERE p.owner_id = '{DANA}' AND p.paid_on BETWEEN '2024-01-01' AND '2025-03-31'
+        GROUP BY d.week_start, c.segment
+        """,
+        by=("client_segment",),
+        scope={"employee": (DANA,)},
+    ),
+    Case(
+        "median_payment_days_late_by_quarter",
+        "median_payment_days_late",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT d.quarter_start, p.branch_id,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY p.paid_on - p.due_on)
+        FROM {PAYMENT_DUE} AS p JOIN core.dim_date AS d ON d.calendar_date = p.paid_on
+        WHERE p.paid_on BETWEEN '2024-01-01' AND '2025-06-30'
+        GROUP BY d.quarter_start, p.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "late_paid_amount_by_employee",
+        "late_paid_amount",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT d.quarter_start, p.owner_id, SUM(p.amount)
+        FROM {PAYMENT_DUE} AS p JOIN core.dim_date AS d ON d.calendar_date = p.paid_on
+        WHERE p.paid_on > p.due_on AND p.paid_on BETWEEN '2024-01-01' AND '2025-06-30'
+        GROUP BY d.quarter_start, p.owner_id
+        """,
+        by=("employee",),
+    ),
+    # client.segment is the segment of the client record the payment names, as client_segment
+    Case(
+        "key_client_payments_by_year_filtered",
+        "key_client_payments",
+        D("2024-01-01"),
+        D("2025-12-31"),
+        "year",
+        """
+        SELECT d.year_start, p.branch_id, SUM(p.amount)
+        FROM core.fct_payment AS p JOIN core.dim_date AS d ON d.calendar_date = p.paid_on
+        JOIN core.dim_client AS c ON c.client_id = p.client_id
+        WHERE c.segment = 'key' AND p.branch_id = 'austin'
+          AND p.paid_on BETWEEN '2024-01-01' AND '2025-12-31'
+        GROUP BY d.year_start, p.branch_id
+        """,
+        by=("branch",),
+        filters=("branch = 'austin'",),
+    ),
+    Case(
+        "key_client_payments_by_day",
+        "key_client_payments",
+        D("2025-01-01"),
+        D("2025-03-31"),
+        "day",
+        """
+        SELECT p.paid_on, SUM(p.amount)
+        FROM core.fct_payment AS p JOIN core.dim_client AS c ON c.client_id = p.client_id
+        WHERE c.segment = 'key' AND p.paid_on BETWEEN '2025-01-01' AND '2025-03-31'
+        GROUP BY p.paid_on
+        """,
+    ),
+    # a lead's first activity, whenever it came (a month later for denver's l1); leads never
+    # answered are left out of the average, and a month with none answered has no value
+    Case(
+        "lead_response_hours_by_month",
+        "lead_response_hours",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT d.month_start, x.branch_id,
+               AVG(EXTRACT(EPOCH FROM (x.answered_at - x.created_at)) / 3600.0)
+        FROM {LEAD_ANSWERED} AS x JOIN core.dim_date AS d ON d.calendar_date = x.day
+        WHERE x.day BETWEEN '2024-01-01' AND '2025-06-30'
+        GROUP BY d.month_start, x.branch_id
+        """,
+        by=("branch",),
+    ),
+    # the first activity is the lead's, whoever it is credited to: the scope narrows the leads,
+    # never their activities
+    Case(
+        "lead_response_hours_by_week_scoped",
+        "lead_response_hours",
+        D("2025-01-01"),
+        D("2025-04-30"),
+        "week",
+        f"""
+        SELECT d.week_start, x.owner_id,
+               AVG(EXTRACT(EPOCH FROM (x.answered_at - x.created_at)) / 3600.0)
+        FROM {LEAD_ANSWERED} AS x JOIN core.dim_date AS d ON d.calendar_date = x.day
+        WHERE x.owner_id IN ('{DANA}', '{ELI}', '{IVY}')
+          AND x.day BETWEEN '2025-01-01' AND '2025-04-30'
+        GROUP BY d.week_start, x.owner_id
+        """,
+        by=("employee",),
+        scope={"employee": (DANA, ELI, IVY)},
+    ),
+    # austin's 2505 is paid in two parts, the last after the range: the last one counts
+    Case(
+        "invoice_settle_days_by_month",
+        "invoice_settle_days",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT d.month_start, i.branch_id, AVG(l.last_paid - i.issued_on)
+        FROM core.fct_invoice AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        LEFT JOIN {LAST_PAID} AS l ON l.invoice_id = i.invoice_id
+        WHERE i.kind = 'invoice' AND i.issued_on BETWEEN '2024-01-01' AND '2025-06-30'
+        GROUP BY d.month_start, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    # each invoice once, though 2505 has two payments
+    Case(
+        "paid_invoice_revenue_by_quarter",
+        "paid_invoice_revenue",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT d.quarter_start, i.branch_id, SUM(i.net_amount)
+        FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        WHERE EXISTS (SELECT 1 FROM core.fct_payment AS p WHERE p.invoice_id = i.invoice_id)
+          AND i.issued_on BETWEEN '2024-01-01' AND '2025-06-30'
+        GROUP BY d.quarter_start, i.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "paid_invoice_revenue_by_week_scoped",
+        "paid_invoice_revenue",
+        D("2025-03-03"),
+        D("2025-04-27"),
+        "week",
+        f"""
+        SELECT d.week_start, SUM(i.net_amount)
+        FROM {REVENUE} AS i JOIN core.dim_date AS d ON d.calendar_date = i.issued_on
+        WHERE EXISTS (SELECT 1 FROM core.fct_payment AS p WHERE p.invoice_id = i.invoice_id)
+          AND i.branch_id = 'austin' AND i.issued_on BETWEEN '2025-03-03' AND '2025-04-27'
+        GROUP BY d.week_start
+        """,
+        scope={"branch": (AUSTIN,)},
+    ),
+    # the conversion filter names the activity's lead's channel: only denver's l1 (Bo's
+    # website lead, answered after 26 days) converts
+    Case(
+        "web_lead_touch_by_month",
+        "web_lead_touch_30d",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT d.month_start, x.branch_id, 1.0 * SUM(CASE WHEN EXISTS (
+            SELECT 1 FROM core.fct_activity AS a JOIN core.fct_lead AS al ON al.lead_id = a.lead_id
+            WHERE a.client_id = x.client_id AND al.channel = 'website_form'
+              AND a.occurred_at >= x.created_at
+              AND a.occurred_at <= x.created_at + INTERVAL '30 days'
+        ) THEN 1 ELSE 0 END) / COUNT(*)
+        FROM {LEAD} AS x JOIN core.dim_date AS d ON d.calendar_date = x.day
+        WHERE x.day BETWEEN '2025-01-01' AND '2025-06-30'
+        GROUP BY d.month_start, x.branch_id
+        """,
+        by=("branch",),
+    ),
+]
+
 CASES: list[Case] = [
     *SIMPLE_GRAINS,
     *SIMPLE_AGGREGATIONS,
@@ -1662,6 +1881,7 @@ CASES: list[Case] = [
     *CONVERSIONS,
     *PERIOD_OVER_PERIOD,
     *SCOPES,
+    *REFERENCES,
 ]
 
 
