@@ -27,6 +27,7 @@ import pytest
 
 from kpi_designer import model as m
 from kpi_designer.engine import Engine
+from kpi_designer.errors import EvaluationError
 from kpiboard import sandbox
 
 D = dt.date.fromisoformat
@@ -2105,3 +2106,19 @@ def test_local_days_by_hand(case_engine: Engine) -> None:
         (D("2025-02-28"), DENVER): 1.0,  # 2025-03-01 03:00 UTC is 20:00 on February 28
         (D("2025-03-10"), DENVER): 1.0,  # 06:30 UTC is 00:30 MDT (23:30 on the 9th in MST)
     }
+
+
+def test_a_request_filter_names_dimensions_not_related_tables(case_engine: Engine) -> None:
+    """`client.segment` is for definitions; a request (`--where`, a dashboard) filters by the
+    dimension that means it."""
+    with pytest.raises(EvaluationError) as caught:
+        case_engine.evaluate(
+            "payment_days_late", start=D("2025-01-01"), end=D("2025-06-30"),
+            filters=["client.segment = 'key'"],
+        )  # fmt: skip
+    assert str(caught.value) == (
+        "filter \"client.segment = 'key'\": 'client.segment' is not a dimension"
+        " — did you mean 'client_segment'? (dimensions: branch, region, employee, role, client,"
+        " client_segment, client_kind, industry, client_city, channel, product, product_category,"
+        " product_kind, warehouse, supplier)"
+    )
