@@ -28,6 +28,7 @@ class Branch:
     area_code: str
     zip_prefix: str
     routes: tuple[str, ...]
+    route_km: tuple[float, ...]  # each route's typical driving distance from the branch's stock
 
     @property
     def database(self) -> str:
@@ -35,9 +36,22 @@ class Branch:
 
 
 BRANCHES: tuple[Branch, ...] = (
-    Branch("denver", "Denver", "CO", 0.45, "303", "802", ("DEN-N", "DEN-S", "DEN-E", "DEN-W")),
-    Branch("austin", "Austin", "TX", 0.33, "512", "787", ("AUS-C", "AUS-N", "AUS-S")),
-    Branch("portland", "Portland", "OR", 0.22, "503", "972", ("PDX-E", "PDX-W")),
+    # Denver's metro area sprawls (the western route climbs into the foothills); Austin's centre
+    # is close to the branch; Portland is compact on both sides of the river
+    Branch(
+        "denver",
+        "Denver",
+        "CO",
+        0.45,
+        "303",
+        "802",
+        ("DEN-N", "DEN-S", "DEN-E", "DEN-W"),
+        (16.0, 19.0, 24.0, 32.0),
+    ),
+    Branch(
+        "austin", "Austin", "TX", 0.33, "512", "787", ("AUS-C", "AUS-N", "AUS-S"), (6.0, 21.0, 15.0)
+    ),
+    Branch("portland", "Portland", "OR", 0.22, "503", "972", ("PDX-E", "PDX-W"), (13.0, 17.0)),
 )
 
 STOCK_DATABASE = "stock"
@@ -333,6 +347,17 @@ ACTIVITY_SUBJECTS = {
     "MEET": ("Presentation of managed print", "Contract negotiation", "Quarterly review"),
     "MAIL": ("Proposal sent", "Price list sent", "Invoice reminder", "Newsletter follow-up"),
     "VIS": ("Office visit, fleet audit", "Visit with demo device", "On-site consultation"),
+}
+LEAD_RESPONSE_SUBJECTS = {
+    # the first answer to an enquiry, by how it is given
+    "COUT": ("Call back on enquiry", "Call about website request", "Introductory call"),
+    "MAIL": ("Reply to enquiry", "Offer sent after enquiry", "Questions about the request"),
+}
+LEAD_FOLLOW_UP_SUBJECTS = {
+    # what follows the first answer while the lead is worked
+    "COUT": ("Follow-up on enquiry", "Second call about request", "Clarify needs"),
+    "MAIL": ("Price list after enquiry", "Follow-up e-mail on offer", "Reminder about offer"),
+    "MEET": ("Meeting on enquiry", "Needs assessment meeting"),
 }
 TASK_TITLES = (
     "Call back the client",

@@ -44,6 +44,7 @@ class Streams:
     CATALOG = 1
     STOCK = 2  # + month index
     BRANCH = 100  # + branch index; + 0 for the set-up, + 1 + month index for each month
+    LEAD_ANSWERS = 300  # + branch index; + month index
     BRANCH_DIRT = 9_000  # + branch index
     STOCK_DIRT = 9_999
 
@@ -61,6 +62,9 @@ class Streams:
 
     def branch_month(self, branch: int, month: Month) -> np.random.Generator:
         return seeded_rng(self.seed, self.BRANCH + branch, month.index + 1)
+
+    def lead_answers(self, branch: int, month: Month) -> np.random.Generator:
+        return seeded_rng(self.seed, self.LEAD_ANSWERS + branch, month.index)
 
     def branch_dirt(self, branch: int) -> np.random.Generator:
         return seeded_rng(self.seed, self.BRANCH_DIRT + branch)
@@ -109,7 +113,13 @@ class DemoGenerator:
         for month in self.months:
             demand = Demand()
             for s in branches:
-                yield from branch_month(s, month, streams.branch_month(s.index, month), demand)
+                yield from branch_month(
+                    s,
+                    month,
+                    streams.branch_month(s.index, month),
+                    streams.lead_answers(s.index, month),
+                    demand,
+                )
             yield from ledger.month(month, streams.stock_month(month), demand)
 
         self.defects = [

@@ -177,6 +177,7 @@ Table(
     Column("user_id", Integer, nullable=False),
     Column("client_id", Integer),
     Column("deal_id", Integer),
+    Column("lead_id", Integer),  # the lead the activity answers or follows up
     Column("started_at", DateTime, nullable=False),
     Column("duration_sec", Integer),
     Column("outcome_code", String(4)),  # OK, NOAN (no answer), CB (call back), REF (refused)
@@ -296,6 +297,8 @@ Table(
     Column("route_code", String(10), nullable=False),
     Column("address", String(200)),
     Column("planned_at", DateTime, nullable=False),
+    Column("distance_km", Numeric(6, 1)),  # from the branch's stock room; typed in, sometimes not
+    Column("departed_at", DateTime),  # when the van left the branch with the goods
     Column("delivered_at", DateTime),
     Column("status_code", String(4), nullable=False),  # PLAN, DONE, FAIL, CANC
     Column("failure_reason", String(120)),

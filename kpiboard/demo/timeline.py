@@ -102,6 +102,35 @@ def to_date(times: IntArray) -> npt.NDArray[np.datetime64]:
     return out
 
 
+OPENS = 8 * HOUR
+CLOSES = 18 * HOUR
+"""The office's working hours, Monday to Friday, as :meth:`Month.random_times` draws them."""
+
+
+def working_time_after(times: IntArray, seconds: IntArray) -> IntArray:
+    """The moment ``seconds`` of working time after each time.
+
+    The clock runs only Monday to Friday between :data:`OPENS` and :data:`CLOSES`: a time outside
+    those hours starts at the next opening (Friday evening waits for Monday morning), and what
+    does not fit into a day goes on the next working day.
+    """
+    day = times // DAY
+    as_days = day.astype("datetime64[D]")
+    open_later_today = np.is_busday(as_days) & (times - day * DAY < CLOSES)
+    next_day = np.busday_offset(as_days, 1, roll="backward").astype(np.int64)
+    start = np.where(open_later_today, np.maximum(times, day * DAY + OPENS), next_day * DAY + OPENS)
+    start_day = start // DAY
+    left_today = start_day * DAY + CLOSES - start
+    rest = seconds - left_today
+    workday = CLOSES - OPENS
+    end_day = np.busday_offset(
+        start_day.astype("datetime64[D]"), 1 + np.maximum(rest, 0) // workday
+    ).astype(np.int64)
+    return np.where(
+        rest < 0, start + seconds, end_day * DAY + OPENS + np.maximum(rest, 0) % workday
+    )
+
+
 def workday_after(times: IntArray, days: IntArray) -> IntArray:
     """The day ``days`` working days after each time, at the same time of day."""
     as_days = (times // DAY).astype("datetime64[D]")

@@ -176,6 +176,88 @@ def test_stock_outs_delay_shipments(demo: tuple[BuildResult, Path]) -> None:
     assert 0 < late < 0.2 * len(joined)
 
 
+# each lead with its first answer: the earliest activity naming it, and who gave it
+FIRST_ANSWERS = """
+    SELECT l.id, l.channel_code, l.status_code, l.assigned_user_id, l.created_at,
+           l.converted_at, a.started_at AS answered_at, a.user_id, a.type_code
+    FROM leads AS l
+    LEFT JOIN activities AS a ON a.id = (
+        SELECT a2.id FROM activities AS a2 WHERE a2.lead_id = l.id
+        ORDER BY a2.started_at, a2.id LIMIT 1
+    )
+"""
+
+
+def first_answers(folder: Path) -> pd.DataFrame:
+    frame = pd.concat(query(folder, db, FIRST_ANSWERS).assign(db=db) for db in CRMS)
+    for column in ("created_at", "converted_at", "answered_at"):
+        frame[column] = pd.to_datetime(frame[column])
+    frame["hours"] = (frame["answered_at"] - frame["created_at"]).dt.total_seconds() / 3600
+    return frame
+
+
+def test_leads_are_answered_by_their_manager_in_working_hours(
+    demo: tuple[BuildResult, Path],
+) -> None:
+    _, folder = demo
+    leads = first_answers(folder)
+    answered = leads[leads["answered_at"].notna()]
+    junk = leads["status_code"] == "JNK"
+    assert 0.88 < leads.loc[~junk, "answered_at"].notna().mean() < 0.995  # a few never
+    assert leads.loc[junk, "answered_at"].notna().mean() < 0.25  # spam mostly not
+    assert (answered["user_id"] == answered["assigned_user_id"]).all()
+    assert (answered["hours"] > 0).all()
+    converted = answered["converted_at"].notna()
+    assert (answered.loc[converted, "answered_at"] < answered.loc[converted, "converted_at"]).all()
+    # a call-in is called back, an e-mail lead gets an e-mail
+    kinds = answered.groupby("channel_code")["type_code"].agg(lambda t: t.mode()[0])
+    assert kinds["CALL"] == "COUT" and kinds["MAIL"] == "MAIL"
+    # in working hours, Monday to Friday 08:00-18:00 (but a lead that converted sooner)
+    at = answered.loc[~converted, "answered_at"]
+    hour = at.dt.hour + at.dt.minute / 60
+    assert ((at.dt.day_of_week < 5) & (hour >= 8) & (hour <= 18)).all()
+    # a lead that arrives at the weekend waits for Monday
+    weekend = answered[~converted & (answered["created_at"].dt.day_of_week >= 5)]
+    assert len(weekend) > 10
+    assert (weekend["answered_at"].dt.day_of_week == 0).mean() > 0.8
+    # minutes for a call-in, the next day or so for a trade-show contact
+    median = answered.groupby("channel_code")["hours"].median()
+    assert median["CALL"] < 1 < median["EXPO"]
+
+
+def test_some_managers_answer_leads_visibly_slower(demo: tuple[BuildResult, Path]) -> None:
+    _, folder = demo
+    leads = first_answers(folder)
+    genuine = leads[leads["answered_at"].notna() & leads["converted_at"].isna()]
+    per_manager = genuine.groupby(["db", "assigned_user_id"])["hours"].agg(["mean", "size"])
+    per_manager = per_manager[per_manager["size"] >= 30]["mean"]
+    assert len(per_manager) >= 6
+    assert per_manager.max() > 2 * per_manager.min()
+
+
+def test_deliveries_record_a_distance_by_route_and_a_departure(
+    demo: tuple[BuildResult, Path],
+) -> None:
+    _, folder = demo
+    frames = [query(folder, db, "SELECT * FROM deliveries") for db in CRMS]
+    deliveries = pd.concat(frames)
+    km = deliveries["distance_km"]
+    assert 0.005 < km.isna().mean() < 0.08  # a few drivers did not type it in
+    assert km.min() >= 1 and km.max() <= 80
+    by_route = deliveries.groupby("route_code")["distance_km"].mean()
+    assert by_route["DEN-W"] > 2 * by_route["AUS-C"]  # the foothills against downtown
+    # the van leaves after the goods leave the stock (two hours before the planned time)
+    # and before it hands them over
+    departed = pd.to_datetime(deliveries["departed_at"])
+    planned = pd.to_datetime(deliveries["planned_at"])
+    delivered = pd.to_datetime(deliveries["delivered_at"])
+    made = deliveries["status_code"].isin(["DONE", "FAIL"])
+    assert departed[made].notna().all()
+    assert (departed[made] > planned[made] - pd.Timedelta(hours=2)).all()
+    done = deliveries["status_code"] == "DONE"
+    assert (departed[done] <= delivered[done]).all()
+
+
 def test_stock_on_hand_never_goes_negative_from_clean_moves(
     demo: tuple[BuildResult, Path],
 ) -> None:

@@ -490,6 +490,8 @@ REFERENCES = [
     ),
     # an activity's deal that is not in core (an orphan, a deal deleted) is null: nothing dangles
     ("fct_activity", "activity_id", "deal_id", "fct_deal", "deal_id", "SELECT 1 WHERE FALSE"),
+    # so is its lead (junk the CRM's users deleted)
+    ("fct_activity", "activity_id", "lead_id", "fct_lead", "lead_id", "SELECT 1 WHERE FALSE"),
     (
         "fct_payment",
         "payment_id",
@@ -1207,3 +1209,47 @@ def test_paid_on_is_the_branch_local_date(demo: Demo) -> None:
         assert paid_on == local
         shifted += local != paid_at.date()
     assert shifted > 0  # some payments arrived in the evening, local time
+
+
+def test_a_leads_first_response_is_its_earliest_activity(demo: Demo) -> None:
+    expected = rows(
+        demo,
+        f"""SELECT l.db || ':' || l.id, min(a.started_at)
+            FROM {raw("leads")} AS l
+            LEFT JOIN {raw("activities")} AS a ON a.db = l.db AND a.lead_id = l.id
+            WHERE NOT l.is_deleted
+            GROUP BY 1""",
+    )
+    found = rows(demo, "SELECT lead_id, first_response_at FROM core.fct_lead")
+    assert found == expected
+    answered = [t for _, t in found if t is not None]
+    assert 0.5 * len(found) < len(answered) < len(found)  # most leads, not all
+    # the activities name their lead; a lead the CRM's users deleted is not in core
+    linked = rows(
+        demo,
+        f"""SELECT a.db || ':' || a.id, CASE WHEN NOT l.is_deleted THEN l.db || ':' || l.id END
+            FROM {raw("activities")} AS a
+            LEFT JOIN {raw("leads")} AS l ON l.db = a.db AND l.id = a.lead_id
+            WHERE a.lead_id IS NOT NULL""",
+    )
+    assert linked == rows(
+        demo,
+        f"""SELECT c.activity_id, c.lead_id FROM core.fct_activity AS c
+            JOIN {raw("activities")} AS a ON c.activity_id = a.db || ':' || a.id
+            WHERE a.lead_id IS NOT NULL""",
+    )
+    assert any(lead is None for _, lead in linked)  # answered junk, deleted since
+
+
+def test_deliveries_keep_their_distance_and_departure(demo: Demo) -> None:
+    expected = rows(
+        demo,
+        f"""SELECT db || ':' || id, CAST(distance_km AS DECIMAL(18, 3)), departed_at
+            FROM {raw("deliveries")}""",
+    )
+    assert rows(demo, "SELECT delivery_id, distance_km, departed_at FROM core.fct_delivery") == (
+        expected
+    )
+    known = [km for _, km, _ in expected if km is not None]
+    assert 0 < len(expected) - len(known) < 0.1 * len(expected)  # a few left empty
+    assert min(known) >= 1 and max(known) <= 80

@@ -3,9 +3,10 @@
 A branch starts with :func:`set_up_branch` (:mod:`.setup`: users, reference tables, the clients it
 already had) and then, for each month, :func:`branch_month` (:mod:`.branch`) runs its steps in
 order: :mod:`.pipeline` (leads, new :mod:`.clients`, deals), :mod:`.activity` (activities and
-tasks), :mod:`.contracts`, and the sales — :mod:`.service` requests, :mod:`.invoices` with their
-lines and payments, and :mod:`.deliveries`, which also tell the stock what goods leave the branch's
-warehouse. What a branch remembers between months is its :class:`BranchState` (:mod:`.state`).
+tasks), :mod:`.answers` (the calls and e-mails that answer the leads), :mod:`.contracts`, and the
+sales — :mod:`.service` requests, :mod:`.invoices` with their lines and payments, and
+:mod:`.deliveries`, which also tell the stock what goods leave the branch's warehouse. What a
+branch remembers between months is its :class:`BranchState` (:mod:`.state`).
 """
 
 from __future__ import annotations

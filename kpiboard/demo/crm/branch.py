@@ -1,7 +1,8 @@
 """One branch's CRM month: the order of its steps, and of the tables they write.
 
-Every step draws from the branch's generator for the month, in this order; the sales at the end
-also add what the month's invoices take from the branch's warehouse to the stock's demand.
+Every step draws from the branch's generator for the month, in this order — but the answers to the
+month's leads (:mod:`.answers`), which have a generator of their own; the sales at the end also add
+what the month's invoices take from the branch's warehouse to the stock's demand.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 
 from kpiboard.demo.batch import Batch
 from kpiboard.demo.crm.activity import activities_and_tasks
+from kpiboard.demo.crm.answers import lead_answers
 from kpiboard.demo.crm.contracts import contracts
 from kpiboard.demo.crm.deliveries import add_demand, deliveries
 from kpiboard.demo.crm.invoices import issue_invoices
@@ -23,11 +25,17 @@ from kpiboard.demo.timeline import Month
 
 
 def branch_month(
-    s: BranchState, month: Month, rng: np.random.Generator, demand: Demand
+    s: BranchState,
+    month: Month,
+    rng: np.random.Generator,
+    answers_rng: np.random.Generator,
+    demand: Demand,
 ) -> Iterator[Batch]:
-    """All of one branch's CRM activity in ``month``."""
+    """All of one branch's CRM activity in ``month``; the answers to its leads are drawn from
+    ``answers_rng``, everything else from ``rng``."""
     yield from leads_and_deals(s, month, rng)
     yield from activities_and_tasks(s, month, rng)
+    yield lead_answers(s, answers_rng)
     yield from contracts(s, month, rng)
     yield from _sales(s, month, rng, demand)
 

@@ -18,7 +18,7 @@ from kpiboard.demo import ids
 from kpiboard.demo.arrays import NULL, FloatArray, IntArray, choice_weighted, money
 from kpiboard.demo.batch import Batch
 from kpiboard.demo.crm.clients import CHANNEL_CODES, CHANNEL_SHARES, ConvertedLeads, new_clients
-from kpiboard.demo.crm.state import BranchState, WonDeals
+from kpiboard.demo.crm.state import BranchState, MonthLeads, WonDeals
 from kpiboard.demo.timeline import (
     DAY,
     END,
@@ -82,8 +82,9 @@ def leads_and_deals(s: BranchState, month: Month, rng: np.random.Generator) -> I
     )
     email = np.where((channel == "WEB") | (rng.random(n) < 0.6), emails, NULL)
     payload = np.full(n, None, dtype=object)
+    callback = np.zeros(n, bool)
     for i in np.flatnonzero(channel == "WEB"):
-        payload[i] = _web_form(rng)
+        payload[i], callback[i] = _web_form(rng)
     status = np.select(
         [converted, junk, created < END - 14 * DAY],
         ["CNV", "JNK", np.where(rng.random(n) < 0.7, "REJ", "WRK")],
@@ -119,6 +120,7 @@ def leads_and_deals(s: BranchState, month: Month, rng: np.random.Generator) -> I
     converted_leads = ConvertedLeads(lid[order], channel[order], phone[order], email[order])
     client_batches = list(new_clients(s, rng, converted_at[order], converted_leads))
     leads.loc[order, "converted_client_id"] = np.arange(first_client, first_client + len(order))
+    s.month_leads = MonthLeads(lid, created, channel, assignee_pos, junk, converted_at, callback)
     s.dirt.malformed_phone(leads, "leads", 0.008)
     s.dirt.malformed_email(leads, "leads", 0.008)
     yield Batch(s.database, "leads", leads)
@@ -140,19 +142,18 @@ def leads_and_deals(s: BranchState, month: Month, rng: np.random.Generator) -> I
     yield from _deals(s, rng, client, opened, lead_ref, owner_pos)
 
 
-def _web_form(rng: np.random.Generator) -> str:
-    """What a lead typed into the website's questionnaire, as JSON."""
-    return json.dumps(
-        {
-            "printers": int(rng.integers(1, 40)),
-            "interest": str(
-                rng.choice(["cartridges", "refill", "repair", "new printer", "managed print"])
-            ),
-            "employees": str(rng.choice(["1-10", "11-50", "51-200", "200+"])),
-            "callback": bool(rng.random() < 0.6),
-        },
-        sort_keys=True,
-    )
+def _web_form(rng: np.random.Generator) -> tuple[str, bool]:
+    """What a lead typed into the website's questionnaire, as JSON, and whether it asked to be
+    called back."""
+    form = {
+        "printers": int(rng.integers(1, 40)),
+        "interest": str(
+            rng.choice(["cartridges", "refill", "repair", "new printer", "managed print"])
+        ),
+        "employees": str(rng.choice(["1-10", "11-50", "51-200", "200+"])),
+        "callback": bool(rng.random() < 0.6),
+    }
+    return json.dumps(form, sort_keys=True), bool(form["callback"])
 
 
 def _deals(

@@ -1,7 +1,8 @@
 """What one branch's CRM is, and what it remembers from month to month.
 
 Only this small state crosses months — the staff, the clients, the won deals still to be invoiced —
-so memory stays bounded by one month's rows whatever the scale.
+so memory stays bounded by one month's rows whatever the scale. Within a month, the month's leads
+wait here for the activities that answer them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kpiboard.demo import company as co
-from kpiboard.demo.arrays import FloatArray, IntArray, ObjArray
+from kpiboard.demo.arrays import BoolArray, FloatArray, IntArray, ObjArray
 from kpiboard.demo.dirt import Dirt
 from kpiboard.demo.ids import KeySequences
 from kpiboard.demo.stock import Products
@@ -108,6 +109,26 @@ class WonDeals:
         )
 
 
+@dataclass(frozen=True)
+class MonthLeads:
+    """The leads that arrived in one month, with what their answers depend on."""
+
+    id: IntArray
+    created: IntArray
+    channel: ObjArray  # lead_channels.code
+    assignee: IntArray  # the sales manager's position in the staff
+    junk: BoolArray
+    converted: IntArray  # when the lead became a client; NAT if it has not
+    callback: BoolArray  # a website questionnaire that asks to be called back
+
+    @classmethod
+    def none(cls) -> MonthLeads:
+        """No leads."""
+        no_ints = np.zeros(0, np.int64)
+        no_flags = np.zeros(0, bool)
+        return cls(no_ints, no_ints, np.zeros(0, object), no_ints, no_flags, no_ints, no_flags)
+
+
 @dataclass
 class BranchState:
     """One branch's CRM while it is generated: what it is, and what it remembers.
@@ -125,6 +146,7 @@ class BranchState:
     staff: Staff = field(default_factory=Staff.none)
     clients: Clients = field(default_factory=Clients)
     won_waiting: WonDeals = field(default_factory=WonDeals.none)
+    month_leads: MonthLeads = field(default_factory=MonthLeads.none)  # this month's, to answer
     last_deal_id: int = 0
 
     @property

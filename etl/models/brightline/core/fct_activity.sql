@@ -4,9 +4,10 @@
 -- outcome (outcome_code): OK completed; NOAN no_answer, or missed on an incoming call (nobody
 -- took it); CB (call back) rescheduled; REF (the client refused) other.
 -- duration_seconds: duration_sec as recorded (null for e-mails).
--- lead_id: the CRM does not link activities to leads (null).
--- deal_id: null when the deal is not in core.fct_deal (deleted in the CRM, or held in
--- quarantine) or is unknown to the CRM (its id withheld by validation).
+-- deal_id, lead_id: the deal the activity concerns, the lead it answers or follows up (the CRM
+-- links an activity to a lead until the lead becomes a client); null when the deal or lead is not
+-- in core (deleted in the CRM, or held in quarantine) or is unknown to the CRM (its id withheld by
+-- validation).
 SELECT
     a._source || ':' || a.id AS activity_id,
     a._branch AS branch_id,
@@ -32,8 +33,9 @@ SELECT
     a._source || ':' || a.user_id AS employee_id,
     a._source || ':' || a.client_id AS client_id,
     CASE WHEN NOT d.is_deleted THEN a._source || ':' || a.deal_id END AS deal_id,
-    CAST(NULL AS VARCHAR) AS lead_id,
+    CASE WHEN NOT l.is_deleted THEN a._source || ':' || a.lead_id END AS lead_id,
     a._source,
     a._loaded_at
 FROM stg_crm.activities AS a
 LEFT JOIN stg_crm.deals AS d ON d._source = a._source AND d.id = a.deal_id
+LEFT JOIN stg_crm.leads AS l ON l._source = a._source AND l.id = a.lead_id

@@ -6,7 +6,8 @@
 -- warehouse_id: the branch's own stock room (core.dim_warehouse of kind store), which the goods
 -- leave from. client_id: the delivered invoice's client. service_request_id: the repair billed
 -- on that invoice, if any. city: parsed from the address ('…, Denver, CO 80218').
--- distance_km, departed_at: not recorded by the CRM (null).
+-- distance_km: the driving distance from the branch's stock room the CRM records (null when no
+-- one typed it in). departed_at: when the van left with the goods.
 -- invoice_id and client_id: null when the invoice is not in core.fct_invoice (deleted, or held in
 -- quarantine): the delivery happened, its invoice is unknown to core.
 WITH stores AS (
@@ -45,8 +46,8 @@ SELECT
     nullif(regexp_extract(dl.address, ',\s*([^,]+),\s*[A-Z]{2}\s+\d{5}(-\d{4})?\s*$', 1), '')
         AS city,
     dl.address,
-    CAST(NULL AS DECIMAL(18, 3)) AS distance_km,
-    CAST(NULL AS TIMESTAMP) AS departed_at,
+    dl.distance_km,
+    dl.departed_at,
     dl.delivered_at,
     dl._source,
     dl._loaded_at

@@ -8,12 +8,19 @@
 -- rejected with reject_reason `spam`; the CRM records no reason for REJ.
 -- email: lower-cased, null when not a valid address. phone: E.164 when typed in a valid US
 -- format, else as typed. city: the city of the client the lead became (the CRM asks none).
--- deal_id: the first deal opened from the lead. first_response_at: the CRM's activities do not
--- point to leads, so it is unknown (null).
+-- deal_id: the first deal opened from the lead. first_response_at: the start of the earliest
+-- activity (call, e-mail, meeting) the CRM links to the lead; null while it is unanswered.
 WITH first_deals AS (
     SELECT _source, lead_id, min(id) AS deal_id
     FROM stg_crm.deals
     WHERE lead_id IS NOT NULL AND NOT is_deleted
+    GROUP BY _source, lead_id
+),
+
+first_responses AS (
+    SELECT _source, lead_id, min(started_at) AS first_response_at
+    FROM stg_crm.activities
+    WHERE lead_id IS NOT NULL
     GROUP BY _source, lead_id
 )
 
@@ -59,7 +66,7 @@ SELECT
     END AS status,
     CASE WHEN l.status_code = 'JNK' THEN 'spam' END AS reject_reason,
     l._source || ':' || l.assigned_user_id AS owner_id,
-    CAST(NULL AS TIMESTAMP) AS first_response_at,
+    fr.first_response_at,
     l.converted_at,
     l._source || ':' || l.converted_client_id AS client_id,
     l._source || ':' || d.deal_id AS deal_id,
@@ -69,4 +76,5 @@ FROM stg_crm.leads AS l
 LEFT JOIN stg_crm.lead_channels AS ch ON ch._source = l._source AND ch.code = l.channel_code
 LEFT JOIN stg_crm.clients AS c ON c._source = l._source AND c.id = l.converted_client_id
 LEFT JOIN first_deals AS d ON d._source = l._source AND d.lead_id = l.id
+LEFT JOIN first_responses AS fr ON fr._source = l._source AND fr.lead_id = l.id
 WHERE NOT l.is_deleted
