@@ -9,7 +9,15 @@ from sqlglot import exp
 from kpi_designer import model as m
 from kpi_designer.compiler import zones
 from kpi_designer.compiler.rollups import Workspace, work_table
-from kpi_designer.compiler.trees import add_join, aggregate, as_date, col, core_table, period_of
+from kpi_designer.compiler.trees import (
+    add_join,
+    aggregate,
+    as_date,
+    col,
+    core_table,
+    period_of,
+    range_period,
+)
 from kpi_designer.semantic import DIMENSIONS, ENTITIES, Fact
 
 
@@ -135,7 +143,11 @@ class Columns:
             )
         return alias
 
-    def period(self, grain: m.Grain) -> exp.Expr:
+    def period(self, grain: m.Grain, first: exp.Expr | None = None) -> exp.Expr:
+        """The first day of the row's period (:func:`period_of`; ``first``: the range's first
+        day, at ``range`` grain, where the row's own day is not needed)."""
+        if grain == "range":
+            return range_period(first)
         return period_of(self.local_day(), grain)
 
     def range(self, start: exp.Expr, end: exp.Expr) -> list[exp.Expr]:
