@@ -17,12 +17,17 @@ from sqlglot import exp
 Unit = Literal["money", "count", "percent", "hours", "days"]
 UNITS: tuple[Unit, ...] = ("money", "count", "percent", "hours", "days")
 Direction = Literal["higher", "lower"]
-Grain = Literal["day", "week", "month", "quarter", "year"]
-GRAINS: tuple[Grain, ...] = ("day", "week", "month", "quarter", "year")
+PeriodGrain = Literal["day", "week", "month", "quarter", "year"]
+"""The grains of calendar periods: plans are set per such a period."""
+PERIOD_GRAINS: tuple[PeriodGrain, ...] = ("day", "week", "month", "quarter", "year")
+Grain = Literal["day", "week", "month", "quarter", "year", "range"]
+"""The grains a KPI is evaluated at: a calendar period's, or ``range``, the whole range asked
+for as one period (its first day is the period's ``period``)."""
+GRAINS: tuple[Grain, ...] = (*PERIOD_GRAINS, "range")
 AGGREGATIONS = ("sum", "count", "count_distinct", "avg", "min", "max", "median")
 ADDITIVE = frozenset({"sum", "count"})
 """Aggregations whose value over a union of row sets is the sum of their values."""
-TO_DATE: tuple[Grain, ...] = ("month", "quarter", "year")
+TO_DATE: tuple[PeriodGrain, ...] = ("month", "quarter", "year")
 MissingPlan = Literal["none", "carry_forward"]
 
 
@@ -150,7 +155,7 @@ class Cumulative(Kpi):
     TYPE: ClassVar[str] = "cumulative"
 
     kpi: str
-    to_date: Grain | None = None
+    to_date: PeriodGrain | None = None
     window: Span | None = None
 
     def inputs(self) -> tuple[str, ...]:
@@ -203,7 +208,7 @@ class Plan:
     """One plan value: a KPI's target for a period and slice (dimension → member)."""
 
     kpi: str
-    grain: Grain
+    grain: PeriodGrain
     period: dt.date
     """The first day of the period."""
     members: tuple[tuple[str, str], ...]

@@ -12,6 +12,12 @@ evaluated, a coarser plan is split over its periods by calendar days, and a peri
 cuts short gets the share of its plan for the days in range; other KPIs use a plan only at its
 own grain. ``missing_plan: carry_forward`` fills a period without a plan from the latest
 earlier one of the same slice.
+
+Plans are set per calendar period, never per ``range``. At ``range`` grain (the whole range one
+period) a range that is exactly one period of a grain (2026-01-01 to 2026-03-31: a quarter) is
+planned as that period is. Any other range gets a plan only for an additive KPI: the plans of
+the periods inside the range, a period partly inside for its share of days, of one grain (the
+one whose plans cover the most days of the range, the finest when several cover as many).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kpi_designer import model as m
-from kpi_designer.compiler import period_end, periods
+from kpi_designer.compiler import one_period, period_end, periods
 from kpi_designer.errors import DefinitionError
 from kpi_designer.loader import reachable
 from kpi_designer.semantic import DIMENSIONS
@@ -35,7 +41,7 @@ if TYPE_CHECKING:  # pandas is imported where plans meet facts: loading plans ne
     import pandas as pd
 
 FIXED_COLUMNS = ("kpi", "period", "plan")
-PERIODS: tuple[tuple[re.Pattern[str], m.Grain], ...] = (
+PERIODS: tuple[tuple[re.Pattern[str], m.PeriodGrain], ...] = (
     (re.compile(r"(\d{4})-(\d{2})-(\d{2})"), "day"),
     (re.compile(r"(\d{4})-W(\d{2})"), "week"),
     (re.compile(r"(\d{4})-(\d{2})"), "month"),
@@ -44,7 +50,12 @@ PERIODS: tuple[tuple[re.Pattern[str], m.Grain], ...] = (
 )
 
 
-def parse_period(text: str) -> tuple[m.Grain, dt.date] | None:
+RANGE_LABEL = re.compile(r"\d{4}-\d{2}-\d{2}\s*(…|\.\.\.?)\s*\d{4}-\d{2}-\d{2}")
+"""A range as ``kpi eval --grain range`` labels it (``2026-01-01…2026-03-31``), or with
+``..``: no plan period."""
+
+
+def parse_period(text: str) -> tuple[m.PeriodGrain, dt.date] | None:
     """``2026-03`` → ``("month", 2026-03-01)``; ``None`` if it is not a period."""
     text = text.strip()
     for pattern, grain in PERIODS:
@@ -169,6 +180,17 @@ def _plan(
         problems.append(Problem(shown, number, f"unknown KPI {cells['kpi']!r}{hint}"))
         return None
     period = parse_period(cells["period"])
+    if period is None and RANGE_LABEL.fullmatch(cells["period"]):
+        problems.append(
+            Problem(
+                shown,
+                number,
+                f"period {cells['period']!r} is a range: plans are set per day, week, month, "
+                "quarter or year, one row each (2026-01, 2026-02 …); a range evaluated as one "
+                "period gets the plans of the periods inside it",
+            )
+        )
+        return None
     if period is None:
         problems.append(
             Problem(
@@ -234,6 +256,10 @@ def attach(
     mine = [p for p in plans if p.kpi == kpi.id and {d for d, _ in p.members} == set(by)]
     if not mine:
         return values.assign(plan=float("nan"), achievement=None, status=None)
+    if grain == "range":
+        exact = one_period(start, end)
+        if exact is not None:  # the range is one period (a quarter): planned as that period
+            return attach(values, kpi, plans, grain=exact, by=by, start=start, end=end)
     by_slice: dict[tuple[str, ...], list[m.Plan]] = {}
     for plan in mine:
         members = dict(plan.members)
@@ -241,6 +267,11 @@ def attach(
     firsts = periods(start, end, grain)
     targets: dict[tuple[dt.date, tuple[str, ...]], float] = {}
     for slice_key, slice_plans in by_slice.items():
+        if grain == "range":  # a range that is no one period: only additive KPIs add plans up
+            value = _range_target(slice_plans, start, end) if kpi.additive else None
+            if value is not None:
+                targets[(start, slice_key)] = value
+            continue
         before = [p for p in slice_plans if p.grain == grain and firsts and p.period < firsts[0]]
         latest = max(before, key=lambda p: p.period).value if before else None
         for first in firsts:
@@ -310,6 +341,28 @@ def _target(
         if found:
             return total
     return None
+
+
+def _range_target(plans: Sequence[m.Plan], start: dt.date, end: dt.date) -> float | None:
+    """An additive KPI's plan of one slice for the days ``start`` to ``end`` evaluated as one
+    period: the plans of one grain, each counted for the share of its days inside the range.
+    The grain is the one whose plans cover the most of the range's days, the finest of those
+    that cover as many (monthly plans rather than a quarter's split by days); ``None`` when no
+    plan touches the range."""
+    best: tuple[int, int, float] | None = None  # days covered, -rank of the grain, total
+    for rank, level in enumerate(m.PERIOD_GRAINS):
+        covered, total = 0, 0.0
+        for plan in plans:
+            if plan.grain != level:
+                continue
+            plan_last = period_end(plan.period, plan.grain)
+            overlap = (min(end, plan_last) - max(start, plan.period)).days + 1
+            if overlap > 0:
+                covered += overlap
+                total += plan.value * overlap / ((plan_last - plan.period).days + 1)
+        if covered and (best is None or (covered, -rank) > best[:2]):
+            best = (covered, -rank, total)
+    return best[2] if best is not None else None
 
 
 def _share(days: tuple[dt.date, dt.date] | None, first: dt.date, grain: m.Grain) -> float:

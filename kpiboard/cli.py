@@ -723,7 +723,12 @@ CompileToOption = Annotated[
     ),
 ]
 GrainOption = Annotated[
-    str, typer.Option("--grain", "-g", help="day, week, month, quarter or year.")
+    str,
+    typer.Option(
+        "--grain",
+        "-g",
+        help="day, week, month, quarter, year, or range: the whole range as one period.",
+    ),
 ]
 ByOption = Annotated[
     list[str] | None,
@@ -888,12 +893,15 @@ def kpi_eval(
     """Evaluate KPIs on the published data: value, plan, achievement and status per period and
     slice.
 
-    Periods are labelled as plan files write them (2026-03, 2026-Q1, 2026-W11); the table
-    shows values in their KPI's unit, CSV and JSON the numbers. A KPI whose definition is
+    Periods are labelled as plan files write them (2026-03, 2026-Q1, 2026-W11), at grain range
+    by the range's first and last day (2026-01-01…2026-03-31); the table shows values in their
+    KPI's unit, CSV and JSON the numbers. A KPI whose definition is
     broken fails alone: the others are printed, its located error goes to stderr, and the exit
     code is 4 (2 if every KPI asked for is broken).
 
     Example: `kpiboard kpi eval revenue win_rate -p demo --from 2026-01-01 --by branch --wide`
+
+    Example: `kpiboard kpi eval revenue -p demo --grain range --from 2026-Q1 --to 2026-02-15`
     """
     from kpi_designer.engine import Engine, read_definitions
     from kpiboard.kpi_output import print_evaluation
@@ -908,6 +916,7 @@ def kpi_eval(
     asked = list(dict.fromkeys(kpi_ids))
     if len(result.failed) == len(asked):
         raise DefinitionError(list(result.failed.values()))
+    shape = "as one period" if grain == "range" else f"by {grain}"
     print_evaluation(
         result.frame,
         engine.kpis,
@@ -916,7 +925,8 @@ def kpi_eval(
         by=by or [],
         fmt=fmt,
         wide=wide,
-        title=f"{', '.join(asked)} by {grain}, {start} to {end}",
+        title=f"{', '.join(asked)} {shape}, {start} to {end}",
+        end=end,
     )
     for problem in result.failed.values():
         console.print(f"[bold red]error:[/] {escape(str(problem))}", highlight=False)

@@ -1,9 +1,10 @@
 """How ``kpiboard kpi eval`` prints KPI values: periods labelled as plan files write them,
 values in their KPI's unit, long (a row per KPI) or wide (a column per KPI).
 
-Tables are for people: a period is ``2026-03`` or ``2026-Q1``, money ``1,130,578`` or
-``843.50``, a percent ``46.0%``, an achievement ``109%``, hours ``3.5 h``; the table fits the
-terminal without splitting a number (:func:`kpiboard.output.print_fitted`). CSV and JSON are for
+Tables are for people: a period is ``2026-03``, ``2026-Q1`` or, at ``range`` grain, the range
+``2026-01-01…2026-03-31``; money ``1,130,578`` or ``843.50``, a percent ``46.0%``, an
+achievement ``109%``, hours ``3.5 h``; the table fits the terminal without splitting a number
+(:func:`kpiboard.output.print_fitted`). CSV and JSON are for
 programs: the same columns, with the period's label and its first day (``period_start``), and
 numbers unformatted.
 """
@@ -30,10 +31,15 @@ WIDE_SUFFIXES = ("plan", "achievement", "status")
 UNIT_SUFFIX = {"hours": " h", "days": " d"}
 
 
-def period_label(start: dt.date, grain: str) -> str:
+def period_label(start: dt.date, grain: str, end: dt.date | None = None) -> str:
     """A period as plan files write it (:func:`kpi_designer.plans.parse_period` reads it back):
     day ``2026-03-15``, week ``2026-W11`` (ISO year and week), month ``2026-03``, quarter
-    ``2026-Q1``, year ``2026``."""
+    ``2026-Q1``, year ``2026``; at ``range`` grain its first and last day (``end``, the
+    range's), ``2026-01-01…2026-03-31``, which no plan file takes."""
+    if grain == "range":
+        if end is None:
+            raise ValueError("a range's label needs its last day")
+        return f"{start.isoformat()}…{end.isoformat()}"
     if grain == "day":
         return start.isoformat()
     if grain == "week":
@@ -92,16 +98,19 @@ def _fixed(number: float, decimals: int) -> str:
 # -- rows -----------------------------------------------------------------------------------
 
 
-def long_rows(frame: pd.DataFrame, grain: str, by: Sequence[str]) -> list[dict[str, Any]]:
-    """The engine's frame as rows for CSV and JSON: ``kpi``, ``period`` (its label),
-    ``period_start`` (ISO date), the ``by`` columns, ``value``, ``plan``, ``achievement``,
-    ``status``; floats keep 4 decimals, a missing value is ``None``."""
+def long_rows(
+    frame: pd.DataFrame, grain: str, by: Sequence[str], end: dt.date | None = None
+) -> list[dict[str, Any]]:
+    """The engine's frame as rows for CSV and JSON: ``kpi``, ``period`` (its label;
+    ``end``: the range's last day, for the label at ``range`` grain), ``period_start`` (ISO
+    date), the ``by`` columns, ``value``, ``plan``, ``achievement``, ``status``; floats keep 4
+    decimals, a missing value is ``None``."""
     rows = []
     for record in frame.to_dict("records"):
         start = _date(record["period"])
         row: dict[str, Any] = {
             "kpi": record["kpi"],
-            "period": period_label(start, grain),
+            "period": period_label(start, grain, end),
             "period_start": start.isoformat(),
         }
         for name in (*by, "value", *PLAN_COLUMNS):
@@ -111,7 +120,11 @@ def long_rows(frame: pd.DataFrame, grain: str, by: Sequence[str]) -> list[dict[s
 
 
 def wide_rows(
-    frame: pd.DataFrame, grain: str, by: Sequence[str], kpi_ids: Sequence[str]
+    frame: pd.DataFrame,
+    grain: str,
+    by: Sequence[str],
+    kpi_ids: Sequence[str],
+    end: dt.date | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """One row per period and slice, one column per KPI (its value), and for each KPI with a
     plan anywhere in the frame ``<kpi>_plan``, ``<kpi>_achievement`` and ``<kpi>_status``;
@@ -129,7 +142,7 @@ def wide_rows(
         row = grouped.get(key)
         if row is None:
             row = {name: None for name in names}
-            row.update(period=period_label(start, grain), period_start=start.isoformat())
+            row.update(period=period_label(start, grain, end), period_start=start.isoformat())
             row.update({d: _raw(record.get(d)) for d in by})
             grouped[key] = row
         kpi_id = record["kpi"]
@@ -177,13 +190,15 @@ def print_evaluation(
     title: str | None = None,
     out: TextIO | None = None,
     width: int | None = None,
+    end: dt.date | None = None,
 ) -> None:
     """Print an evaluation (the engine's frame of ``kpi_ids``) long or ``wide``, as a table
-    for people or CSV/JSON for programs (see the module's docstring)."""
+    for people or CSV/JSON for programs (see the module's docstring); ``end`` is the range's
+    last day, which labels its one period at ``range`` grain."""
     if wide:
-        rows, names = wide_rows(frame, grain, by, kpi_ids)
+        rows, names = wide_rows(frame, grain, by, kpi_ids, end)
     else:
-        rows, names = long_rows(frame, grain, by), ["kpi", "period", "period_start", *by]
+        rows, names = long_rows(frame, grain, by, end), ["kpi", "period", "period_start", *by]
         names += ["value", *PLAN_COLUMNS]
     if fmt is not Format.table:
         emit(rows, fmt, columns=names, out=out)

@@ -97,6 +97,37 @@ def test_eval_equals_a_hand_written_query(demo: Path) -> None:
     assert plans and all(r["status"] in ("green", "amber", "red") for r in plans)
 
 
+RANGE_EVAL = ("kpi", "eval", "revenue", "--grain", "range", "--from", "2025-01-10")
+RANGE_EVAL += ("--to", "2025-03-20", "--by", "branch")
+
+
+def test_eval_at_range_grain_is_one_period_labelled_by_its_days(demo: Path) -> None:
+    """January 10 to March 20 as one period: labelled by its first and last day, dated by its
+    first, each branch's value the sum over those days."""
+    result = kpiboard(demo, *RANGE_EVAL, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert {(r["period"], r["period_start"]) for r in rows} == {
+        ("2025-01-10…2025-03-20", "2025-01-10")
+    }
+    expected = _sql(
+        demo,
+        "SELECT branch_id, round(sum(net_amount), 4)::DOUBLE FROM core.fct_invoice "
+        "WHERE issued_on BETWEEN '2025-01-10' AND '2025-03-20' "
+        "AND status NOT IN ('draft', 'cancelled') GROUP BY 1",
+    )
+    assert {r["branch"]: r["value"] for r in rows if r["value"]} == dict(expected)
+    assert len(expected) == 3
+    table = _at_width(demo, 100, *RANGE_EVAL)
+    assert table.returncode == 0, table.stderr
+    assert "revenue as one period, 2025-01-10 to 2025-03-20" in table.stdout
+    assert table.stdout.count("2025-01-10…2025-03-20") == 3  # a row per branch
+    compiled = kpiboard(demo, "kpi", "compile", "revenue", *RANGE_EVAL[3:], "--literal")
+    assert compiled.returncode == 0, compiled.stderr
+    assert "CAST(DATE '2025-01-10' AS DATE) AS \"period\"" in compiled.stdout
+    assert "date_trunc" not in compiled.stdout.lower()
+
+
 def test_eval_of_an_unreachable_dimension_is_one_error_line(demo: Path) -> None:
     result = kpiboard(demo, "kpi", "eval", "revenue", "--by", "product_category")
     assert result.returncode == 2

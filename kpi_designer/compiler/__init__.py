@@ -40,6 +40,10 @@ statement: parameters, and the reading of a fact every type starts from), :mod:`
 (one module per KPI type), :mod:`.one_scan` (KPIs of one fact in one pass), :mod:`.rollups` and
 :mod:`.planner` (KPIs evaluated together), :mod:`.dates` and :mod:`.trees` (small helpers).
 
+At ``range`` grain the whole range is one period, whose ``period`` is the range's first day
+(bound, like the range): a cumulative KPI counts up to the range's last day, a period-over-period
+KPI compares with as many days just before the range, or with the range a year earlier.
+
 KPIs evaluated together are planned together (:func:`plan`): a fact and time column that several
 of their statements read is rolled up per local day once, into a table those statements read
 instead (:class:`Rollup`), and the table of local days is made once for all. The tables are
@@ -52,6 +56,7 @@ from __future__ import annotations
 from kpi_designer.compiler.dates import (
     GRAIN_MONTHS,
     add_months,
+    one_period,
     period_end,
     period_start,
     periods,
@@ -83,6 +88,7 @@ __all__ = [
     "check_query",
     "compile_kpi",
     "compile_scan",
+    "one_period",
     "parse_filter",
     "period_end",
     "period_start",

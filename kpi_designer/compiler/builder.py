@@ -98,6 +98,12 @@ class Builder:
         self.params[name] = value
         return exp.Placeholder(this=name)
 
+    def first_day(self, query: Query) -> exp.Expr | None:
+        """At ``range`` grain, the range's first day, bound: every row's period
+        (:func:`~kpi_designer.compiler.trees.period_of`); ``None`` at the other grains, whose
+        periods come from the rows' days."""
+        return self.param("start", query.start) if query.grain == "range" else None
+
     def rollup_for(self, read: Read, query: Query) -> Rollup | None:
         """The rollup that answers ``read``, if one does; the read is noted when recording."""
         if self.record:
@@ -188,7 +194,9 @@ class Builder:
         select, cols = self.rows(fact_name, time, query, bounded=bounded)
         if shared:
             select = select.where(*map(cols.rewrite, shared), copy=False)
-        keys = [exp.alias_(cols.period(query.grain), ident("period"), copy=False)]
+        keys = [
+            exp.alias_(cols.period(query.grain, self.first_day(query)), ident("period"), copy=False)
+        ]
         keys += [exp.alias_(cols.dimension(d), ident(d), copy=False) for d in query.by]
         if counted is not None:
             keys.append(exp.alias_(cols.rewrite(counted), ident("counted"), copy=False))
@@ -252,7 +260,7 @@ class Builder:
     ) -> exp.Select:
         """:meth:`measures` from ``rollup``: its days in the range combined per period and
         slice, where the fact has rows (``rows``: the count of them)."""
-        period = period_of(col("day"), query.grain)
+        period = period_of(col("day"), query.grain, self.first_day(query))
         keys = [exp.alias_(period, ident("period"), copy=False), *(col(d) for d in query.by)]
         outputs = []
         for alias, measure in measures:

@@ -18,6 +18,7 @@ from kpi_designer.compiler.trees import (
     core_table,
     ident,
     period_of,
+    range_period,
 )
 from kpi_designer.semantic import DIMENSIONS, ENTITIES, FACTS, Fact, Relation, entity_of, relations
 
@@ -221,7 +222,11 @@ class Columns:
             )
         return alias
 
-    def period(self, grain: m.Grain) -> exp.Expr:
+    def period(self, grain: m.Grain, first: exp.Expr | None = None) -> exp.Expr:
+        """The first day of the row's period (:func:`period_of`; ``first``: the range's first
+        day, at ``range`` grain, where the row's own day is not needed)."""
+        if grain == "range":
+            return range_period(first)
         return period_of(self.local_day(), grain)
 
     def range(self, start: exp.Expr, end: exp.Expr) -> list[exp.Expr]:

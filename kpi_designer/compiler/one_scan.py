@@ -33,7 +33,12 @@ def scan_of(
     be computed together (:func:`compile_scan`)."""
     if isinstance(kpi, m.PeriodOverPeriod):
         source = kpis.get(kpi.kpi)
-        whole = query is not None and query.start == period_start(query.start, query.grain)
+        # at range grain the earlier range is no period of one range with the current one
+        whole = (
+            query is not None
+            and query.grain != "range"
+            and query.start == period_start(query.start, query.grain)
+        )
         if source is None or kpi.like_for_like or not whole:
             return None
         return None if isinstance(source, m.PeriodOverPeriod) else scan_of(source, kpis)
@@ -89,7 +94,7 @@ def one_scan(builder: Builder, kpis: Sequence[m.Kpi], query: Query) -> exp.Selec
             present: exp.Expr = col(f"present_{j}", "g")
         else:
             j = column[kpi.kpi]
-            interval = offset_parts(pop_offset(kpi), query.grain)
+            interval = offset_parts(pop_offset(kpi), query.grain, query.days)
             if interval not in joined:
                 joined[interval] = alias = f"p{len(joined)}"
                 on = meets("g", alias, query.by, sql_interval(*interval))

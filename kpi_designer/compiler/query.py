@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlglot import exp
 
 from kpi_designer import model as m
-from kpi_designer.compiler.dates import period_end, period_start, shift
+from kpi_designer.compiler.dates import Days, period_end, period_start, shift
 from kpi_designer.errors import EvaluationError
 from kpi_designer.loader import NotAnExpression, facts_of, parse_expression, reachable
 from kpi_designer.semantic import DIMENSIONS
@@ -35,11 +35,25 @@ class Query:
     filters: tuple[exp.Expr, ...] = ()
     scope: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
+    @property
+    def days(self) -> Days:
+        """The range's first and last day: at ``range`` grain, its one period."""
+        return self.start, self.end
+
     def moved(self, offset: m.Span, *, whole_periods: bool) -> Query:
         """The same query over the range ``offset`` earlier; widened to whole periods first
         when ``whole_periods``. Otherwise (like for like) a range that ends on a period's last
         day ends on the last day of the earlier period too: all of April against all of March,
-        not against its first 30 days; a period still running is met by as many days."""
+        not against its first 30 days; a period still running is met by as many days.
+
+        At ``range`` grain the range is the one period, whole either way: both its ends move
+        back by the offset (a period is as many days as the range; a year, 12 months)."""
+        if self.grain == "range":
+            return replace(
+                self,
+                start=shift(self.start, offset, "range", -1, self.days),
+                end=shift(self.end, offset, "range", -1, self.days),
+            )
         start, end = self.start, self.end
         if whole_periods:
             start, end = period_start(start, self.grain), period_end(end, self.grain)

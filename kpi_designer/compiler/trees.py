@@ -64,9 +64,20 @@ def trunc(grain: str, day: exp.Expr) -> exp.Expr:
     return as_date(exp.func("date_trunc", exp.Literal.string(grain), day))
 
 
-def period_of(day: exp.Expr, grain: m.Grain) -> exp.Expr:
-    """The first day of ``day``'s period (``day`` itself at day grain)."""
+def period_of(day: exp.Expr, grain: m.Grain, first: exp.Expr | None = None) -> exp.Expr:
+    """The first day of ``day``'s period (``day`` itself at day grain); at ``range`` grain
+    the range's ``first`` day (a bound parameter), whatever the day: the rows read are the
+    range's, one period."""
+    if grain == "range":
+        return range_period(first)
     return day if grain == "day" else trunc(grain, day)
+
+
+def range_period(first: exp.Expr | None) -> exp.Expr:
+    """The period of every row at ``range`` grain: the range's ``first`` day, a ``DATE``."""
+    if first is None:
+        raise ValueError("at range grain the period is the range's first day: pass it")
+    return as_date(first)
 
 
 def positions(count: int) -> list[exp.Expr]:

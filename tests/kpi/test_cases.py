@@ -1871,6 +1871,521 @@ REFERENCES = [
     ),
 ]
 
+# -- range grain: the whole range one period ------------------------------------------------------
+# A range not aligned to months: January 10 to March 20, 2025 (70 days), whose one period is
+# its first day. The previous period is the 70 days before it (2024-11-01 to 2025-01-09), the
+# same period last year 2024-01-10 to 2024-03-20; to-date and rolling windows end on March 20.
+
+AT = "CAST('2025-01-10' AS DATE)"
+"""The range's one period, as the check queries write it."""
+IN_RANGE = "BETWEEN '2025-01-10' AND '2025-03-20'"
+
+
+def revenue_by_branch(days: str, rows: str = REVENUE, where: str = "TRUE") -> str:
+    """Revenue per branch over ``days`` (a ``BETWEEN`` on the invoice date), hand-written."""
+    return f"""
+        SELECT i.branch_id AS branch, SUM(i.net_amount) AS v FROM {rows} AS i
+        WHERE i.issued_on {days} AND {where} GROUP BY 1
+    """
+
+
+def against(now: str, then: str, value: str) -> str:
+    """Each branch with a value ``now``, and ``value`` over ``n.v`` and ``p.v`` (the earlier
+    one, none where ``then`` has no row): a period-over-period KPI by branch."""
+    return f"""
+        WITH n AS ({now}), p AS ({then})
+        SELECT {AT}, n.branch, {value} FROM n LEFT JOIN p ON p.branch = n.branch
+    """
+
+
+RANGE = [
+    Case(
+        "range_revenue_by_branch",
+        "revenue",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"SELECT {AT}, r.branch, r.v FROM ({revenue_by_branch(IN_RANGE)}) AS r",
+        by=("branch",),
+    ),
+    Case(
+        "range_revenue_scope_branch_by_employee",
+        "revenue",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        SELECT {AT}, i.owner_id, SUM(i.net_amount) FROM {REVENUE} AS i
+        WHERE i.branch_id = 'denver' AND i.issued_on {IN_RANGE} GROUP BY i.owner_id
+        """,
+        by=("employee",),
+        scope={"branch": (DENVER,)},
+    ),
+    Case(
+        "range_median_invoice_scope_employees",
+        "median_invoice",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        SELECT {AT}, i.branch_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY i.net_amount)
+        FROM {REVENUE} AS i
+        WHERE i.owner_id IN ('{DANA}', '{GUS}') AND i.issued_on {IN_RANGE}
+        GROUP BY i.branch_id
+        """,
+        by=("branch",),
+        scope={"employee": (DANA, GUS)},
+    ),
+    Case(
+        "range_invoiced_clients_by_branch",
+        "invoiced_clients",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        SELECT {AT}, i.branch_id, COUNT(DISTINCT i.one_client) FROM {REVENUE_CLIENTS} AS i
+        WHERE i.issued_on {IN_RANGE} GROUP BY i.branch_id
+        """,
+        by=("branch",),
+    ),
+    # local days of a timestamp fact, filtered through a dimension
+    Case(
+        "range_calls_local_days_filtered_by_employee",
+        "call_count",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        SELECT {AT}, a.employee_id, COUNT(*) FROM {ACTIVITY} AS a
+        WHERE a.kind = 'call' AND a.branch_id = 'denver' AND a.day {IN_RANGE}
+        GROUP BY a.employee_id
+        """,
+        by=("employee",),
+        filters=("branch = 'denver'",),
+    ),
+    Case(
+        "range_calls_per_active_day_by_branch",
+        "calls_per_active_day",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        SELECT {AT}, a.branch_id,
+            COUNT(*) FILTER (WHERE a.kind = 'call') * 1.0
+                / COUNT(DISTINCT CAST(a.occurred_at AS DATE))
+        FROM {ACTIVITY} AS a WHERE a.day {IN_RANGE} GROUP BY a.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "range_avg_check_scope_branch_by_employee",
+        "avg_check",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        SELECT {AT}, i.owner_id,
+               COALESCE(SUM(CASE WHEN i.status <> 'cancelled' THEN i.net_amount END), 0)
+               / NULLIF(SUM(CASE WHEN i.status <> 'cancelled' AND i.kind = 'invoice'
+                                 THEN 1 ELSE 0 END), 0)
+        FROM core.fct_invoice AS i
+        WHERE i.branch_id = 'denver' AND i.issued_on {IN_RANGE}
+        GROUP BY i.owner_id
+        """,
+        by=("employee",),
+        scope={"branch": (DENVER,)},
+    ),
+    Case(
+        "range_revenue_per_call_two_facts_by_branch",
+        "revenue_per_call",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        WITH n AS ({revenue_by_branch(IN_RANGE, where="i.kind = 'invoice'")}),
+        c AS (
+            SELECT a.branch_id AS branch, COUNT(*) AS v FROM {ACTIVITY} AS a
+            WHERE a.kind = 'call' AND a.day {IN_RANGE} GROUP BY 1
+        ), k AS (SELECT branch FROM n UNION SELECT branch FROM c)
+        SELECT {AT}, k.branch, COALESCE(n.v, 0) / NULLIF(COALESCE(c.v, 0), 0)
+        FROM k LEFT JOIN n ON n.branch = k.branch LEFT JOIN c ON c.branch = k.branch
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "range_win_rate_by_branch",
+        "win_rate",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        SELECT {AT}, x.branch_id,
+               1.0 * SUM(CASE WHEN x.status = 'won' THEN 1 ELSE 0 END)
+               / NULLIF(SUM(CASE WHEN x.status IN ('won', 'lost') THEN 1 ELSE 0 END), 0)
+        FROM {DEAL} AS x WHERE x.day {IN_RANGE} GROUP BY x.branch_id
+        HAVING SUM(CASE WHEN x.status IN ('won', 'lost') THEN 1 ELSE 0 END) > 0
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "range_gross_margin_by_branch",
+        "gross_margin",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        SELECT {AT}, l.branch_id, SUM(l.line_amount) - COALESCE(SUM(l.cost_amount), 0)
+        FROM {LINES} AS l WHERE l.issued_on {IN_RANGE} GROUP BY l.branch_id
+        """,
+        by=("branch",),
+    ),
+    # offset 1 year: the range a year earlier; scoped to one sales manager
+    Case(
+        "range_revenue_growth_yoy_scope_employee",
+        "revenue_growth_yoy",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        WITH n AS (
+            SELECT SUM(i.net_amount) AS v FROM {REVENUE} AS i
+            WHERE i.owner_id = '{DANA}' AND i.issued_on {IN_RANGE}
+        ), p AS (
+            SELECT SUM(i.net_amount) AS v FROM {REVENUE} AS i
+            WHERE i.owner_id = '{DANA}' AND i.issued_on BETWEEN '2024-01-10' AND '2024-03-20'
+        )
+        SELECT {AT}, (COALESCE(n.v, 0) - COALESCE(p.v, 0)) / NULLIF(COALESCE(p.v, 0), 0)
+        FROM n, p WHERE n.v IS NOT NULL OR p.v IS NOT NULL
+        """,
+        scope={"employee": (DANA,)},
+    ),
+    # offset 1 period: the 70 days before the range
+    Case(
+        "range_revenue_change_previous_period_by_branch",
+        "revenue_change_pop",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        WITH n AS ({revenue_by_branch(IN_RANGE)}),
+        p AS ({revenue_by_branch("BETWEEN '2024-11-01' AND '2025-01-09'")}),
+        k AS (SELECT branch FROM n UNION SELECT branch FROM p)
+        SELECT {AT}, k.branch, COALESCE(n.v, 0) - COALESCE(p.v, 0)
+        FROM k LEFT JOIN n ON n.branch = k.branch LEFT JOIN p ON p.branch = k.branch
+        """,
+        by=("branch",),
+    ),
+    # cumulative: windows ending on the range's last day
+    Case(
+        "range_revenue_year_to_date_by_branch",
+        "revenue_ytd",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""SELECT {AT}, r.branch, r.v
+        FROM ({revenue_by_branch("BETWEEN '2025-01-01' AND '2025-03-20'")}) AS r""",
+        by=("branch",),
+    ),
+    Case(
+        "range_revenue_month_to_date_by_branch",
+        "revenue_mtd",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""SELECT {AT}, r.branch, r.v
+        FROM ({revenue_by_branch("BETWEEN '2025-03-01' AND '2025-03-20'")}) AS r""",
+        by=("branch",),
+    ),
+    Case(
+        "range_revenue_quarter_to_date_scope_employees",
+        "revenue_qtd",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""SELECT {AT}, r.branch, r.v FROM ({
+            revenue_by_branch(
+                "BETWEEN '2025-01-01' AND '2025-03-20'", where=f"i.owner_id IN ('{ELI}', '{IVY}')"
+            )
+        }) AS r""",
+        by=("branch",),
+        scope={"employee": (ELI, IVY)},
+    ),
+    Case(
+        "range_revenue_rolling_30_days_by_branch",
+        "revenue_rolling_30d",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""SELECT {AT}, r.branch, r.v
+        FROM ({revenue_by_branch("BETWEEN '2025-02-19' AND '2025-03-20'")}) AS r""",
+        by=("branch",),
+    ),
+    # 3 months ending on March 20: from December 21
+    Case(
+        "range_revenue_rolling_3_months_by_branch",
+        "revenue_rolling_3m",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""SELECT {AT}, r.branch, r.v
+        FROM ({revenue_by_branch("BETWEEN '2024-12-21' AND '2025-03-20'")}) AS r""",
+        by=("branch",),
+    ),
+    # a range ending on a month's last day: the window of months in month buckets
+    Case(
+        "range_revenue_rolling_3_months_to_a_month_end",
+        "revenue_rolling_3m",
+        D("2025-01-10"),
+        D("2025-03-31"),
+        "range",
+        f"""SELECT {AT}, r.branch, r.v
+        FROM ({revenue_by_branch("BETWEEN '2025-01-01' AND '2025-03-31'")}) AS r""",
+        by=("branch",),
+    ),
+    Case(
+        "range_revenue_running_total_by_branch",
+        "revenue_running",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""SELECT {AT}, r.branch, r.v
+        FROM ({revenue_by_branch("<= '2025-03-20'")}) AS r""",
+        by=("branch",),
+    ),
+    Case(
+        "range_clients_year_to_date_by_branch",
+        "clients_ytd",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        SELECT {AT}, i.branch_id, COUNT(DISTINCT i.one_client) FROM {REVENUE_CLIENTS} AS i
+        WHERE i.issued_on BETWEEN '2025-01-01' AND '2025-03-20' GROUP BY i.branch_id
+        """,
+        by=("branch",),
+    ),
+    # ending on a month's last day: a bit mask of months per client
+    Case(
+        "range_clients_year_to_date_to_a_month_end",
+        "clients_ytd",
+        D("2025-01-10"),
+        D("2025-03-31"),
+        "range",
+        f"""
+        SELECT {AT}, i.branch_id, COUNT(DISTINCT i.one_client) FROM {REVENUE_CLIENTS} AS i
+        WHERE i.issued_on BETWEEN '2025-01-01' AND '2025-03-31' GROUP BY i.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "range_clients_rolling_30_days_by_branch",
+        "clients_rolling_30d",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        SELECT {AT}, i.branch_id, COUNT(DISTINCT i.one_client) FROM {REVENUE_CLIENTS} AS i
+        WHERE i.issued_on BETWEEN '2025-02-19' AND '2025-03-20' GROUP BY i.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "range_clients_ever_by_employee",
+        "clients_ever",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        SELECT {AT}, i.owner_id, COUNT(DISTINCT i.one_client) FROM {REVENUE_CLIENTS} AS i
+        WHERE i.issued_on <= '2025-03-20' GROUP BY i.owner_id
+        """,
+        by=("employee",),
+    ),
+    Case(
+        "range_calls_rolling_7_local_days_by_branch",
+        "calls_rolling_7d",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        SELECT {AT}, a.branch_id, COUNT(*) FROM {ACTIVITY} AS a
+        WHERE a.kind = 'call' AND a.day BETWEEN '2025-03-14' AND '2025-03-20'
+        GROUP BY a.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "range_line_revenue_quarter_to_date_by_category",
+        "line_revenue_qtd",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        SELECT {AT}, p.category, SUM(l.line_amount) FROM {LINES} AS l
+        LEFT JOIN core.dim_product AS p ON p.product_id = l.product_id
+        WHERE l.issued_on BETWEEN '2025-01-01' AND '2025-03-20' GROUP BY p.category
+        """,
+        by=("product_category",),
+    ),
+    # conversion: base events in the range, their conversions wherever they fall
+    Case(
+        "range_lead_to_win_30_days_by_branch",
+        "lead_to_win_30d",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        SELECT {AT}, x.branch_id, 1.0 * SUM(x.converted) / COUNT(*) FROM ({LEAD_WON}) AS x
+        WHERE x.day {IN_RANGE} GROUP BY x.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "range_repeat_service_scope_branch_by_engineer",
+        "repeat_service_14d",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        SELECT {AT}, s.engineer_id, 1.0 * SUM(s.converted) / COUNT(*) FROM ({REPEATED}) AS s
+        WHERE s.branch_id = 'austin' AND s.day {IN_RANGE} GROUP BY s.engineer_id
+        """,
+        by=("employee",),
+        scope={"branch": (AUSTIN,)},
+    ),
+    # period over period: as many days just before the range, or the range a year earlier,
+    # like for like or not
+    Case(
+        "range_revenue_against_previous_period_by_branch",
+        "revenue_vs_prev",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        against(
+            revenue_by_branch(IN_RANGE),
+            revenue_by_branch("BETWEEN '2024-11-01' AND '2025-01-09'"),
+            "(n.v - COALESCE(p.v, 0)) / NULLIF(COALESCE(p.v, 0), 0)",
+        ),
+        by=("branch",),
+    ),
+    Case(
+        "range_revenue_against_previous_period_like_for_like",
+        "revenue_vs_prev_lfl",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        against(
+            revenue_by_branch(IN_RANGE),
+            revenue_by_branch("BETWEEN '2024-11-01' AND '2025-01-09'"),
+            "(n.v - COALESCE(p.v, 0)) / NULLIF(COALESCE(p.v, 0), 0)",
+        ),
+        by=("branch",),
+    ),
+    Case(
+        "range_revenue_against_last_year_by_branch",
+        "revenue_vs_ly",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        against(
+            revenue_by_branch(IN_RANGE),
+            revenue_by_branch("BETWEEN '2024-01-10' AND '2024-03-20'"),
+            "(n.v - COALESCE(p.v, 0)) / NULLIF(COALESCE(p.v, 0), 0)",
+        ),
+        by=("branch",),
+    ),
+    Case(
+        "range_revenue_against_last_year_like_for_like",
+        "revenue_vs_ly_lfl",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        against(
+            revenue_by_branch(IN_RANGE),
+            revenue_by_branch("BETWEEN '2024-01-10' AND '2024-03-20'"),
+            "(n.v - COALESCE(p.v, 0)) / NULLIF(COALESCE(p.v, 0), 0)",
+        ),
+        by=("branch",),
+    ),
+    # February 10–28, 2025 a year earlier is February 10–28, 2024: denver's invoice of
+    # February 29, 2024 is left out
+    Case(
+        "range_revenue_change_against_last_year_before_feb_29_scoped",
+        "revenue_change_ly",
+        D("2025-02-10"),
+        D("2025-02-28"),
+        "range",
+        f"""
+        WITH n AS ({
+            revenue_by_branch(
+                "BETWEEN '2025-02-10' AND '2025-02-28'", where="i.branch_id = 'denver'"
+            )
+        }), p AS ({
+            revenue_by_branch(
+                "BETWEEN '2024-02-10' AND '2024-02-28'", where="i.branch_id = 'denver'"
+            )
+        })
+        SELECT CAST('2025-02-10' AS DATE), n.branch, n.v - COALESCE(p.v, 0)
+        FROM n LEFT JOIN p ON p.branch = n.branch
+        """,
+        by=("branch",),
+        scope={"branch": (DENVER,)},
+    ),
+    Case(
+        "range_revenue_last_year_as_output_scope_employee",
+        "revenue_last_year",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        WITH n AS (
+            SELECT SUM(i.net_amount) AS v FROM {REVENUE} AS i
+            WHERE i.owner_id = '{GUS}' AND i.issued_on {IN_RANGE}
+        ), p AS (
+            SELECT SUM(i.net_amount) AS v FROM {REVENUE} AS i
+            WHERE i.owner_id = '{GUS}' AND i.issued_on BETWEEN '2024-01-10' AND '2024-03-20'
+        )
+        SELECT {AT}, COALESCE(p.v, 0) FROM n, p WHERE n.v IS NOT NULL
+        """,
+        scope={"employee": (GUS,)},
+    ),
+    # a cumulative KPI compared: year to date up to March 20 against up to March 20, 2024
+    Case(
+        "range_revenue_year_to_date_against_last_year",
+        "revenue_ytd_vs_ly",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        against(
+            revenue_by_branch("BETWEEN '2025-01-01' AND '2025-03-20'"),
+            revenue_by_branch("BETWEEN '2024-01-01' AND '2024-03-20'"),
+            "(n.v - p.v) / NULLIF(p.v, 0)",
+        ),
+        by=("branch",),
+    ),
+    Case(
+        "range_avg_invoice_against_last_year",
+        "avg_invoice_vs_ly",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        WITH r AS (
+            SELECT i.branch_id AS branch, i.issued_on >= '2025-01-10' AS now,
+                   AVG(i.net_amount) AS v
+            FROM core.fct_invoice AS i
+            WHERE i.status <> 'cancelled' AND i.kind = 'invoice'
+              AND (i.issued_on {IN_RANGE} OR i.issued_on BETWEEN '2024-01-10' AND '2024-03-20')
+            GROUP BY 1, 2
+        )
+        SELECT {AT}, n.branch, (n.v - p.v) / NULLIF(p.v, 0)
+        FROM r AS n LEFT JOIN r AS p ON p.branch = n.branch AND NOT p.now
+        WHERE n.now
+        """,
+        by=("branch",),
+    ),
+]
+
 CASES: list[Case] = [
     *SIMPLE_GRAINS,
     *SIMPLE_AGGREGATIONS,
@@ -1883,6 +2398,7 @@ CASES: list[Case] = [
     *PERIOD_OVER_PERIOD,
     *SCOPES,
     *REFERENCES,
+    *RANGE,
 ]
 
 

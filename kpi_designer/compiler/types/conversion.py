@@ -56,7 +56,8 @@ def conversion(builder: Builder, kpi: m.Conversion, query: Query) -> exp.Select:
     )
     found = conv_cols.finish(found)
     converted = exp.Exists(this=found)
-    keys = [exp.alias_(cols.period(query.grain), ident("period"), copy=False)]
+    period = cols.period(query.grain, builder.first_day(query))
+    keys = [exp.alias_(period, ident("period"), copy=False)]
     keys += [exp.alias_(cols.dimension(d), ident(d), copy=False) for d in query.by]
     share = share_of(converted)
     select = base.select(*keys, exp.alias_(share, ident("value"), copy=False), copy=False)
@@ -105,7 +106,8 @@ def repeats(builder: Builder, kpi: m.Conversion, query: Query) -> exp.Select:
         exp.Coalesce(this=exp.paren(within, copy=False), expressions=[exp.false()]),
         copy=False,
     )
-    keys = [exp.alias_(cols.period(query.grain), ident("period"), copy=False)]
+    period = cols.period(query.grain, builder.first_day(query))
+    keys = [exp.alias_(period, ident("period"), copy=False)]
     keys += [exp.alias_(cols.dimension(d), ident(d), copy=False) for d in query.by]
     events = exp.select(
         *keys,

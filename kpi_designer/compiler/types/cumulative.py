@@ -60,7 +60,7 @@ def cumulative(builder: Builder, kpi: m.Cumulative, query: Query) -> exp.Select:
     # first day and every period ends on a month's last: then far fewer rows meet the
     # windows, with the same result (a distinct count too, as a bucket holds distinct values)
     monthly = (
-        query.grain in ("month", "quarter", "year")
+        query.grain in ("month", "quarter", "year", "range")
         and query.end == period_end(query.end, "month")
         and (kpi.window is None or kpi.window.unit == "months")
         and measure.agg in ("sum", "count", "count_distinct", "min", "max")
@@ -321,23 +321,25 @@ def buckets_from_rollup(
 
 
 def calendar(
-    builder: Builder, query: Query, *, to_date: m.Grain | None, window: m.Span | None
+    builder: Builder, query: Query, *, to_date: m.PeriodGrain | None, window: m.Span | None
 ) -> tuple[exp.Select, dt.date | None]:
-    """The periods of the range from ``core.dim_date``, each with its last day (clipped to
-    the range) and the first day of its window; and the earliest such day (``None`` for a
-    running total, which has no first day)."""
+    """The periods of the range from ``core.dim_date`` (at ``range`` grain one, the range),
+    each with its last day (clipped to the range) and the first day of its window; and the
+    earliest such day (``None`` for a running total, which has no first day)."""
     day = col("calendar_date", "d")
-    period = period_of(day, query.grain)
+    period = period_of(day, query.grain, builder.first_day(query))
     end = exp.Max(this=day.copy())
+    # the earliest last day of a period: at range grain the range's one period ends last
+    earliest_end = query.end if query.grain == "range" else query.start
     if to_date is not None:
         start: exp.Expr = trunc(to_date, end.copy())
-        first: dt.date | None = period_start(query.start, to_date)
+        first: dt.date | None = period_start(earliest_end, to_date)
     elif window is not None:
         # the window ends on the period's last day: (last day + 1) - N units is its first
         days, months = offset_parts(window, "day")
         after = exp.Add(this=end.copy(), expression=sql_interval(1, 0))
         start = as_date(exp.Sub(this=after, expression=sql_interval(days, months)))
-        first = shift(query.start + dt.timedelta(days=1), window, "day", -1)
+        first = shift(earliest_end + dt.timedelta(days=1), window, "day", -1)
     else:
         start = exp.null()
         first = None

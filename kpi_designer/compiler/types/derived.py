@@ -50,7 +50,7 @@ def combine(
             )
             continue
         earlier = query.moved(one.offset, whole_periods=True)
-        days, months = offset_parts(one.offset, query.grain)
+        days, months = offset_parts(one.offset, query.grain, query.days)
         rows = builder.kpi(source, earlier, one.filters)
         parts.append((one.alias, rows, source.additive, sql_interval(days, months)))
     # each input once, as a named result both the list of rows and its join read
@@ -64,7 +64,7 @@ def combine(
             exp.alias_(period, ident("period"), copy=False), *(col(k) for k in query.by)
         ).from_(exp.table_(ident(names_of[i])), copy=False)
         if behind is not None:  # a shifted period may fall outside the range asked for
-            first = builder.param("start", period_start(query.start, query.grain))
+            first = builder.param("start", period_start(query.start, query.grain, query.days))
             last = builder.param("end", query.end)
             one_side = one_side.where(
                 exp.Between(this=period.copy(), low=first, high=last), copy=False

@@ -1,7 +1,9 @@
 """``period_over_period``: the KPI now and the KPI over the range moved back by the comparison
 offset. Like-for-like keeps that moved range as is (the running period against as many days of
 the other, whole periods where the range ends on a period's last day); otherwise it is widened
-to whole periods, and a range starting on a period's first day is computed in one scan."""
+to whole periods, and a range starting on a period's first day is computed in one scan. At
+``range`` grain the range is one period, whole either way: the previous period is as many days
+just before it, the same period last year the range a year earlier (:meth:`Query.moved`)."""
 
 from __future__ import annotations
 
@@ -31,8 +33,13 @@ def period_over_period(builder: Builder, kpi: m.PeriodOverPeriod, query: Query) 
     offset = pop_offset(kpi)
     source = builder.kpis[kpi.kpi]
     earlier = query.moved(offset, whole_periods=not kpi.like_for_like)
-    days, months = offset_parts(offset, query.grain)
-    single = not kpi.like_for_like and query.start == period_start(query.start, query.grain)
+    days, months = offset_parts(offset, query.grain, query.days)
+    # at range grain the earlier range is no period of the current one's: computed apart
+    single = (
+        not kpi.like_for_like
+        and query.grain != "range"
+        and query.start == period_start(query.start, query.grain)
+    )
     if single:
         # whole periods from a period's first day: the earlier periods and the current ones
         # are all whole (the last current one up to the range's end) in one range, computed
