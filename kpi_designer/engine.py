@@ -623,8 +623,8 @@ class Engine:
     def compile_rows(self, kpi_id: str, query: Query, *, limit: int | None = None) -> Compiled:
         """The statement listing the rows behind ``kpi_id``'s value for ``query`` (see
         :mod:`kpi_designer.compiler.behind`)."""
-        if limit is not None and limit < 0:
-            raise EvaluationError(f"a limit of rows is 0 or more, not {limit}")
+        if limit is not None and limit < 1:
+            raise EvaluationError(f"a limit of rows is 1 or more, not {limit}")
         return compile_rows(kpi_id, query, self.kpis, limit=limit)
 
     def rows(
