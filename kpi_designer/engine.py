@@ -57,12 +57,14 @@ from kpi_designer.compiler import (
     compile_kpi,
     parse_filter,
     period_end,
+    period_start,
     periods,
     plan,
 )
+from kpi_designer.compiler.behind import TOTAL, compile_rows
 from kpi_designer.errors import DefinitionError, EvaluationError
 from kpi_designer.loader import load_kpis, reachable, read_kpis
-from kpi_designer.plans import attach, load_plans
+from kpi_designer.plans import attach, load_plans, parse_period
 from kpi_designer.scorecards import Scored, load_scorecards, score
 from kpi_designer.semantic import COLUMNS, CORE_SCHEMA, FACTS
 from kpiboard.config import Settings
@@ -92,6 +94,9 @@ opens one instance per file and process), so the count is the process's."""
 
 Scope = Mapping[str, Sequence[str]]
 """Dimension → the members a user may see, e.g. ``{"branch": ["denver"]}``."""
+Slice = Mapping[str, str | None]
+"""Dimension → the member of one slice, e.g. ``{"branch": "denver"}``; ``None`` for the
+slice of rows without a member (an invoice line without a product)."""
 
 
 @dataclass(frozen=True)
@@ -596,6 +601,75 @@ class Engine:
         frame["value"] = frame["value"].astype("float64")
         return frame
 
+    # -- the rows behind a value ---------------------------------------------------------------
+
+    def rows_query(
+        self,
+        *,
+        period: dt.date | str | tuple[dt.date, dt.date],
+        grain: str = "month",
+        slice: Slice | None = None,
+        filters: Iterable[str] = (),
+        scope: Scope | None = None,
+    ) -> Query:
+        """The :class:`Query` of one value: its period (:func:`one_period`), its slice as
+        filters (``branch = 'denver'``, as ``--filter`` and a slice match members), the
+        request's filters and the scope."""
+        start, end = one_period(period, grain)
+        query = self.query(start=start, end=end, grain=grain, filters=filters, scope=scope)
+        members = tuple(_member(d, v) for d, v in sorted((slice or {}).items()))
+        return Query(start, end, query.grain, (), (*members, *query.filters), query.scope)
+
+    def compile_rows(self, kpi_id: str, query: Query, *, limit: int | None = None) -> Compiled:
+        """The statement listing the rows behind ``kpi_id``'s value for ``query`` (see
+        :mod:`kpi_designer.compiler.behind`)."""
+        if limit is not None and limit < 1:
+            raise EvaluationError(f"a limit of rows is 1 or more, not {limit}")
+        return compile_rows(kpi_id, query, self.kpis, limit=limit)
+
+    def rows(
+        self,
+        kpi_id: str,
+        *,
+        period: dt.date | str | tuple[dt.date, dt.date],
+        grain: str = "month",
+        slice: Slice | None = None,
+        filters: Iterable[str] = (),
+        scope: Scope | None = None,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        """The fact rows one value counts: ``kpi_id``'s value in one ``period`` (a day inside
+        it, or its label: ``2026-03``, ``2026-W10``, ``2026-Q1``, ``2026``) at ``grain``, of
+        one ``slice`` ({dimension: member}), filtered and scoped as :meth:`evaluate` is.
+
+        Columns: the fact's key (``invoice_id``), ``date`` (the row's local day), ``branch``,
+        ``employee``, ``client`` and ``product`` by name where the fact reaches them, and
+        ``value``, what the row contributes (1 for a count; a distinct count's value counted
+        is ``counted`` instead); a ratio's rows have ``side`` (numerator, denominator), a
+        derived KPI's and a period over period's ``input`` (the input's name; ``current``,
+        ``previous``), a conversion's base events ``converted``. Aggregating them as the KPI
+        does gives the value. Ordered by date, then key; ``limit`` keeps the first rows.
+        ``frame.attrs`` holds ``start`` and ``end`` (the period's days) and ``total``, the
+        number of rows without the limit."""
+        import pandas as pd
+
+        query = self.rows_query(
+            period=period, grain=grain, slice=slice, filters=filters, scope=scope
+        )
+        compiled = self.compile_rows(kpi_id, query, limit=limit)
+        with self._reading(self._snapshot()) as con:
+            cursor = _execute(con, compiled, [kpi_id])
+            names = [d[0] for d in cursor.description or ()]
+            frame = pd.DataFrame(cursor.fetchall(), columns=names)
+        total = len(frame)
+        if TOTAL in frame.columns:
+            total = int(frame[TOTAL].iloc[0]) if total else 0
+            frame = frame.drop(columns=TOTAL)
+        if "value" in frame.columns:
+            frame["value"] = frame["value"].astype("float64")
+        frame.attrs.update(start=query.start, end=query.end, total=total)
+        return frame
+
     # -- scorecards -------------------------------------------------------------------------
 
     def scorecard(
@@ -881,3 +955,65 @@ def _query_key(query: Query) -> tuple[object, ...]:
         tuple(f.sql("duckdb") for f in query.filters),
         tuple(sorted((k, tuple(v)) for k, v in query.scope.items())),
     )
+
+
+def one_period(
+    period: dt.date | str | tuple[dt.date, dt.date], grain: str
+) -> tuple[dt.date, dt.date]:
+    """The first and last day of the period of ``grain`` that ``period`` names: a day inside
+    it (a date, or ``2026-03-15``), or its label as plan files and ``kpi eval`` write it
+    (:func:`kpi_designer.plans.parse_period`) — a label of another grain is refused. At grain
+    ``range`` the period is the range itself: its first and last day, as a pair or as its label
+    (``2026-01-01…2026-03-31``, or with ``..``)."""
+    if grain not in m.GRAINS:
+        raise EvaluationError(f"unknown grain {grain!r} (grains: {', '.join(m.GRAINS)})")
+    if grain == "range":
+        return _range_period(period)
+    if isinstance(period, tuple):
+        raise EvaluationError(f"a period of grain {grain} is one day or label, not a range")
+    if isinstance(period, dt.datetime):
+        day = period.date()
+    elif isinstance(period, dt.date):
+        day = period
+    else:
+        parsed = parse_period(period)
+        if parsed is None:
+            raise EvaluationError(
+                f"period {period!r} is not a day or a period "
+                "(2026-03-15, 2026-W11, 2026-03, 2026-Q1, 2026)"
+            )
+        named, day = parsed
+        if named not in ("day", grain):
+            raise EvaluationError(
+                f"period {period!r} is a {named}, not a {grain}: ask at grain {named}, "
+                f"or name a day of the {grain}"
+            )
+    first = period_start(day, cast(m.Grain, grain))
+    return first, period_end(first, cast(m.Grain, grain))
+
+
+def _range_period(period: dt.date | str | tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date]:
+    """The first and last day a ``range`` period names: a pair, or ``first…last``."""
+    if isinstance(period, tuple):
+        first, last = period
+    else:
+        text = str(period)
+        parts = text.replace("…", "..").split("..")
+        try:
+            first, last = (dt.date.fromisoformat(p.strip()) for p in parts)
+        except ValueError:
+            raise EvaluationError(
+                f"period {text!r} at grain range is its first and last day: "
+                "2026-01-01…2026-03-31 (or 2026-01-01..2026-03-31)"
+            ) from None
+    if first > last:
+        raise EvaluationError(f"the range starts ({first}) after it ends ({last})")
+    return first, last
+
+
+def _member(dimension: str, member: str | None) -> exp.Expr:
+    """A slice's condition: the dimension equals the member, or has none."""
+    column = exp.column(dimension)
+    if member is None:
+        return exp.Is(this=column, expression=exp.null())
+    return exp.EQ(this=column, expression=exp.Literal.string(str(member)))

@@ -943,6 +943,90 @@ def kpi_eval(
         raise typer.Exit(4)
 
 
+@kpi_app.command("rows")
+def kpi_rows(
+    kpi_id: Annotated[str, typer.Argument(help="The KPI's id.", show_default=False)],
+    period: Annotated[
+        str,
+        typer.Option(
+            "--period",
+            help="The value's period: its label (2026-03, 2026-Q1, 2026-W11, 2026) or a day "
+            "inside it (2026-03-15).",
+            show_default=False,
+        ),
+    ],
+    project: ProjectOption = Path("."),
+    grain: Annotated[
+        str | None,
+        typer.Option(
+            "--grain",
+            "-g",
+            help="day, week, month, quarter or year; default: the period's own (2026-Q1 is a "
+            "quarter), a month for a day.",
+            show_default=False,
+        ),
+    ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            "-w",
+            help="The value's slice, a member of a dimension (repeatable): branch=denver.",
+        ),
+    ] = None,
+    filters: FilterOption = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", "-n", help="Print the first N rows only.", min=1),
+    ] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """List the fact rows one value counts: the rows behind a KPI's value in one period and
+    slice, each with its key, local date, branch, employee, client and product, and what it
+    contributes (a ratio's rows say their side, a derived KPI's their input, a conversion's
+    whether each converted). Added up as the KPI adds them, they give the value `kpi eval`
+    prints.
+
+    Example: `kpiboard kpi rows revenue -p demo --period 2026-03 --where branch=denver`
+    """
+    from kpi_designer.engine import Engine
+    from kpi_designer.plans import parse_period
+    from kpiboard.kpi_output import period_label
+
+    sliced: dict[str, str] = {}
+    for text in where or []:
+        dimension, equals, member = (part.strip() for part in text.partition("="))
+        if not equals or not dimension or not member:
+            raise typer.BadParameter(
+                f"{text!r} is not dimension=member (branch=denver)", param_hint="--where"
+            )
+        if dimension in sliced:
+            raise typer.BadParameter(f"{dimension!r} is named twice", param_hint="--where")
+        sliced[dimension] = member
+    if grain is None:  # the label's own grain; a day is of its month
+        named = parse_period(period)
+        grain = named[0] if named is not None and named[0] != "day" else "month"
+    engine = Engine.from_settings(load_settings(project))
+    _kpi(engine.definitions, kpi_id)
+    frame = engine.rows(
+        kpi_id, period=period, grain=grain, slice=sliced, filters=filters or [], limit=limit
+    )
+    total = frame.attrs["total"]
+    label = period_label(frame.attrs["start"], grain)
+    of = "".join(f", {d}={v}" for d, v in sliced.items())
+    emit(
+        _records(frame),
+        fmt,
+        columns=list(frame.columns),
+        title=f"{kpi_id}, {label}{of}: {_count(total, 'row')}",
+    )
+    if total > len(frame):
+        console.print(
+            f"{total - len(frame):,} more rows (--limit {limit}); {_count(total, 'row')} in all",
+            highlight=False,
+        )
+
+
 @kpi_app.command("compile")
 def kpi_compile(
     kpi_id: Annotated[str, typer.Argument(help="The KPI's id.", show_default=False)],

@@ -153,6 +153,51 @@ def test_eval_of_a_hostile_filter_is_refused(demo: Path) -> None:
     assert "'brnch' is not a dimension — did you mean 'branch'?" in _one_error_line(result)
 
 
+def test_rows_are_the_invoices_behind_a_value_and_add_up_to_it(demo: Path) -> None:
+    asked = ("--period", "2026-03", "--where", "branch=denver", "--format", "json")
+    result = kpiboard(demo, "kpi", "rows", "revenue", *asked)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    expected = _sql(
+        demo,
+        "SELECT i.invoice_id, strftime(i.issued_on, '%Y-%m-%d'), e.full_name, "
+        "i.net_amount::DOUBLE FROM core.fct_invoice AS i "
+        "JOIN core.dim_employee AS e ON e.employee_id = i.owner_id "
+        "WHERE i.issued_on BETWEEN '2026-03-01' AND '2026-03-31' AND i.branch_id = 'denver' "
+        "AND i.status NOT IN ('draft', 'cancelled') ORDER BY 2, 1",
+    )
+    assert [(r["invoice_id"], r["date"], r["employee"], r["value"]) for r in rows] == expected
+    assert len(rows) > 3 and {r["branch"] for r in rows} == {"Denver"}
+    value = kpiboard(
+        demo, "kpi", "eval", "revenue", "--from", "2026-03", "--to", "2026-03",
+        "--filter", "branch = 'denver'", "--format", "json",
+    )  # fmt: skip
+    [evaluated] = json.loads(value.stdout)
+    assert round(sum(r["value"] for r in rows), 2) == evaluated["value"]
+    limited = kpiboard(demo, "kpi", "rows", "revenue", *asked[:4], "--limit", "2")
+    assert limited.returncode == 0, limited.stderr
+    assert f"revenue, 2026-03, branch=denver: {len(rows)} rows" in limited.stdout
+    assert rows[0]["invoice_id"] in limited.stdout and rows[2]["invoice_id"] not in limited.stdout
+    assert f"{len(rows) - 2} more rows (--limit 2); {len(rows)} rows in all" in limited.stderr
+
+
+def test_rows_of_a_period_at_another_grain_is_one_error_line(demo: Path) -> None:
+    result = kpiboard(demo, "kpi", "rows", "revenue", "--period", "2026-Q1", "--grain", "month")
+    assert result.returncode == 2
+    assert _one_error_line(result) == (
+        "error: period '2026-Q1' is a quarter, not a month: ask at grain quarter, "
+        "or name a day of the month"
+    )
+    quarter = kpiboard(demo, "kpi", "rows", "win_rate", "--period", "2026-Q1", "--format", "csv")
+    assert quarter.returncode == 0, quarter.stderr
+    header, *lines = quarter.stdout.splitlines()
+    assert header == "side,deal_id,date,branch,employee,client,value"
+    assert {line.split(",")[0] for line in lines} == {"numerator", "denominator"}
+    assert all("2026-01-01" <= line.split(",")[2] <= "2026-03-31" for line in lines)
+    bad = kpiboard(demo, "kpi", "rows", "revenue", "--period", "2026-03", "--where", "branch")
+    assert bad.returncode == 2 and "'branch' is not dimension=member" in bad.stderr
+
+
 def test_compile_prints_postgres_sql_with_bound_parameters(demo: Path) -> None:
     result = kpiboard(
         demo,

@@ -33,6 +33,20 @@ def conversion(builder: Builder, kpi: m.Conversion, query: Query) -> exp.Select:
     base, cols = builder.rows(kpi.base.fact, kpi.base.time, query)
     if kpi.base.filters:
         base = base.where(*map(cols.rewrite, kpi.base.filters), copy=False)
+    converted = converts(builder, kpi, cols)
+    period = cols.period(query.grain, builder.first_day(query))
+    keys = [exp.alias_(period, ident("period"), copy=False)]
+    keys += [exp.alias_(cols.dimension(d), ident(d), copy=False) for d in query.by]
+    share = share_of(converted)
+    select = base.select(*keys, exp.alias_(share, ident("value"), copy=False), copy=False)
+    select = select.group_by(*positions(len(keys)), copy=False)
+    return cols.finish(select)
+
+
+def converts(builder: Builder, kpi: m.Conversion, cols: Columns) -> exp.Exists:
+    """Whether a base event (a row of ``cols``) converts: the same entity has a conversion
+    event within the window after it (times compared in UTC), another row when both are of
+    one fact. Conversion events are never scoped nor filtered by the request."""
     later = FACTS[kpi.conversion.fact]
     conv_cols = Columns(later, kpi.conversion.time or later.time, "c", builder.zones)
     base_time = cast_to(cols.time_column(), "TIMESTAMP")
@@ -54,15 +68,7 @@ def conversion(builder: Builder, kpi: m.Conversion, query: Query) -> exp.Select:
         .from_(conv_cols.from_table(), copy=False)
         .where(*matched, copy=False)
     )
-    found = conv_cols.finish(found)
-    converted = exp.Exists(this=found)
-    period = cols.period(query.grain, builder.first_day(query))
-    keys = [exp.alias_(period, ident("period"), copy=False)]
-    keys += [exp.alias_(cols.dimension(d), ident(d), copy=False) for d in query.by]
-    share = share_of(converted)
-    select = base.select(*keys, exp.alias_(share, ident("value"), copy=False), copy=False)
-    select = select.group_by(*positions(len(keys)), copy=False)
-    return cols.finish(select)
+    return exp.Exists(this=conv_cols.finish(found))
 
 
 def repeats(builder: Builder, kpi: m.Conversion, query: Query) -> exp.Select:
