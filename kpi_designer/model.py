@@ -85,6 +85,13 @@ class Kpi:
         """Whether the value over a union of periods or slices is the sum of their values."""
         return False
 
+    @property
+    def zero_when_missing(self) -> bool:
+        """Whether a period and slice without rows has the value 0 (a sum or a count of no
+        rows), rather than no value: what a derived KPI or a comparison with an earlier
+        period takes for an input with no row there."""
+        return self.additive
+
 
 @dataclass(frozen=True)
 class Measure:
