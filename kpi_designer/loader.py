@@ -744,7 +744,8 @@ class _Reader(NodeReader):
             if until == (measure.time or fact.time):
                 self.problem(
                     line(node),
-                    f"until {until!r} is also from: a row would stop counting on the day it starts",
+                    f"until {until!r} is the same column as from (the fact's time column by "
+                    "default): a row would stop counting on the day it starts",
                     item,
                 )
                 return None
