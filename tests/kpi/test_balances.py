@@ -18,11 +18,12 @@ import pytest
 from sqlglot import exp
 
 from kpi_designer import model as m
-from kpi_designer.compiler import Compiled, Query, plan
+from kpi_designer.compiler import Compiled, Query, compile_kpi, plan
 from kpi_designer.compiler.builder import Builder
 from kpi_designer.compiler.trees import col, ident
 from kpi_designer.compiler.types.balance import in_force, running
 from kpi_designer.engine import Definitions, Engine
+from kpi_designer.loader import check_kpis, parse_kpis
 from kpi_designer.plans import load_plans
 from kpiboard import sandbox
 
@@ -225,3 +226,36 @@ def test_a_plan_of_a_balance_is_never_added_up_over_time(
     )
     assert quarter[quarter["branch"] == DENVER]["plan"].isna().all()
     assert quarter[quarter["branch"] == DENVER]["value"].tolist() == [55.0]
+
+
+def test_a_filter_on_a_derived_kpis_input_filters_a_balance(
+    case_engine: Engine, con: duckdb.DuckDBPyConnection
+) -> None:
+    """``{kpi: stock_on_hand, filter: …}`` is the balance of the rows passing the filter, as
+    the same filter on the request gives it."""
+    text = """\
+kpis:
+  - id: printers_on_hand
+    label: Printers on hand
+    description: d.
+    unit: count
+    type: derived
+    expr: s
+    inputs:
+      - {kpi: stock_on_hand, as: s, filter: "product_category = 'Printers'"}
+"""
+    extra, problems = parse_kpis(text, "kpis/x.yaml")
+    kpis, problems = check_kpis([*case_engine.kpis.values(), *extra])
+    assert problems == []
+    query = Query(D("2025-01-01"), D("2025-06-30"), "month", ("branch",))
+    compiled = compile_kpi("printers_on_hand", query, kpis)
+    got = con.execute(compiled.sql("duckdb"), compiled.params).df()
+    want = case_engine.evaluate(
+        "stock_on_hand",
+        start=query.start,
+        end=query.end,
+        by=["branch"],
+        filters=["product_category = 'Printers'"],
+    )
+    assert not want.empty and len(got) == len(want)
+    assert list(got["value"]) == list(want["value"])
