@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import sqlglot
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
@@ -59,6 +59,7 @@ TYPE_KEYS: dict[str, tuple[str, ...]] = {
     "cumulative": ("kpi", "to_date", "window"),
     "conversion": ("base", "conversion", "entity", "window"),
     "period_over_period": ("kpi", "compare", "output", "like_for_like"),
+    "balance": ("fact", "agg", "expr", "filter", "from", "until", "when"),
 }
 TYPE_REQUIRED: dict[str, tuple[str, ...]] = {
     "simple": ("fact", "agg"),
@@ -67,8 +68,13 @@ TYPE_REQUIRED: dict[str, tuple[str, ...]] = {
     "cumulative": ("kpi",),
     "conversion": ("base", "conversion", "entity", "window"),
     "period_over_period": ("kpi", "compare"),
+    "balance": ("fact", "agg"),
 }
 TIME_TYPES = ("DATE", "TIMESTAMP")
+
+
+FilteredKpi = TypeVar("FilteredKpi", bound=m.Simple | m.Balance)
+"""A KPI type whose measure an input's ``filter`` adds to."""
 
 
 class NotAnExpression(ValueError):
@@ -448,12 +454,19 @@ class _Reader(NodeReader):
         return tree if ok else None
 
     def filters(
-        self, node: Node, item: _Item, fact: Fact, what: str = "filter"
+        self,
+        node: Node,
+        item: _Item,
+        fact: Fact,
+        what: str = "filter",
+        more: Mapping[str, str] | None = None,
     ) -> tuple[exp.Expr, ...] | None:
-        """One condition or a list of them, over the fact's columns and its dimensions."""
+        """One condition or a list of them, over the fact's columns and its dimensions (and
+        the ``more`` names: a balance's ``as_of``)."""
         names = {c: "column" for c in fact.columns()} | {
             d: "dimension" for d in fact.dimensions() if d not in fact.columns()
         }
+        names |= dict(more or {})
         nodes = node.value if isinstance(node, SequenceNode) else [node]
         out = []
         for child in nodes:
@@ -487,8 +500,9 @@ class _Reader(NodeReader):
             return None
         return FACTS[name]
 
-    def time(self, node: Node, item: _Item, fact: Fact) -> str | None:
-        name = self.string(node, "time", item)
+    def time(self, node: Node, item: _Item, fact: Fact, what: str = "time") -> str | None:
+        """A date or timestamp column of ``fact``, written under the key ``what``."""
+        name = self.string(node, what, item)
         if name is None:
             return None
         times = [c for c, t in fact.columns().items() if t in TIME_TYPES]
@@ -496,7 +510,7 @@ class _Reader(NodeReader):
             hint = did_you_mean(name, times) or f" (its dates: {', '.join(times)})"
             self.problem(
                 line(node),
-                f"time {name!r} is not a date or timestamp column of fact {fact.name}{hint}",
+                f"{what} {name!r} is not a date or timestamp column of fact {fact.name}{hint}",
                 item,
             )
             return None
@@ -505,6 +519,12 @@ class _Reader(NodeReader):
     # -- the types --------------------------------------------------------------------------
 
     def _simple(self, item: _Item) -> dict[str, Any] | None:
+        measure = self.measure(item, "time")
+        return None if measure is None else {"measure": measure}
+
+    def measure(self, item: _Item, time_key: str) -> m.Measure | None:
+        """The ``fact``, ``agg``, ``expr`` and ``filter`` of a simple KPI or a balance, with
+        its time column under ``time_key`` (a balance's ``from``)."""
         fact = self.fact(item.keys["fact"][1], item) if "fact" in item.keys else None
         agg = self.choice(item, "agg", m.AGGREGATIONS, None)
         if fact is None or agg is None:
@@ -526,10 +546,38 @@ class _Reader(NodeReader):
             self.problem(line(item.keys["agg"][0]), f"agg {agg} needs expr: (what to {agg})", item)
             return None
         filters = self.filters(item.keys["filter"][1], item, fact) if "filter" in item.keys else ()
-        time = self.time(item.keys["time"][1], item, fact) if "time" in item.keys else None
-        if filters is None or ("time" in item.keys and time is None):
+        time = None
+        if time_key in item.keys:
+            time = self.time(item.keys[time_key][1], item, fact, time_key)
+            if time is None:
+                return None
+        if filters is None:
             return None
-        return {"measure": m.Measure(fact.name, agg, expr, filters, time)}
+        return m.Measure(fact.name, agg, expr, filters, time)
+
+    def uses_as_of(self, item: _Item) -> bool:
+        """Whether a balance's ``expr`` or ``filter`` names ``as_of``, which only ``when``
+        may (reported: it is the period's last day, known where the periods are)."""
+        for key in ("expr", "filter"):
+            if key not in item.keys:
+                continue
+            node = item.keys[key][1]
+            for child in node.value if isinstance(node, SequenceNode) else [node]:
+                value = self.scalar(child)
+                try:
+                    tree = parse_expression(value) if isinstance(value, str) else None
+                except NotAnExpression:
+                    continue  # reported where it is read
+                if tree is not None and any(
+                    c.name == m.AS_OF and not c.table for c in tree.find_all(exp.Column)
+                ):
+                    self.problem(
+                        line(child),
+                        f"{key}: {m.AS_OF} (the period's last day) may only be used in when:",
+                        item,
+                    )
+                    return True
+        return False
 
     def input(self, node: Node, what: str, item: _Item) -> m.Input | None:
         """``revenue`` or ``{kpi: revenue, filter: …, as: …, offset: …}``; a filter is checked
@@ -682,6 +730,34 @@ class _Reader(NodeReader):
                 return None
         return {"base": base, "conversion": conversion, "entity": entity, "window": window}
 
+    def _balance(self, item: _Item) -> dict[str, Any] | None:
+        measure = None if self.uses_as_of(item) else self.measure(item, "from")
+        if measure is None:
+            return None
+        fact = FACTS[measure.fact]
+        until = None
+        if "until" in item.keys:
+            node = item.keys["until"][1]
+            until = self.time(node, item, fact, "until")
+            if until is None:
+                return None
+            if until == (measure.time or fact.time):
+                self.problem(
+                    line(node),
+                    f"until {until!r} is the same column as from (the fact's time column by "
+                    "default): a row would stop counting on the day it starts",
+                    item,
+                )
+                return None
+        when: tuple[exp.Expr, ...] = ()
+        if "when" in item.keys:
+            more = {m.AS_OF: "the period's last day"}
+            parsed = self.filters(item.keys["when"][1], item, fact, "when", more)
+            if parsed is None:
+                return None
+            when = parsed
+        return {"measure": measure, "until": until, "when": when}
+
     def _period_over_period(self, item: _Item) -> dict[str, Any] | None:
         kpi = self.string(item.keys["kpi"][1], "kpi", item)
         compare = self.choice(item, "compare", ("previous_period", "same_period_last_year"), None)
@@ -709,7 +785,7 @@ class _Reader(NodeReader):
 
 def facts_of(kpi: m.Kpi, kpis: Mapping[str, m.Kpi]) -> set[str]:
     """The facts a KPI's value is computed from (through its inputs)."""
-    if isinstance(kpi, m.Simple):
+    if isinstance(kpi, m.Simple | m.Balance):
         return {kpi.measure.fact}
     if isinstance(kpi, m.Conversion):
         return {kpi.base.fact}
@@ -858,8 +934,10 @@ def _input_filters(one: m.Input, kpis: Mapping[str, m.Kpi]) -> list[str]:
     if not one.filters:
         return []
     source = kpis[one.kpi]
-    if not isinstance(source, m.Simple):
-        return [f"a filter on input {one.kpi!r} needs a simple KPI; it is {source.TYPE}"]
+    if not isinstance(source, m.Simple | m.Balance):
+        return [
+            f"a filter on input {one.kpi!r} needs a simple KPI or a balance; it is {source.TYPE}"
+        ]
     fact = FACTS[source.measure.fact]
     names = set(fact.columns()) | set(fact.dimensions())
     out = []
@@ -930,7 +1008,8 @@ def _derived_units(kpi: m.Derived, kpis: Mapping[str, m.Kpi]) -> list[str]:
     return out
 
 
-def with_filters(kpi: m.Simple, extra: Sequence[exp.Expr]) -> m.Simple:
-    """The simple KPI with more filters on its measure (a ratio's or derived KPI's input)."""
+def with_filters(kpi: FilteredKpi, extra: Sequence[exp.Expr]) -> FilteredKpi:
+    """The simple KPI or balance with more filters on its measure (a ratio's or derived KPI's
+    input)."""
     measure = replace(kpi.measure, filters=(*kpi.measure.filters, *extra))
     return replace(kpi, measure=measure)

@@ -90,6 +90,13 @@ class Kpi:
         """Whether the value over a union of periods or slices is the sum of their values."""
         return False
 
+    @property
+    def zero_when_missing(self) -> bool:
+        """Whether a period and slice without rows has the value 0 (a sum or a count of no
+        rows), rather than no value: what a derived KPI or a comparison with an earlier
+        period takes for an input with no row there."""
+        return self.additive
+
 
 @dataclass(frozen=True)
 class Measure:
@@ -181,6 +188,31 @@ class Conversion(Kpi):
     window: Span
 
 
+@dataclass(frozen=True, kw_only=True)
+class Balance(Kpi):
+    """The state of something at each period's end: ``measure`` over the rows in force at
+    the end of the period's last day (semi-additive: slices add up, periods do not).
+
+    A row is in force from the local day of ``measure.time`` (``from:``; the fact's time
+    column by default) until the local day of ``until`` (``None``: for ever; a row whose
+    ``until`` is NULL is still in force), while every condition of ``when`` holds, where
+    ``as_of`` is the period's last day."""
+
+    TYPE: ClassVar[str] = "balance"
+
+    measure: Measure
+    until: str | None = None
+    when: tuple[exp.Expr, ...] = ()
+
+    @property
+    def zero_when_missing(self) -> bool:
+        return self.measure.agg in ADDITIVE
+
+
+AS_OF = "as_of"
+"""The name ``when`` conditions of a balance use for the period's last day."""
+
+
 Compare = Literal["previous_period", "same_period_last_year"]
 PopOutput = Literal["change_pct", "change", "previous"]
 
@@ -199,7 +231,7 @@ class PeriodOverPeriod(Kpi):
 
 
 KPI_TYPES: dict[str, type[Kpi]] = {
-    k.TYPE: k for k in (Simple, Ratio, Derived, Cumulative, Conversion, PeriodOverPeriod)
+    k.TYPE: k for k in (Simple, Ratio, Derived, Cumulative, Conversion, PeriodOverPeriod, Balance)
 }
 
 

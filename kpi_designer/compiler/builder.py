@@ -115,8 +115,8 @@ class Builder:
     def kpi(self, kpi: m.Kpi, query: Query, extra: tuple[exp.Expr, ...] = ()) -> exp.Select:
         """``kpi``'s rows for ``query``: ``period``, the ``by`` columns and ``value``, built by
         its type's compiler (:data:`kpi_designer.compiler.types.COMPILERS`). ``extra`` filters
-        a simple KPI further (a ratio's or derived KPI's filtered input)."""
-        if extra and isinstance(kpi, m.Simple):
+        a simple KPI or a balance further (a ratio's or derived KPI's filtered input)."""
+        if extra and isinstance(kpi, m.Simple | m.Balance):
             kpi = with_filters(kpi, extra)
         return compiler_for(kpi)(self, kpi, query)
 

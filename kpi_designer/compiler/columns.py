@@ -31,7 +31,8 @@ RELATED_ROW = "_row"
 class Columns:
     """Names in a fact's expressions → qualified columns, and the joins that brings in.
 
-    Aliases: ``f`` the fact, ``p`` its parent, ``b`` the branch (its time zone), one per
+    Aliases: ``f`` the fact, ``p`` its parent, ``b`` the branch (its time zone), ``z`` the
+    table of local days (``z_<column>`` for another column than the time column), one per
     dimension table reached (``d_client``), and one per first or last related row named
     (``first_payment``). With ``prefix`` every alias starts with it, so that
     a fact can be read twice in one query (a conversion's base and later events). The table of
@@ -198,26 +199,30 @@ class Columns:
     def time_column(self) -> exp.Column:
         return self.column(self.time)
 
-    def local_day(self) -> exp.Expr:
+    def local_day(self, name: str | None = None) -> exp.Expr:
         """The row's day in its branch's time zone (a DATE column is already a day), looked up
         in the table of local days (:func:`zones.local_day`); a branch without a time zone
-        counts in UTC rather than not at all."""
-        column = self.time_column()
-        if self.columns[self.time] == "DATE":
+        counts in UTC rather than not at all. Of the time column, or of the fact's column
+        ``name`` (a balance's ``until``), each with a line of the table of its own."""
+        name = name or self.time
+        column = self.column(name)
+        if self.columns[name] == "DATE":
             return column
-        z = self.need_zone_days()
+        z = self.need_zone_days(name)
         zone = exp.Coalesce(
             this=col("timezone", self.need("branch")), expressions=[exp.Literal.string("UTC")]
         )
         return zones.local_day(column, z, zone)
 
-    def need_zone_days(self) -> str:
-        """Join :data:`zones.ZONE_DAYS` on the row's branch and UTC date; its alias."""
-        alias = self.alias("z")
+    def need_zone_days(self, name: str | None = None) -> str:
+        """Join :data:`zones.ZONE_DAYS` on the row's branch and the UTC date of the time column
+        (alias ``z``) or of the column ``name`` (alias ``z_<name>``); its alias."""
+        name = name or self.time
+        alias = self.alias("z" if name == self.time else f"z_{name}")
         if alias not in self.joins:
             self.joins[alias] = exp.and_(
                 exp.EQ(this=col("branch_id", alias), expression=self.reference("branch")),
-                exp.EQ(this=col("utc_date", alias), expression=as_date(self.time_column())),
+                exp.EQ(this=col("utc_date", alias), expression=as_date(self.column(name))),
                 copy=False,
             )
         return alias
@@ -262,7 +267,7 @@ class Columns:
             if name == "p":
                 assert self.fact.parent is not None
                 table = self.fact.parent.table
-            elif name == "z":
+            elif name == "z" or name.startswith("z_"):
                 zone_days = work_table(zones.ZONE_DAYS, self.zones, alias)
                 select = add_join(select, zone_days, on=on, side="LEFT")
                 continue

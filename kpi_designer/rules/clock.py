@@ -38,11 +38,13 @@ def reads_the_clock(kpi: m.Kpi) -> Iterator[str]:
 
 def _expressions(kpi: m.Kpi) -> Iterator[tuple[str, exp.Expr]]:
     """The KPI's own expressions, each with the key it is written under."""
-    if isinstance(kpi, m.Simple):
+    if isinstance(kpi, m.Simple | m.Balance):
         if kpi.measure.expr is not None:
             yield "expr", kpi.measure.expr
         for tree in kpi.measure.filters:
             yield "filter", tree
+        for tree in kpi.when if isinstance(kpi, m.Balance) else ():
+            yield "when", tree
     elif isinstance(kpi, m.Ratio):
         for side, one in (("numerator", kpi.numerator), ("denominator", kpi.denominator)):
             for tree in one.filters:

@@ -1596,6 +1596,146 @@ kpis:
     entity: client
     window: 30 days
 """,
+    "balances.yaml": """\
+kpis:
+  - id: stock_on_hand
+    label: Stock on hand
+    description: Units in store at the period's end, every move summed since the first.
+    unit: count
+    type: balance
+    fact: stock_move
+    agg: sum
+    expr: qty
+  - id: stock_value
+    label: Stock value
+    description: Stock at cost at the period's end.
+    unit: money
+    type: balance
+    fact: stock_move
+    agg: sum
+    expr: qty * unit_cost
+  - id: stock_value_vs_ly
+    label: Stock value against last year
+    description: Stock value at the period's end minus a year earlier.
+    unit: money
+    type: period_over_period
+    kpi: stock_value
+    compare: same_period_last_year
+    output: change
+  - id: stock_change
+    label: Stock change
+    description: Stock on hand minus the previous period's (a shifted balance).
+    unit: count
+    type: derived
+    expr: stock_on_hand - stock_before
+    inputs:
+      - {kpi: stock_on_hand, as: stock_before, offset: 1 period}
+  - id: open_pipeline_value
+    label: Open pipeline
+    description: Amount of the deals open at the period's end.
+    unit: money
+    type: balance
+    fact: deal
+    agg: sum
+    expr: amount
+    from: opened_at
+    until: closed_at
+  - id: largest_open_deal
+    label: Largest open deal
+    description: The largest amount of a deal open at the period's end.
+    unit: money
+    type: balance
+    fact: deal
+    agg: max
+    expr: amount
+    until: closed_at
+  - id: avg_open_deal
+    label: Average open deal
+    description: The average amount of the deals open at the period's end.
+    unit: money
+    type: balance
+    fact: deal
+    agg: avg
+    expr: amount
+    until: closed_at
+  - id: clients_with_open_deals
+    label: Clients with open deals
+    description: Distinct clients with a deal open at the period's end.
+    unit: count
+    type: balance
+    fact: deal
+    agg: count_distinct
+    expr: client_id
+    until: closed_at
+  - id: service_backlog
+    label: Service backlog
+    description: Equipment taken in and not yet given back at the period's end.
+    unit: count
+    type: balance
+    fact: service_request
+    agg: count
+    until: returned_at
+  - id: open_overdue_tasks
+    label: Open overdue tasks
+    description: Tasks not done at the period's end whose due day had passed.
+    unit: count
+    direction: lower
+    type: balance
+    fact: task
+    agg: count
+    until: done_at
+    when: CAST(due_at AS DATE) < as_of
+  - id: invoiced_balance
+    label: Invoiced to date
+    description: Invoices and credit notes issued up to the period's end, cancelled ones left out.
+    unit: money
+    type: balance
+    fact: invoice
+    agg: sum
+    expr: total_amount
+    filter: status <> 'cancelled'
+  - id: paid_balance
+    label: Paid to date
+    description: Payments received up to the period's end, advances included.
+    unit: money
+    type: balance
+    fact: payment
+    agg: sum
+    expr: amount
+  - id: receivables
+    label: Receivables outstanding
+    description: Invoiced minus paid, at the period's end.
+    unit: money
+    direction: lower
+    type: derived
+    expr: invoiced_balance - paid_balance
+  - id: invoiced_overdue
+    label: Invoiced and overdue
+    description: Invoices past their due day at the period's end.
+    unit: money
+    type: balance
+    fact: invoice
+    agg: sum
+    expr: total_amount
+    filter: status <> 'cancelled'
+    when: due_on < as_of
+  - id: paid_on_overdue
+    label: Paid on overdue invoices
+    description: Payments up to the period's end of invoices past their due day then.
+    unit: money
+    type: balance
+    fact: payment
+    agg: sum
+    expr: amount
+    when: [due_on < as_of, status <> 'cancelled']
+  - id: receivables_overdue
+    label: Receivables overdue
+    description: What invoices past their due day still owe at the period's end.
+    unit: money
+    direction: lower
+    type: derived
+    expr: invoiced_overdue - paid_on_overdue
+""",
 }
 
 PLAN_FILES = {

@@ -155,7 +155,7 @@ BROKEN = [
             """),
         (
             "kpis/k.yaml:21: kpi 'odd': unit 'dollars' is not one of money, count, percent, hours, days",
-            "kpis/k.yaml:22: kpi 'odd': type 'simpel' is not one of simple, ratio, derived, cumulative, conversion, period_over_period — did you mean 'simple'?",
+            "kpis/k.yaml:22: kpi 'odd': type 'simpel' is not one of simple, ratio, derived, cumulative, conversion, period_over_period, balance — did you mean 'simple'?",
         ),
     ),
     Broken(
@@ -595,6 +595,139 @@ BROKEN = [
         ),
     ),
     Broken(
+        "balance_from_misspelt",
+        kpi("""
+            - id: pipeline
+              label: Pipeline
+              description: d.
+              unit: money
+              type: balance
+              fact: deal
+              agg: sum
+              expr: amount
+              from: opend_at
+            """),
+        (
+            "kpis/k.yaml:26: kpi 'pipeline': from 'opend_at' is not a date or timestamp column of fact deal — did you mean 'opened_at'?",
+        ),
+    ),
+    Broken(
+        "balance_until_not_a_date",
+        kpi("""
+            - id: pipeline
+              label: Pipeline
+              description: d.
+              unit: money
+              type: balance
+              fact: deal
+              agg: sum
+              expr: amount
+              until: amount
+            """),
+        (
+            "kpis/k.yaml:26: kpi 'pipeline': until 'amount' is not a date or timestamp column of fact deal (its dates: opened_at, expected_close_on, closed_at)",
+        ),
+    ),
+    Broken(
+        "balance_until_is_from",
+        kpi("""
+            - id: pipeline
+              label: Pipeline
+              description: d.
+              unit: money
+              type: balance
+              fact: deal
+              agg: sum
+              expr: amount
+              until: opened_at
+            """),
+        (
+            "kpis/k.yaml:26: kpi 'pipeline': until 'opened_at' is the same column as from (the fact's time column by default): a row would stop counting on the day it starts",
+        ),
+    ),
+    Broken(
+        "balance_when_unknown_column",
+        kpi("""
+            - id: overdue
+              label: Overdue
+              description: d.
+              unit: money
+              type: balance
+              fact: invoice
+              agg: sum
+              expr: total_amount
+              when: [status <> 'cancelled', due_of < as_of]
+            """),
+        (
+            "kpis/k.yaml:26: kpi 'overdue': when: unknown column or dimension 'due_of' of fact invoice — did you mean 'due_on'?",
+        ),
+    ),
+    Broken(
+        "balance_as_of_in_filter",
+        kpi("""
+            - id: overdue
+              label: Overdue
+              description: d.
+              unit: money
+              type: balance
+              fact: invoice
+              agg: sum
+              expr: total_amount
+              filter:
+                - status <> 'cancelled'
+                - due_on < as_of
+            """),
+        (
+            "kpis/k.yaml:28: kpi 'overdue': filter: as_of (the period's last day) may only be used in when:",
+        ),
+    ),
+    Broken(
+        "balance_as_of_in_expr",
+        kpi("""
+            - id: days_overdue
+              label: Days overdue
+              description: d.
+              unit: days
+              type: balance
+              fact: invoice
+              agg: avg
+              expr: as_of - due_on
+            """),
+        (
+            "kpis/k.yaml:25: kpi 'days_overdue': expr: as_of (the period's last day) may only be used in when:",
+        ),
+    ),
+    Broken(
+        "balance_agg_without_expr",
+        kpi("""
+            - id: stock
+              label: Stock
+              description: d.
+              unit: count
+              type: balance
+              fact: stock_move
+              agg: sum
+            """),
+        ("kpis/k.yaml:24: kpi 'stock': agg sum needs expr: (what to sum)",),
+    ),
+    Broken(
+        "balance_unknown_key",
+        kpi("""
+            - id: stock
+              label: Stock
+              description: d.
+              unit: count
+              type: balance
+              fact: stock_move
+              agg: sum
+              expr: qty
+              time: moved_at
+            """),
+        (
+            "kpis/k.yaml:26: kpi 'stock': unknown key 'time' (balance takes fact, agg, expr, filter, from, until, when)",
+        ),
+    ),
+    Broken(
         "thresholds",
         kpi("""
             - id: t
@@ -849,6 +982,8 @@ def _good_kpis(tmp_path: Path) -> dict[str, object]:
         ("conversion", "base: {fact: lead}", "conversion"),
         ("period_over_period", "kpi: revenue", "compare"),
         ("period_over_period", "compare: previous_period", "kpi"),
+        ("balance", "fact: stock_move\nexpr: qty", "agg"),
+        ("balance", "agg: count\nuntil: done_at", "fact"),
     ],
 )
 def test_a_kpi_without_a_key_its_type_needs_is_a_located_problem(

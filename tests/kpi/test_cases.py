@@ -2386,6 +2386,368 @@ RANGE = [
     ),
 ]
 
+# -- balances: the state at each period's end ------------------------------------------------------
+
+
+def ends(start: str, end: str, grain: str) -> str:
+    """Each period of the range with its last day in it (``last_day``): the day a balance is
+    taken on."""
+    first = {"day": "calendar_date"}.get(grain, f"{grain}_start")
+    return (
+        f"(SELECT d.{first} AS period, MAX(d.calendar_date) AS last_day FROM core.dim_date AS d"
+        f" WHERE d.calendar_date BETWEEN '{start}' AND '{end}' GROUP BY d.{first})"
+    )
+
+
+def local_span(table: str, start: str, stop: str) -> str:
+    """A fact's rows with ``day`` and ``stop_day``: the local days of ``start`` and ``stop``."""
+    return (
+        f"(SELECT t.*,"
+        f" CAST(timezone(b.timezone, t.{start} AT TIME ZONE 'UTC') AS DATE) AS day,"
+        f" CAST(timezone(b.timezone, t.{stop} AT TIME ZONE 'UTC') AS DATE) AS stop_day"
+        f" FROM core.{table} AS t JOIN core.dim_branch AS b ON b.branch_id = t.branch_id)"
+    )
+
+
+STOCK = local("fct_stock_move", "moved_at")
+OPEN_DEALS = local_span("fct_deal", "opened_at", "closed_at")
+BACKLOG = local_span("fct_service_request", "received_at", "returned_at")
+TASKS = local_span("fct_task", "created_at", "done_at")
+HELD = "s.day <= e.last_day AND (s.stop_day IS NULL OR s.stop_day > e.last_day)"
+"""A row of a span in force at the end of the period ``e``."""
+LEDGER = (
+    "(SELECT i.issued_on AS day, i.branch_id, i.owner_id, i.total_amount AS amount, i.due_on"
+    " FROM core.fct_invoice AS i WHERE i.status <> 'cancelled'"
+    " UNION ALL SELECT p.paid_on, p.branch_id, i.owner_id, -p.amount, i.due_on"
+    " FROM core.fct_payment AS p LEFT JOIN core.fct_invoice AS i ON i.invoice_id = p.invoice_id)"
+)
+"""What clients owe, as moves: each invoice (not cancelled) adds its total on its day, each
+payment takes its amount off on its day, both with the invoice's sales manager and due day."""
+
+
+def stock_by_month(start: str, end: str, by: str = "") -> str:
+    """Stock on hand at each month's end, by ``by`` (a column of the stock moves)."""
+    keys = f", s.{by}" if by else ""
+    return (
+        f"SELECT e.period{keys}, SUM(s.qty) AS value FROM {ends(start, end, 'month')} AS e"
+        f" JOIN {STOCK} AS s ON s.day <= e.last_day GROUP BY e.period{keys}"
+    )
+
+
+BALANCES = [
+    # 2025-02-01 05:30 UTC is January 31 in Denver: January's end counts it, and the moves of
+    # 2025-07-03 (after the range) do not count anywhere
+    Case(
+        "stock_on_hand_by_day_and_branch",
+        "stock_on_hand",
+        D("2025-01-28"),
+        D("2025-02-12"),
+        "day",
+        f"""
+        SELECT e.period, s.branch_id, SUM(s.qty) FROM {ends("2025-01-28", "2025-02-12", "day")} AS e
+        JOIN {STOCK} AS s ON s.day <= e.last_day GROUP BY e.period, s.branch_id
+        """,
+        by=("branch",),
+    ),
+    # a range starting on a Wednesday and ending on a Sunday mid-month: the first week's
+    # balance is taken on its Sunday, the last one's on the range's last day
+    Case(
+        "service_backlog_by_week_and_engineer",
+        "service_backlog",
+        D("2025-01-01"),
+        D("2025-03-16"),
+        "week",
+        f"""
+        SELECT e.period, s.engineer_id, COUNT(*)
+        FROM {ends("2025-01-01", "2025-03-16", "week")} AS e
+        JOIN {BACKLOG} AS s ON {HELD} GROUP BY e.period, s.engineer_id
+        """,
+        by=("employee",),
+    ),
+    Case(
+        "stock_on_hand_by_month_and_warehouse",
+        "stock_on_hand",
+        D("2024-11-01"),
+        D("2025-06-30"),
+        "month",
+        stock_by_month("2024-11-01", "2025-06-30", "warehouse_id"),
+        by=("warehouse",),
+    ),
+    # March ends on 2025-03-20: its value is the state on the range's last day
+    Case(
+        "stock_value_by_quarter_and_branch_range_ending_mid_month",
+        "stock_value",
+        D("2024-07-01"),
+        D("2025-03-20"),
+        "quarter",
+        f"""
+        SELECT e.period, s.branch_id, SUM(s.qty * s.unit_cost)
+        FROM {ends("2024-07-01", "2025-03-20", "quarter")} AS e
+        JOIN {STOCK} AS s ON s.day <= e.last_day GROUP BY e.period, s.branch_id
+        """,
+        by=("branch",),
+    ),
+    # 2025's balance is taken on June 30: the receipt of July 3 is after the range
+    Case(
+        "stock_on_hand_by_year",
+        "stock_on_hand",
+        D("2023-01-01"),
+        D("2025-06-30"),
+        "year",
+        f"""
+        SELECT e.period, SUM(s.qty) FROM {ends("2023-01-01", "2025-06-30", "year")} AS e
+        JOIN {STOCK} AS s ON s.day <= e.last_day GROUP BY e.period
+        """,
+    ),
+    Case(
+        "stock_on_hand_filtered_by_product_category",
+        "stock_on_hand",
+        D("2025-01-01"),
+        D("2025-04-30"),
+        "month",
+        f"""
+        SELECT e.period, s.warehouse_id, SUM(s.qty)
+        FROM {ends("2025-01-01", "2025-04-30", "month")} AS e
+        JOIN {STOCK} AS s ON s.day <= e.last_day
+        JOIN core.dim_product AS p ON p.product_id = s.product_id
+        WHERE p.category = 'Toner cartridges'
+        GROUP BY e.period, s.warehouse_id
+        """,
+        by=("warehouse",),
+        filters=("product_category = 'Toner cartridges'",),
+    ),
+    Case(
+        "stock_on_hand_scoped_to_a_branch",
+        "stock_on_hand",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT e.period, s.product_id, SUM(s.qty)
+        FROM {ends("2025-01-01", "2025-06-30", "month")} AS e
+        JOIN {STOCK} AS s ON s.day <= e.last_day WHERE s.branch_id = 'austin'
+        GROUP BY e.period, s.product_id
+        """,
+        by=("product",),
+        scope={"branch": (AUSTIN,)},
+    ),
+    # d2 closed on March 1: open at February's end
+    Case(
+        "open_pipeline_by_month_and_employee",
+        "open_pipeline_value",
+        D("2024-12-01"),
+        D("2025-04-30"),
+        "month",
+        f"""
+        SELECT e.period, s.owner_id, SUM(s.amount)
+        FROM {ends("2024-12-01", "2025-04-30", "month")} AS e
+        JOIN {OPEN_DEALS} AS s ON {HELD} GROUP BY e.period, s.owner_id
+        """,
+        by=("employee",),
+    ),
+    Case(
+        "open_pipeline_by_day_scoped_to_an_employee",
+        "open_pipeline_value",
+        D("2025-02-15"),
+        D("2025-03-05"),
+        "day",
+        f"""
+        SELECT e.period, SUM(s.amount) FROM {ends("2025-02-15", "2025-03-05", "day")} AS e
+        JOIN {OPEN_DEALS} AS s ON {HELD} WHERE s.owner_id = '{DANA}' GROUP BY e.period
+        """,
+        scope={"employee": (DANA,)},
+    ),
+    Case(
+        "largest_open_deal_by_month_and_branch",
+        "largest_open_deal",
+        D("2025-01-01"),
+        D("2025-04-30"),
+        "month",
+        f"""
+        SELECT e.period, s.branch_id, MAX(s.amount)
+        FROM {ends("2025-01-01", "2025-04-30", "month")} AS e
+        JOIN {OPEN_DEALS} AS s ON {HELD} GROUP BY e.period, s.branch_id
+        """,
+        by=("branch",),
+    ),
+    # d6 closed on February 20, d3 on the 25th, d2 on March 1 (local days): each is open at
+    # the end of the day before and not at the end of its own
+    Case(
+        "largest_open_deal_by_day",
+        "largest_open_deal",
+        D("2025-02-18"),
+        D("2025-03-02"),
+        "day",
+        f"""
+        SELECT e.period, MAX(s.amount) FROM {ends("2025-02-18", "2025-03-02", "day")} AS e
+        JOIN {OPEN_DEALS} AS s ON {HELD} GROUP BY e.period
+        """,
+    ),
+    Case(
+        "avg_open_deal_by_week",
+        "avg_open_deal",
+        D("2025-01-06"),
+        D("2025-03-09"),
+        "week",
+        f"""
+        SELECT e.period, AVG(s.amount) FROM {ends("2025-01-06", "2025-03-09", "week")} AS e
+        JOIN {OPEN_DEALS} AS s ON {HELD} GROUP BY e.period
+        """,
+    ),
+    # d3 (Clear Clinic, lost on Feb 25) and d6 (Clear Clinic, won on Feb 20) overlap: one client
+    Case(
+        "clients_with_open_deals_by_month_and_branch",
+        "clients_with_open_deals",
+        D("2025-01-01"),
+        D("2025-03-31"),
+        "month",
+        f"""
+        SELECT e.period, s.branch_id, COUNT(DISTINCT COALESCE(k.master_client_id, s.client_id))
+        FROM {ends("2025-01-01", "2025-03-31", "month")} AS e
+        JOIN {OPEN_DEALS} AS s ON {HELD} JOIN core.dim_client AS k ON k.client_id = s.client_id
+        GROUP BY e.period, s.branch_id
+        """,
+        by=("branch",),
+    ),
+    # crm_austin:t1, due March 1, done late on March 31 local (April 1 in UTC): overdue on
+    # each of March's days but its last
+    Case(
+        "open_overdue_tasks_by_day_and_branch",
+        "open_overdue_tasks",
+        D("2025-02-12"),
+        D("2025-04-02"),
+        "day",
+        f"""
+        SELECT e.period, s.branch_id, COUNT(*) FROM {ends("2025-02-12", "2025-04-02", "day")} AS e
+        JOIN {TASKS} AS s ON {HELD} AND CAST(s.due_at AS DATE) < e.last_day
+        GROUP BY e.period, s.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "open_overdue_tasks_by_month_and_employee",
+        "open_overdue_tasks",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT e.period, s.assignee_id, COUNT(*)
+        FROM {ends("2025-01-01", "2025-06-30", "month")} AS e
+        JOIN {TASKS} AS s ON {HELD} AND CAST(s.due_at AS DATE) < e.last_day
+        GROUP BY e.period, s.assignee_id
+        """,
+        by=("employee",),
+    ),
+    # paid on February 29 and March 1 of 2024: February's end owes the second
+    Case(
+        "receivables_by_month_and_branch",
+        "receivables",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT e.period, s.branch_id, SUM(s.amount)
+        FROM {ends("2024-01-01", "2025-06-30", "month")} AS e
+        JOIN {LEDGER} AS s ON s.day <= e.last_day GROUP BY e.period, s.branch_id
+        """,
+        by=("branch",),
+    ),
+    # Eli's invoice of June 2024 is owed before any payment of his: invoiced minus nothing
+    Case(
+        "receivables_by_quarter_and_employee",
+        "receivables",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT e.period, s.owner_id, SUM(s.amount)
+        FROM {ends("2024-01-01", "2025-06-30", "quarter")} AS e
+        JOIN {LEDGER} AS s ON s.day <= e.last_day GROUP BY e.period, s.owner_id
+        """,
+        by=("employee",),
+    ),
+    Case(
+        "receivables_by_year_scoped_to_an_employee",
+        "receivables",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "year",
+        f"""
+        SELECT e.period, SUM(s.amount) FROM {ends("2024-01-01", "2025-06-30", "year")} AS e
+        JOIN {LEDGER} AS s ON s.day <= e.last_day WHERE s.owner_id = '{DANA}' GROUP BY e.period
+        """,
+        scope={"employee": (DANA,)},
+    ),
+    # 2502 is overdue from February 20 (partly paid on January 31); 2506 from April 10 until
+    # its payment on April 30
+    Case(
+        "receivables_overdue_by_month_and_branch",
+        "receivables_overdue",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT e.period, s.branch_id, SUM(s.amount)
+        FROM {ends("2024-01-01", "2025-06-30", "month")} AS e
+        JOIN {LEDGER} AS s ON s.day <= e.last_day AND s.due_on < e.last_day
+        GROUP BY e.period, s.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "receivables_overdue_by_day_filtered",
+        "receivables_overdue",
+        D("2025-04-05"),
+        D("2025-05-02"),
+        "day",
+        f"""
+        SELECT e.period, SUM(s.amount) FROM {ends("2025-04-05", "2025-05-02", "day")} AS e
+        JOIN {LEDGER} AS s ON s.day <= e.last_day AND s.due_on < e.last_day
+        WHERE s.branch_id = 'denver' GROUP BY e.period
+        """,
+        filters=("branch = 'denver'",),
+    ),
+    Case(
+        "stock_value_against_last_year_by_month",
+        "stock_value_vs_ly",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        WITH v AS (
+            SELECT e.period, SUM(s.qty * s.unit_cost) AS value
+            FROM {ends("2024-01-01", "2025-06-30", "month")} AS e
+            JOIN {STOCK} AS s ON s.day <= e.last_day GROUP BY e.period
+        )
+        SELECT n.period, n.value - COALESCE(p.value, 0) FROM v AS n
+        LEFT JOIN v AS p ON p.period = CAST(n.period - INTERVAL '1 year' AS DATE)
+        WHERE n.period >= '2025-01-01'
+        """,
+    ),
+    # austin's store has no stock before January 2025: its December counts as 0
+    Case(
+        "stock_change_against_the_previous_month_by_branch",
+        "stock_change",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        WITH v AS ({stock_by_month("2024-12-01", "2025-06-30", "branch_id")}),
+        keys AS (
+            SELECT period, branch_id FROM v WHERE period >= '2025-01-01'
+            UNION
+            SELECT CAST(period + INTERVAL '1 month' AS DATE), branch_id FROM v
+            WHERE period + INTERVAL '1 month' <= DATE '2025-06-30'
+        )
+        SELECT k.period, k.branch_id, COALESCE(n.value, 0) - COALESCE(p.value, 0) FROM keys AS k
+        LEFT JOIN v AS n ON n.period = k.period AND n.branch_id = k.branch_id
+        LEFT JOIN v AS p
+          ON p.period = CAST(k.period - INTERVAL '1 month' AS DATE) AND p.branch_id = k.branch_id
+        """,
+        by=("branch",),
+    ),
+]
+
 CASES: list[Case] = [
     *SIMPLE_GRAINS,
     *SIMPLE_AGGREGATIONS,
@@ -2399,6 +2761,7 @@ CASES: list[Case] = [
     *SCOPES,
     *REFERENCES,
     *RANGE,
+    *BALANCES,
 ]
 
 

@@ -106,8 +106,44 @@ CLOCK = "its values change with the day they are computed, and a past period is 
             """,
             None,
         ),
+        (
+            """
+            - id: overdue_now
+              label: Overdue
+              description: d.
+              unit: money
+              type: balance
+              fact: invoice
+              agg: sum
+              expr: total_amount
+              when: due_on < current_date
+            """,
+            f"kpis/k.yaml:17: kpi 'overdue_now': when reads the clock (CURRENT_DATE): {CLOCK}",
+        ),
+        (  # the period's last day: what a balance's when compares with, no warning
+            """
+            - id: overdue_then
+              label: Overdue
+              description: d.
+              unit: money
+              type: balance
+              fact: invoice
+              agg: sum
+              expr: total_amount
+              when: due_on < as_of
+            """,
+            None,
+        ),
     ],
-    ids=["filter", "expr", "ratio_input_filter", "derived_input_filter", "date_column"],
+    ids=[
+        "filter",
+        "expr",
+        "ratio_input_filter",
+        "derived_input_filter",
+        "date_column",
+        "balance_when",
+        "balance_as_of",
+    ],
 )
 def test_a_kpi_that_reads_the_clock_gets_a_located_warning(
     tmp_path: Path, body: str, expected: str | None

@@ -1,5 +1,5 @@
 """``derived``: each input grouped on its own, once (a materialized ``WITH``), joined on period
-and slice, the expression applied (a missing additive input is 0; division by 0 gives no value).
+and slice, the expression applied (a missing sum or count is 0; division by 0 gives no value).
 An input with an offset is computed on the earlier range and met by the current period moved
 back."""
 
@@ -46,13 +46,13 @@ def combine(
         source = builder.kpis[one.kpi]
         if one.offset is None:
             parts.append(
-                (one.alias, builder.kpi(source, query, one.filters), source.additive, None)
+                (one.alias, builder.kpi(source, query, one.filters), source.zero_when_missing, None)
             )
             continue
         earlier = query.moved(one.offset, whole_periods=True)
         days, months = offset_parts(one.offset, query.grain, query.days)
         rows = builder.kpi(source, earlier, one.filters)
-        parts.append((one.alias, rows, source.additive, sql_interval(days, months)))
+        parts.append((one.alias, rows, source.zero_when_missing, sql_interval(days, months)))
     # each input once, as a named result both the list of rows and its join read
     names_of = [builder.name("input") for _ in parts]
     keyed = []
@@ -75,13 +75,13 @@ def combine(
         spine.subquery(ident("spine"), copy=False), copy=False
     )
     names: dict[str, exp.Expr] = {}
-    for i, (alias, _, additive, behind) in enumerate(parts):
+    for i, (alias, _, zero, behind) in enumerate(parts):
         table = f"i{i}"
         on = meets("spine", table, query.by, behind)
         named = exp.table_(ident(names_of[i]), alias=ident(table))
         select = add_join(select, named, on=on, side="LEFT")
         value: exp.Expr = col("value", table)
-        if additive:
+        if zero:
             value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
         names[alias] = value
     computed = substitute(expr, names)

@@ -75,9 +75,9 @@ def pop_offset(kpi: m.PeriodOverPeriod) -> m.Span:
 
 
 def pop_value(kpi: m.PeriodOverPeriod, cur: exp.Expr, prev: exp.Expr, source: m.Kpi) -> exp.Expr:
-    """A period-over-period KPI's value from its KPI's value now and in the earlier period (an
-    additive KPI with no earlier row had 0 then)."""
-    if source.additive:
+    """A period-over-period KPI's value from its KPI's value now and in the earlier period (a
+    sum or a count with no earlier row had 0 then)."""
+    if source.zero_when_missing:
         prev = exp.Coalesce(this=prev, expressions=[exp.Literal.number(0)])
     if kpi.output == "change_pct":
         change = exp.paren(exp.Sub(this=cur, expression=prev), copy=False)

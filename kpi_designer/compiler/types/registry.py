@@ -9,6 +9,7 @@ from sqlglot import exp
 
 from kpi_designer import model as m
 from kpi_designer.compiler.query import Query
+from kpi_designer.compiler.types.balance import balance
 from kpi_designer.compiler.types.conversion import conversion
 from kpi_designer.compiler.types.cumulative import cumulative
 from kpi_designer.compiler.types.derived import derived
@@ -29,6 +30,7 @@ COMPILERS: dict[type[m.Kpi], TypeCompiler] = {
     m.Cumulative: cumulative,
     m.Conversion: conversion,
     m.PeriodOverPeriod: period_over_period,
+    m.Balance: balance,
 }
 
 

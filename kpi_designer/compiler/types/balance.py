@@ -1,0 +1,274 @@
+"""``balance``: the state of something at each period's end (semi-additive).
+
+A balance aggregates a fact's rows *in force* at the end of a day D: the last day of each
+period, or the range's last day for the period still running at its end. A row is in force
+when the local day of its ``from`` column (the fact's time column by default) is D or before,
+the local day of its ``until`` column is after D (or ``until`` is NULL: still in force; without
+``until``, a row counts for ever from its ``from`` day: stock moves summed into stock on hand),
+and its ``when`` conditions hold with ``as_of`` = D. The scope, the filters and the request's
+filters apply as for every KPI. Nothing is summed over time: a month's value is the state on
+its last day. A slice's value is that of its rows, so a sum's or a count's slices add up to the
+total (stock over warehouses), while its periods do not.
+
+The SQL takes one of two forms, which give the same values:
+
+- :func:`in_force`, exact for any aggregation and for ``when``: the calendar of the range's
+  periods (:func:`~kpi_designer.compiler.types.cumulative.calendar`, each with its last day
+  ``period_end``) joined to the fact's rows in force at that day, grouped by period and slice;
+  ``as_of`` is the calendar's ``period_end`` column.
+- :func:`running`, for a sum or a count without ``when``, as a person would write it by hand:
+  each row adds its value on its ``from`` day and takes it back on its ``until`` day; these
+  changes are summed per day and slice first, and a period's value is the sum of its slice's
+  changes up to its last day: days × periods instead of rows × periods.
+
+Both read the fact's rows from the beginning of time up to the range's end (and two days
+more, where a row may still lie on the range's last local day); a row that starts after the
+range's end never counts. Only rows near or inside the range are placed on their local day
+(:func:`starts`, :func:`stops`): a moment more than a day before the range's first day is before
+every period's end in any time zone, and one more than a day after its last day is after every
+period's end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from sqlglot import exp
+
+from kpi_designer import model as m
+from kpi_designer.compiler.columns import Columns
+from kpi_designer.compiler.query import Query
+from kpi_designer.compiler.trees import (
+    aggregate,
+    col,
+    double,
+    earliest,
+    ident,
+    positions,
+)
+from kpi_designer.compiler.types.cumulative import calendar
+from kpi_designer.compiler.zones import moved_day
+from kpi_designer.semantic import FACTS
+
+if TYPE_CHECKING:
+    from kpi_designer.compiler.builder import Builder
+
+
+def balance(builder: Builder, kpi: m.Balance, query: Query) -> exp.Select:
+    if kpi.when or kpi.measure.agg not in m.ADDITIVE:
+        return in_force(builder, kpi, query)
+    return running(builder, kpi, query)
+
+
+def in_force(builder: Builder, kpi: m.Balance, query: Query) -> exp.Select:
+    """The balance from the calendar of periods joined to the rows in force at each period's
+    last day: exact for any aggregation, and for ``when`` (``as_of`` is that day). Each row
+    is read once, with its days, slices, value and the columns ``when`` reads (``w_<i>``)."""
+    spine, _ = calendar(builder, query, to_date=None, window=None)
+    select, cols, started, stopped = read(builder, kpi, query)
+    measure = kpi.measure
+    outputs = [exp.alias_(started, ident("day"), copy=False)]
+    if stopped is not None:
+        outputs.append(exp.alias_(stopped, ident("stop"), copy=False))
+    outputs += [exp.alias_(cols.dimension(d), ident(d), copy=False) for d in query.by]
+    if measure.expr is not None:
+        outputs.append(exp.alias_(cols.rewrite(measure.expr), ident("v"), copy=False))
+    carried: dict[str, str] = {}  # a column a `when` condition reads → its name in the rows
+
+    def carry(node: exp.Expr) -> exp.Expr:
+        if not isinstance(node, exp.Column) or not node.table:
+            return node
+        key = node.sql()
+        if key not in carried:
+            carried[key] = f"w_{len(carried)}"
+            outputs.append(exp.alias_(node.copy(), ident(carried[key]), copy=False))
+        return col(carried[key], "r")
+
+    last_day = col("period_end", "c")
+    held: list[exp.Expr] = [exp.LTE(this=col("day", "r"), expression=last_day)]
+    if stopped is not None:
+        still = exp.or_(
+            exp.Is(this=col("stop", "r"), expression=exp.null()),
+            exp.GT(this=col("stop", "r"), expression=last_day.copy()),
+            copy=False,
+        )
+        held.append(exp.paren(still, copy=False))
+    for condition in kpi.when:
+        held.append(as_of(cols.rewrite(condition).transform(carry), last_day))
+    rows = cols.finish(select.select(*outputs, copy=False))
+    value = (
+        aggregate(measure.agg, col("v", "r"))
+        if measure.expr is not None
+        else exp.Count(this=exp.Star())
+    )
+    return (
+        exp.select(
+            col("period", "c"),
+            *(col(d, "r") for d in query.by),
+            exp.alias_(double(value), ident("value"), copy=False),
+        )
+        .from_(spine.subquery(ident("c"), copy=False), copy=False)
+        .join(rows.subquery(ident("r"), copy=False), on=exp.and_(*held), copy=False)
+        .group_by(*positions(1 + len(query.by)), copy=False)
+    )
+
+
+def running(builder: Builder, kpi: m.Balance, query: Query) -> exp.Select:
+    """A sum or a count without ``when`` as a running sum of changes: each row's value added
+    on the day it starts counting and taken back on the day it stops, summed per day and
+    slice, then up to each period's last day. A period and slice is listed where some row is
+    in force (the rows added minus the rows taken back); a sum of no values is no value, as
+    in :func:`in_force`. A row that stops on or before the day it starts is never in force,
+    and left out."""
+    spine, _ = calendar(builder, query, to_date=None, window=None)
+    select, cols, started, stopped = read(builder, kpi, query)
+    measure = kpi.measure
+    slices = [col(d) for d in query.by]
+    days = [exp.alias_(started, ident("day"), copy=False)]
+    if stopped is not None:
+        days.append(exp.alias_(stopped, ident("stop"), copy=False))
+    outputs = [
+        exp.alias_(cols.aggregate(measure), ident("v"), copy=False),
+        exp.alias_(exp.Count(this=exp.Star()), ident("n"), copy=False),
+    ]
+    summed = measure.agg == "sum" and measure.expr is not None
+    if summed:  # how many rows have a value to sum
+        assert measure.expr is not None
+        counted = exp.Count(this=cols.rewrite(measure.expr))
+        outputs.append(exp.alias_(counted, ident("valued"), copy=False))
+    keys = [*days, *(exp.alias_(cols.dimension(d), ident(d), copy=False) for d in query.by)]
+    spans = select.select(*keys, *outputs, copy=False)
+    spans = cols.finish(spans.group_by(*positions(len(keys)), copy=False))
+    parts = ["v", "n", *(["valued"] if summed else [])]
+    changes: exp.Query = spans
+    name = None
+    if stopped is not None:  # each span's parts added on its first day, taken back on its last
+        name = builder.name("spans")
+        stop, day = col("stop"), col("day")
+        ends = exp.GT(this=stop, expression=day)
+
+        def moves(on: exp.Column, sign: int, kept: exp.Expr) -> exp.Select:
+            sums: list[exp.Expr] = []
+            for part in parts:
+                total: exp.Expr = exp.Sum(this=col(part))
+                total = total if sign > 0 else exp.Neg(this=total)
+                sums.append(exp.alias_(total, ident(part), copy=False))
+            return (
+                exp.select(exp.alias_(on, ident("day"), copy=False), *slices, *sums)
+                .from_(exp.table_(ident(name)), copy=False)
+                .where(kept, copy=False)
+                .group_by(*positions(1 + len(slices)), copy=False)
+            )
+
+        still = exp.or_(exp.Is(this=stop.copy(), expression=exp.null()), ends.copy(), copy=False)
+        changes = exp.union(
+            moves(day.copy(), 1, still), moves(stop.copy(), -1, ends), distinct=False
+        )
+    total: exp.Expr = exp.Sum(this=col("v", "r"))
+    if summed:
+        valued = exp.GT(this=exp.Sum(this=col("valued", "r")), expression=exp.Literal.number(0))
+        total = exp.Case(ifs=[exp.If(this=valued, true=total)])
+    select = (
+        exp.select(
+            col("period", "c"),
+            *(col(d, "r") for d in query.by),
+            exp.alias_(double(total), ident("value"), copy=False),
+        )
+        .from_(spine.subquery(ident("c"), copy=False), copy=False)
+        .join(
+            changes.subquery(ident("r"), copy=False),
+            on=exp.LTE(this=col("day", "r"), expression=col("period_end", "c")),
+            copy=False,
+        )
+        .group_by(*positions(1 + len(query.by)), copy=False)
+        .having(exp.GT(this=exp.Sum(this=col("n", "r")), expression=exp.Literal.number(0)))
+    )
+    if name is not None:
+        select = select.with_(ident(name), as_=spans, materialized=True, copy=False)
+    return select
+
+
+def read(
+    builder: Builder, kpi: m.Balance, query: Query
+) -> tuple[exp.Select, Columns, exp.Expr, exp.Expr | None]:
+    """The fact's rows that may be in force at a period's end of ``query``: scoped and
+    filtered, from the beginning of time to the range's end (instead of the range's condition);
+    with the day each starts counting and the day it stops (``None`` without ``until``)."""
+    measure = kpi.measure
+    time = measure.time or FACTS[measure.fact].time
+    kept = builder.first_read
+    select, cols = builder.rows(measure.fact, time, query, bounded=False)
+    # only rows from a day before the range on are placed on their local day (starts, stops):
+    # the table of local days need not cover the time before it
+    builder.first_read = earliest([kept, query.start])
+    conditions = [cols.rewrite(f) for f in measure.filters]
+    read_from, started = starts(builder, cols, time, query)
+    conditions += read_from
+    stopped = None
+    if kpi.until is not None:
+        read_until, stopped = stops(builder, cols, kpi.until, query)
+        conditions += read_until
+    return select.where(*conditions, copy=False), cols, started, stopped
+
+
+def starts(
+    builder: Builder, cols: Columns, name: str, query: Query
+) -> tuple[list[exp.Expr], exp.Expr]:
+    """For ``from`` (the column ``name``): the condition for a row that may start counting up
+    to the range's end, and the day it starts. That is its local day; a row stored more than a
+    day before the range starts (before every period's end in any time zone) takes the day
+    before the range instead: old rows fall on one day, and are not looked up. The condition
+    is a plain bound the engine skips whole blocks of rows by: rows stored up to two days after
+    the range's end are read (one may lie on its last local day), and those on a later local
+    day meet no period's end."""
+    first = builder.param("start", query.start)
+    last = builder.param("end", query.end)
+    before = builder.param("before", query.start - dt.timedelta(days=1))
+    moment = cols.column(name)
+    if cols.columns[name] == "DATE":
+        early: exp.Expr = exp.LT(this=moment, expression=first)
+        started = exp.Case(ifs=[exp.If(this=early, true=before)], default=moment.copy())
+        return [exp.LTE(this=moment.copy(), expression=last)], started
+    early = exp.LT(this=moment, expression=moved_day(first, -1))
+    started = exp.Case(ifs=[exp.If(this=early, true=before)], default=cols.local_day(name))
+    return [exp.LT(this=moment.copy(), expression=moved_day(last, 2))], started
+
+
+def stops(
+    builder: Builder, cols: Columns, name: str, query: Query
+) -> tuple[list[exp.Expr], exp.Expr]:
+    """For ``until`` (the column ``name``): the condition leaving out the rows that stopped
+    counting more than a day before the range starts (in force at no period's end), and the
+    day a row stops. That is its local day; NULL when ``until`` is (still in force), or when
+    it lies more than a day after the range's end (after every period's end in any time
+    zone)."""
+    first = builder.param("start", query.start)
+    last = builder.param("end", query.end)
+    moment = cols.column(name)
+    if cols.columns[name] == "DATE":
+        since: exp.Expr = first
+        late: exp.Expr = exp.GT(this=moment.copy(), expression=last)
+        day: exp.Expr = moment.copy()
+    else:
+        since = moved_day(first, -1)
+        late = exp.GTE(this=moment.copy(), expression=moved_day(last, 2))
+        day = cols.local_day(name)
+    kept = exp.or_(
+        exp.Is(this=moment, expression=exp.null()),
+        exp.GTE(this=moment.copy(), expression=since),
+        copy=False,
+    )
+    stopped = exp.Case(ifs=[exp.If(this=late, true=exp.null())], default=day)
+    return [exp.paren(kept, copy=False)], stopped
+
+
+def as_of(condition: exp.Expr, day: exp.Column) -> exp.Expr:
+    """A ``when`` condition with ``as_of`` bound to ``day`` (the period's last day)."""
+
+    def bind(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Column) and not node.table and node.name == m.AS_OF:
+            return day.copy()
+        return node
+
+    return condition.transform(bind)
