@@ -2748,6 +2748,40 @@ BALANCES = [
     ),
 ]
 
+# balances at range grain: their row sources are defined with the balances above
+RANGE += [
+    # a balance at range grain is the state on the range's last day (March 20, 2025): the
+    # Austin write-off late on March 31 and the July receipt are after it
+    Case(
+        "range_stock_on_hand_by_warehouse",
+        "stock_on_hand",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        SELECT {AT}, s.warehouse_id, SUM(s.qty) FROM {STOCK} AS s
+        WHERE s.day <= DATE '2025-03-20' GROUP BY s.warehouse_id
+        """,
+        by=("warehouse",),
+    ),
+    # the tasks open on March 20 whose due day had passed, of one branch
+    Case(
+        "range_open_overdue_tasks_scoped",
+        "open_overdue_tasks",
+        D("2025-01-10"),
+        D("2025-03-20"),
+        "range",
+        f"""
+        SELECT {AT}, COUNT(*) FROM {TASKS} AS s
+        WHERE s.day <= DATE '2025-03-20'
+          AND (s.stop_day IS NULL OR s.stop_day > DATE '2025-03-20')
+          AND CAST(s.due_at AS DATE) < DATE '2025-03-20' AND s.branch_id = 'austin'
+        HAVING COUNT(*) > 0
+        """,
+        scope={"branch": (AUSTIN,)},
+    ),
+]
+
 CASES: list[Case] = [
     *SIMPLE_GRAINS,
     *SIMPLE_AGGREGATIONS,
