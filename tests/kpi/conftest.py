@@ -1516,6 +1516,94 @@ kpis:
     entity: client
     window: 14 days
 """,
+    # entities: clients by their first, earlier and latest invoices; a client and a product
+    # category by invoice lines (first-time buyers of a category); invoices or deals, calls or
+    # deals as the events of one client
+    "entities.yaml": """\
+kpis:
+  - id: new_clients
+    label: New clients
+    description: Clients whose first invoice falls in the period.
+    unit: count
+    type: entities
+    count: new
+    entity: client
+    events:
+      fact: invoice
+      filter: "kind = 'invoice' AND status NOT IN ('draft', 'cancelled')"
+  - id: new_clients_any
+    label: New clients, by invoice or deal
+    description: Clients whose first invoice or first deal, whichever came first, falls in the period.
+    unit: count
+    type: entities
+    count: new
+    entity: client
+    events:
+      - {fact: invoice, filter: "kind = 'invoice' AND status <> 'cancelled'"}
+      - {fact: deal}
+  - id: first_category_buyers
+    label: First-time buyers of a category
+    description: Clients buying from a product category for the first time, once per category.
+    unit: count
+    type: entities
+    count: new
+    entity: [client, product_category]
+    events: {fact: invoice_line, filter: "status <> 'cancelled'"}
+  - id: new_line_clients
+    label: New clients, by invoice line
+    description: Clients whose first invoice line falls in the period (several lines on that day).
+    unit: count
+    type: entities
+    count: new
+    entity: client
+    events: {fact: invoice_line, filter: "status <> 'cancelled'"}
+  - id: returning_clients
+    label: Returning clients
+    description: Clients invoiced in the period who had been invoiced before it.
+    unit: count
+    type: entities
+    count: returning
+    entity: client
+    events: {fact: invoice, filter: "kind = 'invoice' AND status <> 'cancelled'"}
+  - id: reactivated_clients
+    label: Reactivated clients
+    description: Clients invoiced again after 90 days or more without an invoice.
+    unit: count
+    type: entities
+    count: reactivated
+    entity: client
+    events: {fact: invoice, filter: "kind = 'invoice' AND status <> 'cancelled'"}
+    gap: 90 days
+  - id: reactivated_contacts
+    label: Clients back in touch
+    description: Clients with a call or a deal two months or more after their previous one.
+    unit: count
+    type: entities
+    count: reactivated
+    entity: client
+    events:
+      - {fact: activity, filter: "kind = 'call'"}
+      - {fact: deal}
+    gap: 2 months
+  - id: active_clients
+    label: Active clients
+    description: Clients invoiced in the period.
+    unit: count
+    type: entities
+    count: active
+    entity: client
+    events: {fact: invoice, filter: "kind = 'invoice' AND status <> 'cancelled'"}
+  - id: active_contacts
+    label: Clients in touch
+    description: Clients with a call or a deal opened in the period.
+    unit: count
+    type: entities
+    count: active
+    entity: client
+    events:
+      - {fact: activity, filter: "kind = 'call'"}
+      - {fact: deal}
+""",
 }
 
 PLAN_FILES = {

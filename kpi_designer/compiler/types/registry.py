@@ -12,6 +12,7 @@ from kpi_designer.compiler.query import Query
 from kpi_designer.compiler.types.conversion import conversion
 from kpi_designer.compiler.types.cumulative import cumulative
 from kpi_designer.compiler.types.derived import derived
+from kpi_designer.compiler.types.entities import entities
 from kpi_designer.compiler.types.period_over_period import period_over_period
 from kpi_designer.compiler.types.ratio import ratio
 from kpi_designer.compiler.types.simple import simple
@@ -29,6 +30,7 @@ COMPILERS: dict[type[m.Kpi], TypeCompiler] = {
     m.Cumulative: cumulative,
     m.Conversion: conversion,
     m.PeriodOverPeriod: period_over_period,
+    m.Entities: entities,
 }
 
 
