@@ -1567,13 +1567,22 @@ kpis:
     events: {fact: invoice, filter: "kind = 'invoice' AND status <> 'cancelled'"}
   - id: reactivated_clients
     label: Reactivated clients
-    description: Clients invoiced again after 90 days or more without an invoice.
+    description: Clients invoiced again after 91 days or more without an invoice.
     unit: count
     type: entities
     count: reactivated
     entity: client
     events: {fact: invoice, filter: "kind = 'invoice' AND status <> 'cancelled'"}
-    gap: 90 days
+    gap: 91 days
+  - id: reactivated_clients_3m
+    label: Reactivated clients, 3 months
+    description: Clients invoiced again after 3 months or more without an invoice.
+    unit: count
+    type: entities
+    count: reactivated
+    entity: client
+    events: {fact: invoice, filter: "kind = 'invoice' AND status <> 'cancelled'"}
+    gap: 3 months
   - id: reactivated_contacts
     label: Clients back in touch
     description: Clients with a call or a deal two months or more after their previous one.

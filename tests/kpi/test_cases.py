@@ -1732,8 +1732,9 @@ def entities_check(
     """
 
 
-NINETY_DAYS = "p.day + 90"
-TWO_MONTHS = "CAST(p.day + INTERVAL '2 months' AS DATE)"
+DAYS_91 = "p.day + 91"
+MONTHS_2 = "CAST(p.day + INTERVAL '2 months' AS DATE)"
+MONTHS_3 = "CAST(p.day + INTERVAL '3 months' AS DATE)"
 
 
 def entities_case(
@@ -1842,14 +1843,15 @@ ENTITIES = [
         filters=("client_segment = 'regular'",),
     ),
     # returning: invoiced in the period and before it (the period's first day, also where the
-    # range starts in the middle of it: Bo's second invoice of February 2024 is not a return)
+    # range starts in the middle of it: Bo's second invoice of February 2024 is not a return;
+    # a first invoice's day is not a return)
     entities_case(
         "returning_clients_by_day",
         "returning_clients",
         "returning",
         INVOICED,
         "day",
-        "2025-01-01",
+        "2024-01-01",
         "2025-03-31",
         ("branch",),
     ),
@@ -1899,8 +1901,8 @@ ENTITIES = [
         where=f"e.employee = '{DANA}'",
         filters=(f"employee = '{DANA}'",),
     ),
-    # reactivated: invoiced again 90 days or more after the previous invoice (Acme exactly 92
-    # days after March 20, 2024; College 91 days after January 6, 2025, 56 days later not)
+    # reactivated: invoiced again 91 days or more after the previous invoice (College exactly
+    # 91 days after January 6, 2025, and 56 days later not; Acme 92 days after March 20, 2024)
     entities_case(
         "reactivated_clients_by_day",
         "reactivated_clients",
@@ -1910,7 +1912,7 @@ ENTITIES = [
         "2024-01-01",
         "2025-06-30",
         ("branch",),
-        gap=NINETY_DAYS,
+        gap=DAYS_91,
     ),
     # calls (on their local day) or deals, two months apart: Acme's call of January 6, 2025
     # after January 10, 2024; Dental's deal of February 21 is not (a call a month earlier)
@@ -1923,18 +1925,19 @@ ENTITIES = [
         "2024-12-02",
         "2025-06-29",
         ("employee",),
-        gap=TWO_MONTHS,
+        gap=MONTHS_2,
     ),
+    # 3 months: Acme's invoice of June 20, 2024 exactly 3 months after March 20
     entities_case(
-        "reactivated_clients_by_month_scoped",
-        "reactivated_clients",
+        "reactivated_clients_3_months_by_month_scoped",
+        "reactivated_clients_3m",
         "reactivated",
         INVOICED,
         "month",
         "2024-01-01",
         "2025-06-30",
         ("employee",),
-        gap=NINETY_DAYS,
+        gap=MONTHS_3,
         where="e.branch_id = 'austin'",
         scope={"branch": (AUSTIN,)},
     ),
@@ -1947,18 +1950,18 @@ ENTITIES = [
         "2024-01-01",
         "2025-06-30",
         ("branch",),
-        gap=TWO_MONTHS,
+        gap=MONTHS_2,
     ),
     entities_case(
-        "reactivated_clients_by_year_filtered",
-        "reactivated_clients",
+        "reactivated_clients_3_months_by_year_filtered",
+        "reactivated_clients_3m",
         "reactivated",
         INVOICED,
         "year",
         "2024-01-01",
         "2025-12-31",
         ("client_segment",),
-        gap=NINETY_DAYS,
+        gap=MONTHS_3,
         where="e.branch_id = 'denver'",
         filters=("branch = 'denver'",),
     ),
