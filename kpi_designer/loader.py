@@ -308,8 +308,11 @@ class _Reader(NodeReader):
                 self.problem(line(key_node), f"unknown key {key!r}{hint}", item)
         for key in (*REQUIRED_COMMON, *TYPE_REQUIRED.get(kind or "", ())):
             if key not in item.keys:
+                article = "an" if (kind or "x")[0] in "aeiou" else "a"
                 what = (
-                    f"a {kind} KPI needs" if key in TYPE_REQUIRED.get(kind or "", ()) else "needs"
+                    f"{article} {kind} KPI needs"
+                    if key in TYPE_REQUIRED.get(kind or "", ())
+                    else "needs"
                 )
                 self.problem(line(item.node), f"{what} {key}:", item)
         common: dict[str, Any] = {
@@ -746,6 +749,11 @@ class _Reader(NodeReader):
     def entity(self, node: Node, item: _Item) -> dict[str, int] | None:
         """``entity:``: a dimension, or a list of them (the entity is their combination); each
         with the line it is written on."""
+        if isinstance(node, MappingNode):
+            self.problem(
+                line(node), "entity must be a dimension or a list of them, not a mapping", item
+            )
+            return None
         nodes = node.value if isinstance(node, SequenceNode) else [node]
         if not nodes:
             self.problem(line(node), "entity is an empty list: name at least one dimension", item)

@@ -1650,6 +1650,15 @@ revenue,2025-Q2,austin,9100
 win_rate,2024-12,denver,0.5
 win_rate,2025-02,denver,0.8
 """,
+    # first-time buyers of a category (new: additive, so months add up to a quarter) and active
+    # clients (not additive: a plan at its own grain only)
+    "entities.csv": """\
+kpi,period,branch,plan
+first_category_buyers,2025-01,denver,2
+first_category_buyers,2025-02,denver,2
+first_category_buyers,2025-03,denver,2
+active_clients,2025-Q1,denver,3
+""",
 }
 
 SCORECARD = """\

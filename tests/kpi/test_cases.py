@@ -2226,6 +2226,21 @@ def test_scope_equals_the_same_filter(kpi: str, dimension: str, case_engine: Eng
             None,
             id="mixed",
         ),
+        pytest.param(
+            [
+                "new_clients",
+                "first_category_buyers",
+                "returning_clients",
+                "reactivated_clients",
+                "active_clients",
+                "active_contacts",
+                "revenue",
+                "clients_ytd",
+            ],
+            ["branch"],
+            {"employee": [DANA, GUS]},
+            id="entities",
+        ),
     ],
 )
 def test_kpis_evaluated_together_equal_each_alone(
