@@ -39,7 +39,7 @@ def test_a_new_entity_counts_once_whatever_ties_its_first_day_holds(
     assert summed.to_dict() == total.set_index("period")["value"].to_dict()
     con = sandbox.open_snapshot(warehouse)
     try:
-        (firsts,) = con.execute(
+        found = con.execute(
             """
             SELECT COUNT(*) FROM (
                 SELECT COALESCE(k.master_client_id, i.client_id), MIN(i.issued_on) AS first_day
@@ -52,6 +52,8 @@ def test_a_new_entity_counts_once_whatever_ties_its_first_day_holds(
         ).fetchone()
     finally:
         con.close()
+    assert found is not None
+    firsts = found[0]
     assert firsts == 6 and total["value"].sum() == firsts
     clinic_first = sliced[sliced["period"] == D("2025-02-01")]
     assert clinic_first["value"].sum() == 1.0  # two lines of one invoice: one new client
