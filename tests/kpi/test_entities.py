@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from kpi_designer.engine import Engine
+from kpi_designer.errors import EvaluationError
 from kpiboard import sandbox
 
 D = dt.date.fromisoformat
@@ -105,3 +106,15 @@ def test_a_plan_of_active_entities_holds_at_its_own_grain_only(plan_engine: Engi
     denver_months = months[months["branch"] == "denver"]
     assert denver_months["value"].sum() > 3 and denver_months["plan"].isna().all()
     assert not pd.isna(denver["achievement"])
+
+
+def test_a_dimension_one_events_fact_does_not_reach_is_refused(case_engine: Engine) -> None:
+    """Invoices and deals reach clients, not products: slicing by product would leave the
+    deals out, so it is refused, naming the facts."""
+    with pytest.raises(EvaluationError) as error:
+        case_engine.evaluate("new_clients_any", start=JAN, end=MAR_END, by=["product"])
+    assert str(error.value) == (
+        "kpi 'new_clients_any' cannot be sliced, filtered or scoped by 'product': fact deal,"
+        " invoice does not reach it (it reaches branch, channel, client, client_city,"
+        " client_kind, client_segment, employee, industry, region, role)"
+    )
