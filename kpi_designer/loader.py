@@ -29,7 +29,7 @@ from sqlglot.errors import ParseError
 
 from kpi_designer import model as m
 from kpi_designer.errors import DefinitionError
-from kpi_designer.semantic import FACTS, ORDERED, Fact, referring, relations
+from kpi_designer.semantic import DIMENSIONS, FACTS, ORDERED, Fact, referring, relations
 from kpiboard.errors import Problem
 from kpiboard.yamlnodes import Keys, NodeReader, did_you_mean, kind_of_node, line
 
@@ -60,6 +60,7 @@ TYPE_KEYS: dict[str, tuple[str, ...]] = {
     "conversion": ("base", "conversion", "entity", "window"),
     "period_over_period": ("kpi", "compare", "output", "like_for_like"),
     "balance": ("fact", "agg", "expr", "filter", "from", "until", "when"),
+    "entities": ("count", "entity", "events", "gap"),
 }
 TYPE_REQUIRED: dict[str, tuple[str, ...]] = {
     "simple": ("fact", "agg"),
@@ -69,6 +70,7 @@ TYPE_REQUIRED: dict[str, tuple[str, ...]] = {
     "conversion": ("base", "conversion", "entity", "window"),
     "period_over_period": ("kpi", "compare"),
     "balance": ("fact", "agg"),
+    "entities": ("count", "entity", "events"),
 }
 TIME_TYPES = ("DATE", "TIMESTAMP")
 
@@ -312,8 +314,11 @@ class _Reader(NodeReader):
                 self.problem(line(key_node), f"unknown key {key!r}{hint}", item)
         for key in (*REQUIRED_COMMON, *TYPE_REQUIRED.get(kind or "", ())):
             if key not in item.keys:
+                article = "an" if (kind or "x")[0] in "aeiou" else "a"
                 what = (
-                    f"a {kind} KPI needs" if key in TYPE_REQUIRED.get(kind or "", ()) else "needs"
+                    f"{article} {kind} KPI needs"
+                    if key in TYPE_REQUIRED.get(kind or "", ())
+                    else "needs"
                 )
                 self.problem(line(item.node), f"{what} {key}:", item)
         common: dict[str, Any] = {
@@ -758,6 +763,94 @@ class _Reader(NodeReader):
             when = parsed
         return {"measure": measure, "until": until, "when": when}
 
+    def _entities(self, item: _Item) -> dict[str, Any] | None:
+        count = self.choice(item, "count", m.ENTITY_COUNTS, None)
+        events = self.events_list(item.keys["events"][1], item)
+        entity = self.entity(item.keys["entity"][1], item)
+        gap = self.span(item, "gap", ("days", "weeks", "months"))
+        if count is not None and count != "reactivated" and "gap" in item.keys:
+            self.problem(
+                line(item.keys["gap"][0]),
+                f"gap is for count: reactivated only (this KPI counts {count} entities)",
+                item,
+            )
+            return None
+        if count == "reactivated" and "gap" not in item.keys:
+            self.problem(
+                line(item.keys["count"][1]),
+                "count: reactivated needs gap: how long without an event makes the next one a "
+                "reactivation (like '180 days')",
+                item,
+            )
+            return None
+        if count is None or events is None or entity is None or ("gap" in item.keys and not gap):
+            return None
+        for events_ in events:
+            reached = FACTS[events_.fact].dimensions()
+            for name, at in entity.items():
+                if name not in reached:
+                    self.problem(
+                        at,
+                        f"entity {name!r}: the events fact {events_.fact} does not reach it "
+                        f"(it reaches {', '.join(reached)})",
+                        item,
+                    )
+                    return None
+        return {"count": count, "entity": tuple(entity), "events": events, "gap": gap}
+
+    def events_list(self, node: Node, item: _Item) -> tuple[m.Events, ...] | None:
+        """``events:``: one ``{fact, filter, time}`` mapping, or a list of them."""
+        if isinstance(node, MappingNode):
+            one = self.events(node, "events", item)
+            return None if one is None else (one,)
+        if not isinstance(node, SequenceNode):
+            self.problem(
+                line(node),
+                "events must be a mapping ({fact: invoice}) or a list of them, "
+                f"not {kind_of_node(node)}",
+                item,
+            )
+            return None
+        if not node.value:
+            self.problem(line(node), "events is an empty list: name at least one fact", item)
+            return None
+        out = []
+        for number, child in enumerate(node.value, start=1):
+            one = self.events(child, f"events {number}", item)
+            if one is None:
+                return None
+            out.append(one)
+        return tuple(out)
+
+    def entity(self, node: Node, item: _Item) -> dict[str, int] | None:
+        """``entity:``: a dimension, or a list of them (the entity is their combination); each
+        with the line it is written on."""
+        if isinstance(node, MappingNode):
+            self.problem(
+                line(node), "entity must be a dimension or a list of them, not a mapping", item
+            )
+            return None
+        nodes = node.value if isinstance(node, SequenceNode) else [node]
+        if not nodes:
+            self.problem(line(node), "entity is an empty list: name at least one dimension", item)
+            return None
+        out: dict[str, int] = {}
+        for child in nodes:
+            name = self.string(child, "entity", item)
+            if name is None:
+                return None
+            if name not in DIMENSIONS:
+                hint = did_you_mean(name, list(DIMENSIONS)) or (
+                    f" (dimensions: {', '.join(DIMENSIONS)})"
+                )
+                self.problem(line(child), f"entity {name!r} is not a dimension{hint}", item)
+                return None
+            if name in out:
+                self.problem(line(child), f"entity names {name!r} twice", item)
+                return None
+            out[name] = line(child)
+        return out
+
     def _period_over_period(self, item: _Item) -> dict[str, Any] | None:
         kpi = self.string(item.keys["kpi"][1], "kpi", item)
         compare = self.choice(item, "compare", ("previous_period", "same_period_last_year"), None)
@@ -789,6 +882,8 @@ def facts_of(kpi: m.Kpi, kpis: Mapping[str, m.Kpi]) -> set[str]:
         return {kpi.measure.fact}
     if isinstance(kpi, m.Conversion):
         return {kpi.base.fact}
+    if isinstance(kpi, m.Entities):
+        return {e.fact for e in kpi.events}
     out: set[str] = set()
     for name in kpi.inputs():
         if name in kpis and name != kpi.id:
@@ -920,6 +1015,8 @@ def _typed(kpi: m.Kpi, kpis: Mapping[str, m.Kpi]) -> list[str]:
             out.append(f"unit {kpi.unit} differs from {kpi.kpi!r}'s {source.unit}")
     if isinstance(kpi, m.Conversion) and kpi.unit != "percent":
         out.append(f"a conversion KPI is a share: its unit is percent, not {kpi.unit}")
+    if isinstance(kpi, m.Entities) and kpi.unit != "count":
+        out.append(f"an entities KPI counts entities: its unit is count, not {kpi.unit}")
     if isinstance(kpi, m.PeriodOverPeriod):
         source = kpis[kpi.kpi]
         wanted = "percent" if kpi.output == "change_pct" else source.unit

@@ -230,8 +230,49 @@ class PeriodOverPeriod(Kpi):
         return (self.kpi,)
 
 
+EntityCount = Literal["new", "returning", "reactivated", "active"]
+ENTITY_COUNTS: tuple[EntityCount, ...] = ("new", "returning", "reactivated", "active")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entities(Kpi):
+    """Entities (clients, or combinations such as a client and a product category) counted by
+    their events: the rows of ``events`` (over all history, never scoped) that name them.
+
+    - ``new``: in the period and slice of the entity's first event, if that event passes the
+      request's filters and scope; each entity counts once ever;
+    - ``returning``: with an event in the period whose first event lies before the period;
+    - ``reactivated``: with an event in the period at least ``gap`` after the entity's previous
+      event (local days); a first event is not a reactivation;
+    - ``active``: with an event in the period.
+    """
+
+    TYPE: ClassVar[str] = "entities"
+
+    count: EntityCount
+    entity: tuple[str, ...]
+    """Dimensions; the entity is the combination of their values."""
+    events: tuple[Events, ...]
+    gap: Span | None = None
+    """``reactivated`` only."""
+
+    @property
+    def additive(self) -> bool:
+        return self.count == "new"
+
+
 KPI_TYPES: dict[str, type[Kpi]] = {
-    k.TYPE: k for k in (Simple, Ratio, Derived, Cumulative, Conversion, PeriodOverPeriod, Balance)
+    k.TYPE: k
+    for k in (
+        Simple,
+        Ratio,
+        Derived,
+        Cumulative,
+        Conversion,
+        PeriodOverPeriod,
+        Balance,
+        Entities,
+    )
 }
 
 

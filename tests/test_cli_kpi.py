@@ -295,6 +295,62 @@ def test_check_locates_a_related_table_problem_and_eval_reads_related_rows(demo:
         path.unlink()
 
 
+ENTITIES_KPIS = """\
+kpis:
+  - id: zz_new_clients
+    label: New clients
+    description: Clients whose first invoice falls in the period.
+    unit: count
+    type: entities
+    count: new
+    entity: client
+    events:
+      fact: invoice
+      filter: "kind = 'invoice' AND status NOT IN ('draft', 'cancelled')"
+  - id: zz_reactivated_clients
+    label: Reactivated clients
+    description: Clients invoiced or in a new deal after half a year without either.
+    unit: count
+    type: entities
+    count: reactivated
+    entity: client
+    events:
+      - {fact: invoice, filter: "kind = 'invoice' AND status NOT IN ('draft', 'cancelled')"}
+      - {fact: deal}
+"""
+
+
+def test_an_entities_kpi_checks_and_counts_what_the_demo_counts(demo: Path) -> None:
+    """New clients by their first invoice are the demo's first-time buyers, whose first
+    purchase the pipeline numbers (client_invoice_no); a reactivation without its gap is one
+    located error."""
+    extra = demo / "kpis" / "zz_entities.yaml"
+    extra.write_text(ENTITIES_KPIS + "    gap: 180 days\n")
+    try:
+        ok = kpiboard(demo, "kpi", "check")
+        assert ok.returncode == 0, ok.stderr
+        assert "124 KPIs" in ok.stdout and "no problems" in ok.stdout
+        result = kpiboard(
+            demo,
+            *("kpi", "eval", "zz_new_clients", "first_purchase_clients", "--wide"),
+            *("--by", "branch", "--from", "2024-11", "--format", "csv"),
+        )
+        assert result.returncode == 0, result.stderr
+        rows = list(csv.DictReader(io.StringIO(result.stdout)))
+        assert sum(float(r["zz_new_clients"] or 0) for r in rows) > 0
+        assert [r["zz_new_clients"] for r in rows] == [r["first_purchase_clients"] for r in rows]
+        extra.write_text(ENTITIES_KPIS)
+        broken = kpiboard(demo, "kpi", "check")
+        assert broken.returncode == 2
+        assert _one_error_line(broken) == (
+            "error: kpis/zz_entities.yaml:17: kpi 'zz_reactivated_clients': count: reactivated"
+            " needs gap: how long without an event makes the next one a reactivation"
+            " (like '180 days')"
+        )
+    finally:
+        extra.unlink()
+
+
 def test_the_default_range_is_the_twelve_months_up_to_the_last_day_of_data(demo: Path) -> None:
     # the demo's data ends on 2026-10-31 (local days); deliveries are planned into November and
     # Denver's evening rows of October 31 are November 1 in UTC

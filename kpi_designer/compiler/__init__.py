@@ -29,6 +29,11 @@ How each type is computed:
 - **conversion**: each base event in the range, and whether the same entity has a conversion
   event within the window after it (times compared in UTC); within one fact's same rows, from
   each entity's next and previous row (:func:`types.conversion.repeats`).
+- **entities**: the rows of the events facts up to the range's end, unscoped, each with its
+  entity, local day, slice and whether it passes the request's filters and scope; an entity's
+  first row (new), its first day (returning) or its days with events and the one before each
+  (reactivated) decide which of the counted rows in the range count; each entity once per
+  period and slice (:mod:`.types.entities`).
 - **period over period**: the KPI now and the KPI over the range moved back by the comparison
   offset. Like-for-like keeps that moved range as is (the running period against as many days of
   the other, whole periods where the range ends on a period's last day); otherwise it is widened

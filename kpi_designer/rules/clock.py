@@ -58,3 +58,7 @@ def _expressions(kpi: m.Kpi) -> Iterator[tuple[str, exp.Expr]]:
         for side, events in (("base", kpi.base), ("conversion", kpi.conversion)):
             for tree in events.filters:
                 yield f"{side} filter", tree
+    elif isinstance(kpi, m.Entities):
+        for number, events in enumerate(kpi.events, start=1):
+            for tree in events.filters:
+                yield "events filter" if len(kpi.events) == 1 else f"events {number} filter", tree

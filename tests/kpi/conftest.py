@@ -1736,6 +1736,100 @@ kpis:
     type: derived
     expr: invoiced_overdue - paid_on_overdue
 """,
+    "entities.yaml": """\
+kpis:
+  - id: new_clients
+    label: New clients
+    description: Clients whose first invoice falls in the period.
+    unit: count
+    type: entities
+    count: new
+    entity: client
+    events:
+      fact: invoice
+      filter: "kind = 'invoice' AND status NOT IN ('draft', 'cancelled')"
+  - id: new_clients_any
+    label: New clients, by invoice or deal
+    description: Clients whose first invoice or first deal, whichever first, falls in the period.
+    unit: count
+    type: entities
+    count: new
+    entity: client
+    events:
+      - {fact: invoice, filter: "kind = 'invoice' AND status <> 'cancelled'"}
+      - {fact: deal}
+  - id: first_category_buyers
+    label: First-time buyers of a category
+    description: Clients buying from a product category for the first time, once per category.
+    unit: count
+    type: entities
+    count: new
+    entity: [client, product_category]
+    events: {fact: invoice_line, filter: "status <> 'cancelled'"}
+  - id: new_line_clients
+    label: New clients, by invoice line
+    description: Clients whose first invoice line falls in the period (several lines on that day).
+    unit: count
+    type: entities
+    count: new
+    entity: client
+    events: {fact: invoice_line, filter: "status <> 'cancelled'"}
+  - id: returning_clients
+    label: Returning clients
+    description: Clients invoiced in the period who had been invoiced before it.
+    unit: count
+    type: entities
+    count: returning
+    entity: client
+    events: {fact: invoice, filter: "kind = 'invoice' AND status <> 'cancelled'"}
+  - id: reactivated_clients
+    label: Reactivated clients
+    description: Clients invoiced again after 91 days or more without an invoice.
+    unit: count
+    type: entities
+    count: reactivated
+    entity: client
+    events: {fact: invoice, filter: "kind = 'invoice' AND status <> 'cancelled'"}
+    gap: 91 days
+  - id: reactivated_clients_3m
+    label: Reactivated clients, 3 months
+    description: Clients invoiced again after 3 months or more without an invoice.
+    unit: count
+    type: entities
+    count: reactivated
+    entity: client
+    events: {fact: invoice, filter: "kind = 'invoice' AND status <> 'cancelled'"}
+    gap: 3 months
+  - id: reactivated_contacts
+    label: Clients back in touch
+    description: Clients with a call or a deal two months or more after their previous one.
+    unit: count
+    type: entities
+    count: reactivated
+    entity: client
+    events:
+      - {fact: activity, filter: "kind = 'call'"}
+      - {fact: deal}
+    gap: 2 months
+  - id: active_clients
+    label: Active clients
+    description: Clients invoiced in the period.
+    unit: count
+    type: entities
+    count: active
+    entity: client
+    events: {fact: invoice, filter: "kind = 'invoice' AND status <> 'cancelled'"}
+  - id: active_contacts
+    label: Clients in touch
+    description: Clients with a call or a deal opened in the period.
+    unit: count
+    type: entities
+    count: active
+    entity: client
+    events:
+      - {fact: activity, filter: "kind = 'call'"}
+      - {fact: deal}
+""",
 }
 
 PLAN_FILES = {
@@ -1772,6 +1866,13 @@ revenue,2025-03,denver,1500
 revenue,2025-Q2,austin,9100
 win_rate,2024-12,denver,0.5
 win_rate,2025-02,denver,0.8
+""",
+    "entities.csv": """\
+kpi,period,branch,plan
+first_category_buyers,2025-01,denver,2
+first_category_buyers,2025-02,denver,2
+first_category_buyers,2025-03,denver,2
+active_clients,2025-Q1,denver,3
 """,
 }
 

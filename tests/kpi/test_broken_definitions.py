@@ -155,7 +155,7 @@ BROKEN = [
             """),
         (
             "kpis/k.yaml:21: kpi 'odd': unit 'dollars' is not one of money, count, percent, hours, days",
-            "kpis/k.yaml:22: kpi 'odd': type 'simpel' is not one of simple, ratio, derived, cumulative, conversion, period_over_period, balance — did you mean 'simple'?",
+            "kpis/k.yaml:22: kpi 'odd': type 'simpel' is not one of simple, ratio, derived, cumulative, conversion, period_over_period, balance, entities — did you mean 'simple'?",
         ),
     ),
     Broken(
@@ -741,6 +741,294 @@ BROKEN = [
             """),
         ("kpis/k.yaml:25: kpi 't': thresholds: amber (0.95) is above green (0.8)",),
     ),
+    Broken(
+        "entities_unknown_count",
+        kpi("""
+            - id: new_clients
+              label: New clients
+              description: d.
+              unit: count
+              type: entities
+              count: fresh
+              entity: client
+              events: {fact: invoice}
+            """),
+        (
+            "kpis/k.yaml:23: kpi 'new_clients': count 'fresh' is not one of new, returning, reactivated, active",
+        ),
+    ),
+    Broken(
+        "entities_entity_not_a_dimension",
+        kpi("""
+            - id: new_clients
+              label: New clients
+              description: d.
+              unit: count
+              type: entities
+              count: new
+              entity: clinet
+              events: {fact: invoice}
+            """),
+        (
+            "kpis/k.yaml:24: kpi 'new_clients': entity 'clinet' is not a dimension — did you mean 'client'?",
+        ),
+    ),
+    Broken(
+        "entities_entity_is_a_table",
+        kpi("""
+            - id: new_clients
+              label: New clients
+              description: d.
+              unit: count
+              type: entities
+              count: new
+              entity: invoice
+              events: {fact: invoice}
+            """),
+        (
+            "kpis/k.yaml:24: kpi 'new_clients': entity 'invoice' is not a dimension (dimensions: branch, region, employee, role, client, client_segment, client_kind, industry, client_city, channel, product, product_category, product_kind, warehouse, supplier)",
+        ),
+    ),
+    # every events fact must reach each dimension of the entity; the message names the one that does not
+    Broken(
+        "entities_entity_unreached",
+        kpi("""
+            - id: new_clients
+              label: New clients
+              description: d.
+              unit: count
+              type: entities
+              count: new
+              entity: [client, product_category]
+              events:
+                - {fact: invoice_line}
+                - {fact: deal}
+            """),
+        (
+            "kpis/k.yaml:24: kpi 'new_clients': entity 'product_category': the events fact deal does not reach it (it reaches branch, region, employee, role, client, client_segment, client_kind, industry, client_city, channel)",
+        ),
+    ),
+    Broken(
+        "entities_entity_twice",
+        kpi("""
+            - id: new_clients
+              label: New clients
+              description: d.
+              unit: count
+              type: entities
+              count: new
+              entity: [client, client]
+              events: {fact: invoice}
+            """),
+        ("kpis/k.yaml:24: kpi 'new_clients': entity names 'client' twice",),
+    ),
+    Broken(
+        "entities_gap_missing",
+        kpi("""
+            - id: new_clients
+              label: New clients
+              description: d.
+              unit: count
+              type: entities
+              count: reactivated
+              entity: client
+              events: {fact: invoice}
+            """),
+        (
+            "kpis/k.yaml:23: kpi 'new_clients': count: reactivated needs gap: how long without an event makes the next one a reactivation (like '180 days')",
+        ),
+    ),
+    Broken(
+        "entities_gap_for_new",
+        kpi("""
+            - id: new_clients
+              label: New clients
+              description: d.
+              unit: count
+              type: entities
+              count: new
+              entity: client
+              events: {fact: invoice}
+              gap: 90 days
+            """),
+        (
+            "kpis/k.yaml:26: kpi 'new_clients': gap is for count: reactivated only (this KPI counts new entities)",
+        ),
+    ),
+    Broken(
+        "entities_gap_not_a_length",
+        kpi("""
+            - id: new_clients
+              label: New clients
+              description: d.
+              unit: count
+              type: entities
+              count: reactivated
+              entity: client
+              events: {fact: invoice}
+              gap: 90
+            """),
+        (
+            "kpis/k.yaml:26: kpi 'new_clients': gap must be a length like '3 days' or '3 weeks' or '3 months', not a number",
+        ),
+    ),
+    Broken(
+        "entities_gap_in_years",
+        kpi("""
+            - id: new_clients
+              label: New clients
+              description: d.
+              unit: count
+              type: entities
+              count: reactivated
+              entity: client
+              events: {fact: invoice}
+              gap: 1 year
+            """),
+        (
+            "kpis/k.yaml:26: kpi 'new_clients': gap must be a length like '3 days' or '3 weeks' or '3 months', not '1 year'",
+        ),
+    ),
+    Broken(
+        "entities_events_a_string",
+        kpi("""
+            - id: new_clients
+              label: New clients
+              description: d.
+              unit: count
+              type: entities
+              count: new
+              entity: client
+              events: invoice
+            """),
+        (
+            "kpis/k.yaml:25: kpi 'new_clients': events must be a mapping ({fact: invoice}) or a list of them, not a string",
+        ),
+    ),
+    Broken(
+        "entities_events_empty",
+        kpi("""
+            - id: new_clients
+              label: New clients
+              description: d.
+              unit: count
+              type: entities
+              count: new
+              entity: client
+              events: []
+            """),
+        ("kpis/k.yaml:25: kpi 'new_clients': events is an empty list: name at least one fact",),
+    ),
+    Broken(
+        "entities_events_item_unknown_key",
+        kpi("""
+            - id: new_clients
+              label: New clients
+              description: d.
+              unit: count
+              type: entities
+              count: new
+              entity: client
+              events:
+                - {fact: invoice}
+                - {fact: deal, filtre: "status = 'won'"}
+            """),
+        (
+            "kpis/k.yaml:27: kpi 'new_clients': events 2: unknown key 'filtre' — did you mean 'filter'?",
+        ),
+    ),
+    Broken(
+        "entities_events_unknown_fact",
+        kpi("""
+            - id: new_clients
+              label: New clients
+              description: d.
+              unit: count
+              type: entities
+              count: new
+              entity: client
+              events: {fact: invoices}
+            """),
+        ("kpis/k.yaml:25: kpi 'new_clients': unknown fact 'invoices' — did you mean 'invoice'?",),
+    ),
+    Broken(
+        "entities_events_filter_column",
+        kpi("""
+            - id: new_clients
+              label: New clients
+              description: d.
+              unit: count
+              type: entities
+              count: active
+              entity: client
+              events: {fact: invoice, filter: "stats = 'paid'"}
+            """),
+        (
+            "kpis/k.yaml:25: kpi 'new_clients': events filter: unknown column or dimension 'stats' of fact invoice — did you mean 'status'?",
+        ),
+    ),
+    Broken(
+        "entities_unknown_key",
+        kpi("""
+            - id: new_clients
+              label: New clients
+              description: d.
+              unit: count
+              type: entities
+              count: new
+              entity: client
+              events: {fact: invoice}
+              window: 30 days
+            """),
+        (
+            "kpis/k.yaml:26: kpi 'new_clients': unknown key 'window' (entities takes count, entity, events, gap)",
+        ),
+    ),
+    Broken(
+        "entities_unit",
+        kpi("""
+            - id: new_clients
+              label: New clients
+              description: d.
+              unit: money
+              type: entities
+              count: new
+              entity: client
+              events: {fact: invoice}
+            """),
+        (
+            "kpis/k.yaml:18: kpi 'new_clients': an entities KPI counts entities: its unit is count, not money",
+        ),
+    ),
+    Broken(
+        "entities_events_missing",
+        kpi("""
+            - id: new_clients
+              label: New clients
+              description: d.
+              unit: count
+              type: entities
+              count: new
+              entity: client
+            """),
+        ("kpis/k.yaml:18: kpi 'new_clients': an entities KPI needs events:",),
+    ),
+    Broken(
+        "entities_entity_a_mapping",
+        kpi("""
+            - id: new_clients
+              label: New clients
+              description: d.
+              unit: count
+              type: entities
+              count: new
+              entity: {name: client}
+              events: {fact: invoice}
+            """),
+        (
+            "kpis/k.yaml:24: kpi 'new_clients': entity must be a dimension or a list of them, not a mapping",
+        ),
+    ),
 ]
 
 
@@ -984,6 +1272,9 @@ def _good_kpis(tmp_path: Path) -> dict[str, object]:
         ("period_over_period", "compare: previous_period", "kpi"),
         ("balance", "fact: stock_move\nexpr: qty", "agg"),
         ("balance", "agg: count\nuntil: done_at", "fact"),
+        ("entities", "count: new\nentity: client", "events"),
+        ("entities", "entity: client\nevents: {fact: invoice}", "count"),
+        ("entities", "count: active\nevents: {fact: invoice}", "entity"),
     ],
 )
 def test_a_kpi_without_a_key_its_type_needs_is_a_located_problem(
@@ -995,6 +1286,7 @@ def test_a_kpi_without_a_key_its_type_needs_is_a_located_problem(
     (folder / "k.yaml").write_text(text + "".join(f"    {line}\n" for line in body.split("\n")))
     with pytest.raises(DefinitionError) as error:
         load_kpis(folder)
-    assert f"kpis/k.yaml:18: kpi 'x': a {kind} KPI needs {needs}:" in [
+    article = "an" if kind[0] in "aeiou" else "a"
+    assert f"kpis/k.yaml:18: kpi 'x': {article} {kind} KPI needs {needs}:" in [
         str(p) for p in error.value.problems
     ]

@@ -2782,6 +2782,379 @@ RANGE += [
     ),
 ]
 
+# -- entities --------------------------------------------------------------------------------------
+
+PERIOD_OF = {
+    "day": "calendar_date",
+    "week": "week_start",
+    "month": "month_start",
+    "quarter": "quarter_start",
+    "year": "year_start",
+}
+"""Each grain's period in ``core.dim_date``."""
+ENTITY_SLICES = {"branch": "branch_id", "employee": "employee", "client_segment": "segment"}
+"""The column of the event lists below that holds each dimension."""
+
+
+def client_events(rows: str, time: str, where: str, employee: str = "owner_id") -> str:
+    """Rows with a ``day`` (``local`` ones, or a fact's whose time is a date) as events of a
+    client: the client as ``entity`` (a duplicate as the record it duplicates), ``day``,
+    ``moment``, branch, ``employee`` and the named client's ``segment``."""
+    return (
+        f"(SELECT COALESCE(k.master_client_id, t.client_id) AS entity, t.day,"
+        f" CAST(t.{time} AS TIMESTAMP) AS moment, t.branch_id, t.{employee} AS employee,"
+        f" k.segment FROM {rows} AS t"
+        f" JOIN core.dim_client AS k ON k.client_id = t.client_id WHERE {where})"
+    )
+
+
+INVOICED = client_events(
+    "(SELECT *, issued_on AS day FROM core.fct_invoice)",
+    "issued_on",
+    "t.kind = 'invoice' AND t.status <> 'cancelled'",
+)
+"""Clients' invoices (credit notes and cancelled invoices left out)."""
+DEALT = client_events(DEAL, "opened_at", "TRUE")
+CALLED = client_events(ACTIVITY, "occurred_at", "t.kind = 'call'", "employee_id")
+INVOICED_OR_DEAL = f"(SELECT * FROM {INVOICED} AS i UNION ALL SELECT * FROM {DEALT} AS o)"
+CALLED_OR_DEAL = f"(SELECT * FROM {CALLED} AS c UNION ALL SELECT * FROM {DEALT} AS o)"
+CATEGORY_BOUGHT = (
+    "(SELECT COALESCE(k.master_client_id, i.client_id) || '|' || p.category AS entity,"
+    " i.issued_on AS day, CAST(i.issued_on AS TIMESTAMP) AS moment, l.branch_id,"
+    " i.owner_id AS employee, k.segment"
+    " FROM core.fct_invoice_line AS l JOIN core.fct_invoice AS i ON i.invoice_id = l.invoice_id"
+    " JOIN core.dim_product AS p ON p.product_id = l.product_id"
+    " JOIN core.dim_client AS k ON k.client_id = i.client_id WHERE i.status <> 'cancelled')"
+)
+"""A client and a product category bought (a line without a product buys none)."""
+
+
+def entities_check(
+    kind: str,
+    events: str,
+    grain: str,
+    start: str,
+    end: str,
+    by: Sequence[str] = (),
+    where: str = "TRUE",
+    gap: str | None = None,
+) -> str:
+    """The distinct entities of ``events`` with an event in the range (passing ``where``: the
+    request's filters and scope) that is: their first (new), after one before its period
+    (returning), after ``gap`` or more without one (reactivated: ``p.day`` + the gap is after
+    ``e.day`` for an earlier event that is too recent), or any (active); earlier events are
+    never narrowed by ``where``."""
+    period = f"d.{PERIOD_OF[grain]}"
+    keys = ", ".join([period, *(f"e.{ENTITY_SLICES[b]}" for b in by)])
+    earlier = f"SELECT 1 FROM {events} AS p WHERE p.entity = e.entity"
+    condition = {
+        "new": f"NOT EXISTS ({earlier}"
+        " AND (p.day < e.day OR p.day = e.day AND p.moment < e.moment))",
+        "returning": f"EXISTS ({earlier} AND p.day < {period})",
+        "reactivated": f"EXISTS ({earlier} AND p.day < e.day)"
+        f" AND NOT EXISTS ({earlier} AND p.day < e.day AND {gap} > e.day)",
+        "active": "TRUE",
+    }[kind]
+    return f"""
+        SELECT {keys}, COUNT(DISTINCT e.entity)
+        FROM {events} AS e JOIN core.dim_date AS d ON d.calendar_date = e.day
+        WHERE e.day BETWEEN '{start}' AND '{end}' AND ({where}) AND {condition}
+        GROUP BY {keys}
+    """
+
+
+DAYS_91 = "p.day + 91"
+MONTHS_2 = "CAST(p.day + INTERVAL '2 months' AS DATE)"
+MONTHS_3 = "CAST(p.day + INTERVAL '3 months' AS DATE)"
+
+
+def entities_case(
+    case_id: str,
+    kpi: str,
+    kind: str,
+    events: str,
+    grain: str,
+    start: str,
+    end: str,
+    by: tuple[str, ...] = (),
+    *,
+    where: str = "TRUE",
+    gap: str | None = None,
+    filters: tuple[str, ...] = (),
+    scope: Mapping[str, tuple[str, ...]] | None = None,
+) -> Case:
+    check = entities_check(kind, events, grain, start, end, by, where, gap)
+    return Case(
+        case_id, kpi, D(start), D(end), grain, check, by, filters=filters, scope=scope or {}
+    )
+
+
+ENTITIES = [
+    # new: each client once, in the period and slice of its first invoice; Acme School's
+    # duplicate record (first invoiced in May 2025) is Acme School, long known: never new
+    entities_case(
+        "new_clients_by_day",
+        "new_clients",
+        "new",
+        INVOICED,
+        "day",
+        "2024-01-01",
+        "2024-03-31",
+        ("branch",),
+    ),
+    entities_case(
+        "new_clients_by_month_duplicate_not_new",
+        "new_clients",
+        "new",
+        INVOICED,
+        "month",
+        "2024-01-01",
+        "2025-06-30",
+        ("branch",),
+    ),
+    # Dental Group's first event is a deal (Feb 11, Sunday's week) three days before its first
+    # invoice (the next week); its deal was Gus's, as was the invoice
+    entities_case(
+        "new_clients_by_invoice_or_deal_by_week",
+        "new_clients_any",
+        "new",
+        INVOICED_OR_DEAL,
+        "week",
+        "2024-01-01",
+        "2024-03-31",
+        ("employee",),
+    ),
+    # first-time buyers of a category: lines of 2025 whose client bought the category before
+    # (Acme's printers in 2024) are not new; the free-text line buys no category
+    entities_case(
+        "first_category_buyers_by_quarter",
+        "first_category_buyers",
+        "new",
+        CATEGORY_BOUGHT,
+        "quarter",
+        "2024-01-01",
+        "2025-06-30",
+        ("client_segment",),
+    ),
+    entities_case(
+        "first_category_buyers_by_year_filtered",
+        "first_category_buyers",
+        "new",
+        CATEGORY_BOUGHT,
+        "year",
+        "2024-01-01",
+        "2025-12-31",
+        ("employee",),
+        where="e.branch_id = 'denver'",
+        filters=("branch = 'denver'",),
+    ),
+    # a first event outside the scope counts nowhere: Acme's first toner (Dana's) is not Eli's
+    entities_case(
+        "first_category_buyers_scoped_to_an_employee",
+        "first_category_buyers",
+        "new",
+        CATEGORY_BOUGHT,
+        "month",
+        "2025-01-01",
+        "2025-06-30",
+        ("branch",),
+        where=f"e.employee = '{ELI}'",
+        scope={"employee": (ELI,)},
+    ),
+    entities_case(
+        "new_clients_by_invoice_or_deal_filtered_by_segment",
+        "new_clients_any",
+        "new",
+        INVOICED_OR_DEAL,
+        "month",
+        "2024-01-01",
+        "2025-06-30",
+        ("branch",),
+        where="e.segment = 'regular'",
+        filters=("client_segment = 'regular'",),
+    ),
+    # returning: invoiced in the period and before it (the period's first day, also where the
+    # range starts in the middle of it: Bo's second invoice of February 2024 is not a return;
+    # a first invoice's day is not a return)
+    entities_case(
+        "returning_clients_by_day",
+        "returning_clients",
+        "returning",
+        INVOICED,
+        "day",
+        "2024-01-01",
+        "2025-03-31",
+        ("branch",),
+    ),
+    entities_case(
+        "returning_clients_by_week",
+        "returning_clients",
+        "returning",
+        INVOICED,
+        "week",
+        "2024-12-23",
+        "2025-02-23",
+        ("employee",),
+    ),
+    entities_case(
+        "returning_clients_by_month_from_mid_month",
+        "returning_clients",
+        "returning",
+        INVOICED,
+        "month",
+        "2024-02-15",
+        "2025-06-30",
+        ("branch",),
+    ),
+    # scoped: the earlier invoice may be outside the scope (another branch's does not exist
+    # here, another employee's does: Eli's invoices of clients first invoiced by Dana)
+    entities_case(
+        "returning_clients_by_quarter_scoped",
+        "returning_clients",
+        "returning",
+        INVOICED,
+        "quarter",
+        "2024-01-01",
+        "2025-06-30",
+        ("client_segment",),
+        where=f"e.employee = '{ELI}'",
+        scope={"employee": (ELI,)},
+    ),
+    entities_case(
+        "returning_clients_by_year_filtered",
+        "returning_clients",
+        "returning",
+        INVOICED,
+        "year",
+        "2024-01-01",
+        "2025-12-31",
+        ("branch",),
+        where=f"e.employee = '{DANA}'",
+        filters=(f"employee = '{DANA}'",),
+    ),
+    # reactivated: invoiced again 91 days or more after the previous invoice (College exactly
+    # 91 days after January 6, 2025, and 56 days later not; Acme 92 days after March 20, 2024)
+    entities_case(
+        "reactivated_clients_by_day",
+        "reactivated_clients",
+        "reactivated",
+        INVOICED,
+        "day",
+        "2024-01-01",
+        "2025-06-30",
+        ("branch",),
+        gap=DAYS_91,
+    ),
+    # calls (on their local day) or deals, two months apart: Acme's call of January 6, 2025
+    # after January 10, 2024; Dental's deal of February 21 is not (a call a month earlier)
+    entities_case(
+        "reactivated_contacts_by_week",
+        "reactivated_contacts",
+        "reactivated",
+        CALLED_OR_DEAL,
+        "week",
+        "2024-12-02",
+        "2025-06-29",
+        ("employee",),
+        gap=MONTHS_2,
+    ),
+    # 3 months: Acme's invoice of June 20, 2024 exactly 3 months after March 20
+    entities_case(
+        "reactivated_clients_3_months_by_month_scoped",
+        "reactivated_clients_3m",
+        "reactivated",
+        INVOICED,
+        "month",
+        "2024-01-01",
+        "2025-06-30",
+        ("employee",),
+        gap=MONTHS_3,
+        where="e.branch_id = 'austin'",
+        scope={"branch": (AUSTIN,)},
+    ),
+    entities_case(
+        "reactivated_contacts_by_quarter",
+        "reactivated_contacts",
+        "reactivated",
+        CALLED_OR_DEAL,
+        "quarter",
+        "2024-01-01",
+        "2025-06-30",
+        ("branch",),
+        gap=MONTHS_2,
+    ),
+    entities_case(
+        "reactivated_clients_3_months_by_year_filtered",
+        "reactivated_clients_3m",
+        "reactivated",
+        INVOICED,
+        "year",
+        "2024-01-01",
+        "2025-12-31",
+        ("client_segment",),
+        gap=MONTHS_3,
+        where="e.branch_id = 'denver'",
+        filters=("branch = 'denver'",),
+    ),
+    # active: clients with a call (its local day: Bo's call at 22:30 on January 31 in Denver)
+    # or a deal in the period
+    entities_case(
+        "active_contacts_by_day",
+        "active_contacts",
+        "active",
+        CALLED_OR_DEAL,
+        "day",
+        "2025-01-01",
+        "2025-03-31",
+        ("branch",),
+    ),
+    entities_case(
+        "active_clients_by_week",
+        "active_clients",
+        "active",
+        INVOICED,
+        "week",
+        "2024-12-23",
+        "2025-03-02",
+        ("branch",),
+    ),
+    # Dana invoices Acme School's two records in May 2025: one client
+    entities_case(
+        "active_clients_by_month_duplicate_once",
+        "active_clients",
+        "active",
+        INVOICED,
+        "month",
+        "2025-01-01",
+        "2025-06-30",
+        ("employee",),
+    ),
+    entities_case(
+        "active_contacts_by_quarter_scoped",
+        "active_contacts",
+        "active",
+        CALLED_OR_DEAL,
+        "quarter",
+        "2024-01-01",
+        "2025-06-30",
+        ("client_segment",),
+        where=f"e.employee IN ('{DANA}', '{GUS}')",
+        scope={"employee": (DANA, GUS)},
+    ),
+    entities_case(
+        "active_clients_by_year_filtered",
+        "active_clients",
+        "active",
+        INVOICED,
+        "year",
+        "2024-01-01",
+        "2025-12-31",
+        ("branch",),
+        where="e.segment IN ('key', 'small')",
+        filters=("client_segment IN ('key', 'small')",),
+    ),
+]
+
 CASES: list[Case] = [
     *SIMPLE_GRAINS,
     *SIMPLE_AGGREGATIONS,
@@ -2796,6 +3169,7 @@ CASES: list[Case] = [
     *REFERENCES,
     *RANGE,
     *BALANCES,
+    *ENTITIES,
 ]
 
 
@@ -2932,6 +3306,11 @@ SCOPED_KPIS = {
         "lead_to_win_30d",
         "revenue_vs_ly",
         "revenue_vs_prev_lfl",
+        "first_category_buyers",
+        "returning_clients",
+        "reactivated_clients",
+        "active_clients",
+        "active_contacts",
     )
 } | {"repeat_service_14d": FINN}
 """Each KPI, and the employee whose rows it has (service requests are the engineers')."""
@@ -2980,6 +3359,21 @@ def test_scope_equals_the_same_filter(kpi: str, dimension: str, case_engine: Eng
             ["client_segment"],
             None,
             id="mixed",
+        ),
+        pytest.param(
+            [
+                "new_clients",
+                "first_category_buyers",
+                "returning_clients",
+                "reactivated_clients",
+                "active_clients",
+                "active_contacts",
+                "revenue",
+                "clients_ytd",
+            ],
+            ["branch"],
+            {"employee": [DANA, GUS]},
+            id="entities",
         ),
     ],
 )

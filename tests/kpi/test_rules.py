@@ -91,6 +91,22 @@ CLOCK = "its values change with the day they are computed, and a past period is 
             f"kpis/k.yaml:17: kpi 'recent_revenue': filter on 'revenue' reads the clock"
             f" (CURRENT_DATE): {CLOCK}",
         ),
+        (
+            """
+            - id: recently_active_clients
+              label: Recently active clients
+              description: d.
+              unit: count
+              type: entities
+              count: active
+              entity: client
+              events:
+                - {fact: invoice}
+                - {fact: task, filter: "created_at > now() - INTERVAL 30 DAY"}
+            """,
+            f"kpis/k.yaml:17: kpi 'recently_active_clients': events 2 filter reads the clock"
+            f" (NOW()): {CLOCK}",
+        ),
         (  # placed on a date column: what docs/kpis.md advises, no warning
             """
             - id: overdue
@@ -140,6 +156,7 @@ CLOCK = "its values change with the day they are computed, and a past period is 
         "expr",
         "ratio_input_filter",
         "derived_input_filter",
+        "entities_events_filter",
         "date_column",
         "balance_when",
         "balance_as_of",

@@ -13,6 +13,7 @@ from kpi_designer.compiler.types.balance import balance
 from kpi_designer.compiler.types.conversion import conversion
 from kpi_designer.compiler.types.cumulative import cumulative
 from kpi_designer.compiler.types.derived import derived
+from kpi_designer.compiler.types.entities import entities
 from kpi_designer.compiler.types.period_over_period import period_over_period
 from kpi_designer.compiler.types.ratio import ratio
 from kpi_designer.compiler.types.simple import simple
@@ -31,6 +32,7 @@ COMPILERS: dict[type[m.Kpi], TypeCompiler] = {
     m.Conversion: conversion,
     m.PeriodOverPeriod: period_over_period,
     m.Balance: balance,
+    m.Entities: entities,
 }
 
 
