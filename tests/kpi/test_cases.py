@@ -2844,7 +2844,8 @@ def entities_check(
     (returning), after ``gap`` or more without one (reactivated: ``p.day`` + the gap is after
     ``e.day`` for an earlier event that is too recent), or any (active); earlier events are
     never narrowed by ``where``."""
-    period = f"d.{PERIOD_OF[grain]}"
+    # at range grain the one period is the range, dated by its first day
+    period = f"CAST('{start}' AS DATE)" if grain == "range" else f"d.{PERIOD_OF[grain]}"
     keys = ", ".join([period, *(f"e.{ENTITY_SLICES[b]}" for b in by)])
     earlier = f"SELECT 1 FROM {events} AS p WHERE p.entity = e.entity"
     condition = {
@@ -3152,6 +3153,31 @@ ENTITIES = [
         ("branch",),
         where="e.segment IN ('key', 'small')",
         filters=("client_segment IN ('key', 'small')",),
+    ),
+]
+
+# entities at range grain: new in the range, returning from before it, under a scope
+RANGE += [
+    entities_case(
+        "range_new_clients_by_branch",
+        "new_clients",
+        "new",
+        INVOICED,
+        "range",
+        "2025-01-10",
+        "2025-03-20",
+        ("branch",),
+    ),
+    entities_case(
+        "range_returning_clients_scoped",
+        "returning_clients",
+        "returning",
+        INVOICED,
+        "range",
+        "2025-01-10",
+        "2025-03-20",
+        where="e.branch_id = 'denver'",
+        scope={"branch": (DENVER,)},
     ),
 ]
 

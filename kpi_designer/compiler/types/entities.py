@@ -59,7 +59,7 @@ def entities(builder: Builder, kpi: m.Entities, query: Query) -> exp.Select:
     rows = event_rows(builder, kpi, query, history=True)
     events = builder.name("events")
     if kpi.count == "returning":
-        known, on = first_days(events, names, query)
+        known, on = first_days(builder, events, names, query)
     else:
         assert kpi.gap is not None  # the loader requires it for reactivated
         known, on = days_after_gap(events, names, kpi.gap)
@@ -71,7 +71,9 @@ def entities(builder: Builder, kpi: m.Entities, query: Query) -> exp.Select:
     return select.with_(ident(events), as_=rows, materialized=True, copy=False)
 
 
-def first_days(events: str, names: list[str], query: Query) -> tuple[exp.Select, exp.Expr]:
+def first_days(
+    builder: Builder, events: str, names: list[str], query: Query
+) -> tuple[exp.Select, exp.Expr]:
     """Each entity's first day with an event, and the join of a row to it where that day is
     before the row's period (a returning entity)."""
     known = (
@@ -82,7 +84,10 @@ def first_days(events: str, names: list[str], query: Query) -> tuple[exp.Select,
         .from_(exp.table_(ident(events)), copy=False)
         .group_by(*positions(len(names)), copy=False)
     )
-    before = exp.LT(this=col("first_day", "k"), expression=period_of(col("day", "r"), query.grain))
+    before = exp.LT(
+        this=col("first_day", "k"),
+        expression=period_of(col("day", "r"), query.grain, builder.first_day(query)),
+    )
     return known, exp.and_(*same(names), before, copy=False)
 
 
@@ -208,7 +213,8 @@ def count_per_period(
     """The entities of ``rows`` counted once per period and slice, of the rows in the range
     (and, with ``counted``, those whose ``counted`` is true). ``names`` are the entity's
     columns; none when each row is an entity of its own (an entity's first row)."""
-    period = exp.alias_(period_of(col("day"), query.grain), ident("period"), copy=False)
+    period = period_of(col("day"), query.grain, builder.first_day(query))
+    period = exp.alias_(period, ident("period"), copy=False)
     slices = [col(d) for d in query.by]
     where: list[exp.Expr] = [col("counted")] if counted else []
     where.append(
