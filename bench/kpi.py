@@ -149,7 +149,7 @@ SUBSET: tuple[Pick, ...] = (
     Pick("deliveries_rolling_4w", True, "cumulative window of 4 weeks; delivery"),
     Pick("deliveries_last_year", True, "period over period: last year, previous"),
     Pick("median_invoice_value", False, "simple median, company-wide"),
-    Pick("new_clients_ytd", False, "cumulative to date, count_distinct; lead, company-wide"),
+    Pick("clients_won_from_leads_ytd", False, "cumulative to date, count_distinct; lead, company"),
     Pick("lead_to_sale_60d", False, "conversion lead -> invoice, company-wide"),
 )
 
@@ -451,7 +451,7 @@ SELECT 'lead_to_sale_60d', period, NULL, {_in_range("sum(sold_60d) / sum(leads)"
 FROM converted
 GROUP BY period
 UNION ALL
-SELECT 'new_clients_ytd', c.period, NULL, count(DISTINCT n.client_id)
+SELECT 'clients_won_from_leads_ytd', c.period, NULL, count(DISTINCT n.client_id)
 FROM months AS c JOIN new_clients AS n ON n.period BETWEEN date_trunc('year', c.period) AND c.period
 WHERE c.period >= {{start}}
 GROUP BY c.period
@@ -941,7 +941,7 @@ class _Peer:
         for p in self.periods:
             window = gained[gained["period"].between(p.replace(month=1), p)]
             if len(window):
-                self.values[("new_clients_ytd", p.date().isoformat(), None)] = float(
+                self.values[("clients_won_from_leads_ytd", p.date().isoformat(), None)] = float(
                     window["client_id"].nunique()
                 )
 

@@ -22,6 +22,9 @@ from kpiboard.core_model import ddl
 from kpiboard.kpi_output import format_achievement, format_value
 from tests.test_cli import _environment, _one_error_line, kpiboard
 
+PACK = 130
+"""The KPIs of the demo pack (kpiboard/demo/kpis)."""
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -30,7 +33,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         folder, "demo", "--dir", "D", "--scale", "0.01", "--seed", "5", "--no-serve", timeout=300
     )
     assert result.returncode == 0, result.stderr
-    assert "KPIs:      122 in" in result.stdout
+    assert f"KPIs:      {PACK} in" in result.stdout
     return folder / "D"
 
 
@@ -47,7 +50,7 @@ def test_list_csv_starts_with_the_id(demo: Path) -> None:
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert result.stdout.splitlines()[0].split(",")[0] == "id"
-    assert len(rows) == 122
+    assert len(rows) == PACK
     revenue = next(r for r in rows if r["id"] == "revenue")
     assert (revenue["type"], revenue["unit"], revenue["defined_at"]) == (
         "simple",
@@ -222,7 +225,7 @@ def test_compile_prints_postgres_sql_with_bound_parameters(demo: Path) -> None:
 def test_check_passes_and_then_lists_every_problem(demo: Path, tmp_path: Path) -> None:
     ok = kpiboard(demo, "kpi", "check")
     assert ok.returncode == 0, ok.stderr
-    assert "122 KPIs" in ok.stdout and "no problems" in ok.stdout
+    assert f"{PACK} KPIs" in ok.stdout and "no problems" in ok.stdout
     broken = demo / "kpis" / "zz_broken.yaml"
     broken.write_text(
         "kpis:\n  - id: bad\n    label: Bad\n    description: d.\n    unit: money\n"
@@ -329,7 +332,7 @@ def test_an_entities_kpi_checks_and_counts_what_the_demo_counts(demo: Path) -> N
     try:
         ok = kpiboard(demo, "kpi", "check")
         assert ok.returncode == 0, ok.stderr
-        assert "124 KPIs" in ok.stdout and "no problems" in ok.stdout
+        assert f"{PACK + 2} KPIs" in ok.stdout and "no problems" in ok.stdout
         result = kpiboard(
             demo,
             *("kpi", "eval", "zz_new_clients", "first_purchase_clients", "--wide"),

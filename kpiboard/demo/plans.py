@@ -67,13 +67,18 @@ STEPS = {
 
 BRANCH_KPIS = (
     "revenue",
+    "gross_margin",
+    "cash_collected",
     "invoice_count",
     "new_clients",
     "win_rate",
+    "open_pipeline_value",
     "on_time_delivery_rate",
     "repair_sla_rate",
 )
-"""The company's main KPIs, planned per branch by month and by quarter."""
+"""The company's main KPIs, planned per branch by month and by quarter: the executive tiles
+that have a target (stock value, receivables overdue and the backlogs are watched, not
+planned)."""
 
 Periods = dict[str, dict[dt.date, float]]
 """Employees or branches by id, with their periods (first days) and the share of each they were

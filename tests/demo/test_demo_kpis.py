@@ -26,6 +26,7 @@ from sqlglot import exp
 
 from etl import pipeline
 from kpiboard.config import load_settings
+from kpiboard.core_model import CORE_TABLES
 from kpiboard.demo import (
     DEMO_KPIS,
     DEMO_SCORECARDS,
@@ -52,7 +53,16 @@ FILES = {
     "receivables",
 }
 ROLES = {"sales_manager", "service_engineer", "driver", "warehouse_keeper"}
-TYPES = {"simple", "ratio", "derived", "cumulative", "conversion", "period_over_period"}
+TYPES = {
+    "simple",
+    "ratio",
+    "derived",
+    "cumulative",
+    "conversion",
+    "period_over_period",
+    "balance",
+    "entities",
+}
 UNITS = {"money", "count", "percent", "hours", "days"}
 AGGS = {"sum", "count", "count_distinct", "avg", "min", "max", "median"}
 COMMON = {"id", "label", "description", "unit", "direction", "owner", "type"}
@@ -64,6 +74,8 @@ KEYS_OF_TYPE = {
     "cumulative": ({"kpi"}, {"to_date", "window"}),
     "conversion": ({"base", "conversion", "entity", "window"}, set()),
     "period_over_period": ({"kpi", "compare"}, {"output", "like_for_like"}),
+    "balance": ({"fact", "agg"}, {"expr", "filter", "from", "until", "when", "per", "having"}),
+    "entities": ({"count", "entity", "events"}, {"gap"}),
 }
 DEFAULT_TIME = {
     "lead": "created_at",
@@ -86,6 +98,7 @@ DIMENSIONS = {
 }
 # facts whose rows take columns of a parent fact: the parent's table and the key to it
 PARENTS = {"invoice_line": ("fct_invoice", "invoice_id"), "payment": ("fct_invoice", "invoice_id")}
+TABLE_COLUMNS = {t.name: {c.name for c in t.columns} for t in CORE_TABLES}
 # columns whose values are the source's own words, not codes: checked against the demo's data
 FREE_TEXT = {"reason", "to_stage", "from_stage", "stage", "failure_reason", "lost_reason"}
 
@@ -142,6 +155,11 @@ def test_every_kpi_has_the_keys_of_its_type(kpi: dict[str, Any]) -> None:
         assert "expr" in kpi or kpi["agg"] == "count"
     if kpi["type"] == "cumulative":
         assert not ("to_date" in kpi and "window" in kpi)
+    if kpi["type"] == "balance":
+        assert kpi["fact"] in DEFAULT_TIME
+        assert "expr" in kpi or kpi["agg"] == "count"
+    if kpi["type"] == "entities":
+        assert ("gap" in kpi) == (kpi["count"] == "reactivated")
 
 
 def test_every_type_and_variant_is_used_several_times() -> None:
@@ -188,8 +206,9 @@ def documented_codes(table: str, column: str) -> set[str]:
     return set(re.findall(r"`'?([^`']+)'?`", row.group(0)))
 
 
-def comparisons(condition: str) -> Iterator[tuple[str, str]]:
-    """Each (column, string literal) a condition compares with = , <> or IN."""
+def comparisons(condition: str) -> Iterator[tuple[str, str, str]]:
+    """Each (related table or "", column, string literal) a condition compares with = , <> or
+    IN (``invoice.status`` is the column ``status`` of the related table ``invoice``)."""
     tree = sqlglot.parse_one(condition, read="duckdb")
     for node in tree.find_all(exp.EQ, exp.NEQ, exp.In):
         column = node.this
@@ -198,15 +217,20 @@ def comparisons(condition: str) -> Iterator[tuple[str, str]]:
         values = node.expressions if isinstance(node, exp.In) else [node.expression]
         for value in values:
             if isinstance(value, exp.Literal) and value.is_string:
-                yield column.name, value.this
+                yield column.table, column.name, value.this
 
 
 def filters_by_fact() -> list[tuple[str, str, str]]:
     """Every (kpi id, fact, condition) of the pack, extra filters of ratios included."""
     out = []
     for kpi in kpis():
-        if kpi["type"] == "simple":
-            out += [(kpi["id"], kpi["fact"], c) for c in conditions(kpi.get("filter"))]
+        if kpi["type"] in ("simple", "balance"):
+            for key in ("filter", "when"):
+                out += [(kpi["id"], kpi["fact"], c) for c in conditions(kpi.get(key))]
+        if kpi["type"] == "entities":
+            events = kpi["events"] if isinstance(kpi["events"], list) else [kpi["events"]]
+            for one in events:
+                out += [(kpi["id"], one["fact"], c) for c in conditions(one.get("filter"))]
         for side in ("numerator", "denominator"):
             ref = kpi.get(side)
             if isinstance(ref, dict):
@@ -222,10 +246,13 @@ def filters_by_fact() -> list[tuple[str, str, str]]:
 def test_filters_compare_coded_columns_with_documented_codes() -> None:
     checked = 0
     for kpi_id, fact, condition in filters_by_fact():
-        for column, value in comparisons(condition):
+        for related, column, value in comparisons(condition):
             if column in FREE_TEXT:
                 continue  # checked against the data below
-            table, name = DIMENSIONS.get(column, (f"fct_{fact}", column, ""))[:2]
+            owner = f"fct_{related or fact}"
+            if not related and fact in PARENTS and column not in TABLE_COLUMNS[owner]:
+                owner = PARENTS[fact][0]  # a column the fact takes from its parent
+            table, name = DIMENSIONS.get(column, (owner, column, ""))[:2]
             assert value in documented_codes(table, name), (kpi_id, condition)
             checked += 1
     assert checked > 40
@@ -343,9 +370,9 @@ def test_simple_kpis_run_on_the_demo_warehouse(
 
 def test_free_text_values_in_filters_occur_in_the_demo(con: duckdb.DuckDBPyConnection) -> None:
     for kpi_id, fact, condition in filters_by_fact():
-        for column, value in comparisons(condition):
+        for related, column, value in comparisons(condition):
             if column in FREE_TEXT:
-                sql = f"SELECT count(*) FROM core.fct_{fact} WHERE {column} = ?"
+                sql = f"SELECT count(*) FROM core.fct_{related or fact} WHERE {column} = ?"
                 found = con.execute(sql, [value]).fetchone()
                 assert found is not None and found[0] > 0, (kpi_id, condition)
 
@@ -447,10 +474,12 @@ WIN_RATE = f"""SELECT count(*) FILTER (WHERE status = 'won') / count(*)
     FROM core.fct_deal JOIN core.dim_branch AS b USING (branch_id)
     WHERE branch_id = $who AND status IN ('won', 'lost')
       AND {LOCAL.format("closed_at")} >= $start AND {LOCAL.format("closed_at")} < $end"""
-NEW_CLIENTS = f"""SELECT count(DISTINCT client_id)
-    FROM core.fct_lead JOIN core.dim_branch AS b USING (branch_id)
-    WHERE branch_id = $who AND status = 'converted'
-      AND {LOCAL.format("converted_at")} >= $start AND {LOCAL.format("converted_at")} < $end"""
+OPEN_PIPELINE = f"""SELECT sum(amount)
+    FROM core.fct_deal JOIN core.dim_branch AS b USING (branch_id)
+    WHERE branch_id = $who AND $start <= $end
+      AND CAST({LOCAL.format("opened_at")} AS DATE) < $end
+      AND (closed_at IS NULL OR CAST({LOCAL.format("closed_at")} AS DATE) >= $end)"""
+"""The deals open at the end of the day before ``$end``: a balance's value for a period."""
 MAY_2025 = (dt.date(2025, 5, 1), dt.date(2025, 6, 1))
 FIRST_3 = (dt.date(2024, 11, 1), dt.date(2025, 2, 1))  # the demo's first three months
 Q2_2025 = (dt.date(2025, 4, 1), dt.date(2025, 7, 1))
@@ -462,8 +491,8 @@ SPOT_CHECKS = {
     # no last year: an average over all the rows of the first three months, a ratio of their sums
     "first_turnaround": ("repair_turnaround_hours", "employee", "2025-05", FIRST_3, TURNAROUND),
     "first_win_rate": ("win_rate", "branch", "2025-05", FIRST_3, WIN_RATE),
-    # a quarter of a KPI that does not add up: last year's quarter, counted over the quarter
-    "quarter_new_clients": ("new_clients", "branch", "2026-Q2", Q2_2025, NEW_CLIENTS),
+    # a quarter of a KPI that does not add up: last year's quarter, the state at its end
+    "quarter_open_pipeline": ("open_pipeline_value", "branch", "2026-Q2", Q2_2025, OPEN_PIPELINE),
     "quarter_win_rate": ("win_rate", "branch", "2026-Q2", Q2_2025, WIN_RATE),
 }
 
