@@ -40,7 +40,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar, cast
 
@@ -228,6 +228,19 @@ def describe_kpi(kpi: m.Kpi) -> str:
     if isinstance(kpi, m.PeriodOverPeriod):
         lfl = ", like for like" if kpi.like_for_like else ""
         return f"{kpi.kpi}: {kpi.output} against the {kpi.compare.replace('_', ' ')}{lfl}"
+    if isinstance(kpi, m.Balance):
+        measure = replace(kpi.measure, time=None)
+        span = f"from {kpi.measure.time or FACTS[kpi.measure.fact].time}"
+        span += f" until {kpi.until}" if kpi.until else " on"
+        text = f"{_measure_text(measure)}, rows in force at the period's end ({span})"
+        if kpi.when:
+            text += " when " + " AND ".join(w.sql("duckdb") for w in kpi.when)
+        return text
+    if isinstance(kpi, m.Entities):
+        entity = " and ".join(kpi.entity)
+        events = " or ".join(_events_text(e) for e in kpi.events)
+        gap = f" after {kpi.gap} without one" if kpi.gap else ""
+        return f"distinct {entity} that are {kpi.count}, by events: {events}{gap}"
     return kpi.TYPE
 
 
@@ -700,10 +713,10 @@ class Engine:
         parts = grid.merge(frame, on=["kpi", "employee", "period"], how="left")
         # a list of bools, not Series.map: mapping an empty string column keeps its string
         # dtype, and `&` with it fails (an employee without a month in the range)
-        additive = pd.Series(
-            [self.kpis[k].additive for k in parts["kpi"]], index=parts.index, dtype=bool
+        zero = pd.Series(
+            [self.kpis[k].zero_when_missing for k in parts["kpi"]], index=parts.index, dtype=bool
         )
-        parts.loc[additive & parts["value"].isna(), "value"] = 0.0
+        parts.loc[zero & parts["value"].isna(), "value"] = 0.0
         return score(card, parts)
 
     def _employed(

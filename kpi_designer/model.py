@@ -260,6 +260,11 @@ class Entities(Kpi):
     def additive(self) -> bool:
         return self.count == "new"
 
+    @property
+    def zero_when_missing(self) -> bool:
+        """A count of entities: none is 0, whichever the count."""
+        return True
+
 
 KPI_TYPES: dict[str, type[Kpi]] = {
     k.TYPE: k
