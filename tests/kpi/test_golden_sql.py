@@ -29,6 +29,11 @@ CASES = {
     "revenue_vs_last_year": ("month", ("region",)),
     "revenue_growth_yoy": ("month", ()),
     "won_deals_vs_last_year": ("quarter", ("employee",)),
+    "stock_value": ("month", ("warehouse",)),
+    "open_overdue_tasks": ("week", ("employee",)),
+    "new_clients": ("month", ("branch",)),
+    "reactivated_clients": ("quarter", ()),
+    "lead_response_hours": ("month", ("branch",)),
 }
 
 

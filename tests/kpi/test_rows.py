@@ -24,7 +24,7 @@ import psycopg
 import pytest
 
 from kpi_designer import model as m
-from kpi_designer.engine import Engine
+from kpi_designer.engine import Engine, one_period
 from kpi_designer.errors import EvaluationError
 from kpiboard import sandbox
 
@@ -144,8 +144,7 @@ def _view_id(view: tuple[str, str, dict[str, str], dict[str, tuple[str, ...]]]) 
 def valued(engine: Engine, kpi_id: str, view: tuple[Any, ...]) -> tuple[bool, Value]:
     """Whether ``Engine.evaluate`` has a value for the view's period and slice, and which."""
     period, grain, sliced, scope = view
-    rows = engine.rows(kpi_id, period=period, grain=grain, slice=sliced, scope=scope)
-    start, end = rows.attrs["start"], rows.attrs["end"]
+    start, end = one_period(period, grain)
     frame = engine.evaluate(kpi_id, start=start, end=end, grain=grain, by=list(sliced), scope=scope)
     for dimension, member in sliced.items():
         frame = frame[frame[dimension] == member]

@@ -1,0 +1,91 @@
+-- start_0 = datetime.date(2026, 1, 1)
+-- end_1 = datetime.date(2026, 6, 30)
+-- scope_2 = 'denver'
+-- scope_3 = 'austin'
+-- before_4 = datetime.date(2025, 12, 31)
+-- zone_from_5 = datetime.date(2025, 12, 31)
+-- zone_to_6 = datetime.date(2026, 7, 2)
+WITH "zone_days" AS MATERIALIZED (
+  SELECT
+    "branch_id",
+    "utc_date",
+    "day_0",
+    "day_0" + 1 AS "day_1",
+    CAST(CAST("day_0" + 1 AS TIMESTAMP) AT TIME ZONE "zone" AT TIME ZONE 'UTC' AS TIMESTAMP) AS "cut_1",
+    "day_0" + 2 AS "day_2",
+    CAST(CAST("day_0" + 2 AS TIMESTAMP) AT TIME ZONE "zone" AT TIME ZONE 'UTC' AS TIMESTAMP) AS "cut_2"
+  FROM (
+    SELECT
+      "b"."branch_id" AS "branch_id",
+      "d"."calendar_date" AS "utc_date",
+      COALESCE("b"."timezone", 'UTC') AS "zone",
+      CAST(CAST("d"."calendar_date" AS TIMESTAMP) AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE) AS day_0
+    FROM "core"."dim_branch" AS "b"
+    CROSS JOIN "core"."dim_date" AS "d"
+    WHERE
+      "d"."calendar_date" BETWEEN $zone_from_5 AND $zone_to_6
+  ) AS "zd"
+)
+SELECT
+  "period",
+  "warehouse",
+  "value"
+FROM (
+  SELECT
+    "c"."period",
+    "r"."warehouse",
+    CAST(CASE WHEN SUM("r"."valued") > 0 THEN SUM("r"."v") END AS DOUBLE) AS "value"
+  FROM (
+    SELECT
+      CAST(DATE_TRUNC('MONTH', "d"."calendar_date") AS DATE) AS "period",
+      MAX("d"."calendar_date") AS "period_end",
+      NULL AS "window_start"
+    FROM "core"."dim_date" AS "d"
+    WHERE
+      "d"."calendar_date" BETWEEN $start_0 AND $end_1
+    GROUP BY
+      1
+  ) AS "c"
+  JOIN (
+    SELECT
+      CASE
+        WHEN "f"."moved_at" < CAST($start_0 AS TIMESTAMP) - INTERVAL '1' DAY
+        THEN $before_4
+        ELSE COALESCE(
+          CASE
+            WHEN "f"."moved_at" >= "z"."cut_2"
+            THEN "z"."day_2"
+            WHEN "f"."moved_at" >= "z"."cut_1"
+            THEN "z"."day_1"
+            ELSE "z"."day_0"
+          END,
+          CAST("f"."moved_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE)
+        )
+      END AS "day",
+      "f"."warehouse_id" AS "warehouse",
+      SUM("f"."qty" * "f"."unit_cost") AS "v",
+      COUNT(*) AS "n",
+      COUNT("f"."qty" * "f"."unit_cost") AS "valued"
+    FROM "core"."fct_stock_move" AS "f"
+    LEFT JOIN "zone_days" AS "z"
+      ON "z"."branch_id" = "f"."branch_id"
+      AND "z"."utc_date" = CAST("f"."moved_at" AS DATE)
+    LEFT JOIN "core"."dim_branch" AS "b"
+      ON "b"."branch_id" = "f"."branch_id"
+    WHERE
+      "f"."branch_id" IN ($scope_2, $scope_3)
+      AND "f"."moved_at" < CAST($end_1 AS TIMESTAMP) + INTERVAL '2' DAY
+    GROUP BY
+      1,
+      2
+  ) AS "r"
+    ON "r"."day" <= "c"."period_end"
+  GROUP BY
+    1,
+    2
+  HAVING
+    SUM("r"."n") > 0
+) AS "kpi"
+ORDER BY
+  "period",
+  "warehouse";
