@@ -660,8 +660,11 @@ class Engine:
         ``value``, what the row contributes (1 for a count; a distinct count's value counted
         is ``counted`` instead); a ratio's rows have ``side`` (numerator, denominator), a
         derived KPI's and a period over period's ``input`` (the input's name; ``current``,
-        ``previous``), a conversion's base events ``converted``. Aggregating them as the KPI
-        does gives the value. Ordered by date, then key; ``limit`` keeps the first rows.
+        ``previous``), a conversion's base events ``converted``; an entities KPI's rows are the
+        events that make each entity count, with ``entity`` and ``counted`` (the entity) and
+        ``first_day`` (returning) or ``previous_day`` and ``gap_days`` (reactivated): the
+        value is the number of distinct ``counted``. Aggregating them as the KPI does gives
+        the value. Ordered by date, then key; ``limit`` keeps the first rows.
         ``frame.attrs`` holds ``start`` and ``end`` (the period's days) and ``total``, the
         number of rows without the limit."""
         import pandas as pd

@@ -984,8 +984,8 @@ def kpi_rows(
     """List the fact rows one value counts: the rows behind a KPI's value in one period and
     slice, each with its key, local date, branch, employee, client and product, and what it
     contributes (a ratio's rows say their side, a derived KPI's their input, a conversion's
-    whether each converted). Added up as the KPI adds them, they give the value `kpi eval`
-    prints.
+    whether each converted, an entities KPI's the entity each event makes count). Added up as
+    the KPI adds them, they give the value `kpi eval` prints.
 
     Example: `kpiboard kpi rows revenue -p demo --period 2026-03 --where branch=denver`
     """

@@ -342,6 +342,32 @@ def test_an_entities_kpi_checks_and_counts_what_the_demo_counts(demo: Path) -> N
         rows = list(csv.DictReader(io.StringIO(result.stdout)))
         assert sum(float(r["zz_new_clients"] or 0) for r in rows) > 0
         assert [r["zz_new_clients"] for r in rows] == [r["first_purchase_clients"] for r in rows]
+        # the rows behind a quarter's value: the first invoices of its new clients
+        listed = kpiboard(
+            demo,
+            *("kpi", "rows", "zz_new_clients", "--period", "2026-Q3", "--grain", "quarter"),
+            *("--format", "json"),
+        )
+        assert listed.returncode == 0, listed.stderr
+        firsts = json.loads(listed.stdout)
+        expected = _sql(
+            demo,
+            "SELECT i.invoice_id, strftime(i.issued_on, '%Y-%m-%d'), b.name, m.name, m.client_id"
+            " FROM core.fct_invoice AS i JOIN core.dim_branch AS b ON b.branch_id = i.branch_id"
+            " JOIN core.dim_client AS c ON c.client_id = i.client_id"
+            " JOIN core.dim_client AS m ON m.client_id = coalesce(c.master_client_id, c.client_id)"
+            " WHERE i.client_invoice_no = 1"
+            " AND i.issued_on BETWEEN '2026-07-01' AND '2026-09-30' ORDER BY 2, 1",
+        )
+        got = [(r["invoice_id"], r["date"], r["branch"], r["client"], r["entity"]) for r in firsts]
+        assert got == expected and len(got) > 5
+        assert [r["counted"] for r in firsts] == [r["entity"] for r in firsts]
+        quarter = kpiboard(
+            demo,
+            *("kpi", "eval", "zz_new_clients", "--from", "2026-07", "--to", "2026-09"),
+            *("--grain", "quarter", "--format", "json"),
+        )
+        assert [r["value"] for r in json.loads(quarter.stdout)] == [len(expected)]
         extra.write_text(ENTITIES_KPIS)
         broken = kpiboard(demo, "kpi", "check")
         assert broken.returncode == 2

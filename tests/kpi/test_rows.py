@@ -108,6 +108,8 @@ def recomputed(kpi: m.Kpi, rows: pd.DataFrame, kpis: Mapping[str, m.Kpi]) -> Val
         return aggregate(source.measure, rows)
     if isinstance(kpi, m.Conversion):
         return float(rows["converted"].astype(bool).mean())
+    if isinstance(kpi, m.Entities):
+        return float(rows["counted"].nunique())
     assert isinstance(kpi, m.PeriodOverPeriod)
     source = kpis[kpi.kpi]
     now = recomputed(source, part(rows, "input", "current"), kpis)
@@ -317,6 +319,97 @@ def test_a_cumulative_kpi_lists_the_window_ending_on_the_periods_last_day(
     assert ever["date"].min() < D("2024-02-01")  # from the first invoice
 
 
+ENTITY_INVOICES = """
+    SELECT i.invoice_id, i.issued_on AS day, b.name AS branch,
+           coalesce(c.master_client_id, c.client_id) AS entity
+    FROM core.fct_invoice AS i
+    JOIN core.dim_branch AS b ON b.branch_id = i.branch_id
+    JOIN core.dim_client AS c ON c.client_id = i.client_id
+    WHERE i.kind = 'invoice' AND i.status {}
+"""
+"""The invoices an entities KPI of clients counts (the status condition left to fill), each with
+the client it counts as: its master for a duplicate."""
+
+
+def test_new_clients_rows_are_each_new_clients_first_invoice(
+    case_engine: Engine, duckdb_con: duckdb.DuckDBPyConnection
+) -> None:
+    rows = case_engine.rows("new_clients", period="2024-Q1", grain="quarter")
+    assert list(rows.columns) == [
+        "invoice_id",
+        "date",
+        "branch",
+        "employee",
+        "client",
+        "entity",
+        "counted",
+    ]
+    invoices = ENTITY_INVOICES.format("NOT IN ('draft', 'cancelled')")
+    expected = duckdb_con.execute(
+        f"""
+        SELECT invoice_id, day, branch, entity, entity FROM (
+            SELECT *, row_number() OVER (PARTITION BY entity ORDER BY day, invoice_id) AS nth
+            FROM ({invoices}) AS i
+        ) AS firsts
+        WHERE nth = 1 AND day BETWEEN DATE '2024-01-01' AND DATE '2024-03-31'
+        ORDER BY day, invoice_id
+        """
+    ).fetchall()
+    got = rows[["invoice_id", "date", "branch", "entity", "counted"]]
+    assert [tuple(r) for r in got.itertuples(index=False)] == expected
+    assert len(expected) == 6 and rows["entity"].is_unique
+    # Acme School typed in again is Acme School: its first invoice (2025-05-20) is not new
+    assert rows.loc[rows["entity"] == ACME, "invoice_id"].tolist() == ["crm_denver:2401"]
+    assert case_engine.rows("new_clients", period="2025-Q2", grain="quarter").empty
+    returning = case_engine.rows("returning_clients", period="2025-05", slice={"branch": DENVER})
+    again = returning[returning["invoice_id"] == "crm_denver:2512"]
+    assert again[["client", "entity", "first_day"]].values.tolist() == [
+        ["Acme School", ACME, D("2024-01-15")]
+    ]
+
+
+def test_reactivated_clients_rows_are_the_invoices_after_the_gap(
+    case_engine: Engine, duckdb_con: duckdb.DuckDBPyConnection
+) -> None:
+    rows = case_engine.rows("reactivated_clients", period="2025", grain="year")
+    assert list(rows.columns) == [
+        "invoice_id",
+        "date",
+        "branch",
+        "employee",
+        "client",
+        "entity",
+        "previous_day",
+        "gap_days",
+        "counted",
+    ]
+    invoices = ENTITY_INVOICES.format("<> 'cancelled'")
+    # by hand: the entity's latest invoice day before this one's, 91 days or more before
+    expected = duckdb_con.execute(
+        f"""
+        SELECT invoice_id, day, entity, previous_day, datediff('day', previous_day, day) FROM (
+            SELECT i.*, (SELECT max(e.day) FROM ({invoices}) AS e
+                         WHERE e.entity = i.entity AND e.day < i.day) AS previous_day
+            FROM ({invoices}) AS i
+        ) AS r
+        WHERE previous_day + 91 <= day AND year(day) = 2025
+        ORDER BY day, invoice_id
+        """
+    ).fetchall()
+    got = rows[["invoice_id", "date", "entity", "previous_day", "gap_days"]]
+    assert [tuple(r) for r in got.itertuples(index=False)] == expected
+    assert len(expected) == 8 and min(gap for *_, gap in expected) == 91  # on the gap itself
+    # Acme School's invoice of 2025-01-08 comes 202 days after its previous one
+    acme = rows[rows["entity"] == ACME]
+    assert acme[["invoice_id", "previous_day", "gap_days"]].values.tolist() == [
+        ["crm_denver:2501", D("2024-06-20"), 202]
+    ]
+    # Dental Group and Bo Smith came back twice in the year: each counts once
+    year = {"start": D("2025-01-01"), "end": D("2025-12-31"), "grain": "year"}
+    value = case_engine.evaluate("reactivated_clients", **year)
+    assert value["value"].tolist() == [float(rows["counted"].nunique())] == [6.0]
+
+
 # -- scope ---------------------------------------------------------------------------------------
 
 
@@ -437,6 +530,11 @@ ON_POSTGRES = [
     "repeat_service_14d",
     "revenue_vs_ly_lfl",
     "revenue_ytd_vs_ly",
+    "first_category_buyers",
+    "returning_clients",
+    "reactivated_clients_3m",
+    "reactivated_contacts",
+    "active_contacts",
 ]
 
 

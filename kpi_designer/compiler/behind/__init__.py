@@ -12,8 +12,9 @@ the value.
 Each KPI type lists its rows in a module of its own here, registered in
 :data:`registry.ROWS`: a ratio both sides' rows (``side``), a derived KPI or a period over
 period each input's (``input``), a cumulative KPI the rows of the window ending on the
-period's last day, a conversion its base events with ``converted``. A new type is a module
-here and a line in the registry.
+period's last day, a conversion its base events with ``converted``, an entities KPI the
+events that make each entity count (``entity``). A new type is a module here and a line in the
+registry.
 """
 
 from __future__ import annotations

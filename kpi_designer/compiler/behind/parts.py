@@ -27,9 +27,25 @@ TAGS = ("input", "side")
 """Columns naming where a row comes from within the KPI: a derived KPI's or period over
 period's input (``current``, ``previous``, or the input's alias), a ratio's side."""
 BEFORE_KEYS = TAGS
-AFTER_KEYS = ("date", "branch", "employee", "client", "product", "counted", "value", "converted")
+AFTER_KEYS = (
+    "date",
+    "branch",
+    "employee",
+    "client",
+    "product",
+    "entity",
+    "first_day",
+    "previous_day",
+    "gap_days",
+    "counted",
+    "value",
+    "converted",
+)
 TYPES = {
     "date": "DATE",
+    "first_day": "DATE",
+    "previous_day": "DATE",
+    "gap_days": "INT",
     "value": "DOUBLE",
     "converted": "BOOLEAN",
 }

@@ -13,6 +13,7 @@ from kpi_designer import model as m
 from kpi_designer.compiler.behind.conversion import conversion
 from kpi_designer.compiler.behind.cumulative import cumulative
 from kpi_designer.compiler.behind.derived import derived
+from kpi_designer.compiler.behind.entities import entities
 from kpi_designer.compiler.behind.parts import Part
 from kpi_designer.compiler.behind.period_over_period import period_over_period
 from kpi_designer.compiler.behind.ratio import ratio
@@ -32,6 +33,7 @@ ROWS: dict[type[m.Kpi], TypeRows] = {
     m.Cumulative: cumulative,
     m.Conversion: conversion,
     m.PeriodOverPeriod: period_over_period,
+    m.Entities: entities,
 }
 
 

@@ -16,11 +16,14 @@ never one of them); what a period counts is decided on its counted rows:
   one ordered pass over days, not rows);
 - ``active``: the counted rows in the range (the only kind that reads the range alone).
 
-Each entity counts once per period and slice.
+Each entity counts once per period and slice. The rows that make entities count
+(:func:`counting`) are also the rows behind a value (:mod:`kpi_designer.compiler.behind.entities`),
+kept with what names each and why it counts: one reading for both.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
@@ -48,27 +51,61 @@ if TYPE_CHECKING:
 
 
 def entities(builder: Builder, kpi: m.Entities, query: Query) -> exp.Select:
+    met = counting(builder, kpi, query)
+    select = count_per_period(builder, met.rows, met.grouped, query, counted=met.counted)
+    return met.defined(select)
+
+
+@dataclass(frozen=True)
+class Counting:
+    """The rows that make an entity count for a query, before they are counted: ``day``,
+    the ``by`` dimensions and, where they may not count, ``counted``; a row counts where
+    :func:`counts` holds. ``grouped``: the entity's columns, to count each entity once per
+    period and slice (none when each row is an entity of its own: a first row). ``events``:
+    the table of events rows they read, to define in front of the statement that reads them
+    (its name and rows)."""
+
+    rows: exp.Select | exp.Union
+    grouped: list[str]
+    counted: bool
+    events: tuple[str, exp.Select | exp.Union] | None = None
+
+    def defined(self, select: exp.Select) -> exp.Select:
+        """``select`` with the events rows defined in front, where the rows read them."""
+        if self.events is None:
+            return select
+        name, rows = self.events
+        return select.with_(ident(name), as_=rows, materialized=True, copy=False)
+
+
+def counting(builder: Builder, kpi: m.Entities, query: Query, *, keyed: bool = False) -> Counting:
+    """The rows that make ``kpi``'s entities count (:class:`Counting`). ``keyed`` adds to each
+    what names it and why it counts, for the rows behind a value: the entity's columns
+    (:func:`entity_names`), ``source`` (the position of its fact in the events list) and
+    ``row_key`` (the fact's key), and a returning entity's ``first_day`` or a reactivated
+    one's ``previous_day``."""
     names = entity_names(kpi)
     if kpi.count == "active":
-        rows = event_rows(builder, kpi, query, history=False)
-        return count_per_period(builder, rows, names, query, counted=False)
+        rows = event_rows(builder, kpi, query, history=False, ordered=keyed)
+        return Counting(rows, names, counted=False)
     if kpi.count == "new":
-        return new(
-            builder, event_rows(builder, kpi, query, history=True, ordered=True), names, query
-        )
-    rows = event_rows(builder, kpi, query, history=True)
+        rows = event_rows(builder, kpi, query, history=True, ordered=True)
+        return Counting(new(rows, names, query, keyed=keyed), [], counted=True)
+    rows = event_rows(builder, kpi, query, history=True, ordered=keyed)
     events = builder.name("events")
     if kpi.count == "returning":
         known, on = first_days(builder, events, names, query)
+        why = ["first_day"]
     else:
         assert kpi.gap is not None  # the loader requires it for reactivated
         known, on = days_after_gap(events, names, kpi.gap)
-    met = exp.select(*(col(k, "r") for k in [*names, "day", "counted", *query.by])).from_(
-        exp.table_(ident(events), alias=ident("r")), copy=False
-    )
+        why = ["previous_day"]
+    outputs = [col(k, "r") for k in [*names, "day", "counted", *query.by]]
+    if keyed:
+        outputs += [col("source", "r"), col("row_key", "r"), *(col(k, "k") for k in why)]
+    met = exp.select(*outputs).from_(exp.table_(ident(events), alias=ident("r")), copy=False)
     met = add_join(met, known.subquery(ident("k"), copy=False), on=on)
-    select = count_per_period(builder, met, names, query, counted=True)
-    return select.with_(ident(events), as_=rows, materialized=True, copy=False)
+    return Counting(met, names, counted=True, events=(events, rows))
 
 
 def first_days(
@@ -131,8 +168,9 @@ def event_rows(
     ``day`` (local), the ``by`` dimensions. With ``history``, every row up to the range's end
     (and a day or two after, which no result depends on), with ``counted``: whether the row
     passes the request's filters and scope; without, the rows in the range that pass them.
-    ``ordered`` adds what orders an entity's rows within a day: ``moment``, ``source`` (the
-    position in the events list) and ``row_key`` (the fact's key)."""
+    ``ordered`` adds what orders an entity's rows within a day and names each row:
+    ``moment``, ``source`` (the position in the events list) and ``row_key`` (the fact's
+    key)."""
     names = entity_names(kpi)
     parts: list[exp.Select] = []
     for position, events in enumerate(kpi.events):
@@ -178,28 +216,30 @@ def up_to(cols: Columns, end: exp.Expr) -> exp.Expr:
 
 
 def new(
-    builder: Builder, rows: exp.Select | exp.Union, names: list[str], query: Query
+    rows: exp.Select | exp.Union, names: list[str], query: Query, *, keyed: bool = False
 ) -> exp.Select:
-    """Each entity's first row, where it is counted and in the range: one row an entity, so
-    a plain count per period and slice."""
+    """Each entity's first row: one row an entity, counted with a plain count per period and
+    slice (where it is counted and in the range). ``keyed`` keeps the entity's columns,
+    ``source`` and ``row_key`` (:func:`counting`)."""
     order = ["day", "moment", "source", "row_key"]
     nth = exp.Window(
         this=exp.RowNumber(),
         partition_by=[col(n) for n in names],
         order=exp.Order(expressions=[exp.Ordered(this=col(k)) for k in order]),
     )
+    kept = [*names, "source", "row_key"] if keyed else []
     ranked = exp.select(
         col("day"),
         col("counted"),
         *(col(d) for d in query.by),
+        *(col(k) for k in kept),
         exp.alias_(nth, ident("nth"), copy=False),
     ).from_(rows.subquery(ident("events"), copy=False), copy=False)
-    firsts = (
+    return (
         exp.select("*")
         .from_(ranked.subquery(ident("ranked"), copy=False), copy=False)
         .where(exp.EQ(this=col("nth"), expression=exp.Literal.number(1)), copy=False)
     )
-    return count_per_period(builder, firsts, [], query, counted=True)
 
 
 def count_per_period(
@@ -216,14 +256,7 @@ def count_per_period(
     period = period_of(col("day"), query.grain, builder.first_day(query))
     period = exp.alias_(period, ident("period"), copy=False)
     slices = [col(d) for d in query.by]
-    where: list[exp.Expr] = [col("counted")] if counted else []
-    where.append(
-        exp.Between(
-            this=col("day"),
-            low=builder.param("start", query.start),
-            high=builder.param("end", query.end),
-        )
-    )
+    where = counts(builder, query, counted=counted)
     source = rows.subquery(ident("c"), copy=False)
     if names:  # first each entity once per period and slice
         source = (
@@ -242,3 +275,17 @@ def count_per_period(
     if where:
         select = select.where(*where, copy=False)
     return select.group_by(*positions(len(keys)), copy=False)
+
+
+def counts(builder: Builder, query: Query, *, counted: bool) -> list[exp.Expr]:
+    """Whether a row of :func:`counting` counts: in the range (and, with ``counted``, its
+    ``counted`` true)."""
+    where: list[exp.Expr] = [col("counted")] if counted else []
+    where.append(
+        exp.Between(
+            this=col("day"),
+            low=builder.param("start", query.start),
+            high=builder.param("end", query.end),
+        )
+    )
+    return where
