@@ -1,17 +1,21 @@
 """Benchmark: KPI evaluation, all demo KPIs monthly over 24 months by employee, against its peers.
 
-The workload of the issue: every demo KPI (``kpiboard/demo/kpis/*.yaml``, 120 of them) at grain
+The workload of the issue: every demo KPI (``kpiboard/demo/kpis/*.yaml``, 130 of them) at grain
 month over the demo's 24 months (2024-11-01 to 2026-10-31), by employee, on the published
 snapshot of the demo company (``--scale 10`` by default: about ten million fact rows; or the
-project ``--dir``). Writing 120 KPIs twice by hand is too much, so the peer and the limit
-implement a **subset of 28 KPIs** (:data:`SUBSET`, printed with each run) chosen to cover every
-KPI type (simple, ratio, derived, cumulative, conversion, period over period), every aggregation
-(sum, count, count_distinct, avg, min, max, median), every fact the pack uses (all twelve), and
-both slicings: 25 by employee and 3 without ``by``. Every demo KPI reaches employee, so the
-unsliced three are the subset's own choice: a median, a year-to-date distinct count and a
-conversion, whose company-wide values cannot be added up from the employees'. **The ratios are
-on that subset.** Paths, each in a fresh process that reports the seconds of the evaluation
-alone and its own peak RSS:
+project ``--dir``). Writing 130 KPIs twice by hand is too much, so the peer and the limit
+implement a **subset of 34 KPIs** (:data:`SUBSET`, printed with each run) chosen to cover every
+KPI type (simple, ratio, derived, cumulative, conversion, period over period, balance,
+entities), every aggregation (sum, count, count_distinct, avg, min, max, median), every fact the
+pack uses (all twelve), and both slicings: 31 by employee and 3 without ``by``. The balances are
+both of the engine's forms: a running sum since the first row (stock value), one with ``until``
+(the open pipeline), one with ``when`` (open overdue tasks, exact over rows in force), and a
+derived of two balances, one over payments reading its invoice's due day (receivables overdue);
+the entities are a client's first invoice (new) and one after a 180-day gap (reactivated). Every
+demo KPI reaches employee, so the unsliced three are the subset's own choice: a median, a
+year-to-date distinct count and a conversion, whose company-wide values cannot be added up from
+the employees'. **The ratios are on that subset.** Paths, each in a fresh process that reports
+the seconds of the evaluation alone and its own peak RSS:
 
 - **kpiboard**: ``Engine(Definitions(kpis), warehouse.connect, warehouse.published)`` (the
   project's KPIs, no plans: the comparison is about values), then one timed
@@ -28,20 +32,29 @@ alone and its own peak RSS:
   to-date, rolling and running totals as range joins of a calendar of months to them; the
   12-month distinct clients as a bitmask of months per (employee, client); conversions as
   ``EXISTS`` (which DuckDB runs as a join on the entity), or, where base and conversion events
-  are the same rows, the client's next event by ``lead``/``lag``. Each row's branch-local day is
-  computed once, in the ``GROUP BY`` (the range is whole months, so it is applied to the grouped
-  months, as an empty value outside it: DuckDB pushes a ``WHERE`` on the local day or month below
-  the ``GROUP BY``, converting every row's time twice; ``count(DISTINCT)`` would too, so distinct
-  days are counted as grouped rows). The local day is looked up as kpiboard does it, per branch
-  and UTC date in a table of the local day at that midnight and the instants the next two local
-  days start (:data:`_ZONES`), joined without kpiboard's fallback for unknown branches.
+  are the same rows, the client's next event by ``lead``/``lag``; a balance as each row's value
+  added in the month of the local day it starts counting and taken back in the month it stops,
+  summed by month and employee, then range-joined to the months (:func:`_balance`; an overdue
+  row starts counting the day after it is due, so ``when`` is a later start), or, for the stock
+  value, the range join of the daily rows the days of stock are made of; new clients as each
+  client's first invoice (``min`` and ``arg_min_null``), reactivated ones as the invoice days
+  whose previous day (``lag`` over a client's days) is 180 days or more before. Each row's
+  branch-local day is computed once, in the ``GROUP BY`` (the range is whole months, so it is
+  applied to the grouped months, as an empty value outside it: DuckDB pushes a ``WHERE`` on the
+  local day or month below the ``GROUP BY``, converting every row's time twice;
+  ``count(DISTINCT)`` would too, so distinct days are counted as grouped rows). The local day is
+  looked up as kpiboard does it, per branch and UTC date in a table of the local day at that
+  midnight and the instants the next two local days start (:data:`_ZONES`), joined without
+  kpiboard's fallback for unknown branches.
 - **the same, run at once**: those statements again, as many at once as the engine runs its
   own (:data:`kpi_designer.engine.WORKERS`), each on its own cursor: not a goal of the issue,
   printed to show what of kpiboard's time comes from running statements at once.
-- **peer: pandas**: the same 28 KPIs written plainly in pandas: the needed columns of each fact
+- **peer: pandas**: the same 34 KPIs written plainly in pandas: the needed columns of each fact
   and dimension read whole into DataFrames with DuckDB's ``.df()`` (read time included),
   branch-local days with ``tz_convert``, then ``groupby``, ``merge``, ``merge_asof`` and a loop
-  over the 24 months for windows.
+  over the 24 months for windows; balances as monthly changes by employee, ``unstack`` into a
+  months × employees table and ``cumsum``; new clients by ``drop_duplicates`` of the invoices
+  sorted by client and day, reactivated ones by ``shift`` over each client's days.
 
 Every path's values on the subset must equal kpiboard's: rows keyed by (kpi, period, employee),
 floats equal within 1e-6 relative (or 1e-9 absolute, for zeros), and so must every run's of a
@@ -1629,10 +1642,13 @@ what each number is:
   kpiboard                  Engine.evaluate() on the snapshot, no plans: kpi_designer's SQL as
                             it compiles and runs it at the time of the run, in DuckDB.
   limit: hand-written SQL   LIMIT_SQL in this file: one statement per fact, each fact scanned
-                            once into daily or monthly rows by employee with FILTER clauses.
+                            once into daily or monthly rows by employee with FILTER clauses
+                            (balances and entities scan theirs once more, into monthly changes
+                            and each client's invoice days).
     the same, run at once   those statements run as many at once as kpiboard runs its own
                             (the engine's WORKERS), each on its own cursor: for comparing.
-  peer: pandas              the same KPIs in plain pandas over the tables read whole.
+  peer: pandas              the same KPIs in plain pandas over the tables read whole (balances
+                            as a cumsum over a months x employees table).
 """
 
 
