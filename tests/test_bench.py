@@ -83,3 +83,24 @@ def test_the_startup_benchmark_times_commands_and_imports(tmp_path: Path) -> Non
     assert "kpi show revenue" not in rows
     imports = [line.split() for line in out.stdout.split("Import time")[1].splitlines()[2:]]
     assert [(i[0], i[2]) for i in imports if i] == [("kpiboard.cli", "ms")]
+
+
+def test_the_kpi_benchmark_computes_every_kpi_of_its_subset_three_ways() -> None:
+    """Each KPI of the subset is a demo KPI, has rows in the hand-written SQL and is emitted by
+    the pandas peer: a KPI missing from either would only show as a WRONG RESULT after a long
+    run on a built demo."""
+    import inspect
+
+    from kpi_designer.loader import load_kpis
+
+    bench = _script("kpi")
+    folder = Path(__file__).resolve().parents[1] / "kpiboard" / "demo" / "kpis"
+    demo = load_kpis(folder)
+    picks = [p.kpi for p in bench.SUBSET]
+    assert len(picks) == len(set(picks)) and set(picks) <= set(demo)
+    statements = "\n".join(bench.limit_statements().values())
+    peer = inspect.getsource(bench._Peer)
+    for kpi in picks:
+        assert f"'{kpi}'" in statements, kpi
+        assert f'"{kpi}"' in peer, kpi
+    assert {demo[k].TYPE for k in picks} >= {"balance", "entities", "derived", "conversion"}
