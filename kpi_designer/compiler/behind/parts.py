@@ -27,10 +27,26 @@ TAGS = ("input", "side")
 """Columns naming where a row comes from within the KPI: a derived KPI's or period over
 period's input (``current``, ``previous``, or the input's alias), a ratio's side."""
 BEFORE_KEYS = TAGS
-AFTER_KEYS = ("date", "branch", "employee", "client", "product", "counted", "value", "converted")
+AFTER_KEYS = (
+    "date",
+    "branch",
+    "employee",
+    "client",
+    "product",
+    "warehouse",
+    "balance",
+    "counted",
+    "value",
+    "since",
+    "until",
+    "converted",
+)
 TYPES = {
     "date": "DATE",
+    "balance": "DOUBLE",
     "value": "DOUBLE",
+    "since": "DATE",
+    "until": "DATE",
     "converted": "BOOLEAN",
 }
 """The type of each column that is not text (keys, names, tags and counted values are)."""
@@ -42,12 +58,17 @@ TOTAL = "rows_total"
 class Part:
     """Rows of one fact: ``select`` (its ``FROM`` and ``WHERE``; the joins are added by
     ``cols`` once every column is known), the output ``columns`` and the ``tags`` naming
-    where the rows come from."""
+    where the rows come from. Rows that are not the fact's own (a per-entity balance's
+    combinations) are not ``keyed`` by the fact's key, may have columns of their own, of the
+    ``types`` given (text by default), and are ordered by the columns ``order`` names."""
 
     select: exp.Select
     cols: Columns
     columns: dict[str, exp.Expr]
     tags: dict[str, str] = field(default_factory=dict)
+    keyed: bool = True
+    types: dict[str, str] = field(default_factory=dict)
+    order: tuple[str, ...] = ()
 
     def tagged(self, name: str, value: str) -> Part:
         """The part tagged ``name = value``; a tag it has already (an input of an input)
@@ -98,6 +119,8 @@ def recognised(cols: Columns) -> dict[str, exp.Expr]:
         )
     if "product" in reached:
         columns["product"] = col("name", cols.need("product"))
+    if "warehouse" in reached:
+        columns["warehouse"] = col("name", cols.need("warehouse"))
     return columns
 
 
@@ -122,9 +145,13 @@ def listing(parts: Sequence[Part], limit: int | None = None) -> exp.Select:
     they come from), at most ``limit`` of them; with a limit, :data:`TOTAL` says how many
     there are in all. Every part has every column: ``NULL`` of the column's type where it
     has none (an invoice's rows have no ``activity_id``)."""
-    keys = list(dict.fromkeys(p.cols.fact.key for p in parts))
+    keys = list(dict.fromkeys(p.cols.fact.key for p in parts if p.keyed))
     present = {name for p in parts for name in (*p.columns, *p.tags)}
-    names = [n for n in (*BEFORE_KEYS, *keys, *AFTER_KEYS) if n in present or n in keys]
+    known = (*BEFORE_KEYS, *keys, *AFTER_KEYS)
+    # columns of a part's own (a per-entity balance's per names), after the keys
+    own = list(dict.fromkeys(n for p in parts for n in p.columns if n not in known))
+    names = [n for n in (*BEFORE_KEYS, *keys, *own, *AFTER_KEYS) if n in present or n in keys]
+    types = {**{n: t for p in parts for n, t in p.types.items()}, **TYPES}
     selects = []
     for part in parts:
         outputs = []
@@ -136,7 +163,7 @@ def listing(parts: Sequence[Part], limit: int | None = None) -> exp.Select:
                 value = part.columns[name]
             else:
                 value = exp.null()
-            outputs.append(exp.alias_(cast_to(value, TYPES.get(name, "VARCHAR")), ident(name)))
+            outputs.append(exp.alias_(cast_to(value, types.get(name, "VARCHAR")), ident(name)))
         selects.append(part.cols.finish(part.select.select(*outputs, copy=False)))
     union: exp.Query = selects[0]
     for select in selects[1:]:
@@ -145,7 +172,8 @@ def listing(parts: Sequence[Part], limit: int | None = None) -> exp.Select:
     if limit is not None:
         total = exp.Window(this=exp.Count(this=exp.Star()))
         columns.append(exp.alias_(total, ident(TOTAL), copy=False))
-    order = [n for n in ("date", *keys, *BEFORE_KEYS) if n in names]
+    ordered = ("date", *keys, *(n for p in parts for n in p.order), *BEFORE_KEYS)
+    order = [n for n in dict.fromkeys(ordered) if n in names]
     listed = (
         exp.select(*columns)
         .from_(union.subquery(ident("r"), copy=False), copy=False)
