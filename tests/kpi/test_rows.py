@@ -369,7 +369,8 @@ def test_stock_rows_are_the_moves_in_force_at_the_months_end(
         """
     ).fetchall()
     assert [tuple(r) for r in rows.itertuples(index=False)] == expected
-    assert ("stock:m5", D("2025-01-31")) in set(zip(rows["stock_move_id"], rows["date"]))
+    placed = set(zip(rows["stock_move_id"], rows["date"], strict=True))
+    assert ("stock:m5", D("2025-01-31")) in placed
     assert rows["date"].min() == D("2023-06-01")  # the opening balance, long before
     assert rows["value"].sum() == 20 + 50 + 3 - 2 - 5
     # Austin's March: the write-off at 23:00 on March 31 (April in UTC) is in force
