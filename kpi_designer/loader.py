@@ -830,7 +830,6 @@ class _Reader(NodeReader):
         if tree is None:
             return None
         entities = [name for name in per if name in ENTITIES]
-        tables = ", ".join(entities)
         names = [m.VALUE, *per, *having_dimensions(fact, per)]
         for column in tree.find_all(exp.Column):
             written = column.sql(DIALECT)
@@ -838,10 +837,9 @@ class _Reader(NodeReader):
             if column.args.get("db") is not None or column.args.get("catalog") is not None:
                 problem = f"{written}: name a column of a per entity's table as <entity>.<column>"
             elif column.table and column.table not in entities:
-                which = f"per's entities: {tables}" if entities else "per names no entity"
                 problem = (
-                    f"{written}: {column.table!r} is not an entity of per ({which}); having "
-                    "names value, the per dimensions and columns of their entities' tables"
+                    f"{written}: {column.table} is not in per: {', '.join(per)} (having names "
+                    "columns of the per entities' tables, which one combination determines)"
                 )
             elif column.table:
                 target = ENTITIES[column.table]
@@ -854,10 +852,10 @@ class _Reader(NodeReader):
                     )
             elif column.name not in names:
                 hint = did_you_mean(column.name, names)
-                of = f" and <entity>.<column> of {tables}" if tables else ""
+                of = "".join(f", {entity}.<column>" for entity in entities)
                 problem = (
-                    f"unknown name {column.name!r}{hint} (having names value, each "
-                    f"combination's balance, the per dimensions {', '.join(names[1:])}{of})"
+                    f"unknown name {column.name!r}{hint} (having names value, the balance of "
+                    f"each combination, the dimensions {', '.join(names[1:])}{of})"
                 )
             if problem is not None:
                 self.problem(line(node), f"having: {problem}", item)

@@ -402,6 +402,44 @@ def test_a_balance_with_until_lists_the_rows_not_yet_stopped(
     assert (rows["date"] == rows["since"]).all()
 
 
+def test_a_balance_per_entity_lists_its_combinations_with_their_balances(
+    case_engine: Engine, duckdb_con: duckdb.DuckDBPyConnection
+) -> None:
+    """Behind the number of products below their minimum: each product in each store with a
+    move up to the period's end, its stock then, its minimum, and 1 where it is below."""
+    rows = case_engine.rows("stock_below_minimum", period="2025-03")
+    assert list(rows.columns) == [
+        "product",
+        "warehouse",
+        "balance",
+        "product.min_stock_qty",
+        "value",
+    ]
+    expected = duckdb_con.execute(
+        """
+        SELECT s.product_id, s.warehouse_id, SUM(s.qty)::DOUBLE, p.min_stock_qty::DOUBLE,
+               CASE WHEN SUM(s.qty) < p.min_stock_qty THEN 1.0 ELSE 0.0 END
+        FROM core.fct_stock_move AS s
+        JOIN core.dim_branch AS b ON b.branch_id = s.branch_id
+        JOIN core.dim_product AS p ON p.product_id = s.product_id
+        WHERE CAST(timezone(b.timezone, s.moved_at AT TIME ZONE 'UTC') AS DATE)
+              <= DATE '2025-03-31'
+        GROUP BY 1, 2, p.min_stock_qty ORDER BY 1, 2
+        """
+    ).fetchall()
+    assert [tuple(r) for r in rows.itertuples(index=False)] == expected
+    # Austin's toner: 10 less the write-off at 23:00 on March 31 (April in UTC)
+    assert ("stock:1", "stock:w2", 9.0, 30.0, 1.0) in expected
+    assert rows["value"].sum() == 1
+    # an entity the payments refer to, and the advance that names none
+    paid = case_engine.rows("invoices_part_paid", period="2025-06", slice={"branch": AUSTIN})
+    assert list(paid.columns) == ["invoice", "balance", "invoice.total_amount", "value"]
+    part = paid[paid["value"] == 1]
+    assert part[["invoice", "balance", "invoice.total_amount"]].values.tolist() == [
+        ["crm_austin:2505", 1000.0, 1800.0]
+    ]
+
+
 # -- scope ---------------------------------------------------------------------------------------
 
 
@@ -528,6 +566,11 @@ ON_POSTGRES = [
     "open_overdue_tasks",
     "receivables_overdue",
     "stock_value_vs_ly",
+    "stock_below_minimum",
+    "invoices_part_paid",
+    "overdue_invoices_part_paid",
+    "clients_owing_more_than_one_invoice",
+    "invoices_overdue_count",
 ]
 
 

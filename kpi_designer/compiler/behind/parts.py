@@ -147,10 +147,15 @@ def listing(parts: Sequence[Part], limit: int | None = None) -> exp.Select:
     has none (an invoice's rows have no ``activity_id``)."""
     keys = list(dict.fromkeys(p.cols.fact.key for p in parts if p.keyed))
     present = {name for p in parts for name in (*p.columns, *p.tags)}
-    known = (*BEFORE_KEYS, *keys, *AFTER_KEYS)
-    # columns of a part's own (a per-entity balance's per names), after the keys
+    # the columns rows that are not the fact's own are ordered by (a per-entity balance's per
+    # names) after the keys; columns of a part's own (those its having names) after a balance
+    leading = list(dict.fromkeys(n for p in parts for n in p.order))
+    known = {*BEFORE_KEYS, *keys, *leading, *AFTER_KEYS}
     own = list(dict.fromkeys(n for p in parts for n in p.columns if n not in known))
-    names = [n for n in (*BEFORE_KEYS, *keys, *own, *AFTER_KEYS) if n in present or n in keys]
+    at = AFTER_KEYS.index("balance") + 1
+    after = (*AFTER_KEYS[:at], *own, *AFTER_KEYS[at:])
+    listed = dict.fromkeys((*BEFORE_KEYS, *keys, *leading, *after))
+    names = [n for n in listed if n in present or n in keys]
     types = {**{n: t for p in parts for n, t in p.types.items()}, **TYPES}
     selects = []
     for part in parts:
@@ -172,7 +177,7 @@ def listing(parts: Sequence[Part], limit: int | None = None) -> exp.Select:
     if limit is not None:
         total = exp.Window(this=exp.Count(this=exp.Star()))
         columns.append(exp.alias_(total, ident(TOTAL), copy=False))
-    ordered = ("date", *keys, *(n for p in parts for n in p.order), *BEFORE_KEYS)
+    ordered = ("date", *keys, *leading, *BEFORE_KEYS)
     order = [n for n in dict.fromkeys(ordered) if n in names]
     listed = (
         exp.select(*columns)

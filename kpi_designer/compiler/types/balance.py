@@ -21,6 +21,11 @@ The SQL takes one of two forms, which give the same values:
   changes are summed per day and slice first, and a period's value is the sum of its slice's
   changes up to its last day: days × periods instead of rows × periods.
 
+With ``per`` (:func:`counted`), either form is grouped by the ``per`` members as one more slice,
+so that it gives each combination's balance; the combinations (those with a row in force) are
+then joined to the tables of the ``per`` entities ``having`` names, and counted where they meet
+``having`` (:func:`judged`).
+
 Both read the fact's rows from the beginning of time up to the range's end (and two days
 more, where a row may still lie on the range's last local day); a row that starts after the
 range's end never counts. Only rows near or inside the range are placed on their local day
