@@ -154,8 +154,8 @@ def listing(parts: Sequence[Part], limit: int | None = None) -> exp.Select:
     own = list(dict.fromkeys(n for p in parts for n in p.columns if n not in known))
     at = AFTER_KEYS.index("balance") + 1
     after = (*AFTER_KEYS[:at], *own, *AFTER_KEYS[at:])
-    listed = dict.fromkeys((*BEFORE_KEYS, *keys, *leading, *after))
-    names = [n for n in listed if n in present or n in keys]
+    placed = dict.fromkeys((*BEFORE_KEYS, *keys, *leading, *after))
+    names = [n for n in placed if n in present or n in keys]
     types = {**{n: t for p in parts for n, t in p.types.items()}, **TYPES}
     selects = []
     for part in parts:
