@@ -656,15 +656,19 @@ class Engine:
         one ``slice`` ({dimension: member}), filtered and scoped as :meth:`evaluate` is.
 
         Columns: the fact's key (``invoice_id``), ``date`` (the row's local day), ``branch``,
-        ``employee``, ``client`` and ``product`` by name where the fact reaches them, and
-        ``value``, what the row contributes (1 for a count; a distinct count's value counted
-        is ``counted`` instead); a ratio's rows have ``side`` (numerator, denominator), a
-        derived KPI's and a period over period's ``input`` (the input's name; ``current``,
-        ``previous``), a conversion's base events ``converted``; an entities KPI's rows are the
-        events that make each entity count, with ``entity`` and ``counted`` (the entity) and
-        ``first_day`` (returning) or ``previous_day`` and ``gap_days`` (reactivated): the
-        value is the number of distinct ``counted``. Aggregating them as the KPI does gives
-        the value. Ordered by date, then key; ``limit`` keeps the first rows.
+        ``employee``, ``client``, ``product`` and ``warehouse`` by name where the fact reaches
+        them, and ``value``, what the row contributes (1 for a count; a distinct count's value
+        counted is ``counted`` instead); a ratio's rows have ``side`` (numerator,
+        denominator), a derived KPI's and a period over period's ``input`` (the input's name;
+        ``current``, ``previous``), a conversion's base events ``converted``; an entities
+        KPI's rows are the events that make each entity count, with ``entity`` and ``counted``
+        (the entity) and ``first_day`` (returning) or ``previous_day`` and ``gap_days``
+        (reactivated): the value is the number of distinct ``counted``; a balance's rows
+        (those in force at the period's last day) have ``since`` and ``until``, a balance per
+        entity's are its combinations with their ``balance`` and ``value`` 1 where one meets
+        ``having``. Aggregating them as the KPI does gives the value. Ordered by date, then key
+        (a balance per entity's combinations by its ``per`` members); ``limit`` keeps the
+        first rows.
         ``frame.attrs`` holds ``start`` and ``end`` (the period's days) and ``total``, the
         number of rows without the limit."""
         import pandas as pd

@@ -29,7 +29,17 @@ from sqlglot.errors import ParseError
 
 from kpi_designer import model as m
 from kpi_designer.errors import DefinitionError
-from kpi_designer.semantic import DIMENSIONS, FACTS, ORDERED, Fact, referring, relations
+from kpi_designer.semantic import (
+    COLUMNS,
+    DIMENSIONS,
+    ENTITIES,
+    FACTS,
+    ORDERED,
+    Fact,
+    entity_of,
+    referring,
+    relations,
+)
 from kpiboard.errors import Problem
 from kpiboard.yamlnodes import Keys, NodeReader, did_you_mean, kind_of_node, line
 
@@ -59,7 +69,7 @@ TYPE_KEYS: dict[str, tuple[str, ...]] = {
     "cumulative": ("kpi", "to_date", "window"),
     "conversion": ("base", "conversion", "entity", "window"),
     "period_over_period": ("kpi", "compare", "output", "like_for_like"),
-    "balance": ("fact", "agg", "expr", "filter", "from", "until", "when"),
+    "balance": ("fact", "agg", "expr", "filter", "from", "until", "when", "per", "having"),
     "entities": ("count", "entity", "events", "gap"),
 }
 TYPE_REQUIRED: dict[str, tuple[str, ...]] = {
@@ -562,26 +572,33 @@ class _Reader(NodeReader):
 
     def uses_as_of(self, item: _Item) -> bool:
         """Whether a balance's ``expr`` or ``filter`` names ``as_of``, which only ``when``
-        may (reported: it is the period's last day, known where the periods are)."""
-        for key in ("expr", "filter"):
-            if key not in item.keys:
-                continue
-            node = item.keys[key][1]
-            for child in node.value if isinstance(node, SequenceNode) else [node]:
-                value = self.scalar(child)
-                try:
-                    tree = parse_expression(value) if isinstance(value, str) else None
-                except NotAnExpression:
-                    continue  # reported where it is read
-                if tree is not None and any(
-                    c.name == m.AS_OF and not c.table for c in tree.find_all(exp.Column)
-                ):
-                    self.problem(
-                        line(child),
-                        f"{key}: {m.AS_OF} (the period's last day) may only be used in when:",
-                        item,
-                    )
-                    return True
+        may (reported: it is the period's last day, known where the periods are), or its
+        ``expr``, ``filter`` or ``when`` names ``value``, which only ``having`` may (each
+        ``per`` combination's balance, known once the rows are aggregated)."""
+        reserved = (
+            (m.AS_OF, ("expr", "filter"), "the period's last day", "when"),
+            (m.VALUE, ("expr", "filter", "when"), "the balance of each per combination", "having"),
+        )
+        for name, keys, meaning, where in reserved:
+            for key in keys:
+                if key not in item.keys:
+                    continue
+                node = item.keys[key][1]
+                for child in node.value if isinstance(node, SequenceNode) else [node]:
+                    value = self.scalar(child)
+                    try:
+                        tree = parse_expression(value) if isinstance(value, str) else None
+                    except NotAnExpression:
+                        continue  # reported where it is read
+                    if tree is not None and any(
+                        c.name == name and not c.table for c in tree.find_all(exp.Column)
+                    ):
+                        self.problem(
+                            line(child),
+                            f"{key}: {name} ({meaning}) may only be used in {where}:",
+                            item,
+                        )
+                        return True
         return False
 
     def input(self, node: Node, what: str, item: _Item) -> m.Input | None:
@@ -761,7 +778,94 @@ class _Reader(NodeReader):
             if parsed is None:
                 return None
             when = parsed
-        return {"measure": measure, "until": until, "when": when}
+        per: tuple[str, ...] = ()
+        if "per" in item.keys:
+            found = self.per(item.keys["per"][1], item, fact)
+            if found is None:
+                return None
+            per = found
+        having = None
+        if "having" in item.keys:
+            node = item.keys["having"][1]
+            if not per:
+                self.problem(
+                    line(node),
+                    "having needs per: (the dimensions whose combinations' balances it tests)",
+                    item,
+                )
+                return None
+            having = self.having(node, item, fact, per)
+            if having is None:
+                return None
+        return {"measure": measure, "until": until, "when": when, "per": per, "having": having}
+
+    def per(self, node: Node, item: _Item, fact: Fact) -> tuple[str, ...] | None:
+        """A balance's ``per``: one or a list of dimensions the fact reaches, or entities (an
+        invoice: the fact's own rows, or those a payment refers to)."""
+        known = per_names(fact)
+        nodes = node.value if isinstance(node, SequenceNode) else [node]
+        if not nodes:
+            self.problem(line(node), "per is an empty list: name a dimension or more", item)
+            return None
+        names: list[str] = []
+        for child in nodes:
+            name = self.string(child, "per", item)
+            if name is None:
+                return None
+            if name not in known:
+                reach = f"fact {fact.name} reaches {', '.join(known)}"
+                if name in DIMENSIONS or name in ENTITIES:
+                    message = f"per: fact {fact.name} does not reach {name!r} ({reach})"
+                else:
+                    hint = did_you_mean(name, known) or f" ({reach})"
+                    message = f"per: unknown dimension {name!r}{hint}"
+                self.problem(line(child), message, item)
+                return None
+            if name in names:
+                self.problem(line(child), f"per: {name!r} is named twice", item)
+                return None
+            names.append(name)
+        return tuple(names)
+
+    def having(self, node: Node, item: _Item, fact: Fact, per: Sequence[str]) -> exp.Expr | None:
+        """A balance's ``having``: a condition over ``value`` (each combination's balance),
+        the ``per`` names, the dimensions of the ``per`` entities' tables and their columns
+        (``product.min_stock_qty``): what one combination determines."""
+        tree = self.expression(node, "having", item)
+        if tree is None:
+            return None
+        entities = [name for name in per if name in ENTITIES]
+        names = [m.VALUE, *per, *having_dimensions(fact, per)]
+        for column in tree.find_all(exp.Column):
+            written = column.sql(DIALECT)
+            problem = None
+            if column.args.get("db") is not None or column.args.get("catalog") is not None:
+                problem = f"{written}: name a column of a per entity's table as <entity>.<column>"
+            elif column.table and column.table not in entities:
+                problem = (
+                    f"{written}: {column.table} is not in per: {', '.join(per)} (having names "
+                    "columns of the per entities' tables, which one combination determines)"
+                )
+            elif column.table:
+                target = ENTITIES[column.table]
+                columns = [c for c in COLUMNS[target.table] if not c.startswith("_")]
+                if column.name not in columns:
+                    hint = did_you_mean(column.name, columns)
+                    problem = (
+                        f"unknown column {column.name!r} of {column.table} ({target.table}) "
+                        f"in {written}{hint}"
+                    )
+            elif column.name not in names:
+                hint = did_you_mean(column.name, names)
+                of = "".join(f", {entity}.<column>" for entity in entities)
+                problem = (
+                    f"unknown name {column.name!r}{hint} (having names value, the balance of "
+                    f"each combination, the dimensions {', '.join(names[1:])}{of})"
+                )
+            if problem is not None:
+                self.problem(line(node), f"having: {problem}", item)
+                return None
+        return tree
 
     def _entities(self, item: _Item) -> dict[str, Any] | None:
         count = self.choice(item, "count", m.ENTITY_COUNTS, None)
@@ -870,6 +974,26 @@ class _Reader(NodeReader):
         if kpi is None or compare is None or output is None:
             return None
         return {"kpi": kpi, "compare": compare, "output": output, "like_for_like": like}
+
+
+def per_names(fact: Fact) -> list[str]:
+    """What a balance on ``fact`` may count ``per``: the dimensions it reaches, the entities it
+    refers to, and its own entity (an invoice of the invoices)."""
+    names = [*fact.dimensions(), *fact.reaches()]
+    own = entity_of(fact)
+    return list(dict.fromkeys([*names, *([own] if own else [])]))
+
+
+def having_dimensions(fact: Fact, per: Sequence[str]) -> list[str]:
+    """The dimensions ``having`` may name besides the ``per`` names: those of the ``per``
+    entities' tables (``product_category`` when per ``product``), which one combination
+    determines; not one the fact has a column of its own for (a lead's ``channel``)."""
+    columns = fact.columns()
+    return [
+        name
+        for name, d in DIMENSIONS.items()
+        if name not in per and d.entity in per and not (d.own is not None and d.own in columns)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

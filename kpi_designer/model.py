@@ -196,21 +196,29 @@ class Balance(Kpi):
     A row is in force from the local day of ``measure.time`` (``from:``; the fact's time
     column by default) until the local day of ``until`` (``None``: for ever; a row whose
     ``until`` is NULL is still in force), while every condition of ``when`` holds, where
-    ``as_of`` is the period's last day."""
+    ``as_of`` is the period's last day.
+
+    With ``per`` (dimension or entity names: ``product``, ``warehouse``), the value is the
+    number of ``per`` combinations with a row in force whose own balance (``value``) meets
+    ``having`` (every such combination without ``having``)."""
 
     TYPE: ClassVar[str] = "balance"
 
     measure: Measure
     until: str | None = None
     when: tuple[exp.Expr, ...] = ()
+    per: tuple[str, ...] = ()
+    having: exp.Expr | None = None
 
     @property
     def zero_when_missing(self) -> bool:
-        return self.measure.agg in ADDITIVE
+        return bool(self.per) or self.measure.agg in ADDITIVE
 
 
 AS_OF = "as_of"
 """The name ``when`` conditions of a balance use for the period's last day."""
+VALUE = "value"
+"""The name ``having`` uses for the balance of one ``per`` combination."""
 
 
 Compare = Literal["previous_period", "same_period_last_year"]

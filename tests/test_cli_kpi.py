@@ -380,6 +380,68 @@ def test_an_entities_kpi_checks_and_counts_what_the_demo_counts(demo: Path) -> N
         extra.unlink()
 
 
+def test_rows_of_a_balance_are_the_moves_in_force_and_per_entity_its_combinations(
+    demo: Path,
+) -> None:
+    """``kpi rows`` on a balance lists the stock moves up to the month's end, whose sum is the
+    stock ``kpi eval`` gives; on a balance per product and store, the pairs with their stock
+    and minimum, whose flags add up to the count of pairs below it."""
+    path = demo / "kpis" / "zz_stock.yaml"
+    path.write_text(
+        "kpis:\n"
+        "  - {id: stock_units, label: S, description: d., unit: count, type: balance,\n"
+        "     fact: stock_move, agg: sum, expr: qty}\n"
+        "  - {id: low_stock, label: L, description: d., unit: count, type: balance,\n"
+        "     fact: stock_move, agg: sum, expr: qty, per: [product, warehouse],\n"
+        "     having: value < product.min_stock_qty}\n"
+    )
+    local = "CAST(timezone(b.timezone, s.moved_at AT TIME ZONE 'UTC') AS DATE)"
+    moves = (
+        "FROM core.fct_stock_move AS s JOIN core.dim_branch AS b ON b.branch_id = s.branch_id"
+        f" JOIN core.dim_product AS p ON p.product_id = s.product_id"
+        f" WHERE {local} <= DATE '2026-03-31'"
+    )
+    try:
+        [(warehouse,)] = _sql(demo, f"SELECT min(s.warehouse_id) {moves}")
+        asked = ("--period", "2026-03", "--where", f"warehouse={warehouse}", "--format", "json")
+        result = kpiboard(demo, "kpi", "rows", "stock_units", *asked)
+        assert result.returncode == 0, result.stderr
+        rows = json.loads(result.stdout)
+        expected = _sql(
+            demo,
+            f"SELECT s.stock_move_id, s.qty::DOUBLE {moves} AND s.warehouse_id = '{warehouse}'"
+            f" ORDER BY {local}, 1",
+        )
+        assert [(r["stock_move_id"], r["value"]) for r in rows] == expected
+        assert len(rows) > 10 and all(r["until"] is None for r in rows)
+        assert max(r["since"] for r in rows) <= "2026-03-31"
+        value = kpiboard(
+            demo, "kpi", "eval", "stock_units", "--from", "2026-03", "--to", "2026-03",
+            "--filter", f"warehouse = '{warehouse}'", "--format", "json",
+        )  # fmt: skip
+        [evaluated] = json.loads(value.stdout)
+        assert sum(r["value"] for r in rows) == pytest.approx(evaluated["value"])
+        per = kpiboard(demo, "kpi", "rows", "low_stock", "--period", "2026-03", "--format", "csv")
+        assert per.returncode == 0, per.stderr
+        header, *lines = per.stdout.splitlines()
+        assert header == "product,warehouse,balance,product.min_stock_qty,value"
+        pairs = _sql(
+            demo,
+            "SELECT s.product_id, s.warehouse_id, SUM(s.qty) < max(p.min_stock_qty)"
+            f" {moves} GROUP BY 1, 2 ORDER BY 1, 2",
+        )
+        got = [line.split(",") for line in lines]
+        assert [(g[0], g[1], g[-1] == "1.0") for g in got] == [(a, b, bool(c)) for a, b, c in pairs]
+        count = kpiboard(
+            demo, "kpi", "eval", "low_stock", "--from", "2026-03", "--to", "2026-03",
+            "--format", "json",
+        )  # fmt: skip
+        [counted] = json.loads(count.stdout)
+        assert counted["value"] == sum(bool(c) for _, _, c in pairs)
+    finally:
+        path.unlink()
+
+
 def test_the_default_range_is_the_twelve_months_up_to_the_last_day_of_data(demo: Path) -> None:
     # the demo's data ends on 2026-10-31 (local days); deliveries are planned into November and
     # Denver's evening rows of October 31 are November 1 in UTC

@@ -1830,6 +1830,93 @@ kpis:
       - {fact: activity, filter: "kind = 'call'"}
       - {fact: deal}
 """,
+    "per_entity.yaml": """\
+kpis:
+  - id: stock_below_minimum
+    label: Stock below minimum
+    description: Products in a store whose stock at the period's end is below their minimum.
+    unit: count
+    direction: lower
+    type: balance
+    fact: stock_move
+    agg: sum
+    expr: qty
+    per: [product, warehouse]
+    having: value < product.min_stock_qty
+  - id: stock_at_minimum_or_below
+    label: Stock at its minimum or below
+    description: Products in a store whose stock at the period's end is at most their minimum.
+    unit: count
+    direction: lower
+    type: balance
+    fact: stock_move
+    agg: sum
+    expr: qty
+    per: [product, warehouse]
+    having: value <= product.min_stock_qty
+  - id: toner_below_minimum
+    label: Toner below minimum
+    description: Toner cartridges in a store below their minimum, named by category in having.
+    unit: count
+    direction: lower
+    type: balance
+    fact: stock_move
+    agg: sum
+    expr: qty
+    per: [warehouse, product]
+    having: value < product.min_stock_qty AND product_category = 'Toner cartridges'
+  - id: stocked_items
+    label: Items stocked
+    description: Products and stores with a stock move up to the period's end.
+    unit: count
+    type: balance
+    fact: stock_move
+    agg: sum
+    expr: qty
+    per: [product, warehouse]
+  - id: invoices_part_paid
+    label: Invoices paid in part
+    description: Invoices with payments up to the period's end that fall short of their total.
+    unit: count
+    type: balance
+    fact: payment
+    agg: sum
+    expr: amount
+    per: invoice
+    having: value < invoice.total_amount
+  - id: overdue_invoices_part_paid
+    label: Overdue invoices paid in part
+    description: Invoices past their due day with payments short of their total.
+    unit: count
+    type: balance
+    fact: payment
+    agg: sum
+    expr: amount
+    when: due_on < as_of
+    per: invoice
+    having: value < invoice.total_amount
+  - id: clients_owing_more_than_one_invoice
+    label: Clients with several unpaid invoices
+    description: Clients with more than one invoice open at the period's end.
+    unit: count
+    type: balance
+    fact: invoice
+    agg: count
+    filter: [kind = 'invoice', status <> 'cancelled']
+    when: status <> 'paid' OR last_payment.paid_on > as_of
+    per: client
+    having: value > 1
+  - id: invoices_overdue_count
+    label: Invoices overdue
+    description: Invoices past their due day and not settled at the period's end.
+    unit: count
+    direction: lower
+    type: balance
+    fact: invoice
+    agg: count
+    filter: [kind = 'invoice', status <> 'cancelled']
+    when: [due_on < as_of, status <> 'paid' OR last_payment.paid_on > as_of]
+""",
 }
 
 PLAN_FILES = {

@@ -724,7 +724,163 @@ BROKEN = [
               time: moved_at
             """),
         (
-            "kpis/k.yaml:26: kpi 'stock': unknown key 'time' (balance takes fact, agg, expr, filter, from, until, when)",
+            "kpis/k.yaml:26: kpi 'stock': unknown key 'time' (balance takes fact, agg, expr, filter, from, until, when, per, having)",
+        ),
+    ),
+    Broken(
+        "balance_per_unknown_dimension",
+        kpi("""
+            - id: low
+              label: Low
+              description: d.
+              unit: count
+              type: balance
+              fact: stock_move
+              agg: sum
+              expr: qty
+              per: [prodct, warehouse]
+              having: value < 3
+            """),
+        ("kpis/k.yaml:26: kpi 'low': per: unknown dimension 'prodct' — did you mean 'product'?",),
+    ),
+    Broken(
+        "balance_per_not_reached",
+        kpi("""
+            - id: low
+              label: Low
+              description: d.
+              unit: count
+              type: balance
+              fact: stock_move
+              agg: sum
+              expr: qty
+              per: [product, client]
+            """),
+        (
+            "kpis/k.yaml:26: kpi 'low': per: fact stock_move does not reach 'client' (fact stock_move reaches branch, region, employee, role, product, product_category, product_kind, warehouse, invoice)",
+        ),
+    ),
+    Broken(
+        "balance_per_named_twice",
+        kpi("""
+            - id: low
+              label: Low
+              description: d.
+              unit: count
+              type: balance
+              fact: stock_move
+              agg: sum
+              expr: qty
+              per: [product, product]
+            """),
+        ("kpis/k.yaml:26: kpi 'low': per: 'product' is named twice",),
+    ),
+    Broken(
+        "balance_having_unknown_name",
+        kpi("""
+            - id: low
+              label: Low
+              description: d.
+              unit: count
+              type: balance
+              fact: stock_move
+              agg: sum
+              expr: qty
+              per: [product, warehouse]
+              having: valu < product.min_stock_qty
+            """),
+        (
+            "kpis/k.yaml:27: kpi 'low': having: unknown name 'valu' — did you mean 'value'? (having names value, the balance of each combination, the dimensions product, warehouse, product_category, product_kind, product.<column>, warehouse.<column>)",
+        ),
+    ),
+    Broken(
+        "balance_having_unknown_column",
+        kpi("""
+            - id: low
+              label: Low
+              description: d.
+              unit: count
+              type: balance
+              fact: stock_move
+              agg: sum
+              expr: qty
+              per: [product, warehouse]
+              having: value < product.min_qty
+            """),
+        (
+            "kpis/k.yaml:27: kpi 'low': having: unknown column 'min_qty' of product (dim_product) in product.min_qty — did you mean 'min_stock_qty'?",
+        ),
+    ),
+    Broken(
+        "balance_having_entity_not_per",
+        kpi("""
+            - id: low
+              label: Low
+              description: d.
+              unit: count
+              type: balance
+              fact: stock_move
+              agg: sum
+              expr: qty
+              per: warehouse
+              having: value < product.min_stock_qty
+            """),
+        (
+            "kpis/k.yaml:27: kpi 'low': having: product.min_stock_qty: product is not in per: warehouse (having names columns of the per entities' tables, which one combination determines)",
+        ),
+    ),
+    Broken(
+        "balance_having_without_per",
+        kpi("""
+            - id: low
+              label: Low
+              description: d.
+              unit: count
+              type: balance
+              fact: stock_move
+              agg: sum
+              expr: qty
+              having: value < 3
+            """),
+        (
+            "kpis/k.yaml:26: kpi 'low': having needs per: (the dimensions whose combinations' balances it tests)",
+        ),
+    ),
+    Broken(
+        "balance_value_outside_having",
+        kpi("""
+            - id: low
+              label: Low
+              description: d.
+              unit: count
+              type: balance
+              fact: stock_move
+              agg: sum
+              expr: qty
+              filter: value > 0
+              per: product
+            """),
+        (
+            "kpis/k.yaml:26: kpi 'low': filter: value (the balance of each per combination) may only be used in having:",
+        ),
+    ),
+    Broken(
+        "balance_value_in_when",
+        kpi("""
+            - id: low
+              label: Low
+              description: d.
+              unit: count
+              type: balance
+              fact: stock_move
+              agg: sum
+              expr: qty
+              when: value > 0
+              per: product
+              having: value < 3
+            """),
+        (
+            "kpis/k.yaml:26: kpi 'low': when: value (the balance of each per combination) may only be used in having:",
         ),
     ),
     Broken(

@@ -3181,6 +3181,240 @@ RANGE += [
     ),
 ]
 
+# -- balances per entity: how many combinations' balances meet a condition -------------------------
+
+
+def stock_combinations(start: str, end: str, grain: str, by: str = "", where: str = "TRUE") -> str:
+    """Each store's stock of each product at each period's end, of the pairs with a move up to
+    it, with the product's minimum and category, by ``by`` (another column of the stock moves
+    than the pair's)."""
+    keys = f", s.{by}" if by and by not in ("product_id", "warehouse_id") else ""
+    return (
+        f"(SELECT e.period{keys}, s.product_id, s.warehouse_id, SUM(s.qty) AS stock,"
+        f" MAX(p.min_stock_qty) AS minimum, MAX(p.category) AS category"
+        f" FROM {ends(start, end, grain)} AS e JOIN {STOCK} AS s ON s.day <= e.last_day"
+        f" JOIN core.dim_product AS p ON p.product_id = s.product_id WHERE {where}"
+        f" GROUP BY e.period{keys}, s.product_id, s.warehouse_id)"
+    )
+
+
+def paid_by_invoice(start: str, end: str, grain: str, when: str = "TRUE") -> str:
+    """What each invoice was paid up to each period's end, of the invoices some payment up to
+    it refers to (an advance is the pair of no invoice), by the payment's branch, with the
+    invoice's total."""
+    return (
+        f"(SELECT e.period, p.branch_id, p.invoice_id, SUM(p.amount) AS paid,"
+        f" MAX(i.total_amount) AS total FROM {ends(start, end, grain)} AS e"
+        f" JOIN core.fct_payment AS p ON p.paid_on <= e.last_day"
+        f" LEFT JOIN core.fct_invoice AS i ON i.invoice_id = p.invoice_id WHERE {when}"
+        f" GROUP BY e.period, p.branch_id, p.invoice_id)"
+    )
+
+
+def unsettled_invoices(start: str, end: str, grain: str) -> str:
+    """Each invoice (not a credit note, not cancelled) issued and past its due day at each
+    period's end, with what had been paid of it by then."""
+    return (
+        f"(SELECT e.period, i.branch_id, i.invoice_id, i.total_amount,"
+        f" (SELECT COALESCE(SUM(p.amount), 0) FROM core.fct_payment AS p"
+        f"  WHERE p.invoice_id = i.invoice_id AND p.paid_on <= e.last_day) AS paid"
+        f" FROM {ends(start, end, grain)} AS e JOIN core.fct_invoice AS i"
+        f" ON i.issued_on <= e.last_day AND i.due_on < e.last_day"
+        f" WHERE i.kind = 'invoice' AND i.status <> 'cancelled')"
+    )
+
+
+IN_AUSTIN, PRINTERS = "s.branch_id = 'austin'", "p.category = 'Printers'"
+PER_ENTITY = [
+    # Austin's toner: 10 from the transfer of February 10, 9 after the write-off at 23:00 on
+    # March 31 (April in UTC); its minimum is 30. Denver's toner never falls below 53.
+    Case(
+        "stock_below_minimum_by_month_and_warehouse",
+        "stock_below_minimum",
+        D("2024-12-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT q.period, q.warehouse_id, COUNT(*) FILTER (WHERE q.stock < q.minimum)
+        FROM {stock_combinations("2024-12-01", "2025-06-30", "month", "warehouse_id")} AS q
+        GROUP BY q.period, q.warehouse_id
+        """,
+        by=("warehouse",),
+    ),
+    # day by day: Austin's printers fall from 4 to their minimum, 2, on January 6; days with
+    # stock but none at its minimum are 0
+    Case(
+        "stock_at_minimum_or_below_by_day_and_branch",
+        "stock_at_minimum_or_below",
+        D("2024-12-30"),
+        D("2025-01-12"),
+        "day",
+        f"""
+        SELECT q.period, q.branch_id, COUNT(*) FILTER (WHERE q.stock <= q.minimum)
+        FROM {stock_combinations("2024-12-30", "2025-01-12", "day", "branch_id")} AS q
+        GROUP BY q.period, q.branch_id
+        """,
+        by=("branch",),
+    ),
+    # March 31 in Austin: the late write-off keeps the toner below its minimum; Denver's
+    # printers reach theirs with the shipment of March 10
+    Case(
+        "stock_at_minimum_or_below_by_day_at_a_months_end",
+        "stock_at_minimum_or_below",
+        D("2025-03-08"),
+        D("2025-04-01"),
+        "day",
+        f"""
+        SELECT q.period, COUNT(*) FILTER (WHERE q.stock <= q.minimum)
+        FROM {stock_combinations("2025-03-08", "2025-04-01", "day")} AS q GROUP BY q.period
+        """,
+    ),
+    Case(
+        "stock_at_minimum_or_below_scoped_to_a_branch",
+        "stock_at_minimum_or_below",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT q.period, COUNT(*) FILTER (WHERE q.stock <= q.minimum)
+        FROM {stock_combinations("2025-01-01", "2025-06-30", "month", where=IN_AUSTIN)} AS q
+        GROUP BY q.period
+        """,
+        scope={"branch": (AUSTIN,)},
+    ),
+    Case(
+        "stock_at_minimum_or_below_filtered_by_product_category",
+        "stock_at_minimum_or_below",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT q.period, q.branch_id, COUNT(*) FILTER (WHERE q.stock <= q.minimum)
+        FROM {stock_combinations("2025-01-01", "2025-06-30", "quarter", "branch_id", PRINTERS)}
+        AS q GROUP BY q.period, q.branch_id
+        """,
+        by=("branch",),
+        filters=("product_category = 'Printers'",),
+    ),
+    # having names a dimension of the product: only toner counts
+    Case(
+        "toner_below_minimum_by_quarter",
+        "toner_below_minimum",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "quarter",
+        f"""
+        SELECT q.period, COUNT(*) FILTER (
+            WHERE q.stock < q.minimum AND q.category = 'Toner cartridges')
+        FROM {stock_combinations("2024-01-01", "2025-06-30", "quarter")} AS q GROUP BY q.period
+        """,
+    ),
+    # without having: the pairs with a move up to the period's end
+    Case(
+        "stocked_items_by_week_and_branch",
+        "stocked_items",
+        D("2024-12-30"),
+        D("2025-02-16"),
+        "week",
+        f"""
+        SELECT q.period, q.branch_id, COUNT(*)
+        FROM {stock_combinations("2024-12-30", "2025-02-16", "week", "branch_id")} AS q
+        GROUP BY q.period, q.branch_id
+        """,
+        by=("branch",),
+    ),
+    Case(
+        "stocked_items_by_year",
+        "stocked_items",
+        D("2023-01-01"),
+        D("2025-06-30"),
+        "year",
+        f"""
+        SELECT q.period, COUNT(*)
+        FROM {stock_combinations("2023-01-01", "2025-06-30", "year")} AS q GROUP BY q.period
+        """,
+    ),
+    # per an entity the payments refer to: 2502 paid 100 of 300 on January 31, Austin's 2505
+    # 1000 of 1800 on June 30; the advance refers to no invoice, whose total is unknown
+    Case(
+        "invoices_part_paid_by_month_and_branch",
+        "invoices_part_paid",
+        D("2024-12-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT q.period, q.branch_id, COUNT(*) FILTER (WHERE q.paid < q.total)
+        FROM {paid_by_invoice("2024-12-01", "2025-06-30", "month")} AS q
+        GROUP BY q.period, q.branch_id
+        """,
+        by=("branch",),
+    ),
+    # with when (the form that joins the periods to the rows): 2502 is due on February 19
+    Case(
+        "overdue_invoices_part_paid_by_day",
+        "overdue_invoices_part_paid",
+        D("2025-02-15"),
+        D("2025-02-24"),
+        "day",
+        f"""
+        SELECT q.period, COUNT(*) FILTER (WHERE q.paid < q.total)
+        FROM {paid_by_invoice("2025-02-15", "2025-02-24", "day", "i.due_on < e.last_day")}
+        AS q GROUP BY q.period
+        """,
+    ),
+    # per client: a duplicate client's invoice is its master's
+    Case(
+        "clients_owing_more_than_one_invoice_by_month_and_branch",
+        "clients_owing_more_than_one_invoice",
+        D("2025-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT q.period, q.branch_id, COUNT(*) FILTER (WHERE q.n > 1) FROM (
+            SELECT e.period, i.branch_id, COALESCE(c.master_client_id, i.client_id), COUNT(*) AS n
+            FROM {ends("2025-01-01", "2025-06-30", "month")} AS e
+            JOIN core.fct_invoice AS i ON i.issued_on <= e.last_day
+            JOIN core.dim_client AS c ON c.client_id = i.client_id
+            LEFT JOIN (SELECT invoice_id, MAX(paid_on) AS last_paid FROM core.fct_payment
+                       GROUP BY invoice_id) AS l ON l.invoice_id = i.invoice_id
+            WHERE i.kind = 'invoice' AND i.status <> 'cancelled'
+              AND (i.status <> 'paid' OR l.last_paid > e.last_day)
+            GROUP BY 1, 2, 3
+        ) AS q GROUP BY q.period, q.branch_id
+        """,
+        by=("branch",),
+    ),
+    # the count of invoices overdue, written as a balance of invoices whose last payment came
+    # after the day (or that are not paid yet), equals what their payments leave unpaid
+    Case(
+        "invoices_overdue_count_by_month_and_branch",
+        "invoices_overdue_count",
+        D("2024-01-01"),
+        D("2025-06-30"),
+        "month",
+        f"""
+        SELECT q.period, q.branch_id, COUNT(*)
+        FROM {unsettled_invoices("2024-01-01", "2025-06-30", "month")} AS q
+        WHERE q.paid < q.total_amount GROUP BY q.period, q.branch_id
+        """,
+        by=("branch",),
+    ),
+    # 2506 is due on April 9 and paid on April 30: overdue from April 10 to April 29
+    Case(
+        "invoices_overdue_count_by_day_scoped",
+        "invoices_overdue_count",
+        D("2025-04-07"),
+        D("2025-05-02"),
+        "day",
+        f"""
+        SELECT q.period, COUNT(*)
+        FROM {unsettled_invoices("2025-04-07", "2025-05-02", "day")} AS q
+        WHERE q.paid < q.total_amount AND q.branch_id = 'denver' GROUP BY q.period
+        """,
+        scope={"branch": (DENVER,)},
+    ),
+]
+
 CASES: list[Case] = [
     *SIMPLE_GRAINS,
     *SIMPLE_AGGREGATIONS,
@@ -3196,6 +3430,7 @@ CASES: list[Case] = [
     *RANGE,
     *BALANCES,
     *ENTITIES,
+    *PER_ENTITY,
 ]
 
 

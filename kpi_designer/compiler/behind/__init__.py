@@ -3,17 +3,18 @@
 :func:`compile_rows` turns a KPI and a :class:`~kpi_designer.compiler.query.Query` of one
 period (its first to its last day, the slice as filters, the scope) into a ``SELECT`` listing
 the rows that value aggregates, with columns a person recognises (:mod:`.parts`): the fact's
-key, the row's local ``date``, its ``branch``, ``employee``, ``client`` and ``product`` by
-name where the fact reaches them, and ``value``, what the row contributes (``counted`` for a
-distinct count). Rows are read as the value reads them (:meth:`Builder.rows`): the same range
-on the branch's local day, the same scope and filters. Aggregating them as the KPI does gives
-the value.
+key, the row's local ``date``, its ``branch``, ``employee``, ``client``, ``product`` and
+``warehouse`` by name where the fact reaches them, and ``value``, what the row contributes
+(``counted`` for a distinct count). Rows are read as the value reads them
+(:meth:`Builder.rows`): the same range on the branch's local day, the same scope and filters.
+Aggregating them as the KPI does gives the value.
 
 Each KPI type lists its rows in a module of its own here, registered in
 :data:`registry.ROWS`: a ratio both sides' rows (``side``), a derived KPI or a period over
 period each input's (``input``), a cumulative KPI the rows of the window ending on the
 period's last day, a conversion its base events with ``converted``, an entities KPI the
-events that make each entity count (``entity``). A new type is a module here and a line in the
+events that make each entity count (``entity``), a balance the rows in force at the period's
+last day (or, per entity, its combinations). A new type is a module here and a line in the
 registry.
 """
 

@@ -33,12 +33,16 @@ AFTER_KEYS = (
     "employee",
     "client",
     "product",
+    "warehouse",
     "entity",
     "first_day",
     "previous_day",
     "gap_days",
+    "balance",
     "counted",
     "value",
+    "since",
+    "until",
     "converted",
 )
 TYPES = {
@@ -46,7 +50,10 @@ TYPES = {
     "first_day": "DATE",
     "previous_day": "DATE",
     "gap_days": "INT",
+    "balance": "DOUBLE",
     "value": "DOUBLE",
+    "since": "DATE",
+    "until": "DATE",
     "converted": "BOOLEAN",
 }
 """The type of each column that is not text (keys, names, tags and counted values are)."""
@@ -58,12 +65,17 @@ TOTAL = "rows_total"
 class Part:
     """Rows of one fact: ``select`` (its ``FROM`` and ``WHERE``; the joins are added by
     ``cols`` once every column is known), the output ``columns`` and the ``tags`` naming
-    where the rows come from."""
+    where the rows come from. Rows that are not the fact's own (a per-entity balance's
+    combinations) are not ``keyed`` by the fact's key, may have columns of their own, of the
+    ``types`` given (text by default), and are ordered by the columns ``order`` names."""
 
     select: exp.Select
     cols: Columns
     columns: dict[str, exp.Expr]
     tags: dict[str, str] = field(default_factory=dict)
+    keyed: bool = True
+    types: dict[str, str] = field(default_factory=dict)
+    order: tuple[str, ...] = ()
 
     def tagged(self, name: str, value: str) -> Part:
         """The part tagged ``name = value``; a tag it has already (an input of an input)
@@ -114,6 +126,8 @@ def recognised(cols: Columns) -> dict[str, exp.Expr]:
         )
     if "product" in reached:
         columns["product"] = col("name", cols.need("product"))
+    if "warehouse" in reached:
+        columns["warehouse"] = col("name", cols.need("warehouse"))
     return columns
 
 
@@ -138,9 +152,18 @@ def listing(parts: Sequence[Part], limit: int | None = None) -> exp.Select:
     they come from), at most ``limit`` of them; with a limit, :data:`TOTAL` says how many
     there are in all. Every part has every column: ``NULL`` of the column's type where it
     has none (an invoice's rows have no ``activity_id``)."""
-    keys = list(dict.fromkeys(p.cols.fact.key for p in parts))
+    keys = list(dict.fromkeys(p.cols.fact.key for p in parts if p.keyed))
     present = {name for p in parts for name in (*p.columns, *p.tags)}
-    names = [n for n in (*BEFORE_KEYS, *keys, *AFTER_KEYS) if n in present or n in keys]
+    # the columns rows that are not the fact's own are ordered by (a per-entity balance's per
+    # names) after the keys; columns of a part's own (those its having names) after a balance
+    leading = list(dict.fromkeys(n for p in parts for n in p.order))
+    known = {*BEFORE_KEYS, *keys, *leading, *AFTER_KEYS}
+    own = list(dict.fromkeys(n for p in parts for n in p.columns if n not in known))
+    at = AFTER_KEYS.index("balance") + 1
+    after = (*AFTER_KEYS[:at], *own, *AFTER_KEYS[at:])
+    placed = dict.fromkeys((*BEFORE_KEYS, *keys, *leading, *after))
+    names = [n for n in placed if n in present or n in keys]
+    types = {**{n: t for p in parts for n, t in p.types.items()}, **TYPES}
     selects = []
     for part in parts:
         outputs = []
@@ -152,7 +175,7 @@ def listing(parts: Sequence[Part], limit: int | None = None) -> exp.Select:
                 value = part.columns[name]
             else:
                 value = exp.null()
-            outputs.append(exp.alias_(cast_to(value, TYPES.get(name, "VARCHAR")), ident(name)))
+            outputs.append(exp.alias_(cast_to(value, types.get(name, "VARCHAR")), ident(name)))
         selects.append(part.cols.finish(part.select.select(*outputs, copy=False)))
     union: exp.Query = selects[0]
     for select in selects[1:]:
@@ -161,7 +184,8 @@ def listing(parts: Sequence[Part], limit: int | None = None) -> exp.Select:
     if limit is not None:
         total = exp.Window(this=exp.Count(this=exp.Star()))
         columns.append(exp.alias_(total, ident(TOTAL), copy=False))
-    order = [n for n in ("date", *keys, *BEFORE_KEYS) if n in names]
+    ordered = ("date", *keys, *leading, *BEFORE_KEYS)
+    order = [n for n in dict.fromkeys(ordered) if n in names]
     listed = (
         exp.select(*columns)
         .from_(union.subquery(ident("r"), copy=False), copy=False)

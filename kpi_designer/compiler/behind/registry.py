@@ -10,6 +10,7 @@ from typing import Any
 from sqlglot import exp
 
 from kpi_designer import model as m
+from kpi_designer.compiler.behind.balance import balance
 from kpi_designer.compiler.behind.conversion import conversion
 from kpi_designer.compiler.behind.cumulative import cumulative
 from kpi_designer.compiler.behind.derived import derived
@@ -34,6 +35,7 @@ ROWS: dict[type[m.Kpi], TypeRows] = {
     m.Conversion: conversion,
     m.PeriodOverPeriod: period_over_period,
     m.Entities: entities,
+    m.Balance: balance,
 }
 
 

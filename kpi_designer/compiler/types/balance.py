@@ -21,6 +21,11 @@ The SQL takes one of two forms, which give the same values:
   changes are summed per day and slice first, and a period's value is the sum of its slice's
   changes up to its last day: days × periods instead of rows × periods.
 
+With ``per`` (:func:`counted`), either form is grouped by the ``per`` members as one more slice,
+so that it gives each combination's balance; the combinations (those with a row in force) are
+then joined to the tables of the ``per`` entities ``having`` names, and counted where they meet
+``having`` (:func:`judged`).
+
 Both read the fact's rows from the beginning of time up to the range's end (and two days
 more, where a row may still lie on the range's last local day); a row that starts after the
 range's end never counts. Only rows near or inside the range are placed on their local day
@@ -40,8 +45,10 @@ from kpi_designer import model as m
 from kpi_designer.compiler.columns import Columns
 from kpi_designer.compiler.query import Query
 from kpi_designer.compiler.trees import (
+    add_join,
     aggregate,
     col,
+    core_table,
     double,
     earliest,
     ident,
@@ -49,16 +56,16 @@ from kpi_designer.compiler.trees import (
 )
 from kpi_designer.compiler.types.cumulative import calendar
 from kpi_designer.compiler.zones import moved_day
-from kpi_designer.semantic import FACTS
+from kpi_designer.semantic import DIMENSIONS, ENTITIES, FACTS, entity_of
 
 if TYPE_CHECKING:
     from kpi_designer.compiler.builder import Builder
 
 
 def balance(builder: Builder, kpi: m.Balance, query: Query) -> exp.Select:
-    if kpi.when or kpi.measure.agg not in m.ADDITIVE:
-        return in_force(builder, kpi, query)
-    return running(builder, kpi, query)
+    form = in_force if kpi.when or kpi.measure.agg not in m.ADDITIVE else running
+    select = form(builder, kpi, query)
+    return counted(kpi, query, select) if kpi.per else select
 
 
 def in_force(builder: Builder, kpi: m.Balance, query: Query) -> exp.Select:
@@ -72,6 +79,7 @@ def in_force(builder: Builder, kpi: m.Balance, query: Query) -> exp.Select:
     if stopped is not None:
         outputs.append(exp.alias_(stopped, ident("stop"), copy=False))
     outputs += [exp.alias_(cols.dimension(d), ident(d), copy=False) for d in query.by]
+    outputs += [exp.alias_(k, ident(n), copy=False) for n, k in per_keys(cols, kpi).items()]
     if measure.expr is not None:
         outputs.append(exp.alias_(cols.rewrite(measure.expr), ident("v"), copy=False))
     carried: dict[str, str] = {}  # a column a `when` condition reads → its name in the rows
@@ -102,15 +110,16 @@ def in_force(builder: Builder, kpi: m.Balance, query: Query) -> exp.Select:
         if measure.expr is not None
         else exp.Count(this=exp.Star())
     )
+    slices = [*query.by, *per_columns(kpi)]
     return (
         exp.select(
             col("period", "c"),
-            *(col(d, "r") for d in query.by),
+            *(col(d, "r") for d in slices),
             exp.alias_(double(value), ident("value"), copy=False),
         )
         .from_(spine.subquery(ident("c"), copy=False), copy=False)
         .join(rows.subquery(ident("r"), copy=False), on=exp.and_(*held), copy=False)
-        .group_by(*positions(1 + len(query.by)), copy=False)
+        .group_by(*positions(1 + len(slices)), copy=False)
     )
 
 
@@ -124,7 +133,8 @@ def running(builder: Builder, kpi: m.Balance, query: Query) -> exp.Select:
     spine, _ = calendar(builder, query, to_date=None, window=None)
     select, cols, started, stopped = read(builder, kpi, query)
     measure = kpi.measure
-    slices = [col(d) for d in query.by]
+    named = [*query.by, *per_columns(kpi)]  # a per combination is one more slice
+    slices = [col(d) for d in named]
     days = [exp.alias_(started, ident("day"), copy=False)]
     if stopped is not None:
         days.append(exp.alias_(stopped, ident("stop"), copy=False))
@@ -138,6 +148,7 @@ def running(builder: Builder, kpi: m.Balance, query: Query) -> exp.Select:
         counted = exp.Count(this=cols.rewrite(measure.expr))
         outputs.append(exp.alias_(counted, ident("valued"), copy=False))
     keys = [*days, *(exp.alias_(cols.dimension(d), ident(d), copy=False) for d in query.by)]
+    keys += [exp.alias_(k, ident(n), copy=False) for n, k in per_keys(cols, kpi).items()]
     spans = select.select(*keys, *outputs, copy=False)
     spans = cols.finish(spans.group_by(*positions(len(keys)), copy=False))
     parts = ["v", "n", *(["valued"] if summed else [])]
@@ -172,7 +183,7 @@ def running(builder: Builder, kpi: m.Balance, query: Query) -> exp.Select:
     select = (
         exp.select(
             col("period", "c"),
-            *(col(d, "r") for d in query.by),
+            *(col(d, "r") for d in named),
             exp.alias_(double(total), ident("value"), copy=False),
         )
         .from_(spine.subquery(ident("c"), copy=False), copy=False)
@@ -181,7 +192,7 @@ def running(builder: Builder, kpi: m.Balance, query: Query) -> exp.Select:
             on=exp.LTE(this=col("day", "r"), expression=col("period_end", "c")),
             copy=False,
         )
-        .group_by(*positions(1 + len(query.by)), copy=False)
+        .group_by(*positions(1 + len(named)), copy=False)
         .having(exp.GT(this=exp.Sum(this=col("n", "r")), expression=exp.Literal.number(0)))
     )
     if name is not None:
@@ -263,7 +274,7 @@ def stops(
     return [exp.paren(kept, copy=False)], stopped
 
 
-def as_of(condition: exp.Expr, day: exp.Column) -> exp.Expr:
+def as_of(condition: exp.Expr, day: exp.Expr) -> exp.Expr:
     """A ``when`` condition with ``as_of`` bound to ``day`` (the period's last day)."""
 
     def bind(node: exp.Expr) -> exp.Expr:
@@ -272,3 +283,87 @@ def as_of(condition: exp.Expr, day: exp.Column) -> exp.Expr:
         return node
 
     return condition.transform(bind)
+
+
+# -- per entity: how many combinations' balances meet a condition -------------------------------
+
+
+def per_columns(kpi: m.Balance) -> list[str]:
+    """The names of the ``per`` keys' columns in the rows of each combination's balance."""
+    return [f"per_{i}" for i in range(len(kpi.per))]
+
+
+def per_keys(cols: Columns, kpi: m.Balance) -> dict[str, exp.Expr]:
+    """Column name → the row's member of each ``per`` name: a dimension as slices take it (a
+    duplicate client as its master), an entity the fact reaches by its reference (a payment's
+    invoice), or the fact's own entity by its key (an invoice of the invoices)."""
+    fact = cols.fact
+    keys: dict[str, exp.Expr] = {}
+    for name, column in zip(kpi.per, per_columns(kpi), strict=True):
+        if name in fact.dimensions():
+            keys[column] = cols.dimension(name)
+        elif name == entity_of(fact):
+            keys[column] = cols.key()
+        else:
+            keys[column] = cols.reference(name)
+    return keys
+
+
+def counted(kpi: m.Balance, query: Query, combinations: exp.Select) -> exp.Select:
+    """The number of ``per`` combinations meeting ``having`` by period and slice, from
+    ``combinations``: each combination's balance by period, slice and ``per`` keys (only
+    those with a row in force). A period and slice is listed where some combination is, with
+    0 where none meets ``having``."""
+    select, having, _ = judged(kpi, combinations)
+    number: exp.Expr = exp.Count(this=exp.Star())
+    if having is not None:
+        number = exp.Filter(this=number, expression=exp.Where(this=having))
+    return select.select(
+        col("period", "g"),
+        *(col(d, "g") for d in query.by),
+        exp.alias_(double(number), ident("value"), copy=False),
+        copy=False,
+    ).group_by(*positions(1 + len(query.by)), copy=False)
+
+
+def judged(
+    kpi: m.Balance, combinations: exp.Select
+) -> tuple[exp.Select, exp.Expr | None, dict[str, exp.Expr]]:
+    """``SELECT … FROM`` ``combinations`` (alias ``g``: a ``value`` and the ``per`` keys'
+    columns) joined to the tables of the ``per`` entities ``having`` names, by their keys;
+    ``having`` over those (``None`` without one); and the columns it names beside ``value``
+    and the ``per`` names, by the name written (``product.min_stock_qty``), to show them."""
+    select = exp.select().from_(combinations.subquery(ident("g"), copy=False), copy=False)
+    if kpi.having is None:
+        return select, None, {}
+    keys = dict(zip(kpi.per, per_columns(kpi), strict=True))
+    joined: set[str] = set()
+    shown: dict[str, exp.Expr] = {}
+
+    def table_of(entity: str) -> str:
+        alias = f"e_{entity}"
+        if entity not in joined:
+            joined.add(entity)
+            target = ENTITIES[entity]
+            on = exp.EQ(this=col(target.key, alias), expression=col(keys[entity], "g"))
+            add_join(select, core_table(target.table, alias), on=on, side="LEFT")
+        return alias
+
+    def resolve(node: exp.Expr) -> exp.Expr:
+        if not isinstance(node, exp.Column):
+            return node
+        if node.table:
+            found = col(node.name, table_of(node.table))
+            shown[f"{node.table}.{node.name}"] = found
+        elif node.name == m.VALUE:
+            return col("value", "g")
+        elif node.name in keys:
+            return col(keys[node.name], "g")
+        else:  # a dimension of a per entity's table (product_category when per product)
+            dimension = DIMENSIONS[node.name]
+            found = col(dimension.column, table_of(dimension.entity))
+            shown[node.name] = found
+        return found.copy()
+
+    having = kpi.having.transform(resolve)
+    return select, having, shown
