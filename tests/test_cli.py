@@ -96,6 +96,7 @@ def test_the_walk_finds_every_command() -> None:
         ("kpi", "compile"),
         ("kpi", "eval"),
         ("kpi", "list"),
+        ("kpi", "rows"),
         ("kpi", "scorecard"),
         ("kpi", "show"),
         ("restore",),

@@ -22,7 +22,7 @@ from kpiboard.core_model import ddl
 from kpiboard.kpi_output import format_achievement, format_value
 from tests.test_cli import _environment, _one_error_line, kpiboard
 
-PACK = 130
+PACK = 131
 """The KPIs of the demo pack (kpiboard/demo/kpis)."""
 
 
