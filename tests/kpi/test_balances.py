@@ -40,8 +40,12 @@ RUNNING = (
     "service_backlog",
     "invoiced_balance",
     "paid_balance",
+    "open_overdue_tasks",
+    "invoiced_overdue",
+    "paid_on_overdue",
 )
-"""Balances computed as a running sum of changes (sums and counts without ``when``)."""
+"""Balances computed as a running sum of changes: sums and counts, without ``when`` or with
+``when`` conditions of a day before ``as_of`` (from the later of the start and that day)."""
 
 
 @pytest.fixture(scope="module")

@@ -56,16 +56,69 @@ from kpi_designer.compiler.trees import (
 )
 from kpi_designer.compiler.types.cumulative import calendar
 from kpi_designer.compiler.zones import moved_day
-from kpi_designer.semantic import DIMENSIONS, ENTITIES, FACTS, entity_of
+from kpi_designer.semantic import COLUMNS, DIMENSIONS, ENTITIES, FACTS, entity_of
 
 if TYPE_CHECKING:
     from kpi_designer.compiler.builder import Builder
 
 
 def balance(builder: Builder, kpi: m.Balance, query: Query) -> exp.Select:
-    form = in_force if kpi.when or kpi.measure.agg not in m.ADDITIVE else running
-    select = form(builder, kpi, query)
+    fast = kpi.measure.agg in m.ADDITIVE and due_days(kpi) is not None
+    select = (running if fast else in_force)(builder, kpi, query)
     return counted(kpi, query, select) if kpi.per else select
+
+
+def due_days(kpi: m.Balance) -> list[tuple[exp.Expr, int | None]] | None:
+    """The ``when`` conditions as days a row waits for, when each is a day of the row before
+    ``as_of`` (``due_on < as_of``, ``CAST(due_at AS DATE) <= as_of``, or turned round), or does
+    not read ``as_of`` at all: a row is then in force from the later of its start and those
+    days (the day after, for ``<``), so the running form computes it. Each as (the row's day,
+    1 for ``<`` else 0), or (the condition, ``None``) for one without ``as_of``; ``None`` when
+    a condition is of another shape (the exact form takes it)."""
+    out: list[tuple[exp.Expr, int | None]] = []
+    for condition in kpi.when:
+        for part in condition.flatten() if isinstance(condition, exp.And) else [condition]:
+            if not any(c.name == m.AS_OF and not c.table for c in part.find_all(exp.Column)):
+                out.append((part, None))
+                continue
+            found = _due_day(part, kpi)
+            if found is None:
+                return None
+            out.append(found)
+    return out
+
+
+def _due_day(condition: exp.Expr, kpi: m.Balance) -> tuple[exp.Expr, int] | None:
+    """``(day, 1)`` for ``day < as_of`` (or ``as_of > day``), ``(day, 0)`` for ``<=``
+    (``>=``); ``day`` a DATE of the row that does not read ``as_of``."""
+    if isinstance(condition, exp.GT | exp.GTE):  # as_of > day: day < as_of
+        left, right = condition.expression, condition.this
+        strict = isinstance(condition, exp.GT)
+    elif isinstance(condition, exp.LT | exp.LTE):
+        left, right = condition.this, condition.expression
+        strict = isinstance(condition, exp.LT)
+    else:
+        return None
+    if not (isinstance(right, exp.Column) and not right.table and right.name == m.AS_OF):
+        return None
+    if any(c.name == m.AS_OF and not c.table for c in left.find_all(exp.Column)):
+        return None
+    if not _is_date(left, kpi):
+        return None
+    return left, 1 if strict else 0
+
+
+def _is_date(day: exp.Expr, kpi: m.Balance) -> bool:
+    """Whether ``day`` is a ``DATE``: a cast to one, or a date column of the fact (its own or
+    its parent's) or of a table it refers to (``invoice.due_on``)."""
+    if isinstance(day, exp.Cast):
+        return day.to.this == exp.DataType.Type.DATE
+    if not isinstance(day, exp.Column):
+        return False
+    if not day.table:
+        return FACTS[kpi.measure.fact].columns().get(day.name) == "DATE"
+    entity = ENTITIES.get(day.table)
+    return entity is not None and COLUMNS[entity.table].get(day.name) == "DATE"
 
 
 def in_force(builder: Builder, kpi: m.Balance, query: Query) -> exp.Select:
@@ -124,14 +177,26 @@ def in_force(builder: Builder, kpi: m.Balance, query: Query) -> exp.Select:
 
 
 def running(builder: Builder, kpi: m.Balance, query: Query) -> exp.Select:
-    """A sum or a count without ``when`` as a running sum of changes: each row's value added
-    on the day it starts counting and taken back on the day it stops, summed per day and
-    slice, then up to each period's last day. A period and slice is listed where some row is
+    """A sum or a count as a running sum of changes: each row's value added on the day it
+    starts counting and taken back on the day it stops, summed per day and slice, then up to
+    each period's last day. ``when`` conditions of a day before ``as_of`` (:func:`due_days`)
+    move the day a row starts counting to the later of the two; a row without that day never
+    counts. A period and slice is listed where some row is
     in force (the rows added minus the rows taken back); a sum of no values is no value, as
     in :func:`in_force`. A row that stops on or before the day it starts is never in force,
     and left out."""
     spine, _ = calendar(builder, query, to_date=None, window=None)
     select, cols, started, stopped = read(builder, kpi, query)
+    for day, after in due_days(kpi) or []:  # in force from the later of start and due day
+        due = cols.rewrite(day)
+        if after is None:  # a condition on the row alone
+            select = select.where(due)
+            continue
+        if after:
+            due = exp.Add(this=due, expression=exp.Literal.number(after))
+        select = select.where(exp.not_(exp.Is(this=due.copy(), expression=exp.null())))
+        later = exp.GT(this=due.copy(), expression=started.copy())
+        started = exp.Case(ifs=[exp.If(this=later, true=due)], default=started)
     measure = kpi.measure
     named = [*query.by, *per_columns(kpi)]  # a per combination is one more slice
     slices = [col(d) for d in named]

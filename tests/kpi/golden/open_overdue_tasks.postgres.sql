@@ -31,36 +31,38 @@ SELECT
   "employee",
   "value"
 FROM (
-  SELECT
-    "c"."period",
-    "r"."employee",
-    CAST(COUNT(*) AS DOUBLE PRECISION) AS "value"
-  FROM (
-    SELECT
-      CAST(DATE_TRUNC('WEEK', "d"."calendar_date") AS DATE) AS "period",
-      MAX("d"."calendar_date") AS "period_end",
-      NULL AS "window_start"
-    FROM "core"."dim_date" AS "d"
-    WHERE
-      "d"."calendar_date" BETWEEN %(start_0)s AND %(end_1)s
-    GROUP BY
-      1
-  ) AS "c"
-  JOIN (
+  WITH "spans_1" AS MATERIALIZED (
     SELECT
       CASE
-        WHEN "f"."created_at" < CAST(%(start_0)s AS TIMESTAMP) - INTERVAL '1 DAY'
-        THEN %(before_4)s
-        ELSE COALESCE(
-          CASE
-            WHEN "f"."created_at" >= "z"."cut_2"
-            THEN "z"."day_2"
-            WHEN "f"."created_at" >= "z"."cut_1"
-            THEN "z"."day_1"
-            ELSE "z"."day_0"
-          END,
-          CAST("f"."created_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE)
-        )
+        WHEN CAST("f"."due_at" AS DATE) + 1 > CASE
+          WHEN "f"."created_at" < CAST(%(start_0)s AS TIMESTAMP) - INTERVAL '1 DAY'
+          THEN %(before_4)s
+          ELSE COALESCE(
+            CASE
+              WHEN "f"."created_at" >= "z"."cut_2"
+              THEN "z"."day_2"
+              WHEN "f"."created_at" >= "z"."cut_1"
+              THEN "z"."day_1"
+              ELSE "z"."day_0"
+            END,
+            CAST("f"."created_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE)
+          )
+        END
+        THEN CAST("f"."due_at" AS DATE) + 1
+        ELSE CASE
+          WHEN "f"."created_at" < CAST(%(start_0)s AS TIMESTAMP) - INTERVAL '1 DAY'
+          THEN %(before_4)s
+          ELSE COALESCE(
+            CASE
+              WHEN "f"."created_at" >= "z"."cut_2"
+              THEN "z"."day_2"
+              WHEN "f"."created_at" >= "z"."cut_1"
+              THEN "z"."day_1"
+              ELSE "z"."day_0"
+            END,
+            CAST("f"."created_at" AT TIME ZONE 'UTC' AT TIME ZONE COALESCE("b"."timezone", 'UTC') AS DATE)
+          )
+        END
       END AS "day",
       CASE
         WHEN "f"."done_at" >= CAST(%(end_1)s AS TIMESTAMP) + INTERVAL '2 DAY'
@@ -77,7 +79,8 @@ FROM (
         )
       END AS "stop",
       "f"."assignee_id" AS "employee",
-      "f"."due_at" AS "w_0"
+      COUNT(*) AS "v",
+      COUNT(*) AS "n"
     FROM "core"."fct_task" AS "f"
     LEFT JOIN "zone_days" AS "z"
       ON "z"."branch_id" = "f"."branch_id"
@@ -88,22 +91,67 @@ FROM (
       ON "z_done_at"."branch_id" = "f"."branch_id"
       AND "z_done_at"."utc_date" = CAST("f"."done_at" AS DATE)
     WHERE
-      "f"."branch_id" IN (%(scope_2)s, %(scope_3)s)
-      AND "f"."status" <> 'cancelled'
-      AND "f"."created_at" < CAST(%(end_1)s AS TIMESTAMP) + INTERVAL '2 DAY'
-      AND (
-        "f"."done_at" IS NULL
-        OR "f"."done_at" >= CAST(%(start_0)s AS TIMESTAMP) - INTERVAL '1 DAY'
+      (
+        "f"."branch_id" IN (%(scope_2)s, %(scope_3)s)
+        AND "f"."status" <> 'cancelled'
+        AND "f"."created_at" < CAST(%(end_1)s AS TIMESTAMP) + INTERVAL '2 DAY'
+        AND (
+          "f"."done_at" IS NULL
+          OR "f"."done_at" >= CAST(%(start_0)s AS TIMESTAMP) - INTERVAL '1 DAY'
+        )
       )
+      AND NOT CAST("f"."due_at" AS DATE) + 1 IS NULL
+    GROUP BY
+      1,
+      2,
+      3
+  )
+  SELECT
+    "c"."period",
+    "r"."employee",
+    CAST(SUM("r"."v") AS DOUBLE PRECISION) AS "value"
+  FROM (
+    SELECT
+      CAST(DATE_TRUNC('WEEK', "d"."calendar_date") AS DATE) AS "period",
+      MAX("d"."calendar_date") AS "period_end",
+      NULL AS "window_start"
+    FROM "core"."dim_date" AS "d"
+    WHERE
+      "d"."calendar_date" BETWEEN %(start_0)s AND %(end_1)s
+    GROUP BY
+      1
+  ) AS "c"
+  JOIN (
+    SELECT
+      "day" AS "day",
+      "employee",
+      SUM("v") AS "v",
+      SUM("n") AS "n"
+    FROM "spans_1"
+    WHERE
+      "stop" IS NULL OR "stop" > "day"
+    GROUP BY
+      1,
+      2
+    UNION ALL
+    SELECT
+      "stop" AS "day",
+      "employee",
+      -SUM("v") AS "v",
+      -SUM("n") AS "n"
+    FROM "spans_1"
+    WHERE
+      "stop" > "day"
+    GROUP BY
+      1,
+      2
   ) AS "r"
     ON "r"."day" <= "c"."period_end"
-    AND (
-      "r"."stop" IS NULL OR "r"."stop" > "c"."period_end"
-    )
-    AND CAST("r"."w_0" AS DATE) < "c"."period_end"
   GROUP BY
     1,
     2
+  HAVING
+    SUM("r"."n") > 0
 ) AS "kpi"
 ORDER BY
   "period",
