@@ -950,8 +950,8 @@ def kpi_rows(
         str,
         typer.Option(
             "--period",
-            help="The value's period: its label (2026-03, 2026-Q1, 2026-W11, 2026) or a day "
-            "inside it (2026-03-15).",
+            help="The value's period: its label (2026-03, 2026-Q1, 2026-W11, 2026), a day "
+            "inside it (2026-03-15), or a range as one period (2026-01-10..2026-03-20).",
             show_default=False,
         ),
     ],
@@ -1003,16 +1003,19 @@ def kpi_rows(
         if dimension in sliced:
             raise typer.BadParameter(f"{dimension!r} is named twice", param_hint="--where")
         sliced[dimension] = member
-    if grain is None:  # the label's own grain; a day is of its month
+    if grain is None:  # the label's own grain; a day is of its month; first…last a range
         named = parse_period(period)
-        grain = named[0] if named is not None and named[0] != "day" else "month"
+        if "…" in period or ".." in period:
+            grain = "range"
+        else:
+            grain = named[0] if named is not None and named[0] != "day" else "month"
     engine = Engine.from_settings(load_settings(project))
     _kpi(engine.definitions, kpi_id)
     frame = engine.rows(
         kpi_id, period=period, grain=grain, slice=sliced, filters=filters or [], limit=limit
     )
     total = frame.attrs["total"]
-    label = period_label(frame.attrs["start"], grain)
+    label = period_label(frame.attrs["start"], grain, frame.attrs["end"])
     of = "".join(f", {d}={v}" for d, v in sliced.items())
     emit(
         _records(frame),

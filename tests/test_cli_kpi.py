@@ -184,6 +184,30 @@ def test_rows_are_the_invoices_behind_a_value_and_add_up_to_it(demo: Path) -> No
     assert f"{len(rows) - 2} more rows (--limit 2); {len(rows)} rows in all" in limited.stderr
 
 
+def test_rows_of_a_range_are_named_by_its_days_and_add_up_to_its_value(demo: Path) -> None:
+    """A range as one period, written first..last: its grain is the range without --grain,
+    the title names both days, and the receivables overdue at its end are its invoices past
+    due less their payments."""
+    period = ("--period", "2026-01-10..2026-03-20")
+    table = kpiboard(demo, "kpi", "rows", "receivables_overdue", *period, "--limit", "1")
+    assert table.returncode == 0, table.stderr
+    assert "receivables_overdue, 2026-01-10…2026-03-20:" in table.stdout
+    listed = kpiboard(demo, "kpi", "rows", "receivables_overdue", *period, "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    sides = {name: sum(r["value"] for r in rows if r["input"] == name) for name in
+             ("invoiced_overdue", "paid_on_overdue")}  # fmt: skip
+    value = kpiboard(
+        demo, "kpi", "eval", "receivables_overdue", "--grain", "range",
+        "--from", "2026-01-10", "--to", "2026-03-20", "--format", "json",
+    )  # fmt: skip
+    [evaluated] = json.loads(value.stdout)
+    assert evaluated["period"] == "2026-01-10…2026-03-20" and evaluated["value"] > 0
+    assert sides["invoiced_overdue"] - sides["paid_on_overdue"] == pytest.approx(
+        evaluated["value"], abs=0.01
+    )
+
+
 def test_rows_of_a_period_at_another_grain_is_one_error_line(demo: Path) -> None:
     result = kpiboard(demo, "kpi", "rows", "revenue", "--period", "2026-Q1", "--grain", "month")
     assert result.returncode == 2
