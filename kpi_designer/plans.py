@@ -333,14 +333,23 @@ def _target(
         for plan in plans:
             if plan.grain != level:
                 continue
-            plan_last = period_end(plan.period, plan.grain)
-            overlap = (min(hi, plan_last) - max(lo, plan.period)).days + 1
-            if overlap > 0:
-                total += plan.value * overlap / ((plan_last - plan.period).days + 1)
+            shared, value = _pro_rata(plan, lo, hi)
+            if shared:
+                total += value
                 found = True
         if found:
             return total
     return None
+
+
+def _pro_rata(plan: m.Plan, first: dt.date, last: dt.date) -> tuple[int, float]:
+    """How many days of ``plan``'s period lie from ``first`` to ``last``, and its value for
+    them: its share by days (0 days, 0 outside)."""
+    plan_last = period_end(plan.period, plan.grain)
+    days = (min(last, plan_last) - max(first, plan.period)).days + 1
+    if days <= 0:
+        return 0, 0.0
+    return days, plan.value * days / ((plan_last - plan.period).days + 1)
 
 
 def _range_target(plans: Sequence[m.Plan], start: dt.date, end: dt.date) -> float | None:
@@ -355,11 +364,9 @@ def _range_target(plans: Sequence[m.Plan], start: dt.date, end: dt.date) -> floa
         for plan in plans:
             if plan.grain != level:
                 continue
-            plan_last = period_end(plan.period, plan.grain)
-            overlap = (min(end, plan_last) - max(start, plan.period)).days + 1
-            if overlap > 0:
-                covered += overlap
-                total += plan.value * overlap / ((plan_last - plan.period).days + 1)
+            days, value = _pro_rata(plan, start, end)
+            covered += days
+            total += value
         if covered and (best is None or (covered, -rank) > best[:2]):
             best = (covered, -rank, total)
     return best[2] if best is not None else None
