@@ -22,8 +22,9 @@ import pytest
 import typer
 import typer.main
 
-from kpiboard import __version__, cli, core_model
+from kpiboard import __version__, core_model
 from kpiboard.cli import app
+from kpiboard.cli import kpi as kpi_commands
 from kpiboard.config import load_settings
 from kpiboard.demo.schema import crm_metadata, stock_metadata
 from kpiboard.project import config_text, init_project
@@ -406,11 +407,11 @@ def test_version(tmp_path: Path) -> None:
 def test_from_and_to_take_the_periods_kpi_eval_prints(
     text: str, first: dt.date, last: dt.date
 ) -> None:
-    assert cli._first_day(text) == first
-    assert cli._last_day(text) == last
+    assert kpi_commands._first_day(text) == first
+    assert kpi_commands._last_day(text) == last
 
 
 @pytest.mark.parametrize("text", ["2026-13", "2026-02-30", "2026-Q5", "March", ""])
 def test_from_and_to_refuse_what_is_not_a_period(text: str) -> None:
     with pytest.raises(typer.BadParameter, match="is not a day or a period"):
-        cli._first_day(text)
+        kpi_commands._first_day(text)
