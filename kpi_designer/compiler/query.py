@@ -15,7 +15,7 @@ from kpi_designer import model as m
 from kpi_designer.compiler.dates import Days, period_end, period_start, shift
 from kpi_designer.errors import EvaluationError
 from kpi_designer.loader import NotAnExpression, facts_of, parse_expression, reachable
-from kpi_designer.semantic import DIMENSIONS
+from kpi_designer.semantic import DIMENSIONS, FACTS
 from kpiboard.yamlnodes import did_you_mean
 
 
@@ -149,10 +149,13 @@ def check_query(kpi_id: str, query: Query, kpis: Mapping[str, m.Kpi]) -> None:
                 f"unknown dimension {name!r}{did_you_mean(name, list(DIMENSIONS))}"
             )
         if name not in reach:
-            facts = ", ".join(sorted(facts_of(kpi, kpis)))
+            facts = sorted(facts_of(kpi, kpis))
+            # name the facts that do not reach it (a KPI of several facts reaches what all do)
+            short = [f for f in facts if name not in FACTS[f].dimensions()] or facts
+            which = f"fact {short[0]} does" if len(short) == 1 else f"facts {', '.join(short)} do"
             raise EvaluationError(
                 f"kpi {kpi_id!r} cannot be sliced, filtered or scoped by {name!r}: "
-                f"fact {facts} does not reach it (it reaches {', '.join(sorted(reach))})"
+                f"{which} not reach it (it reaches {', '.join(sorted(reach))})"
             )
     if len(set(query.by)) != len(query.by):
         raise EvaluationError(f"--by names a dimension twice: {', '.join(query.by)}")

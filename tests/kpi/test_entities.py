@@ -17,8 +17,10 @@ import pandas as pd
 import psycopg
 import pytest
 
+from kpi_designer.compiler import Query, check_query
 from kpi_designer.engine import Engine
 from kpi_designer.errors import EvaluationError
+from kpi_designer.loader import load_kpis
 from kpiboard import sandbox
 
 D = dt.date.fromisoformat
@@ -108,13 +110,32 @@ def test_a_plan_of_active_entities_holds_at_its_own_grain_only(plan_engine: Engi
     assert not pd.isna(denver["achievement"])
 
 
+def test_the_refusal_names_only_the_facts_that_do_not_reach_the_dimension(
+    tmp_path: Path,
+) -> None:
+    """Lines reach a product category and invoices do not: a KPI over both names invoices."""
+    (tmp_path / "k.yaml").write_text(
+        "kpis:\n"
+        "  - {id: lines, label: L, description: d., unit: money, type: simple,"
+        " fact: invoice_line, agg: sum, expr: line_amount}\n"
+        "  - {id: invoiced, label: I, description: d., unit: money, type: simple,"
+        " fact: invoice, agg: sum, expr: net_amount}\n"
+        "  - {id: share, label: S, description: d., unit: percent, type: derived,"
+        " expr: lines / invoiced}\n"
+    )
+    kpis = load_kpis(tmp_path)
+    with pytest.raises(EvaluationError) as error:
+        check_query("share", Query(JAN, MAR_END, "month", ("product_category",)), kpis)
+    assert "by 'product_category': fact invoice does not reach it (it reaches" in str(error.value)
+
+
 def test_a_dimension_one_events_fact_does_not_reach_is_refused(case_engine: Engine) -> None:
     """Invoices and deals reach clients, not products: slicing by product would leave the
     deals out, so it is refused, naming the facts."""
     with pytest.raises(EvaluationError) as error:
         case_engine.evaluate("new_clients_any", start=JAN, end=MAR_END, by=["product"])
     assert str(error.value) == (
-        "kpi 'new_clients_any' cannot be sliced, filtered or scoped by 'product': fact deal,"
-        " invoice does not reach it (it reaches branch, channel, client, client_city,"
+        "kpi 'new_clients_any' cannot be sliced, filtered or scoped by 'product': facts deal,"
+        " invoice do not reach it (it reaches branch, channel, client, client_city,"
         " client_kind, client_segment, employee, industry, region, role)"
     )
