@@ -1229,6 +1229,15 @@ def _derived_units(kpi: m.Derived, kpis: Mapping[str, m.Kpi]) -> list[str]:
     return out
 
 
+def narrowed(kpi: m.Kpi, extra: Sequence[exp.Expr]) -> m.Kpi:
+    """``kpi`` as a ratio's or derived KPI's input with the filters ``extra``: a simple KPI or
+    a balance with them on its measure (:func:`with_filters`; the only inputs that take a
+    filter, :func:`_input_filters`), any other KPI as it is."""
+    if extra and isinstance(kpi, m.Simple | m.Balance):
+        return with_filters(kpi, extra)
+    return kpi
+
+
 def with_filters(kpi: FilteredKpi, extra: Sequence[exp.Expr]) -> FilteredKpi:
     """The simple KPI or balance with more filters on its measure (a ratio's or derived KPI's
     input)."""

@@ -37,7 +37,7 @@ from kpi_designer.compiler.trees import (
     positions,
 )
 from kpi_designer.compiler.types.registry import compiler_for
-from kpi_designer.loader import with_filters
+from kpi_designer.loader import narrowed
 from kpi_designer.semantic import FACTS
 
 
@@ -116,8 +116,7 @@ class Builder:
         """``kpi``'s rows for ``query``: ``period``, the ``by`` columns and ``value``, built by
         its type's compiler (:data:`kpi_designer.compiler.types.COMPILERS`). ``extra`` filters
         a simple KPI or a balance further (a ratio's or derived KPI's filtered input)."""
-        if extra and isinstance(kpi, m.Simple | m.Balance):
-            kpi = with_filters(kpi, extra)
+        kpi = narrowed(kpi, extra)
         return compiler_for(kpi)(self, kpi, query)
 
     # -- the rows of a fact -----------------------------------------------------------------

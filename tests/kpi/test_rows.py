@@ -24,9 +24,11 @@ import psycopg
 import pytest
 
 from kpi_designer import model as m
+from kpi_designer.compiler import Query, compile_kpi
+from kpi_designer.compiler.behind import compile_rows
 from kpi_designer.engine import Engine, one_period
 from kpi_designer.errors import EvaluationError
-from kpi_designer.loader import reachable
+from kpi_designer.loader import check_kpis, parse_kpis, reachable
 from kpiboard import sandbox
 
 from .conftest import KPI_FILES
@@ -711,3 +713,31 @@ def test_the_compiled_rows_on_postgres_are_duckdbs(
     assert _cells(every) == _cells(list(on_duckdb.itertuples(index=False)))
     assert len(limited) == min(3, len(every))
     assert all(row[-1] == len(every) for row in limited)  # how many there are in all
+
+
+def test_a_derived_kpis_filter_on_a_balance_input_narrows_its_rows(
+    case_engine: Engine, duckdb_con: duckdb.DuckDBPyConnection
+) -> None:
+    """``{kpi: stock_on_hand, filter: …}`` counts the printers only: its rows are the
+    printers' moves, and they add up to the value, as the value's SQL narrows the balance."""
+    text = """\
+kpis:
+  - id: printers_on_hand
+    label: Printers on hand
+    description: d.
+    unit: count
+    type: derived
+    expr: s
+    inputs:
+      - {kpi: stock_on_hand, as: s, filter: "product_category = 'Printers'"}
+"""
+    extra, problems = parse_kpis(text, "kpis/x.yaml")
+    kpis, problems = check_kpis([*case_engine.kpis.values(), *extra])
+    assert problems == []
+    query = Query(D("2025-03-01"), D("2025-03-31"), "month")
+    listed = compile_rows("printers_on_hand", query, kpis)
+    rows = duckdb_con.execute(listed.sql("duckdb"), listed.params).df()
+    valued = compile_kpi("printers_on_hand", query, kpis)
+    [value] = duckdb_con.execute(valued.sql("duckdb"), valued.params).df()["value"]
+    assert set(rows["product"]) == {"LaserJet M404"} and len(rows) == 4
+    assert rows["value"].sum() == value == 4

@@ -21,7 +21,7 @@ from kpi_designer.compiler.behind.ratio import ratio
 from kpi_designer.compiler.behind.simple import simple
 from kpi_designer.compiler.builder import Builder
 from kpi_designer.compiler.query import Query
-from kpi_designer.loader import with_filters
+from kpi_designer.loader import narrowed
 
 TypeRows = Callable[["Behind", Any, Query], list[Part]]
 """Lists a KPI's rows for a query of one period (the KPI is of the type it is registered
@@ -52,10 +52,9 @@ class Behind:
 
     def kpi(self, kpi: m.Kpi, query: Query, extra: Sequence[exp.Expr] = ()) -> list[Part]:
         """The rows behind ``kpi``'s value for ``query`` (one period), by its type's function;
-        ``extra`` filters a simple KPI further (a ratio's or derived KPI's filtered input), as
-        :meth:`Builder.kpi` does."""
-        if extra and isinstance(kpi, m.Simple):
-            kpi = with_filters(kpi, tuple(extra))
+        ``extra`` filters a simple KPI or a balance further (a ratio's or derived KPI's filtered
+        input), as :meth:`Builder.kpi` does."""
+        kpi = narrowed(kpi, extra)
         try:
             rows = ROWS[type(kpi)]
         except KeyError:
