@@ -25,7 +25,13 @@ from kpi_designer.compiler.behind.parts import Part, contribution, recognised
 from kpi_designer.compiler.columns import Columns
 from kpi_designer.compiler.query import Query
 from kpi_designer.compiler.trees import col, double, ident, positions
-from kpi_designer.compiler.types.balance import as_of, judged, per_columns, per_keys, read
+from kpi_designer.compiler.types.balance import (
+    in_force_at,
+    judged,
+    per_columns,
+    per_keys,
+    read,
+)
 from kpi_designer.semantic import COLUMNS, ENTITIES
 
 if TYPE_CHECKING:
@@ -36,16 +42,8 @@ def balance(behind: Behind, kpi: m.Balance, query: Query) -> list[Part]:
     builder = behind.builder
     select, cols, started, stopped = read(builder, kpi, query)
     day = builder.param("end", query.end)
-    held: list[exp.Expr] = [exp.LTE(this=started, expression=day)]
-    if stopped is not None:
-        still = exp.or_(
-            exp.Is(this=stopped, expression=exp.null()),
-            exp.GT(this=stopped.copy(), expression=day.copy()),
-            copy=False,
-        )
-        held.append(exp.paren(still, copy=False))
-    held += [as_of(cols.rewrite(condition), day) for condition in kpi.when]
-    select = select.where(*held, copy=False)
+    when = [cols.rewrite(condition) for condition in kpi.when]
+    select = select.where(*in_force_at(day, started, stopped, when), copy=False)
     if kpi.per:
         return [combinations(kpi, select, cols)]
     columns = {**recognised(cols), **contribution(cols, kpi.measure)}

@@ -37,6 +37,7 @@ period's end.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
@@ -146,17 +147,9 @@ def in_force(builder: Builder, kpi: m.Balance, query: Query) -> exp.Select:
             outputs.append(exp.alias_(node.copy(), ident(carried[key]), copy=False))
         return col(carried[key], "r")
 
-    last_day = col("period_end", "c")
-    held: list[exp.Expr] = [exp.LTE(this=col("day", "r"), expression=last_day)]
-    if stopped is not None:
-        still = exp.or_(
-            exp.Is(this=col("stop", "r"), expression=exp.null()),
-            exp.GT(this=col("stop", "r"), expression=last_day.copy()),
-            copy=False,
-        )
-        held.append(exp.paren(still, copy=False))
-    for condition in kpi.when:
-        held.append(as_of(cols.rewrite(condition).transform(carry), last_day))
+    when = [cols.rewrite(condition).transform(carry) for condition in kpi.when]
+    stop = col("stop", "r") if stopped is not None else None
+    held = in_force_at(col("period_end", "c"), col("day", "r"), stop, when)
     rows = cols.finish(select.select(*outputs, copy=False))
     value = (
         aggregate(measure.agg, col("v", "r"))
@@ -337,6 +330,23 @@ def stops(
     )
     stopped = exp.Case(ifs=[exp.If(this=late, true=exp.null())], default=day)
     return [exp.paren(kept, copy=False)], stopped
+
+
+def in_force_at(
+    day: exp.Expr, started: exp.Expr, stopped: exp.Expr | None, when: Sequence[exp.Expr]
+) -> list[exp.Expr]:
+    """The conditions a row meets to be in force at the end of ``day``: it started counting
+    on ``day`` or before, it has not stopped (``stopped`` is NULL or after ``day``; ``None``
+    without ``until``), and every ``when`` condition holds with ``as_of`` = ``day``."""
+    held: list[exp.Expr] = [exp.LTE(this=started, expression=day)]
+    if stopped is not None:
+        still = exp.or_(
+            exp.Is(this=stopped, expression=exp.null()),
+            exp.GT(this=stopped.copy(), expression=day.copy()),
+            copy=False,
+        )
+        held.append(exp.paren(still, copy=False))
+    return held + [as_of(condition, day) for condition in when]
 
 
 def as_of(condition: exp.Expr, day: exp.Expr) -> exp.Expr:
