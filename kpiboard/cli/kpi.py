@@ -561,14 +561,15 @@ def _range(
     (:meth:`Engine.data_end`), widened to the start of the ``grain``'s period they begin in, so
     that the first period is whole (a quarter's three months, not its last two)."""
     from kpi_designer.compiler import period_start
+    from kpi_designer.model import PERIOD_GRAINS
 
     if end is None:
         end = engine.data_end() or dt.date.today()
     first = start
     if first is None:
         first = _months_before(end)
-        if grain in ("day", "week", "month", "quarter", "year"):
-            first = period_start(first, grain)  # type: ignore[arg-type]
+        if grain in PERIOD_GRAINS:  # a range is whatever the days are
+            first = period_start(first, grain)
     if first > end:
         raise UserError(f"--from {first} is after --to {end}")
     return first, end
