@@ -21,7 +21,7 @@ from kpi_designer import model as m
 from kpi_designer.compiler import Compiled, Query, compile_kpi, plan
 from kpi_designer.compiler.builder import Builder
 from kpi_designer.compiler.trees import col, ident
-from kpi_designer.compiler.types.balance import in_force, running
+from kpi_designer.compiler.types.balance import due_days, in_force, running
 from kpi_designer.engine import Definitions, Engine
 from kpi_designer.loader import check_kpis, parse_kpis
 from kpi_designer.plans import load_plans
@@ -263,3 +263,33 @@ kpis:
     )
     assert not want.empty and len(got) == len(want)
     assert list(got["value"]) == list(want["value"])
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=[q.grain for q in QUERIES])
+def test_a_related_tables_day_before_as_of_is_a_running_sum_too(
+    query: Query, case_engine: Engine, con: duckdb.DuckDBPyConnection
+) -> None:
+    """``last_payment.paid_on < as_of`` is a day of the row (its invoice's last payment)
+    before the period's end: the running form counts the invoice from the day after it, and
+    gives what the rows in force give."""
+    text = """\
+kpis:
+  - id: settled_invoices
+    label: Settled invoices
+    description: d.
+    unit: money
+    type: balance
+    fact: invoice
+    agg: sum
+    expr: total_amount
+    when: last_payment.paid_on < as_of
+"""
+    extra, problems = parse_kpis(text, "kpis/x.yaml")
+    kpis, problems = check_kpis([*case_engine.kpis.values(), *extra])
+    assert problems == []
+    kpi = kpis["settled_invoices"]
+    assert isinstance(kpi, m.Balance) and due_days(kpi) is not None
+    fast = run_form(running, kpi, query, dict(kpis), con)
+    exact = run_form(in_force, kpi, query, dict(kpis), con)
+    assert not exact.empty
+    pd.testing.assert_frame_equal(fast, exact, check_dtype=False)

@@ -57,7 +57,7 @@ from kpi_designer.compiler.trees import (
 )
 from kpi_designer.compiler.types.cumulative import calendar
 from kpi_designer.compiler.zones import moved_day
-from kpi_designer.semantic import COLUMNS, DIMENSIONS, ENTITIES, FACTS, entity_of
+from kpi_designer.semantic import DIMENSIONS, ENTITIES, FACTS, entity_of, relations
 
 if TYPE_CHECKING:
     from kpi_designer.compiler.builder import Builder
@@ -111,15 +111,16 @@ def _due_day(condition: exp.Expr, kpi: m.Balance) -> tuple[exp.Expr, int] | None
 
 def _is_date(day: exp.Expr, kpi: m.Balance) -> bool:
     """Whether ``day`` is a ``DATE``: a cast to one, or a date column of the fact (its own or
-    its parent's) or of a table it refers to (``invoice.due_on``)."""
+    its parent's) or of a related table (``invoice.due_on``, ``last_payment.paid_on``)."""
     if isinstance(day, exp.Cast):
         return day.to.this == exp.DataType.Type.DATE
     if not isinstance(day, exp.Column):
         return False
+    fact = FACTS[kpi.measure.fact]
     if not day.table:
-        return FACTS[kpi.measure.fact].columns().get(day.name) == "DATE"
-    entity = ENTITIES.get(day.table)
-    return entity is not None and COLUMNS[entity.table].get(day.name) == "DATE"
+        return fact.columns().get(day.name) == "DATE"
+    related = relations(fact).get(day.table)
+    return related is not None and related.columns().get(day.name) == "DATE"
 
 
 def in_force(builder: Builder, kpi: m.Balance, query: Query) -> exp.Select:
