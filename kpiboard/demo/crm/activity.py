@@ -94,26 +94,42 @@ def _activities(
     for t, options in co.ACTIVITY_SUBJECTS.items():
         mask = kind == t
         subjects[mask] = rng.choice(np.array(options, dtype=object), int(mask.sum()))
-    duration = np.where(np.isnan(minutes), np.nan, np.round(minutes * 60))
-    ended = started + np.nan_to_num(duration).astype(np.int64)
-    activities = pd.DataFrame(
-        {
-            "id": aid,
-            "type_code": kind,
-            "user_id": staff.id[who],
-            "client_id": client,
-            "deal_id": deal,
-            "started_at": to_datetime(started),
-            "duration_sec": duration,
-            "outcome_code": outcome,
-            "subject": subjects,
-            "created_at": to_datetime(started),
-            "updated_at": to_datetime(np.minimum(ended + 60, END - 1)),
-        }
+    activities = activity_rows(
+        {"id": aid, "type_code": kind, "user_id": staff.id[who], "client_id": client},
+        {"deal_id": deal},
+        started,
+        minutes,
+        {"outcome_code": outcome, "subject": subjects},
     )
     s.dirt.orphan_reference(activities, "activities", "deal_id", 0.001, ORPHAN_BASE)
     s.dirt.future_date(activities, "activities", "started_at", 0.0004)
     return activities
+
+
+def activity_rows(
+    who: dict[str, object],
+    about: dict[str, object],
+    started: IntArray,
+    minutes: np.ndarray,
+    what: dict[str, object],
+) -> pd.DataFrame:
+    """Rows of the CRM's activities table, columns in the table's order: ``who`` (id, type,
+    user, client), ``about`` (the deal, or the deal and the lead answered), the start and the
+    duration in whole seconds of ``minutes`` (none where NaN), ``what`` (outcome, subject),
+    created when it started and last updated a minute after it ended."""
+    duration = np.where(np.isnan(minutes), np.nan, np.round(minutes * 60))
+    ended = started + np.nan_to_num(duration).astype(np.int64)
+    return pd.DataFrame(
+        {
+            **who,
+            **about,
+            "started_at": to_datetime(started),
+            "duration_sec": duration,
+            **what,
+            "created_at": to_datetime(started),
+            "updated_at": to_datetime(np.minimum(ended + 60, END - 1)),
+        }
+    )
 
 
 def _tasks(

@@ -22,13 +22,13 @@ import pandas as pd
 from kpiboard.demo import company as co
 from kpiboard.demo.arrays import NULL, BoolArray, IntArray, ObjArray
 from kpiboard.demo.batch import Batch
+from kpiboard.demo.crm.activity import activity_rows
 from kpiboard.demo.crm.state import BranchState
 from kpiboard.demo.timeline import (
     DAY,
     END,
     HOUR,
     happened,
-    to_datetime,
     working_time_after,
 )
 
@@ -144,26 +144,20 @@ def _frame(
         [rng.lognormal(1.4, 0.7, n), rng.uniform(30, 90, n)],
         np.where(call, 0.0, np.nan),
     )
-    duration = np.where(np.isnan(minutes), np.nan, np.round(minutes * 60))
     subjects = np.empty(n, dtype=object)
     for table, pick in ((co.LEAD_RESPONSE_SUBJECTS, first), (co.LEAD_FOLLOW_UP_SUBJECTS, ~first)):
         for code, options in table.items():
             mask = pick & (kind == code)
             subjects[mask] = rng.choice(np.array(options, dtype=object), int(mask.sum()))
-    ended = started + np.nan_to_num(duration).astype(np.int64)
-    return pd.DataFrame(
+    return activity_rows(
         {
             "id": s.keys.take("activities", n),
             "type_code": kind,
             "user_id": s.staff.id[leads.assignee[lead]],
             "client_id": np.full(n, np.nan),
-            "deal_id": np.full(n, np.nan),
-            "lead_id": leads.id[lead],
-            "started_at": to_datetime(started),
-            "duration_sec": duration,
-            "outcome_code": outcome,
-            "subject": subjects,
-            "created_at": to_datetime(started),
-            "updated_at": to_datetime(np.minimum(ended + 60, END - 1)),
-        }
+        },
+        {"deal_id": np.full(n, np.nan), "lead_id": leads.id[lead]},
+        started,
+        minutes,
+        {"outcome_code": outcome, "subject": subjects},
     )
