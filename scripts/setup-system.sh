@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # System packages kpiboard needs on a Debian/Ubuntu machine: Python >= 3.11 with venv and
-# headers. Installs only what is missing; needs root or sudo for that.
+# headers, and Debian's chromium, which prints reports to PDF (driven by Playwright through its
+# executable path: kpiboard never downloads a browser of its own). Installs only what is
+# missing; needs root or sudo for that.
 set -euo pipefail
 
 PYTHON="${PYTHON:-python3}"
@@ -16,6 +18,9 @@ elif ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
     need+=(python3-venv)
 fi
 command -v make >/dev/null 2>&1 || need+=(make)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# a font with the glyphs reports print (en and em dashes, arrows, currency signs)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 
 if [ "${#need[@]}" -eq 0 ]; then
     exit 0
