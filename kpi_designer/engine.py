@@ -798,8 +798,14 @@ class Engine:
             )
 
     def data_end(self) -> dt.date | None:
-        """The last day of the month of the latest recorded event in the published data;
-        ``None`` before there is any.
+        """The last day of the month of :meth:`last_day`: the range KPIs are evaluated over by
+        default ends there. ``None`` before there is any data."""
+        last = self.last_day()
+        return period_end(last, "month") if last is not None else None
+
+    def last_day(self) -> dt.date | None:
+        """The latest local day of a recorded event in the published data; ``None`` before
+        there is any. Reports resolve their periods against it (``last_month``).
 
         An event is a row of a fact that records what happened (leads, deals, activities,
         invoices, payments, stock moves, service requests …), placed by its time column on
@@ -812,18 +818,11 @@ class Engine:
         with self._lock:
             if snapshot in self._data_end:
                 return self._data_end[snapshot]
-        parts = [
-            _latest_local_day(f.table, f.time)
-            for f in FACTS.values()
-            if f.parent is None and f.name not in PLANNED_AHEAD
-        ]
         with self._reading(snapshot) as con:
-            row = con.execute(f"SELECT max(d) FROM ({' UNION ALL '.join(parts)})").fetchone()
-        last = row[0] if row and row[0] is not None else None
-        end = period_end(last, "month") if last is not None else None
+            last = latest_event_day(con)
         with self._lock:
-            self._data_end = {snapshot: end}
-        return end
+            self._data_end = {snapshot: last}
+        return last
 
     def _reading(
         self, snapshot: object
@@ -926,6 +925,18 @@ def _cost(statement: Compiled, rows: Mapping[tuple[str, str], int]) -> int:
     """What a statement costs, roughly: the rows of the warehouse's tables it reads (a fact
     read twice, twice; the evaluation's own tables, nothing)."""
     return sum(rows.get((t.db, t.name), 0) for t in statement.tree.find_all(exp.Table))
+
+
+def latest_event_day(con: duckdb.DuckDBPyConnection) -> dt.date | None:
+    """The latest local day of a recorded event in ``con``'s ``core`` (see
+    :meth:`Engine.last_day`), or ``None`` when there is none."""
+    parts = [
+        _latest_local_day(f.table, f.time)
+        for f in FACTS.values()
+        if f.parent is None and f.name not in PLANNED_AHEAD
+    ]
+    row = con.execute(f"SELECT max(d) FROM ({' UNION ALL '.join(parts)})").fetchone()
+    return row[0] if row and row[0] is not None else None
 
 
 def _latest_local_day(table: str, column: str) -> str:

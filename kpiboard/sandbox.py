@@ -240,12 +240,21 @@ def check(con: duckdb.DuckDBPyConnection, sql: str, *, who: str) -> duckdb.State
     return statement
 
 
-def run(con: duckdb.DuckDBPyConnection, sql: str, *, who: str) -> duckdb.DuckDBPyConnection:
-    """Check ``sql`` (:func:`check`) and run it on ``con``; the cursor with its result. A query
-    DuckDB cannot run (an unknown table, a division by zero, a permission the sandbox denies)
-    is :class:`QueryRefused` too, with DuckDB's first line."""
+def run(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    *,
+    who: str,
+    parameters: dict[str, object] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Check ``sql`` (:func:`check`) and run it on ``con`` with its named ``parameters``
+    (``$name``) bound; the cursor with its result. A query DuckDB cannot run (an unknown table,
+    a division by zero, a permission the sandbox denies) is :class:`QueryRefused` too, with
+    DuckDB's first line."""
     statement = check(con, sql, who=who)
     try:
+        if parameters:
+            return con.execute(statement.query, parameters)
         return con.execute(statement)
     except duckdb.Error as exc:
         found = _NO_TABLE.search(str(exc)) if isinstance(exc, duckdb.CatalogException) else None
