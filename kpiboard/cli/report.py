@@ -130,7 +130,7 @@ def show(
     if not report.parameters:
         out.print("  none")
     for p in report.parameters:
-        detail = p.type
+        detail: str = p.type
         if p.values:
             detail += f": {', '.join(p.values)}"
         if p.minimum is not None or p.maximum is not None:
