@@ -26,6 +26,7 @@ TEMPLATES: dict[str, str] = {
     "models/core/README.md": "models_core.md",
     "kpis/README.md": "kpis.md",
     "plans/README.md": "plans.md",
+    "reports/README.md": "reports.md",
     "suites/raw/README.md": "suites_raw.md",
     "suites/core/README.md": "suites_core.md",
 }
