@@ -30,12 +30,15 @@ from kpiboard.errors import Problem
 from kpiboard.yamlnodes import NOT_SCALAR, Keys, NodeReader, did_you_mean, kind_of_node, line
 from reports import model as m
 from reports.errors import DefinitionProblems, UnknownReport
+from reports.params import ENTITY_LOOKUPS
 
 CATALOG = Path(__file__).parent / "catalog"
 """The built-in reports, loaded exactly like a project's own ``reports/`` folder."""
 PROJECT_FOLDER = "reports"
 SUFFIXES = (".yaml", ".yml")
 ID = re.compile(r"^[a-z][a-z0-9_]*$")
+LABEL_PARAMETER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+"""``{group_by}`` in a column's label: replaced by that parameter's value when it runs."""
 
 REPORT_KEYS = (
     "id",
@@ -598,11 +601,21 @@ class _Reader(NodeReader):
             selected = output_columns(report.sql)
         elif report.kpis is not None:
             self.kpi_parameters(report, report.kpis, declared)
-            selected = [*report.kpis.by, *KPI_COLUMNS]
+            named = [f"{d}_name" for d in report.kpis.by if d in ENTITY_LOOKUPS]
+            selected = [*report.kpis.by, *named, *KPI_COLUMNS, "currency"]
         else:
             assert report.scorecard is not None
             self.scorecard_parameters(report, report.scorecard, declared)
             selected = list(SCORECARD_COLUMNS)
+        for column in report.columns:
+            for name in LABEL_PARAMETER.findall(column.label):
+                if name not in declared:
+                    self.problem(
+                        column.where.line if column.where else report.line,
+                        f"column {column.name!r}: label names {{{name}}}, which is not a "
+                        f"parameter{did_you_mean(name, list(declared))}",
+                        self.item,
+                    )
         if selected is not None:
             self.named_columns(report, selected, keys)
         elif report.sort or report.group or report.totals or report.chart:

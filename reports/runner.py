@@ -26,6 +26,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -142,7 +143,7 @@ class Runner:
             report=definition,
             parameters=tuple(shown),
             frame=sort(frame, definition.sort),
-            columns=definition.columns,
+            columns=labelled(definition.columns, definition, bound),
             currency=self.currency,
             snapshot_at=snapshot_time(snapshot),
             data_end=data_end,
@@ -191,6 +192,11 @@ class Runner:
         kpis = self.engine.kpis
         frame["kpi_label"] = [kpis[k].label for k in frame["kpi"]]
         frame["unit"] = [kpis[k].unit for k in frame["kpi"]]
+        frame["currency"] = self.currency
+        for dimension in query.by:
+            if dimension in p.ENTITY_LOOKUPS:
+                names = self._names(dimension, [str(v) for v in frame[dimension].dropna().unique()])
+                frame[f"{dimension}_name"] = [names.get(str(v), v) for v in frame[dimension]]
         order = {k: i for i, k in enumerate(query.ids)}
         frame["_order"] = [order[k] for k in frame["kpi"]]
         frame = frame.sort_values(["period", *query.by, "_order"], kind="stable")
@@ -221,22 +227,24 @@ class Runner:
         parts["kpi_label"] = [kpis[k].label for k in parts["kpi"]]
         parts["unit"] = [kpis[k].unit for k in parts["kpi"]]
         parts = parts.rename(columns={"value": "fact"})
-        names = self._employee_names(list(parts["employee"].unique()))
+        names = self._names("employee", [str(e) for e in parts["employee"].unique()])
         parts["employee_name"] = [names.get(e, e) for e in parts["employee"]]
         parts["currency"] = self.currency
         return parts[list(SCORECARD_COLUMNS)].reset_index(drop=True)
 
-    def _employee_names(self, ids: list[str]) -> dict[str, str]:
+    def _names(self, entity: str, ids: list[str]) -> dict[str, str]:
+        """The names of rows of an entity (``employee`` → ``dim_employee.full_name``)."""
         if not ids:
             return {}
+        table, key, names = p.ENTITY_LOOKUPS[entity]
         snapshot = self._published()
         with self._cursor(snapshot) as con:
             rows = con.execute(
-                "SELECT employee_id, full_name FROM core.dim_employee WHERE employee_id IN "
-                f"({', '.join('?' for _ in ids)})",
+                f"SELECT CAST({key} AS VARCHAR), CAST({names[0]} AS VARCHAR) FROM core.{table}"
+                f" WHERE CAST({key} AS VARCHAR) IN ({', '.join('?' for _ in ids)})",
                 ids,
             ).fetchall()
-        return {str(k): str(v) for k, v in rows}
+        return {str(k): str(v) for k, v in rows if v is not None}
 
     # -- the warehouse -------------------------------------------------------------------------
 
@@ -307,6 +315,19 @@ class Runner:
         sql, scoped = scopes.apply(sql, scope)
         rows = con.execute(sql, values | scoped).fetchall()
         return [(str(k), str(v) if v is not None else "") for k, v in rows]
+
+
+def labelled(columns: Sequence[m.Column], report: m.Report, bound: p.Bound) -> tuple[m.Column, ...]:
+    """The columns with ``{parameter}`` in a label replaced by that parameter's value as the
+    header shows it (``{group_by}`` → ``Manager``): a column whose rows a choice decides."""
+    shown = {q.name: text for q, (_, text) in zip(report.parameters, bound.shown, strict=False)}
+    out = []
+    for column in columns:
+        label = column.label
+        for name, text in shown.items():
+            label = label.replace("{" + name + "}", text[:1].upper() + text[1:])
+        out.append(replace(column, label=label) if label != column.label else column)
+    return tuple(out)
 
 
 def _within(current: tuple[str, ...] | None, value: str) -> tuple[str, ...]:
