@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from reports import model as m
 from reports import params as p
 from reports import scope as scopes
-from reports.errors import QueryFailed, ScopeError
+from reports.errors import ParameterError, QueryFailed, ScopeError
 from reports.loader import SCORECARD_COLUMNS, Catalog, load_catalog
 from reports.result import Result
 
@@ -134,6 +134,7 @@ class Runner:
                 frame = self._kpis(definition, definition.kpis, bound, scope)
             else:
                 assert definition.scorecard is not None
+                bound = self._own_role(definition, definition.scorecard, bound)
                 frame = self._scorecard(definition, definition.scorecard, bound, scope)
             seconds = time.perf_counter() - started
         shown = list(bound.shown)
@@ -206,7 +207,9 @@ class Runner:
         self, report: m.Report, query: m.ScorecardQuery, bound: p.Bound, scope: Scope
     ) -> pd.DataFrame:
         start, end = bound.period(query.period)
-        role = str(bound.by_name[query.role]) if report.parameter(query.role) else query.role
+        role = str(bound.by_name[query.role] or "") if report.parameter(query.role) else query.role
+        if not role:
+            raise ParameterError(f"report {report.id!r}: give a role (--param {query.role}=…)")
         narrowed: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in scope.items()}
         for parameter in report.parameters:
             value = bound.by_name.get(parameter.name)
@@ -231,6 +234,27 @@ class Runner:
         parts["employee_name"] = [names.get(e, e) for e in parts["employee"]]
         parts["currency"] = self.currency
         return parts[list(SCORECARD_COLUMNS)].reset_index(drop=True)
+
+    def _own_role(self, report: m.Report, query: m.ScorecardQuery, bound: p.Bound) -> p.Bound:
+        """``bound`` with the role parameter, when left out, set to the employee's own role:
+        an employee's statement is of the role they hold."""
+        parameter = report.parameter(query.role)
+        employee = bound.by_name.get(query.employee) if query.employee else None
+        if parameter is None or bound.by_name.get(parameter.name) or employee is None:
+            return bound
+        role = self._role(str(employee))
+        shown = tuple(
+            (label, role.replace("_", " ") if label == parameter.label else text)
+            for label, text in bound.shown
+        )
+        return replace(bound, by_name={**bound.by_name, parameter.name: role}, shown=shown)
+
+    def _role(self, employee: str) -> str:
+        with self._cursor(self._published()) as con:
+            row = con.execute(
+                "SELECT role FROM core.dim_employee WHERE employee_id = ?", [employee]
+            ).fetchone()
+        return str(row[0]) if row and row[0] else ""
 
     def _names(self, entity: str, ids: list[str]) -> dict[str, str]:
         """The names of rows of an entity (``employee`` → ``dim_employee.full_name``)."""
