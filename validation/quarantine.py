@@ -234,6 +234,31 @@ def clear_expectation(
         )
 
 
+ALL_ROWS = "validation.quarantined"
+"""A view of every quarantine table's rows, each with its ``table_name``: what reads the whole
+quarantine (the data-quality reports) reads it here, whichever raw tables a project has."""
+
+
+def refresh_all_rows(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)create :data:`ALL_ROWS` over the quarantine tables there are now."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS validation")
+    columns = (
+        "CAST(NULL AS VARCHAR) AS table_name, CAST(NULL AS VARCHAR) AS run_id, "
+        "CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS row_key, "
+        "CAST(NULL AS VARCHAR) AS expectation, CAST(NULL AS VARCHAR) AS severity, "
+        "CAST(NULL AS VARCHAR) AS offending, CAST(NULL AS TIMESTAMP) AS quarantined_at, "
+        "CAST(NULL AS VARCHAR) AS hold, CAST(NULL AS VARCHAR[]) AS withheld"
+    )
+    parts = [f"SELECT {columns} WHERE false"]  # the columns, even with no quarantine yet
+    for table in sorted(_quarantine_tables(con)):
+        ensure_table(con, table)  # an older table gains the hold columns
+        parts.append(
+            f"SELECT {_literal(table)} AS table_name, run_id, source, row_key, expectation,"
+            f" severity, offending, quarantined_at, hold, withheld FROM {SCHEMA}.{q(table)}"
+        )
+    con.execute(f"CREATE OR REPLACE VIEW {ALL_ROWS} AS {' UNION ALL '.join(parts)}")
+
+
 def _quarantine_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     rows = con.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [SCHEMA]

@@ -316,6 +316,7 @@ def record(
         )
     if layer == "raw":
         quarantine.hold_documents(con, run_id, documents(outcomes))
+    quarantine.refresh_all_rows(con)
     return report
 
 

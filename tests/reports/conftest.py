@@ -14,13 +14,14 @@ Columns a row leaves out are NULL; ``_source`` and ``_loaded_at`` are filled in.
 typed from the column's declared type (``"2025-03-02"`` for a DATE, ``"100.00"`` for a DECIMAL).
 ``core.dim_date`` is the built-in calendar of 2023–2026 unless the rows give one.
 ``extra_sql`` runs after the rows are in (the ``quarantine`` or ``validation`` schemas of a
-data-quality report), and ``files`` writes project files (``kpis/sales.yaml``).
+data-quality report), then ``prepare`` with the connection (what the pipeline would build from
+them, such as the quarantine's view), and ``files`` writes project files (``kpis/sales.yaml``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ def make_project(
     *,
     extra_sql: Sequence[str] = (),
     files: Mapping[str, str] | None = None,
+    prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> Path:
     """A project folder under ``root`` whose published snapshot holds ``tables`` in ``core``."""
     root.mkdir(parents=True, exist_ok=True)
@@ -106,6 +108,8 @@ def make_project(
             con.execute(f"INSERT INTO core.dim_date BY NAME {calendar_sql(*CALENDAR)}")
         for statement in extra_sql:
             con.execute(statement)
+        if prepare is not None:
+            prepare(con)
     finally:
         con.close()
     warehouse.publish(building)

@@ -26,6 +26,7 @@ import pytest
 from kpiboard.config import load_settings
 from reports.runner import Runner
 from tests.reports.conftest import make_project
+from validation.quarantine import refresh_all_rows
 
 BRANCHES = [
     {"branch_id": "denver", "name": "Denver", "currency": "USD", "timezone": "America/Denver"},
@@ -125,7 +126,7 @@ QUARANTINE_TABLES = [
     "users",
     "warehouses",
 ]
-"""The quarantine tables the quarantine reports name (the demo's raw tables)."""
+"""The demo's raw tables, each with its quarantine table."""
 
 QUARANTINE_COLUMNS = (
     "run_id VARCHAR, source VARCHAR, row_key VARCHAR, expectation VARCHAR, severity VARCHAR, "
@@ -135,7 +136,7 @@ DATA_QUALITY_SQL = [
     "CREATE SCHEMA IF NOT EXISTS quarantine",
     "CREATE SCHEMA IF NOT EXISTS validation",
     *(f"CREATE TABLE quarantine.{t} ({QUARANTINE_COLUMNS})" for t in QUARANTINE_TABLES),
-    # a raw table of the project's own that the reports do not list
+    # a raw table of a project's own, which the demo does not have
     f"CREATE TABLE quarantine.widgets ({QUARANTINE_COLUMNS})",
     """INSERT INTO quarantine.invoices VALUES
        ('r2', 'crm_denver', '17', 'crm.invoices:exists_in_client_id', 'warn',
@@ -191,6 +192,7 @@ def runner(tmp_path_factory: pytest.TempPathFactory) -> Runner:
             ],
         },
         extra_sql=DATA_QUALITY_SQL,
+        prepare=refresh_all_rows,
     )
     return Runner.from_settings(load_settings(project))
 
@@ -412,12 +414,12 @@ def test_purchase_order_register_shows_the_status_at_the_period_end(runner: Runn
     assert (later[1]["days_open"], later[1]["days_late"]) == (15, 5)
 
 
-def test_quarantine_by_table_counts_rows_and_shows_tables_it_does_not_list(
+def test_quarantine_by_table_counts_rows_of_every_table(
     runner: Runner,
 ) -> None:
     # invoices: 2 rows of crm_denver for an unknown client, 1 of crm_austin held with its
-    # document; clients: 1 phone withheld; widgets is not a table the report names: its 2
-    # rows appear as a row of their own.
+    # document; clients: 1 phone withheld; widgets, a table of the project's own (not of the
+    # demo), holds 2 rows without a name: the report reads every quarantine table there is.
     columns = ["table_name", "source", "defect", "hold", "held_rows"]
     assert rows(runner, "quarantine_by_table", {}, columns) == [
         {
@@ -443,14 +445,14 @@ def test_quarantine_by_table_counts_rows_and_shows_tables_it_does_not_list(
         },
         {
             "table_name": "widgets",
-            "source": "all sources",
-            "defect": "not covered by this report",
-            "hold": None,
+            "source": "erp",
+            "defect": "not_null_name",
+            "hold": "Row kept out",
             "held_rows": 2,
         },
     ]
     held_by_value = rows(runner, "quarantine_by_table", {"hold": "value"}, columns)
-    assert [r["table_name"] for r in held_by_value] == ["clients", "widgets"]
+    assert [r["table_name"] for r in held_by_value] == ["clients"]
     with pytest.raises(Exception, match="company-wide"):
         runner.run("quarantine_by_table", {}, scope={"branch": ["denver"]})
 
