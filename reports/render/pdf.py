@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reports.render.errors import RenderError
 from reports.render.html import (
@@ -74,7 +74,9 @@ RECYCLE_AFTER = 200
 """Reports written into one shell page before a fresh one is made (bounds its memory)."""
 INSTALL_HINT = "install chromium (make setup does)"
 PRINTABLE_HEIGHT_PX = {"portrait": 1013, "landscape": 684}
-"""A4's height less the top and bottom margins in CSS pixels: one page, for screenshots."""
+"""A4's height less the top and bottom margins in CSS pixels."""
+SHEET_PX = {"portrait": (794, 1123), "landscape": (1123, 794)}
+"""A whole A4 sheet in CSS pixels (96 per inch): what a screenshot shows."""
 
 
 def find_chromium() -> str:
@@ -150,8 +152,8 @@ class Printer:
         return self._run(lambda: self._print(result, html), self.timeout * 4, "printing")
 
     def screenshot(self, result: Result, *, full_page: bool = False) -> bytes:
-        """A PNG of the report's first printed page as the browser lays it out for print (the
-        page the PDF prints, without the running header and footer): for review."""
+        """A PNG of the report's first A4 sheet as the browser lays it out for print, margins
+        included (without the PDF's running header and footer): a picture for review."""
         return self._run(lambda: self._shoot(result, full_page), self.timeout * 4, "screenshot")
 
     # -- the worker's side -------------------------------------------------------------------
@@ -242,31 +244,39 @@ class Printer:
         self._uses += 1
         return self._page
 
-    def _open(self, result: Result, html: str | None, media: Literal["print", "screen"]) -> Page:
-        """The report's page, written into the shell, its chart drawn and its fonts loaded."""
+    def _open(self, result: Result, html: str | None, *, sheet: bool = False) -> Page:
+        """The report's page, written into the shell, its chart drawn and its fonts loaded.
+        ``sheet``: the viewport is the whole A4 sheet with the page's margins as padding (a
+        picture of a printed page), else the printable area (what the PDF prints)."""
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
         page = self._shell()
         orientation = result.report.orientation
-        page.set_viewport_size(
-            {"width": PRINTABLE_WIDTH_PX[orientation], "height": PRINTABLE_HEIGHT_PX[orientation]}
-        )
-        page.emulate_media(media=media)
+        if sheet:
+            width, height = SHEET_PX[orientation]
+        else:
+            width, height = PRINTABLE_WIDTH_PX[orientation], PRINTABLE_HEIGHT_PX[orientation]
+        page.set_viewport_size({"width": width, "height": height})
+        page.emulate_media(media="print")
         if html is None:
             html = render_html(result, plotly="none")
+        if sheet:
+            margins = " ".join(MARGINS[side] for side in ("top", "right", "bottom", "left"))
+            padding = f"<style>body {{ padding: {margins}; }}</style>"
+            html = html.replace("</head>", padding + "</head>", 1)
         step = "loading the page"
         try:
             page.evaluate(WRITE_PAGE, html)
             step = "drawing the chart"
-            page.wait_for_function("window.kpiboardReady === true")
+            page.wait_for_function("window.kpiboardReady === true", timeout=self.timeout * 1000)
         except PlaywrightTimeout:
-            self._page = None  # a page that hangs is not reused
+            self._discard()  # a page that hangs is not reused
             raise RenderError(
                 f"report '{result.report.id}': {step} took longer than {self.timeout:g} s"
             ) from None
         except PlaywrightError as error:
-            self._page = None
+            self._discard()
             raise RenderError(
                 f"report '{result.report.id}': {step} failed: {_first_line(error)}"
             ) from None
@@ -275,10 +285,18 @@ class Printer:
             raise RenderError(f"report '{result.report.id}': the chart failed to draw: {problem}")
         return page
 
+    def _discard(self) -> None:
+        from playwright.sync_api import Error as PlaywrightError
+
+        page, self._page = self._page, None
+        if page is not None:
+            with contextlib.suppress(PlaywrightError):
+                page.close()
+
     def _print(self, result: Result, html: str | None) -> bytes:
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-        page = self._open(result, html, "print")
+        page = self._open(result, html)
         try:
             return page.pdf(
                 format="A4",
@@ -303,7 +321,7 @@ class Printer:
             ) from None
 
     def _shoot(self, result: Result, full_page: bool) -> bytes:
-        page = self._open(result, None, "print")
+        page = self._open(result, None, sheet=True)
         return page.screenshot(full_page=full_page, type="png")
 
 
