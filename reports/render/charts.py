@@ -16,6 +16,7 @@ as ``kpiboard`` the first time a figure is made.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -55,7 +56,7 @@ def template() -> Any:
                     "font": {"size": 15, "color": INK, "weight": 700},
                     "x": 0,
                     "xanchor": "left",
-                    "xref": "paper",
+                    "xref": "container",
                 },
                 colorway=list(SERIES),
                 paper_bgcolor="white",
@@ -78,9 +79,9 @@ def template() -> Any:
                 },
                 legend={
                     "orientation": "h",
-                    "x": 0,
-                    "xanchor": "left",
-                    "y": 1.0,
+                    "x": 1,
+                    "xanchor": "right",
+                    "y": 1.02,
                     "yanchor": "bottom",
                 },
                 bargap=0.25,
@@ -90,15 +91,20 @@ def template() -> Any:
     return pio.templates[TEMPLATE_NAME]
 
 
-def role(name: str) -> str:
-    """A series' place in the notation, from its column's name: actual, plan, previous or
-    forecast."""
-    lowered = name.lower()
-    if "plan" in lowered or "target" in lowered or "budget" in lowered:
+PLAN_WORDS = re.compile(r"\b(plan|planned|target|budget)\b")
+PREVIOUS_WORDS = re.compile(r"\b(prev|previous|prior|last year|py|ly)\b")
+FORECAST_WORDS = re.compile(r"\b(forecast|projected|expected)\b")
+
+
+def role(name: str, label: str = "") -> str:
+    """A series' place in the notation, from its column's name and label: ``actual``, ``plan``
+    (plan, target, budget), ``previous`` (prev, previous, prior, last year) or ``forecast``."""
+    words = f"{name} {label}".lower().replace("_", " ")
+    if PLAN_WORDS.search(words):
         return "plan"
-    if any(word in lowered for word in ("previous", "prior", "last_year", "prev_", "_py")):
+    if PREVIOUS_WORDS.search(words):
         return "previous"
-    if "forecast" in lowered:
+    if FORECAST_WORDS.search(words):
         return "forecast"
     return "actual"
 
@@ -135,7 +141,10 @@ def _value_axis(columns: Sequence[Column], currency: str) -> dict[str, Any]:
     fmt = columns[0].format
     labels = ", ".join(dict.fromkeys(c.label for c in columns))
     unit = _unit(fmt, currency)
-    axis: dict[str, Any] = {"title": {"text": f"{labels}, {unit}" if unit else labels}}
+    title = f"{labels}, {unit}" if unit else labels
+    if len(columns) > 1 and unit:
+        title = unit  # the legend names the measures
+    axis: dict[str, Any] = {"title": {"text": _escape(title)}}
     if fmt == "money":
         symbol = formats.currency_symbol(currency)
         if symbol in formats.PREFIX_SYMBOLS:
@@ -157,9 +166,8 @@ def _subtitle(result: Result, columns: Sequence[Column]) -> str:
     return " · ".join([measure, *when]) if when else measure
 
 
-def _style(trace_type: str, name: str, index: int) -> dict[str, Any]:
-    """Colours and strokes of one series by the notation."""
-    kind = role(name)
+def _style(trace_type: str, kind: str, index: int) -> dict[str, Any]:
+    """Colours and strokes of one series by its role in the notation."""
     colour = SERIES[index % len(SERIES)]
     if trace_type == "bar":
         if kind == "plan":
@@ -262,6 +270,7 @@ def figure(result: Result) -> go.Figure | None:
             totals[row[chart.x]] = totals.get(row[chart.x], 0) + value
         rows = sorted(rows, key=lambda r: -totals[r[chart.x]])  # a ranking, biggest first
 
+    roles = {c.name: role(c.name, c.label) for c in ys} if chart.color is None else {}
     fig = go.Figure()
     series = _series(rows, result, chart.x, ys, chart.color)
     if not time_axis or chart.type in ("bar", "pie", "funnel"):
@@ -282,7 +291,7 @@ def figure(result: Result) -> go.Figure | None:
                 direction="clockwise",
                 hole=0.45,
                 marker={"colors": list(SERIES), "line": {"color": "white", "width": 2}},
-                textinfo="label+percent",
+                texttemplate="%{label}<br>%{percent:.1%}",
             )
         )
     elif chart.type == "funnel":
@@ -309,7 +318,7 @@ def figure(result: Result) -> go.Figure | None:
                         customdata=texts,
                         mode="lines+markers" if len(xs) < 40 else "lines",
                         hovertemplate="%{x}: %{customdata}<extra>" + _escape(name) + "</extra>",
-                        **_style("line", key if chart.color is None else "actual", index),
+                        **_style("line", roles.get(key, "actual"), index),
                     )
                 )
             else:
@@ -325,7 +334,7 @@ def figure(result: Result) -> go.Figure | None:
                         + ": %{customdata}<extra>"
                         + _escape(name)
                         + "</extra>",
-                        **_style("bar", key if chart.color is None else "actual", index),
+                        **_style("bar", roles.get(key, "actual"), index),
                     )
                 )
 

@@ -246,6 +246,64 @@ def test_layout_empty_result_has_no_total_row() -> None:
     assert table.empty and table.rows == ()
 
 
+# -- charts ------------------------------------------------------------------------------------
+
+
+def test_chart_ranking_is_horizontal_sorted_and_limited() -> None:
+    from reports.render.charts import figure
+
+    fig = figure(aging(chart=Chart("bar", "client", ("outstanding",), title="B owes", limit=2)))
+    assert fig is not None and len(fig.data) == 1
+    bars = fig.data[0]
+    # sorted -outstanding: B 300, C 200 (then A 100, D NULL cut by the limit); biggest on top
+    assert bars.orientation == "h"
+    assert list(bars.y) == ["B", "C"] and list(bars.x) == [300.0, 200.0]
+    assert list(bars.customdata) == ["$300.00", "$200.00"]  # hover reads like the table
+    assert fig.layout.yaxis.autorange == "reversed"
+    assert fig.layout.xaxis.title.text == "Outstanding, USD"
+    assert fig.layout.xaxis.tickprefix == "$"
+    assert fig.layout.title.text == "B owes"
+
+
+def test_chart_notation_plan_outlined_previous_grey_one_axis() -> None:
+    from reports.render.charts import INK, PREVIOUS, figure
+
+    rows = [
+        {"month": dt.date(2026, m, 1), "revenue": 10 * m, "plan": 11 * m, "prev_year": 9 * m}
+        for m in (3, 1, 2)
+    ]
+    columns = (
+        Column("month", "Month", "date"),
+        Column("revenue", "Revenue", "money"),
+        Column("plan", "Plan", "money"),
+        Column("prev_year", "Previous year", "money"),
+    )
+    fig = figure(
+        make_result(rows, columns, chart=Chart("column", "month", ("revenue", "plan", "prev_year")))
+    )
+    assert fig is not None
+    actual, plan, previous = fig.data
+    assert actual.marker.color == INK
+    assert plan.marker.color == "white" and plan.marker.line.color == INK
+    assert previous.marker.color == PREVIOUS
+    # time runs left to right whatever the rows' order
+    assert list(actual.x) == [dt.date(2026, 1, 1), dt.date(2026, 2, 1), dt.date(2026, 3, 1)]
+    assert "yaxis2" not in fig.layout.to_plotly_json()
+
+
+def test_no_figure_without_a_chart_or_rows() -> None:
+    from reports.render.charts import figure
+
+    assert figure(aging()) is None
+    empty = make_result(
+        [],
+        AGING_COLUMNS,
+        frame_columns=list(AGING_ROWS[0]),
+        chart=Chart("bar", "client", ("outstanding",)),
+    )
+    assert figure(empty) is None
+
+
 # -- HTML --------------------------------------------------------------------------------------
 
 HOSTILE = "<script>alert('x')</script>"
