@@ -124,11 +124,12 @@ class Printer:
         self.close()
 
     def start(self) -> None:
-        """Start the browser (done by the first print when not called)."""
+        """Start the browser and load plotly.js into it (done by the first print when not
+        called)."""
         with self._lock:
             if self._worker is None:
                 self._worker = ThreadPoolExecutor(1, thread_name_prefix="kpiboard-printer")
-        self._run(self._launch, self.launch_timeout + 5, "starting chromium")
+        self._run(self._warm, self.launch_timeout + self.timeout, "starting chromium")
 
     def close(self) -> None:
         """Stop the browser and the worker thread; the printer can be started again."""
@@ -193,6 +194,13 @@ class Printer:
         self._context.set_default_timeout(self.timeout * 1000)
         self._context.route("**/*", self._serve)
         self._page = None
+
+    def _warm(self) -> None:
+        """The browser started and plotly.js loaded into the page reports are written into, so
+        that the first report prints as fast as the others."""
+        self._launch()
+        self._shell()
+        self._uses = 0
 
     def _shutdown(self) -> None:
         for close in (

@@ -519,6 +519,17 @@ def test_pdf_a_page_that_never_gets_ready_times_out_clearly(printer: Printer) ->
     assert len(pdf_pages(printer.pdf(result))) == 1  # the printer still works
 
 
+def test_pdf_from_several_threads_with_one_printer(printer: Printer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    results = [numbered(5), numbered(6)]
+    with ThreadPoolExecutor(2) as pool:
+        pdfs = list(pool.map(lambda r: render(r, "pdf", printer), results))
+    # 1001 + … + 1005 = 5,015; 1001 + … + 1006 = 6,021: each thread got its own report
+    assert "$5,015.00" in pdf_pages(pdfs[0])[0]
+    assert "$6,021.00" in pdf_pages(pdfs[1])[0]
+
+
 def test_missing_chromium_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("shutil.which", lambda name: None)
     with pytest.raises(RenderError, match=r"install chromium \(make setup does\)"):
