@@ -66,7 +66,7 @@ from kpi_designer.errors import DefinitionError, EvaluationError
 from kpi_designer.loader import load_kpis, reachable, read_kpis
 from kpi_designer.plans import attach, load_plans, parse_period
 from kpi_designer.scorecards import Scored, load_scorecards, score
-from kpi_designer.semantic import COLUMNS, CORE_SCHEMA, FACTS
+from kpi_designer.semantic import COLUMNS, CORE_SCHEMA, ENTITIES, FACTS
 from kpiboard.config import Settings
 from kpiboard.errors import Problem
 from kpiboard.yamlnodes import did_you_mean
@@ -542,7 +542,10 @@ class Engine:
         """The rows of the plan's ``i``-th unit, by KPI (made here, on the worker's thread,
         while other statements run)."""
         values = self._unit_values(opened, planned, i, query)
-        return {kpi_id: self._rows(kpi_id, frame, query) for kpi_id, frame in values.items()}
+        allowed = self._allowed(opened, query)
+        return {
+            kpi_id: self._rows(kpi_id, frame, query, allowed) for kpi_id, frame in values.items()
+        }
 
     def _unit_values(
         self, opened: _Opened, planned: Plan, i: int, query: Query
@@ -574,9 +577,16 @@ class Engine:
             out[kpi_id] = one.sort_values(keys, ignore_index=True)
         return out
 
-    def _rows(self, kpi_id: str, values: pd.DataFrame, query: Query) -> pd.DataFrame:
+    def _rows(
+        self,
+        kpi_id: str,
+        values: pd.DataFrame,
+        query: Query,
+        allowed: Mapping[str, set[str]] | None = None,
+    ) -> pd.DataFrame:
         """A KPI's rows as :meth:`evaluate` answers them: its values with their plan,
-        achievement and status, and the KPI's id first."""
+        achievement and status, and the KPI's id first. Under a scope, only the plans of what
+        it lets through (``allowed``: :meth:`_allowed`)."""
         frame = attach(
             values,
             self.kpis[kpi_id],
@@ -585,9 +595,38 @@ class Engine:
             by=query.by,
             start=query.start,
             end=query.end,
+            scope=query.scope,
+            allowed=allowed,
         )
         frame.insert(0, "kpi", kpi_id)
         return frame
+
+    def _allowed(self, opened: _Opened, query: Query) -> dict[str, set[str]]:
+        """The members of each ``by`` dimension that a branch scope lets through without
+        naming that dimension (the employees or clients of its branches), so that no plan of
+        another branch's member is shown. Empty without a scope."""
+        out: dict[str, set[str]] = {}
+        branches = query.scope.get("branch")
+        if branches is None:
+            return out
+        for dimension in query.by:
+            entity = ENTITIES.get(dimension)
+            if dimension in query.scope or entity is None:
+                continue
+            if "branch_id" not in COLUMNS[entity.table]:
+                continue
+            if not branches:
+                out[dimension] = set()
+                continue
+            marks = ", ".join("?" for _ in branches)
+            with self._cursor(opened) as con:
+                rows = con.execute(
+                    f'SELECT CAST("{entity.key}" AS VARCHAR) FROM "{CORE_SCHEMA}"."{entity.table}"'
+                    f" WHERE branch_id IN ({marks})",
+                    list(branches),
+                ).fetchall()
+            out[dimension] = {str(r[0]) for r in rows}
+        return out
 
     def _settle(self, jobs: Sequence[Callable[[], T]], costs: Sequence[int]) -> list[T | Exception]:
         """Each job's result or the exception it raised, in order; up to ``workers`` jobs run

@@ -247,13 +247,19 @@ def attach(
     by: Sequence[str],
     start: dt.date,
     end: dt.date,
+    scope: Mapping[str, Sequence[str]] | None = None,
+    allowed: Mapping[str, set[str]] | None = None,
 ) -> pd.DataFrame:
     """``values`` (``period``, the ``by`` columns, ``value``) with ``plan``, ``achievement``
     and ``status``; rows for planned slices without any value are added (their value is 0 for
-    an additive KPI, empty otherwise)."""
+    an additive KPI, empty otherwise).
+
+    Under a ``scope`` only the plans of what it lets through count (:func:`in_scope`), so
+    that no other branch's or employee's plan, nor a row for it, is shown; ``allowed`` narrows
+    the ``by`` dimensions the scope narrows only indirectly (the employees of a branch)."""
     import pandas as pd
 
-    mine = [p for p in plans if p.kpi == kpi.id and {d for d, _ in p.members} == set(by)]
+    mine = in_scope([p for p in plans if p.kpi == kpi.id], kpi, by, scope or {}, allowed or {})
     if not mine:
         return values.assign(plan=float("nan"), achievement=None, status=None)
     if grain == "range":
@@ -303,6 +309,62 @@ def attach(
     ]
     frame["status"] = [_status(a, kpi.thresholds) for a in frame["achievement"]]
     return frame.sort_values(keys, ignore_index=True)
+
+
+def in_scope(
+    plans: Sequence[m.Plan],
+    kpi: m.Kpi,
+    by: Sequence[str],
+    scope: Mapping[str, Sequence[str]],
+    allowed: Mapping[str, set[str]],
+) -> list[m.Plan]:
+    """The plans of ``kpi`` for slices by ``by`` that a row-level ``scope`` lets through.
+
+    A plan naming a scoped dimension counts only for a member in the scope, and one naming a
+    ``by`` dimension only for a member in ``allowed``. A scoped dimension the request is not
+    sliced by (a branch head's company-wide view is their branch's) takes the plans of its
+    members in the scope: one member's plans as they are, several members' added up for an
+    additive KPI when each has one (else there is no plan: a partial sum would mislead). The
+    company's own plan (no such dimension) is no scope's plan."""
+
+    def dims(plan: m.Plan) -> set[str]:
+        return {d for d, _ in plan.members}
+
+    inside = [
+        p
+        for p in plans
+        if all(member in scope[d] for d, member in p.members if d in scope)
+        and all(member in allowed[d] for d, member in p.members if d in allowed)
+    ]
+    outside = sorted(d for d in scope if d not in by)
+    if not outside:
+        return [p for p in inside if dims(p) == set(by)]
+    wanted = set(by) | set(outside)
+    groups: dict[tuple[str, dt.date, tuple[str, ...]], list[m.Plan]] = {}
+    for plan in inside:
+        if dims(plan) == wanted:
+            members = dict(plan.members)
+            key = (plan.grain, plan.period, tuple(members[d] for d in by))
+            groups.setdefault(key, []).append(plan)
+    needed = 1
+    for d in outside:
+        needed *= len(set(scope[d]))
+    out = []
+    for (_, _, slice_key), group in groups.items():
+        if len(group) != needed or (needed > 1 and not kpi.additive):
+            continue
+        first = group[0]
+        out.append(
+            m.Plan(
+                kpi=first.kpi,
+                grain=first.grain,
+                period=first.period,
+                members=tuple(zip(by, slice_key, strict=True)),
+                value=sum(p.value for p in group),
+                location=first.location,
+            )
+        )
+    return out
 
 
 def _target(

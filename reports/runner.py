@@ -180,7 +180,12 @@ class Runner:
         grain = query.grain
         if report.parameter(grain) is not None:
             grain = str(bound.by_name[grain])
-        filters = _entity_filters(report, bound, skip={query.period, query.grain})
+        # a branch or an employee narrows the scope itself: the same rows, and only the plans
+        # of what is in it (a filter would let the other branches' plans through)
+        narrowed = _narrowed(report, bound, scope, skip={query.period, query.grain})
+        filters = _entity_filters(
+            report, bound, skip={query.period, query.grain, *_scoped_parameters(report)}
+        )
         frame = self.engine.evaluate(
             list(query.ids),
             start=start,
@@ -188,7 +193,7 @@ class Runner:
             grain=grain,
             by=list(query.by),
             filters=filters,
-            scope=dict(scope) or None,
+            scope=narrowed or None,
         )
         kpis = self.engine.kpis
         frame["kpi_label"] = [kpis[k].label for k in frame["kpi"]]
@@ -210,15 +215,7 @@ class Runner:
         role = str(bound.by_name[query.role] or "") if report.parameter(query.role) else query.role
         if not role:
             raise ParameterError(f"report {report.id!r}: give a role (--param {query.role}=…)")
-        narrowed: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in scope.items()}
-        for parameter in report.parameters:
-            value = bound.by_name.get(parameter.name)
-            if value is None:
-                continue
-            if parameter.name == query.employee:
-                narrowed["employee"] = _within(narrowed.get("employee"), str(value))
-            elif parameter.type == "branch":
-                narrowed["branch"] = _within(narrowed.get("branch"), str(value))
+        narrowed = _narrowed(report, bound, scope, skip={query.period})
         scored = self.engine.scorecard(role, start=start, end=end, scope=narrowed or None)
         parts = scored.parts.merge(
             scored.summary[["employee", "period", "score", "bonus"]],
@@ -352,6 +349,28 @@ def labelled(columns: Sequence[m.Column], report: m.Report, bound: p.Bound) -> t
             label = label.replace("{" + name + "}", text[:1].upper() + text[1:])
         out.append(replace(column, label=label) if label != column.label else column)
     return tuple(out)
+
+
+_SCOPES_BY_TYPE = {"branch": "branch", "employee": "employee"}
+"""Entity parameters that narrow a KPI or scorecard report's scope rather than filter it."""
+
+
+def _scoped_parameters(report: m.Report) -> set[str]:
+    return {p.name for p in report.parameters if p.type in _SCOPES_BY_TYPE}
+
+
+def _narrowed(
+    report: m.Report, bound: p.Bound, scope: Scope, skip: set[str]
+) -> dict[str, tuple[str, ...]]:
+    """``scope`` narrowed by the report's branch and employee parameters that have a value."""
+    narrowed: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in scope.items()}
+    for parameter in report.parameters:
+        value = bound.by_name.get(parameter.name)
+        if parameter.name in skip or value is None or parameter.type not in _SCOPES_BY_TYPE:
+            continue
+        name = _SCOPES_BY_TYPE[parameter.type]
+        narrowed[name] = _within(narrowed.get(name), str(value))
+    return narrowed
 
 
 def _within(current: tuple[str, ...] | None, value: str) -> tuple[str, ...]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kpiboard.errors import UserError
+from reports.errors import ReportError
 
 
-class RenderError(UserError):
+class RenderError(ReportError):
     """A report could not be rendered; the message says why and what to do, in one line."""
