@@ -132,6 +132,32 @@ def load_catalog(project_dir: Path | None = None) -> Catalog:
     return reports
 
 
+def load_report(report_id: str, project_dir: Path | None = None) -> m.Report:
+    """One report by its id, read from its own file (an id is its file's name), without
+    reading the whole catalog; :class:`UnknownReport` with the nearest ids when there is none,
+    :class:`DefinitionProblems` when its file has problems."""
+    if ID.match(report_id):
+        for folder, prefix in catalog_folders(project_dir):
+            for suffix in SUFFIXES:
+                for path in sorted(folder.rglob(f"{report_id}{suffix}")):
+                    shown = f"{prefix}/{path.relative_to(folder).as_posix()}"
+                    report, problems = read_report(path, shown)
+                    if problems:
+                        raise DefinitionProblems(problems)
+                    assert report is not None
+                    return report
+    ids = sorted(
+        p.stem
+        for folder, _ in catalog_folders(project_dir)
+        for p in folder.rglob("*")
+        if p.suffix in SUFFIXES
+    )
+    raise UnknownReport(
+        f"no report {report_id[:60]!r}{did_you_mean(report_id, ids)} "
+        "(`kpiboard report list` lists them)"
+    )
+
+
 def read_catalog(project_dir: Path | None = None) -> tuple[Catalog, list[Problem]]:
     """The reports that load, with the problems of those that do not, without raising."""
     found: list[m.Report] = []
@@ -597,8 +623,19 @@ class _Reader(NodeReader):
         """Parameters used and declared, columns named that the query has."""
         declared = {p.name: p for p in report.parameters}
         if report.sql is not None:
-            self.sql_parameters(report, keys)
-            selected = output_columns(report.sql)
+            try:
+                tree = sqlglot.parse_one(report.sql, read="duckdb")
+            except SqlglotError as exc:
+                # DuckDB's own parser decides at run time; sqlglot failing is located for the
+                # author all the same
+                self.problem(
+                    report.sql_line,
+                    f"the SQL does not parse: {str(exc).splitlines()[0]}",
+                    self.item,
+                )
+                return
+            self.sql_parameters(report, placeholders(report.sql, tree))
+            selected = output_columns(tree)
         elif report.kpis is not None:
             self.kpi_parameters(report, report.kpis, declared)
             named = [f"{d}_name" for d in report.kpis.by if d in ENTITY_LOOKUPS]
@@ -621,16 +658,7 @@ class _Reader(NodeReader):
         elif report.sort or report.group or report.totals or report.chart:
             pass  # SELECT *: the warehouse check (reports.check) knows the columns
 
-    def sql_parameters(self, report: m.Report, keys: Keys) -> None:
-        assert report.sql is not None
-        try:
-            used = placeholders(report.sql)
-        except SqlglotError as exc:
-            # DuckDB's own parser decides at run time; sqlglot failing is located for the author
-            self.problem(
-                report.sql_line, f"the SQL does not parse: {str(exc).splitlines()[0]}", self.item
-            )
-            return
+    def sql_parameters(self, report: m.Report, used: dict[str, int]) -> None:
         bound = {name: p for p in report.parameters for name in p.placeholders()}
         for name, at in used.items():
             if name not in bound:
@@ -742,27 +770,25 @@ class _Reader(NodeReader):
                 )
 
 
-def placeholders(sql: str) -> dict[str, int]:
+def placeholders(sql: str, tree: exp.Expr | None = None) -> dict[str, int]:
     """Each ``$name`` the SQL binds, with the line (of the SQL) it is first on. Read from
-    sqlglot's tree, so that a ``'$5'`` inside a string is not one."""
+    sqlglot's tree (``tree``, when already parsed), so that a ``'$5'`` inside a string is not
+    one."""
     out: dict[str, int] = {}
-    for tree in sqlglot.parse(sql, read="duckdb"):
-        if tree is None:
+    parsed = [tree] if tree is not None else sqlglot.parse(sql, read="duckdb")
+    for one in parsed:
+        if one is None:
             continue
-        for node in tree.find_all(exp.Placeholder, exp.Parameter):
+        for node in one.find_all(exp.Placeholder, exp.Parameter):
             name = node.name
             if name and name not in out:
                 out[name] = _line_of(sql, f"${name}")
     return out
 
 
-def output_columns(sql: str) -> list[str] | None:
-    """The names of the columns the SQL's outer query returns, when it names them all (no
-    ``*``); ``None`` otherwise, or when sqlglot cannot read it."""
-    try:
-        tree = sqlglot.parse_one(sql, read="duckdb")
-    except SqlglotError:
-        return None
+def output_columns(tree: exp.Expr) -> list[str] | None:
+    """The names of the columns a query's outer ``SELECT`` returns, when it names them all
+    (no ``*``); ``None`` otherwise."""
     if not isinstance(tree, exp.Query):
         return None
     selects = tree.selects

@@ -25,6 +25,7 @@ from kpiboard.output import Format, emit
 
 if TYPE_CHECKING:
     from reports.loader import Catalog
+    from reports.model import Report
     from reports.result import Result
 
 report_app = _group(
@@ -54,6 +55,14 @@ def _catalog(project: Path) -> Catalog:
 
     project_dir = project if (project / "kpiboard.toml").is_file() else None
     return load_catalog(project_dir)
+
+
+def _one(project: Path, report_id: str) -> Report:
+    """One report, read from its own file (not the whole catalog: a command runs at once)."""
+    from reports.loader import load_report
+
+    project_dir = project if (project / "kpiboard.toml").is_file() else None
+    return load_report(report_id, project_dir)
 
 
 def _params(given: list[str]) -> dict[str, str]:
@@ -118,7 +127,7 @@ def show(
     """
     from reports.model import CATEGORY_TITLES
 
-    report = _catalog(project).get(report_id)
+    report = _one(project, report_id)
     out.print(f"[bold]{escape(report.title)}[/] ({report.id})")
     out.print(escape(report.question))
     out.print(
@@ -203,8 +212,11 @@ def run(
         scope["branch"] = list(branch)
     if employee:
         scope["employee"] = list(employee)
-    runner = Runner.from_settings(settings, _catalog(settings.project_dir))
-    result = runner.run(report_id, _params(param or []), scope=scope or None)
+    from reports.loader import Catalog
+
+    report = _one(settings.project_dir, report_id)
+    runner = Runner.from_settings(settings, Catalog({report.id: report}))
+    result = runner.run(report, _params(param or []), scope=scope or None)
     if fmt in (RunFormat.table, RunFormat.json) and output is None:
         _print(result, Format(fmt.value))
         return
