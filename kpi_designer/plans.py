@@ -325,7 +325,8 @@ def in_scope(
     sliced by (a branch head's company-wide view is their branch's) takes the plans of its
     members in the scope: one member's plans as they are, several members' added up for an
     additive KPI when each has one (else there is no plan: a partial sum would mislead). The
-    company's own plan (no such dimension) is no scope's plan."""
+    company's own plan (no such dimension) is no scope's plan. A branch scope over slices that
+    each lie in one branch (the employees of ``allowed``) only chooses the slices."""
 
     def dims(plan: m.Plan) -> set[str]:
         return {d for d, _ in plan.members}
@@ -336,7 +337,10 @@ def in_scope(
         if all(member in scope[d] for d, member in p.members if d in scope)
         and all(member in allowed[d] for d, member in p.members if d in allowed)
     ]
-    outside = sorted(d for d in scope if d not in by)
+    # a branch scope over slices that each lie in one branch (employees, clients: ``allowed``)
+    # only chooses the slices; over any other slicing it is the slice the plans are of
+    implied = {"branch"} if any(d in allowed for d in by) else set()
+    outside = sorted(d for d in scope if d not in by and d not in implied)
     if not outside:
         return [p for p in inside if dims(p) == set(by)]
     wanted = set(by) | set(outside)

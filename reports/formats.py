@@ -172,6 +172,30 @@ def date(value: dt.date | str) -> str:
     return str(value)
 
 
+def month(value: dt.date | str) -> str:
+    """A date's month as plan files write it: ``2026-03``."""
+    if isinstance(value, dt.date):
+        return value.strftime("%Y-%m")
+    return str(value)
+
+
+UNIT_FORMATS = {"money": "money", "count": "count", "percent": "percent", "days": "days"}
+"""A KPI's unit → the format its values read in (hours read as a number)."""
+
+
+def unit_format(unit: Any) -> str:
+    """The format a value of a KPI of ``unit`` reads in (column format ``unit``)."""
+    return UNIT_FORMATS.get(str(unit), "number")
+
+
+STATUSES = {"green": "✓ on plan", "amber": "! close to plan", "red": "✗ behind plan"}
+"""A KPI's status as it reads: a sign and words, so that it reads without its colour."""
+
+
+def status(value: Any) -> str:
+    return STATUSES.get(str(value), str(value))
+
+
 def datetime(value: dt.datetime | dt.date | str) -> str:
     """To the minute: ``2026-03-31 14:05``; an aware value is shown in UTC with ``UTC``."""
     if isinstance(value, dt.datetime):
@@ -228,6 +252,10 @@ def format_value(value: Any, fmt: str = "text", currency: str | None = None) -> 
             return duration(_as_number(value))
         if fmt == "date":
             return date(value)
+        if fmt == "status":
+            return status(value)
+        if fmt == "month":
+            return month(value)
         if fmt == "datetime":
             return datetime(value)
     except (TypeError, ValueError, ArithmeticError):

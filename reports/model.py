@@ -63,13 +63,29 @@ ENTITY_TYPES = ("branch", "employee", "client", "product", "warehouse", "supplie
 """Parameter types whose value is the id (or the exact name) of a row of a dimension."""
 
 Format = Literal[
-    "text", "count", "number", "money", "percent", "pp", "date", "datetime", "duration", "days"
+    "text",
+    "count",
+    "number",
+    "money",
+    "percent",
+    "pp",
+    "date",
+    "month",
+    "datetime",
+    "duration",
+    "days",
+    "unit",
+    "status",
 ]
 FORMATS: tuple[str, ...] = Format.__args__  # type: ignore[attr-defined]
 """How a column's values read (``reports.formats``): ``count`` whole numbers; ``number`` two
 decimals; ``money`` in the row's (or the company's) currency; ``percent`` a fraction shown as
 ``12.5%``; ``pp`` a difference of fractions in percentage points; ``duration`` seconds shown in
-the largest sensible unit (``3 d 4 h``); ``days`` a number of days (``4.5 d``)."""
+the largest sensible unit (``3 d 4 h``); ``days`` a number of days (``4.5 d``); ``month`` a
+date shown as its month (``2026-03``, as plan files write it); ``unit`` a KPI's value read by the
+row's ``unit`` column (money, count, percent, hours, days), for KPIs of several units in one
+column; ``status`` a KPI's status (green, amber, red) as a sign and words (``✓ on plan``), never
+by colour alone."""
 
 TotalHow = Literal["sum", "avg", "min", "max", "count"]
 TOTALS: tuple[str, ...] = TotalHow.__args__  # type: ignore[attr-defined]
@@ -128,7 +144,7 @@ class Column:
 
     @property
     def numeric(self) -> bool:
-        return self.format not in ("text", "date", "datetime")
+        return self.format not in ("text", "date", "month", "datetime", "status")
 
 
 @dataclass(frozen=True)

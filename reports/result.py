@@ -112,7 +112,7 @@ class Table:
 
 def align_of(fmt: str) -> Align:
     """Numbers right, text and dates left."""
-    return "left" if fmt in ("text", "date", "datetime") else "right"
+    return "left" if fmt in ("text", "date", "month", "datetime", "status") else "right"
 
 
 def plain(value: Any, fmt: str = "text") -> Any:
@@ -124,11 +124,11 @@ def plain(value: Any, fmt: str = "text") -> Any:
         value = value.to_pydatetime()
     elif hasattr(value, "item") and not isinstance(value, str | bytes | Decimal):  # numpy scalar
         value = value.item()
-        if isinstance(value, int) and fmt in ("date", "datetime"):
+        if isinstance(value, int) and fmt in ("date", "month", "datetime"):
             return value  # a datetime64 in nanoseconds would need a unit: keep it as is
     if isinstance(value, dt.timedelta) and fmt in ("duration", "number", "count", "days"):
         value = value.total_seconds() if fmt == "duration" else value / dt.timedelta(days=1)
-    if fmt == "date" and isinstance(value, dt.datetime):
+    if fmt in ("date", "month") and isinstance(value, dt.datetime):
         return value.date()
     return value
 
@@ -254,13 +254,15 @@ class _Layout:
         cells = []
         for column in self.columns:
             value = row.get(column.name)
+            # a KPI's value reads by its own unit, in a column of several KPIs
+            fmt = formats.unit_format(row.get("unit")) if column.format == "unit" else column.format
             cells.append(
                 Cell(
                     value=value,
-                    text=formats.format_value(value, column.format, currency),
-                    align=align_of(column.format),
-                    format=column.format,
-                    currency=currency if column.format == "money" else None,
+                    text=formats.format_value(value, fmt, currency),
+                    align=align_of(fmt),
+                    format=fmt,
+                    currency=currency if fmt == "money" else None,
                 )
             )
         return Row("row", tuple(cells))

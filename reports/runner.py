@@ -30,6 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kpiboard.kpi_output import period_label
 from reports import model as m
 from reports import params as p
 from reports import scope as scopes
@@ -206,6 +207,7 @@ class Runner:
         order = {k: i for i, k in enumerate(query.ids)}
         frame["_order"] = [order[k] for k in frame["kpi"]]
         frame = frame.sort_values(["period", *query.by, "_order"], kind="stable")
+        frame["period"] = [period_label(day, grain, end) for day in frame["period"]]
         return pd.DataFrame(frame.drop(columns="_order").reset_index(drop=True))
 
     def _scorecard(
@@ -230,6 +232,7 @@ class Runner:
         names = self._names("employee", [str(e) for e in parts["employee"].unique()])
         parts["employee_name"] = [names.get(e, e) for e in parts["employee"]]
         parts["currency"] = self.currency
+        parts["period"] = [period_label(day, "month") for day in parts["period"]]
         return parts[list(SCORECARD_COLUMNS)].reset_index(drop=True)
 
     def _own_role(self, report: m.Report, query: m.ScorecardQuery, bound: p.Bound) -> p.Bound:

@@ -36,6 +36,7 @@ NUMBER_FORMATS = {
     "days": f'#,##0.0" d";"{M}"#,##0.0" d"',
     "duration": "[h]:mm:ss",
     "date": "yyyy-mm-dd",
+    "month": "yyyy-mm",
     "datetime": "yyyy-mm-dd hh:mm",
     "text": "General",
 }
@@ -71,6 +72,8 @@ def excel_value(cell: Cell) -> Any:
         return value
     if isinstance(value, bool):
         return value
+    if cell.format == "status":
+        return cell.text  # the words, as the page prints them
     if cell.format == "duration" and isinstance(value, int | float | Decimal):
         return float(value) / 86400
     if cell.format == "pp" and isinstance(value, int | float | Decimal):
@@ -114,7 +117,7 @@ def _write_table(sheet: Worksheet, table: Table) -> None:
             cell = sheet.cell(row=r, column=col, value=excel_value(source))
             if not source.label and source.value is not None:
                 cell.number_format = number_format(source)
-            if source.format in ("date", "datetime") and not source.label:
+            if source.format in ("date", "month", "datetime") and not source.label:
                 cell.alignment = Alignment(horizontal="left")
             if row.kind != "row":
                 cell.font = bold

@@ -513,3 +513,39 @@ def test_an_evaluation_reads_one_snapshot_while_a_newer_one_is_published(
     got = engine.evaluate(ids, **ask)
     assert opened == ["first", "second"]
     pd.testing.assert_frame_equal(got, expected)
+
+
+# -- plans under a scope ---------------------------------------------------------------------------
+
+
+def test_a_scope_shows_only_its_own_plans(plan_engine: Engine) -> None:
+    """Denver's branch head: no row of Austin's plan by branch, Denver's plan as the company's
+    view, and no employee of Austin with a plan."""
+    scope = {"branch": ["denver"]}
+    by_branch = plan_engine.evaluate(
+        "revenue", start=JAN, end=D("2025-06-30"), by=["branch"], scope=scope
+    )
+    assert set(by_branch["branch"]) == {"denver"}  # Austin's Q2 plan of 9,100 is not a row
+    whole = plan_engine.evaluate("revenue", start=JAN, end=D("2025-03-31"), scope=scope)
+    # the company-wide view under Denver's scope is Denver's: its plans 1000, 1000, 1500
+    assert whole["plan"].tolist() == [1000.0, 1000.0, 1500.0]
+    unscoped = plan_engine.evaluate("revenue", start=JAN, end=D("2025-03-31"))
+    assert unscoped["plan"].isna().all()  # the fixture has no company-wide plan
+    people = plan_engine.evaluate(
+        "revenue", start=JAN, end=D("2025-03-31"), by=["employee"], scope=scope
+    )
+    assert set(people["employee"]) <= {DANA, ELI}
+    assert set(people.dropna(subset=["plan"])["employee"]) == {DANA, ELI}
+
+
+def test_several_branches_add_their_plans_only_when_each_has_one(plan_engine: Engine) -> None:
+    both = plan_engine.evaluate(
+        "revenue",
+        start=JAN,
+        end=D("2025-06-30"),
+        grain="quarter",
+        scope={"branch": ["denver", "austin"]},
+    )
+    # Q1: Denver 3,500 but Austin none → no plan (a partial sum would mislead); Q2: Austin
+    # 9,100 but Denver none → none either
+    assert both["plan"].isna().all()

@@ -67,6 +67,9 @@ def make_result(
 # -- formats ------------------------------------------------------------------------------------
 
 FORMAT_CASES = [
+    (dt.date(2026, 3, 1), "month", None, "2026-03"),
+    ("green", "status", None, "✓ on plan"),
+    ("red", "status", None, "✗ behind plan"),
     (1234567.891, "number", None, "1,234,567.89"),
     (Decimal("1234.5"), "money", "USD", "$1,234.50"),
     (-12, "money", "USD", f"{M}$12.00"),
@@ -652,3 +655,28 @@ def test_missing_values_never_read_as_nan() -> None:
         for row in layout(result).rows
         for c in row.cells
     )
+
+
+def test_a_unit_column_reads_each_kpi_in_its_own_unit() -> None:
+    """Plan and fact of a scorecard: revenue is money, deals a count, a rate a percent."""
+    report = Report(
+        id="card",
+        title="Card",
+        category="employees",
+        question="What did each KPI give?",
+        parameters=(),
+        columns=(Column("kpi", "KPI"), Column("fact", "Fact", "unit")),
+        sql="SELECT 1",
+    )
+    frame = pd.DataFrame(
+        {
+            "kpi": ["revenue", "won_deals", "on_time", "response"],
+            "unit": ["money", "count", "percent", "hours"],
+            "fact": [233986.96, 28.0, 0.623, 3.25],
+            "currency": ["USD"] * 4,
+        }
+    )
+    result = Result(report, (), frame, report.columns, "USD", dt.datetime(2026, 11, 1), None, "", 0)
+    cells = [row.cells[1] for row in layout(result).rows]
+    assert [c.text for c in cells] == ["$233,986.96", "28", "62.3%", "3.25"]
+    assert [c.format for c in cells] == ["money", "count", "percent", "number"]
