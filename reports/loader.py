@@ -56,6 +56,7 @@ REPORT_KEYS = (
     "group",
     "totals",
     "chart",
+    "signatures",
 )
 PARAMETER_KEYS = ("type", "label", "default", "required", "values", "min", "max")
 COLUMN_KEYS = ("name", "label", "format")
@@ -254,6 +255,7 @@ class _Reader(NodeReader):
         group = self.optional_string(keys, "group", self.item)
         totals = self.totals(keys)
         chart = self.chart(keys)
+        signatures = self.names(keys["signatures"][1], "signatures") if "signatures" in keys else ()
         if self.problems or report_id is None or title is None or category is None:
             return None
         report = m.Report(
@@ -271,6 +273,7 @@ class _Reader(NodeReader):
             totals=totals,
             chart=chart,
             orientation=cast(m.Orientation, orientation),
+            signatures=signatures,
             scope=cast(m.Scope, scope),
             path=Path(self.shown),
             line=line(root),
@@ -553,6 +556,20 @@ class _Reader(NodeReader):
         out = []
         for name, (key_node, value_node) in (spec or {}).items():
             at = m.Where(Path(self.shown), line(key_node))
+            if isinstance(value_node, MappingNode) and any(
+                isinstance(k, ScalarNode) and k.value == "each_group" for k, _ in value_node.value
+            ):
+                each = self.mapping(value_node, self.item)
+                how = self.string(each["each_group"][1], f"total of {name!r}", self.item)
+                if set(each) != {"each_group"} or how not in m.TOTALS:
+                    self.problem(
+                        line(value_node),
+                        f"total of {name!r}: write {{each_group: sum|avg|min|max|count}}",
+                        self.item,
+                    )
+                    continue
+                out.append(m.Total(name, cast(m.TotalHow, how), per_group=True, where=at))
+                continue
             if isinstance(value_node, MappingNode):
                 ratio = self.mapping(value_node, self.item)
                 parts = self.names(ratio["ratio"][1], "ratio") if "ratio" in ratio else ()

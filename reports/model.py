@@ -155,6 +155,9 @@ class Total:
     column: str
     how: TotalHow | None = None
     ratio: tuple[str, str] | None = None
+    per_group: bool = False
+    """The grand total adds up each group's total (``{each_group: max}``: a monthly bonus
+    that every KPI row of its month carries is the month's maximum, and the months' sum)."""
     where: Where | None = None
 
 
@@ -219,6 +222,9 @@ class Report:
     totals: tuple[Total, ...] = ()
     chart: Chart | None = None
     orientation: Orientation = "portrait"
+    signatures: tuple[str, ...] = ()
+    """Who signs the printed report (``[Employee, Head of branch]``): a line each to sign and
+    date under the table, for a document such as a bonus statement."""
     scope: Scope = "branch"
     """``branch``: the report reads ``core`` and runs under any scope; ``company``: it reads
     company-wide tables (the quarantine, validation results) and is refused under a scope."""

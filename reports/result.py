@@ -288,7 +288,10 @@ class _Layout:
                 )
                 continue
             fmt = total_format(column, total)
-            value = total_value(rows, total)
+            if total.per_group and kind == "total" and self.result.report.group:
+                value = _sum_of_groups(rows, total, self.result.report.group)
+            else:
+                value = total_value(rows, total)
             if fmt == "money" and currency is None:
                 value = None  # money in several currencies does not add up
             cells.append(
@@ -338,6 +341,16 @@ def layout(result: Result) -> Table:
     if report.totals and rows:
         out.append(build.total_row(rows, "total", TOTAL_LABEL))
     return Table(header, tuple(out))
+
+
+def _sum_of_groups(rows: Sequence[dict[str, Any]], total: Total, group: str) -> Any:
+    """The sum of each group's total: what a grand total of ``{each_group: …}`` is."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(repr(row.get(group)), []).append(row)
+    values = [total_value(members, total) for members in groups.values()]
+    present = [v for v in values if v is not None]
+    return _sum(present) if present else None
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -116,6 +116,7 @@ def context(result: Result, table: Table | None = None) -> dict[str, Any]:
         "chart_title": chart_title,
         "chart_height": chart_height,
         "empty_message": EMPTY_MESSAGE,
+        "signatures": list(report.signatures),
         "missing_why": formats.MISSING_WHY,
     }
 
