@@ -680,3 +680,33 @@ def test_a_unit_column_reads_each_kpi_in_its_own_unit() -> None:
     cells = [row.cells[1] for row in layout(result).rows]
     assert [c.text for c in cells] == ["$233,986.96", "28", "62.3%", "3.25"]
     assert [c.format for c in cells] == ["money", "count", "percent", "number"]
+
+
+def test_each_group_total_adds_up_the_groups() -> None:
+    """A monthly bonus every KPI row of its month carries: each month's is its maximum, and the
+    grand total is the months' sum (100 + 250), not the largest."""
+    report = Report(
+        id="bonus",
+        title="Bonus",
+        category="employees",
+        question="What bonus follows?",
+        parameters=(),
+        columns=(Column("month", "Month"), Column("kpi", "KPI"), Column("bonus", "Bonus", "money")),
+        sql="SELECT 1",
+        group="month",
+        totals=(Total("bonus", "max", per_group=True),),
+    )
+    frame = pd.DataFrame(
+        {
+            "month": ["2026-01", "2026-01", "2026-02", "2026-02"],
+            "kpi": ["revenue", "calls", "revenue", "calls"],
+            "bonus": [100.0, 100.0, 250.0, 250.0],
+        }
+    )
+    result = Result(report, (), frame, report.columns, "USD", dt.datetime(2026, 3, 1), None, "", 0)
+    rows = layout(result).rows
+    assert [(r.kind, r.cells[2].value) for r in rows if r.kind != "row"] == [
+        ("subtotal", 100.0),
+        ("subtotal", 250.0),
+        ("total", 350.0),
+    ]
