@@ -35,7 +35,6 @@ import datetime as dt
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import cast
 
@@ -50,6 +49,7 @@ from kpi_designer.plans import load_plans
 from kpi_designer.scorecards import load_scorecards
 from kpiboard import sandbox, urls
 from kpiboard.core_model import CORE_TABLES, create_core_schema, ddl
+from tests.cells import typed as cell_type
 
 SERVER = "postgresql://postgres@127.0.0.1:5432/{db}"
 LOADED_AT = dt.datetime(2025, 7, 1, 3, 0)
@@ -1060,22 +1060,6 @@ TABLES: dict[str, tuple[str, Sequence[Row]]] = {
 }
 
 
-def _typed(value: object, column_type: str) -> object:
-    """A cell written compactly above (``"2025-01-06 16:00"``, ``"1200"``, ``1``) as the value
-    its column holds."""
-    if value is None or not isinstance(value, str | int):
-        return value
-    if column_type == "DATE":
-        return dt.date.fromisoformat(str(value))
-    if column_type == "TIMESTAMP":
-        return dt.datetime.fromisoformat(str(value))
-    if column_type.startswith("DECIMAL"):
-        return Decimal(str(value))
-    if column_type == "BOOLEAN":
-        return bool(value)
-    return value
-
-
 def _source(table: str, key: str) -> str:
     """The source entry a row would come from: the key's prefix (``crm_denver:7``)."""
     if table == "dim_date":
@@ -1092,7 +1076,7 @@ def table_rows() -> Iterator[tuple[str, list[str], list[Row]]]:
         out = []
         for row in rows:
             assert len(row) == len(given), f"{table}: {row!r} does not fit {given}"
-            typed = [_typed(v, types[table][c]) for v, c in zip(row, given, strict=True)]
+            typed = [cell_type(v, types[table][c]) for v, c in zip(row, given, strict=True)]
             out.append((*typed, _source(table, str(row[0])), LOADED_AT))
         yield table, columns, out
 

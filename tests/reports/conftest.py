@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ import pandas as pd
 from etl.calendar import calendar_sql
 from kpiboard.core_model import CORE_TABLES
 from kpiboard.warehouse import Warehouse, new_run_id
+from tests.cells import typed
 
 LOADED_AT = dt.datetime(2025, 7, 1, 3, 0)
 CALENDAR = (dt.date(2023, 1, 1), dt.date(2026, 12, 31))
@@ -48,21 +48,6 @@ path = "warehouse"
 [app]
 database_url = "sqlite:///app.sqlite"
 """
-
-
-def typed(value: Any, column_type: str) -> Any:
-    """A cell written compactly (``"2025-01-06 16:00"``, ``"1200.50"``) as its column's value."""
-    if value is None or not isinstance(value, str | int | float):
-        return value
-    if column_type == "DATE":
-        return dt.date.fromisoformat(str(value))
-    if column_type == "TIMESTAMP":
-        return dt.datetime.fromisoformat(str(value))
-    if column_type.startswith("DECIMAL"):
-        return Decimal(str(value))
-    if column_type == "BOOLEAN":
-        return bool(value)
-    return value
 
 
 def make_project(
