@@ -358,7 +358,8 @@ def _one(
         if len(rows) > 1:
             keys = ", ".join(r[0] for r in rows[:5])
             raise ValueError(f"{_shown(text)} names {len(rows)} {kind}s ({keys}); give the id")
-        known = [r[0] for r in lookup(table, key, (), "")]
+        rows = lookup(table, key, names, "")
+        known = [r[0] for r in rows] + [r[1] for r in rows if r[1]]
         raise ValueError(f"no {kind} {_shown(text)}{did_you_mean(text, known)}")
     if kind in LISTED:
         table, column = LISTED[kind]

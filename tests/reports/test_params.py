@@ -65,6 +65,8 @@ REPORT = m.Report(
         m.Parameter("product", "product", "Product"),
         m.Parameter("category", "category", "Category"),
         m.Parameter("warehouse", "warehouse", "Warehouse"),
+        m.Parameter("supplier", "supplier", "Supplier"),
+        m.Parameter("role", "role", "Role"),
         m.Parameter("top", "integer", "Top", default=20, minimum=1, maximum=500),
         m.Parameter("status", "choice", "Status", default="open", values=("open", "won", "lost")),
         m.Parameter("services", "boolean", "Services", default=True),
@@ -80,6 +82,7 @@ KNOWN = {
     "dim_client": [("crm_denver:1", "Acme School")],
     "dim_product": [("p1", "Toner 12A")],
     "dim_warehouse": [("w1", "Main store")],
+    "dim_supplier": [("s1", "Paperworks")],
 }
 CATEGORIES = ["toner", "printers"]
 
@@ -89,6 +92,8 @@ def lookup_of(calls: list[str]) -> Lookup:
         calls.append(value)
         if table == "dim_product" and key == "category":
             rows = [(c, c) for c in CATEGORIES]
+        elif table == "dim_employee" and key == "role":
+            rows = [("sales_manager", "sales_manager"), ("driver", "driver")]
         else:
             rows = KNOWN[table]
         if not value:
@@ -134,6 +139,10 @@ HOSTILE = [
     ("product", "toner\u202e", "U+202E"),
     ("warehouse", "w1\x00", "U+0000"),
     ("category", "paper", "parameter 'category': no category 'paper'"),
+    ("supplier", "Paperworks' OR 1=1 --", "parameter 'supplier': no supplier"),
+    ("supplier", "paperwork", "did you mean 'Paperworks'?"),
+    ("role", "admin", "parameter 'role': no role 'admin'"),
+    ("role", "drivr", "did you mean 'driver'?"),
     ("as_of", "yesterday", "is not a date: write it as 2026-03-31"),
     ("as_of", "2026-02-30", "is not a date"),
     ("as_of", "'; SELECT 1 --", "is not a date"),
