@@ -11,9 +11,14 @@ printed to PDF. Two paths, each in its own process so that its peak memory is it
   without a printer, which starts chromium for that report and stops it after — the naive way.
 
 For each path: the whole catalog's time, p50 and p95 of a report's time, and of it the query
-time (the runner) and the print time (HTML to PDF) apart; the peak resident memory of the
-process and its browser, summed over the process tree and sampled every 50 ms. The goals on 2
-cores: p50 under 0.5 s, the whole catalog under 90 s and peak RSS under 1 GB, for kpiboard.
+time (the runner) and the print time (HTML to PDF) apart; the peak memory of the process and
+its browser, sampled every 50 ms over the process tree: the sum of the processes' proportional
+set sizes (PSS: a page the browser's processes share is counted once, split between them),
+the goal's measure, and beside it the sum of their resident sets, which counts each shared page
+once per process; and the peak resident set of the Python process alone (``ru_maxrss``: the
+runner, DuckDB, pandas, the renderers). The goals on 2 cores: p50 under 0.5 s, the whole catalog
+under 90 s and peak memory under 1 GB, for kpiboard; the memory goal is printed both ways, with
+the browser and its Playwright driver and without them.
 Ratios are peer over kpiboard, measured in the same run.
 
     python bench/reports.py                 # builds the demo (scale 1) in a temporary folder
@@ -62,34 +67,45 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def _rss_kb(pid: int) -> int:
+def _memory_kb(pid: int) -> tuple[int, int]:
+    """A process's resident memory and its proportional share of it (``Rss``, ``Pss``), kB."""
+    rss = pss = 0
     try:
-        with open(f"/proc/{pid}/status", encoding="utf-8") as fh:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="utf-8") as fh:
             for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return rss, pss
 
 
-def tree_rss_mb(root: int) -> float:
-    """Resident memory of ``root`` and all its descendants, in MB."""
+def tree_memory_mb(root: int) -> tuple[float, float]:
+    """Memory of ``root`` and all its descendants, in MB: the sum of their resident sets (which
+    counts a page every process of the browser shares once per process) and the sum of their
+    proportional sets (a shared page split between its sharers: what the tree really holds)."""
     tree = _children()
-    total, stack = 0, [root]
+    rss = pss = 0
+    stack = [root]
     while stack:
         pid = stack.pop()
-        total += _rss_kb(pid)
+        one_rss, one_pss = _memory_kb(pid)
+        rss += one_rss
+        pss += one_pss
         stack += tree.get(pid, [])
-    return total / 1024
+    return rss / 1024, pss / 1024
 
 
 class PeakMemory:
-    """Samples the process tree's resident memory in a thread; ``peak`` in MB."""
+    """Samples the process tree's memory in a thread: ``peak`` (proportional sets) and
+    ``peak_rss`` (resident sets summed), in MB."""
 
     def __init__(self, interval: float = 0.05) -> None:
         self.interval = interval
         self.peak = 0.0
+        self.peak_rss = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -103,7 +119,9 @@ class PeakMemory:
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss_mb(os.getpid()))
+            rss, pss = tree_memory_mb(os.getpid())
+            self.peak = max(self.peak, pss)
+            self.peak_rss = max(self.peak_rss, rss)
             self._stop.wait(self.interval)
 
 
@@ -158,7 +176,17 @@ def child(project: Path, path: str, only: int | None) -> dict[str, Any]:
             if printer is not None:
                 printer.close()
         whole = time.perf_counter() - started
-    return {"path": path, "whole": whole, "peak_mb": memory.peak, "reports": timings}
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    return {
+        "path": path,
+        "whole": whole,
+        "own_rss_mb": own,
+        "peak_mb": memory.peak,
+        "peak_rss_mb": memory.peak_rss,
+        "reports": timings,
+    }
 
 
 def run_path(project: Path, path: str, only: int | None) -> dict[str, Any]:
@@ -191,6 +219,8 @@ def summary(measured: dict[str, Any]) -> dict[str, float]:
         "print_sum": sum(r["print"] for r in measured["reports"]),
         "mean": statistics.fmean(totals),
         "peak_mb": measured["peak_mb"],
+        "peak_rss_mb": measured["peak_rss_mb"],
+        "own_rss_mb": measured["own_rss_mb"],
     }
 
 
@@ -242,7 +272,9 @@ def main() -> None:
         ("print_p50", "  print p50, s"),
         ("query_sum", "  query total, s"),
         ("print_sum", "  print total, s"),
-        ("peak_mb", "peak RSS, MB"),
+        ("peak_mb", "peak memory (PSS), MB"),
+        ("peak_rss_mb", "  RSS summed, MB"),
+        ("own_rss_mb", "  the Python process, MB"),
     ):
         ratio = b[key] / a[key] if a[key] else float("nan")
         print(f"{label:24}{a[key]:>12.3f}{b[key]:>15.3f}{ratio:>7.1f}x")
@@ -251,7 +283,8 @@ def main() -> None:
     goals = (
         ("p50 under 0.5 s", a["p50"] < GOAL_P50),
         ("catalog under 90 s", a["whole"] < GOAL_TOTAL),
-        ("peak RSS under 1 GB", a["peak_mb"] < GOAL_RSS_MB),
+        ("peak memory under 1 GB, browser included", a["peak_mb"] < GOAL_RSS_MB),
+        ("peak RSS of the Python process under 1 GB", a["own_rss_mb"] < GOAL_RSS_MB),
     )
     for name, ok in goals:
         print(f"goal {name}: {'PASS' if ok else 'FAIL'}")

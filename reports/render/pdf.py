@@ -72,6 +72,10 @@ KEEP_PLOTLY_CSS = """() => {
 """plotly.js's stylesheet, kept in the window: the pages written into it put it back."""
 RECYCLE_AFTER = 200
 """Reports written into one shell page before a fresh one is made (bounds its memory)."""
+RECYCLE_ROWS = 5_000
+"""Table rows laid out in one shell page before a fresh one is made: a report of thousands
+of rows leaves the page holding hundreds of megabytes, which a fresh page gives back (about a
+second to load plotly.js again, paid only after large reports)."""
 INSTALL_HINT = "install chromium (make setup does)"
 PRINTABLE_HEIGHT_PX = {"portrait": 1013, "landscape": 684}
 """A4's height less the top and bottom margins in CSS pixels."""
@@ -113,6 +117,7 @@ class Printer:
         self._context: BrowserContext | None = None
         self._page: Page | None = None
         self._uses = 0
+        self._rows = 0
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -234,7 +239,8 @@ class Printer:
 
         self._launch()
         assert self._context is not None
-        if self._page is not None and (self._page.is_closed() or self._uses >= RECYCLE_AFTER):
+        worn = self._uses >= RECYCLE_AFTER or self._rows >= RECYCLE_ROWS
+        if self._page is not None and (self._page.is_closed() or worn):
             with contextlib.suppress(PlaywrightError):
                 self._page.close()
             self._page = None
@@ -248,7 +254,7 @@ class Printer:
                 page.close()
                 problem = _first_line(error)
                 raise RenderError(f"cannot load plotly.js into chromium: {problem}") from None
-            self._page, self._uses = page, 0
+            self._page, self._uses, self._rows = page, 0, 0
         self._uses += 1
         return self._page
 
@@ -305,6 +311,7 @@ class Printer:
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
         page = self._open(result, html)
+        self._rows += len(result.frame)
         try:
             return page.pdf(
                 format="A4",
