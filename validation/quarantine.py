@@ -250,8 +250,18 @@ def refresh_all_rows(con: duckdb.DuckDBPyConnection) -> None:
         "CAST(NULL AS VARCHAR) AS hold, CAST(NULL AS VARCHAR[]) AS withheld"
     )
     parts = [f"SELECT {columns} WHERE false"]  # the columns, even with no quarantine yet
-    for table in sorted(_quarantine_tables(con)):
-        ensure_table(con, table)  # an older table gains the hold columns
+    tables = sorted(_quarantine_tables(con))
+    lacking = {
+        str(r[0])
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.columns WHERE table_schema = ?"
+            " GROUP BY table_name HAVING count(*) FILTER (column_name = 'withheld') = 0",
+            [SCHEMA],
+        ).fetchall()
+    }
+    for table in tables:
+        if table in lacking:
+            ensure_table(con, table)  # a table from before holds gains their columns
         parts.append(
             f"SELECT {_literal(table)} AS table_name, run_id, source, row_key, expectation,"
             f" severity, offending, quarantined_at, hold, withheld FROM {SCHEMA}.{q(table)}"
