@@ -69,3 +69,17 @@ def kpiboard() -> CliRunner:
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo company at scale 0.01 (seed 5), built once per test process by ``kpiboard
+    demo``: the project folder. Tests that add files to it remove them again."""
+    from tests.test_cli import kpiboard
+
+    folder = tmp_path_factory.mktemp("small_demo")
+    result = kpiboard(
+        folder, "demo", "--dir", "D", "--scale", "0.01", "--seed", "5", "--no-serve", timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    return folder / "D"

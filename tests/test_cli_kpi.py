@@ -27,14 +27,9 @@ PACK = 131
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("kpi")
-    result = kpiboard(
-        folder, "demo", "--dir", "D", "--scale", "0.01", "--seed", "5", "--no-serve", timeout=300
-    )
-    assert result.returncode == 0, result.stderr
-    assert f"KPIs:      {PACK} in" in result.stdout
-    return folder / "D"
+def demo(small_demo: Path) -> Path:
+    """The small demo every test process builds once (tests/conftest.py)."""
+    return small_demo
 
 
 def _sql(project: Path, sql: str) -> list[tuple[object, ...]]:

@@ -18,7 +18,6 @@ from reports.docs import catalog_table, rewrite
 from reports.errors import ScopeError
 from reports.loader import load_catalog, read_catalog
 from reports.runner import Runner
-from tests.test_cli import kpiboard
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = load_catalog()
@@ -36,13 +35,9 @@ EMPTY_ON_DEMO: dict[str, str] = {
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("reports")
-    result = kpiboard(
-        folder, "demo", "--dir", "D", "--scale", "0.01", "--seed", "5", "--no-serve", timeout=300
-    )
-    assert result.returncode == 0, result.stderr
-    return folder / "D"
+def demo(small_demo: Path) -> Path:
+    """The small demo every test process builds once (tests/conftest.py)."""
+    return small_demo
 
 
 @pytest.fixture(scope="module")
