@@ -121,6 +121,7 @@ class Runner:
             )
         snapshot = self._published()
         with self._cursor(snapshot) as con:
+            self._check_scope(con, scope)
             data_end = self._last_day(con, snapshot)
             bound = p.resolve(
                 definition,
@@ -295,6 +296,21 @@ class Runner:
             yield cursor
         finally:
             cursor.close()
+
+    def _check_scope(self, con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
+        """Every member a scope names exists: a mistyped branch is an error, not an empty
+        report that reads like "nothing happened"."""
+        from kpiboard.yamlnodes import did_you_mean
+
+        for name, members in scope.items():
+            table, key, _ = p.ENTITY_LOOKUPS[name]
+            known = [
+                str(r[0]) for r in con.execute(f"SELECT {key} FROM core.{table}").fetchall()
+            ]
+            for member in members:
+                if member not in known:
+                    shown = member if len(member) <= 40 else member[:40] + "…"
+                    raise ScopeError(f"scope: no {name} {shown!r}{did_you_mean(member, known)}")
 
     def _last_day(self, con: duckdb.DuckDBPyConnection, snapshot: Path) -> dt.date | None:
         """The data's last day (:func:`kpi_designer.engine.latest_event_day`), once per

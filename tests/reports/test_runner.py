@@ -256,3 +256,13 @@ def test_a_broken_definition_is_located(tmp_path: Path, text: str, message: str)
     shown = [str(p) for p in problems]
     assert any(message in s for s in shown), shown
     assert all(s.startswith("reports/broken.yaml:") for s in shown), shown
+
+
+def test_a_scope_naming_no_branch_is_an_error_not_an_empty_report(
+    project: Path, tmp_path: Path
+) -> None:
+    runner = runner_for(project, tmp_path, INVOICED)
+    with pytest.raises(ScopeError, match="no branch 'denvr' — did you mean 'denver'"):
+        runner.run("invoiced", scope={"branch": ["denvr"]})
+    with pytest.raises(ScopeError, match="no employee 'nobody'"):
+        runner.run("invoiced", scope={"employee": ["nobody"]})
