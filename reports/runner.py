@@ -304,9 +304,7 @@ class Runner:
 
         for name, members in scope.items():
             table, key, _ = p.ENTITY_LOOKUPS[name]
-            known = [
-                str(r[0]) for r in con.execute(f"SELECT {key} FROM core.{table}").fetchall()
-            ]
+            known = [str(r[0]) for r in con.execute(f"SELECT {key} FROM core.{table}").fetchall()]
             for member in members:
                 if member not in known:
                     shown = member if len(member) <= 40 else member[:40] + "…"
