@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from kpiboard.errors import Problem, UserError
 from kpiboard.yamlnodes import did_you_mean
 from reports import model as m
-from reports.loader import read_catalog
+from reports.loader import columns_named, read_catalog
 
 if TYPE_CHECKING:
     from kpiboard.config import Settings
@@ -65,22 +65,12 @@ def _ran(runner: object, report: m.Report) -> list[Problem]:
         return [Problem(shown, report.sql_line if report.sql else report.line, label + first)]
     returned = list(result.frame.columns)
     out = []
-    named = [(c.name, c.where.line if c.where else 0) for c in report.columns]
-    named += [(k.column, report.line) for k in report.sort]
-    if report.group is not None:
-        named.append((report.group, report.line))
-    for total in report.totals:
-        at = total.where.line if total.where else report.line
-        named += [(total.column, at), *((part, at) for part in total.ratio or ())]
-    if report.chart is not None:
-        at = report.chart.where.line if report.chart.where else report.line
-        named += [(n, at) for n in (report.chart.x, *report.chart.y, report.chart.color) if n]
-    for name, at in named:
+    for name, at, _ in columns_named(report):
         if name not in returned:
             out.append(
                 Problem(
                     shown,
-                    at or report.line,
+                    at,
                     f"{label}unknown column {name!r}{did_you_mean(name, returned)}"
                     f" (the query returns {', '.join(returned)})",
                 )

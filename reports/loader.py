@@ -761,22 +761,11 @@ class _Reader(NodeReader):
 
     def named_columns(self, report: m.Report, selected: Sequence[str], keys: Keys) -> None:
         """Every column the definition names must be one the query returns."""
-        named: list[tuple[str, int, str]] = []
-        for column in report.columns:
-            named.append((column.name, column.where.line if column.where else 0, "column"))
-        for key in report.sort:
-            named.append((key.column, line(keys["sort"][1]), "sort"))
-        if report.group is not None:
-            named.append((report.group, line(keys["group"][1]), "group"))
-        for total in report.totals:
-            at = total.where.line if total.where else 0
-            named.append((total.column, at, "total"))
-            named += [(part, at, "ratio") for part in total.ratio or ()]
-        if report.chart is not None:
-            at = report.chart.where.line if report.chart.where else 0
-            for name in (report.chart.x, *report.chart.y, report.chart.color):
-                if name is not None:
-                    named.append((name, at, "chart"))
+        named = columns_named(
+            report,
+            sort_line=line(keys["sort"][1]) if "sort" in keys else None,
+            group_line=line(keys["group"][1]) if "group" in keys else None,
+        )
         for name, at, what in named:
             if name not in selected:
                 self.problem(
@@ -785,6 +774,30 @@ class _Reader(NodeReader):
                     f" (the query returns {', '.join(selected)})",
                     self.item,
                 )
+
+
+def columns_named(
+    report: m.Report, *, sort_line: int | None = None, group_line: int | None = None
+) -> list[tuple[str, int, str]]:
+    """Every column ``report`` names — shown, sorted, grouped, totalled (ratios' parts too),
+    charted — with the line naming it (``report.line`` where unknown) and what names it. The
+    loader checks them against the SQL's outer ``SELECT``, ``report check`` against what the
+    query returned."""
+
+    def at(where: m.Where | None) -> int:
+        return where.line if where else report.line
+
+    named = [(column.name, at(column.where), "column") for column in report.columns]
+    named += [(key.column, sort_line or report.line, "sort") for key in report.sort]
+    if report.group is not None:
+        named.append((report.group, group_line or report.line, "group"))
+    for total in report.totals:
+        named.append((total.column, at(total.where), "total"))
+        named += [(part, at(total.where), "ratio") for part in total.ratio or ()]
+    if report.chart is not None:
+        chart = report.chart
+        named += [(n, at(chart.where), "chart") for n in (chart.x, *chart.y, chart.color) if n]
+    return named
 
 
 def placeholders(sql: str, tree: exp.Expr | None = None) -> dict[str, int]:
