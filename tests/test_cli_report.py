@@ -13,7 +13,7 @@ import pypdf
 import pytest
 
 from reports.loader import load_catalog
-from tests.reports.conftest import make_project
+from tests.reports.conftest import BRANCHES, make_project
 from tests.test_cli import _one_error_line, kpiboard
 
 CATALOG = load_catalog()
@@ -22,10 +22,6 @@ CATALOG = load_catalog()
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two invoices of Denver, one of Austin; a payment; as of 2025-03-31."""
-    branches = [
-        {"branch_id": "denver", "name": "Denver", "currency": "USD", "timezone": "America/Denver"},
-        {"branch_id": "austin", "name": "Austin", "currency": "USD", "timezone": "America/Chicago"},
-    ]
     clients = [
         {"client_id": "c1", "branch_id": "denver", "name": "Acme School"},
         {"client_id": "c2", "branch_id": "austin", "name": "Bolt Dental"},
@@ -38,7 +34,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_project(
         tmp_path_factory.mktemp("cli_report"),
         {
-            "dim_branch": branches,
+            "dim_branch": BRANCHES,
             "dim_client": clients,
             "fct_invoice": [
                 {

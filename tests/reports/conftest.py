@@ -37,6 +37,12 @@ LOADED_AT = dt.datetime(2025, 7, 1, 3, 0)
 CALENDAR = (dt.date(2023, 1, 1), dt.date(2026, 12, 31))
 TYPES = {t.name: {c.name: c.type for c in t.columns} for t in CORE_TABLES}
 
+BRANCHES = [
+    {"branch_id": "denver", "name": "Denver", "currency": "USD", "timezone": "America/Denver"},
+    {"branch_id": "austin", "name": "Austin", "currency": "USD", "timezone": "America/Chicago"},
+]
+"""The two branches most fixtures have: Denver and Austin, each in its own time zone."""
+
 CONFIG = """\
 [project]
 name = "Fixture Office Supply"

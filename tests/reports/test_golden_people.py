@@ -16,14 +16,10 @@ import pytest
 
 from kpiboard.config import load_settings
 from reports.runner import Runner
-from tests.reports.conftest import make_project
+from tests.reports.conftest import BRANCHES, make_project
 
 MARCH = {"period": "2025-03-01..2025-03-31"}
 
-BRANCHES = [
-    {"branch_id": "denver", "name": "Denver", "currency": "USD", "timezone": "America/Denver"},
-    {"branch_id": "austin", "name": "Austin", "currency": "USD", "timezone": "America/Chicago"},
-]
 EMPLOYEES = [
     {
         "employee_id": "d1",

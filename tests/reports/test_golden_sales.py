@@ -31,12 +31,8 @@ import pytest
 
 from kpiboard.config import load_settings
 from reports.runner import Runner
-from tests.reports.conftest import make_project
+from tests.reports.conftest import BRANCHES, make_project
 
-BRANCHES = [
-    {"branch_id": "denver", "name": "Denver", "currency": "USD", "timezone": "America/Denver"},
-    {"branch_id": "austin", "name": "Austin", "currency": "USD", "timezone": "America/Chicago"},
-]
 EMPLOYEES = [
     {"employee_id": "d1", "branch_id": "denver", "full_name": "Dana", "role": "sales_manager"},
     {"employee_id": "a1", "branch_id": "austin", "full_name": "Alex", "role": "sales_manager"},

@@ -17,14 +17,10 @@ import pytest
 
 from kpiboard.config import load_settings
 from reports.runner import Runner
-from tests.reports.conftest import make_project
+from tests.reports.conftest import BRANCHES, make_project
 
 H = 3600  # seconds in an hour
 
-BRANCHES = [
-    {"branch_id": "denver", "name": "Denver", "currency": "USD", "timezone": "America/Denver"},
-    {"branch_id": "austin", "name": "Austin", "currency": "USD", "timezone": "America/Chicago"},
-]
 EMPLOYEES = [
     {
         "employee_id": "e1",

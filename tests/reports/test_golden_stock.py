@@ -25,13 +25,9 @@ import pytest
 
 from kpiboard.config import load_settings
 from reports.runner import Runner
-from tests.reports.conftest import make_project
+from tests.reports.conftest import BRANCHES, make_project
 from validation.quarantine import refresh_all_rows
 
-BRANCHES = [
-    {"branch_id": "denver", "name": "Denver", "currency": "USD", "timezone": "America/Denver"},
-    {"branch_id": "austin", "name": "Austin", "currency": "USD", "timezone": "America/Chicago"},
-]
 WAREHOUSES = [
     {"warehouse_id": "w1", "branch_id": "denver", "name": "Central", "kind": "main"},
     {"warehouse_id": "w2", "branch_id": "austin", "name": "Austin store", "kind": "store"},

@@ -12,12 +12,8 @@ from reports.errors import ParameterError, QueryFailed, ScopeError
 from reports.loader import Catalog, read_report
 from reports.runner import Runner
 from reports.scope import apply
-from tests.reports.conftest import make_project
+from tests.reports.conftest import BRANCHES, make_project
 
-BRANCHES = [
-    {"branch_id": "denver", "name": "Denver", "currency": "USD", "timezone": "America/Denver"},
-    {"branch_id": "austin", "name": "Austin", "currency": "USD", "timezone": "America/Chicago"},
-]
 EMPLOYEES = [
     {"employee_id": "d1", "branch_id": "denver", "full_name": "Dana", "role": "sales_manager"},
     {"employee_id": "d2", "branch_id": "denver", "full_name": "Drew", "role": "sales_manager"},
