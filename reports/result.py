@@ -236,6 +236,17 @@ def total_format(column: Column, total: Total) -> str:
     return column.format
 
 
+def value_cell(value: Any, fmt: str, currency: str | None) -> Cell:
+    """A cell of a value in format ``fmt`` (``currency``: the money's, when it is money)."""
+    return Cell(
+        value=value,
+        text=formats.format_value(value, fmt, currency),
+        align=align_of(fmt),
+        format=fmt,
+        currency=currency if fmt == "money" else None,
+    )
+
+
 class _Layout:
     def __init__(self, result: Result) -> None:
         self.result = result
@@ -256,15 +267,7 @@ class _Layout:
             value = row.get(column.name)
             # a KPI's value reads by its own unit, in a column of several KPIs
             fmt = formats.unit_format(row.get("unit")) if column.format == "unit" else column.format
-            cells.append(
-                Cell(
-                    value=value,
-                    text=formats.format_value(value, fmt, currency),
-                    align=align_of(fmt),
-                    format=fmt,
-                    currency=currency if fmt == "money" else None,
-                )
-            )
+            cells.append(value_cell(value, fmt, currency))
         return Row("row", tuple(cells))
 
     def total_row(
@@ -294,15 +297,7 @@ class _Layout:
                 value = total_value(rows, total)
             if fmt == "money" and currency is None:
                 value = None  # money in several currencies does not add up
-            cells.append(
-                Cell(
-                    value=value,
-                    text=formats.format_value(value, fmt, currency),
-                    align=align_of(fmt),
-                    format=fmt,
-                    currency=currency if fmt == "money" else None,
-                )
-            )
+            cells.append(value_cell(value, fmt, currency))
         return Row(kind, tuple(cells), group)
 
     def group_text(self, value: Any) -> str:
