@@ -265,7 +265,17 @@ def attach(
     if grain == "range":
         exact = one_period(start, end)
         if exact is not None:  # the range is one period (a quarter): planned as that period
-            return attach(values, kpi, plans, grain=exact, by=by, start=start, end=end)
+            return attach(
+                values,
+                kpi,
+                plans,
+                grain=exact,
+                by=by,
+                start=start,
+                end=end,
+                scope=scope,
+                allowed=allowed,
+            )
     by_slice: dict[tuple[str, ...], list[m.Plan]] = {}
     for plan in mine:
         members = dict(plan.members)

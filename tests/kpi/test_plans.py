@@ -549,3 +549,21 @@ def test_several_branches_add_their_plans_only_when_each_has_one(plan_engine: En
     # Q1: Denver 3,500 but Austin none → no plan (a partial sum would mislead); Q2: Austin
     # 9,100 but Denver none → none either
     assert both["plan"].isna().all()
+
+
+def test_a_range_that_is_one_period_keeps_the_scope_of_its_plans(plan_engine: Engine) -> None:
+    """A dashboard asks for "this month" or "this quarter" as one range: the plan is the same
+    as asking at that grain, Denver's own under Denver's scope (the range's plan once ignored
+    the scope and so found none)."""
+    scope = {"branch": ["denver"]}
+    month = plan_engine.evaluate("revenue", start=JAN, end=D("2025-01-31"), scope=scope)
+    ranged = plan_engine.evaluate(
+        "revenue", start=JAN, end=D("2025-01-31"), grain="range", scope=scope
+    )
+    assert month["plan"].tolist() == [1000.0]
+    assert ranged["plan"].tolist() == [1000.0]
+    assert ranged["value"].tolist() == month["value"].tolist()
+    quarter = plan_engine.evaluate(
+        "revenue", start=JAN, end=D("2025-03-31"), grain="range", scope=scope
+    )
+    assert quarter["plan"].tolist() == [3500.0]  # 1000 + 1000 + 1500
