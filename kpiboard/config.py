@@ -180,9 +180,23 @@ class AppSettings(_Section):
         return _check_url(value)
 
 
+OVERVIEW_KPIS = [
+    "revenue",
+    "gross_margin",
+    "cash_collected",
+    "receivables_overdue",
+    "open_pipeline_value",
+    "new_clients",
+    "repair_sla_rate",
+    "stock_value",
+]
+
+
 class DashboardSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8050, ge=1, le=65535)
+    # the Overview's tiles, in order: KPI ids (4-8 read best)
+    overview: list[str] = Field(default_factory=lambda: list(OVERVIEW_KPIS), max_length=12)
 
 
 class SmtpSettings(_Section):

@@ -154,6 +154,18 @@ class Runner:
             query_seconds=seconds,
         )
 
+    def members(self, kind: str, scope: Scope | None = None) -> list[tuple[str, str]]:
+        """Every ``(id, name)`` of an entity kind (``branch``, ``employee``, ``client`` …; see
+        :data:`reports.params.ENTITY_LOOKUPS`) under ``scope``, by id: what a dashboard's
+        filter offers, read as a report's parameter is checked."""
+        if kind not in p.ENTITY_LOOKUPS:
+            raise ValueError(f"unknown kind {kind!r} (kinds: {', '.join(p.ENTITY_LOOKUPS)})")
+        scope = {k: tuple(str(v) for v in vs) for k, vs in (scope or {}).items()}
+        table, key, names = p.ENTITY_LOOKUPS[kind]
+        with self._cursor(self._published()) as con:
+            self._check_scope(con, scope)
+            return self._lookup(con, scope, table, key, names, "")
+
     def sql(self, report: m.Report, scope: Scope | None = None) -> str:
         """The SQL ``report`` runs under ``scope`` (what ``kpiboard report show --sql`` prints)."""
         assert report.sql is not None

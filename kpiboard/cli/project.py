@@ -125,7 +125,8 @@ def demo(
     seed: SeedOption = 42,
     scale: ScaleOption = 1.0,
     no_serve: Annotated[
-        bool, typer.Option("--no-serve", help="Build everything, then exit instead of serving.")
+        bool,
+        typer.Option("--no-serve", help="Build everything, then exit instead of serving."),
     ] = False,
 ) -> None:
     """Build the demo company and run the pipeline on it.
@@ -134,7 +135,9 @@ def demo(
     in DIR/sources — with the dirt manifest, writes DIR/kpiboard.toml with those four sources,
     the demo's SQL models (DIR/models), expectation suites (DIR/suites), KPIs (DIR/kpis) and
     scorecards (DIR/scorecards), runs the pipeline into DIR/warehouse, then sets plans for every
-    employee and branch (DIR/plans) from the previous year's figures.
+    employee and branch (DIR/plans) from the previous year's figures, and serves the dashboard
+    on http://127.0.0.1:8050/ ([dashboard] in kpiboard.toml) until stopped; `--no-serve` exits
+    instead.
 
     Example: `kpiboard demo --dir demo --seed 7 --no-serve`
     """
@@ -174,14 +177,15 @@ def demo(
     out.print(f"Project:   {config.resolve()}", markup=False)
     out.print(f"Warehouse: {run.snapshot}", markup=False)
     if not no_serve:
+        from kpiboard.cli.serve import serve_dashboard
+
         out.print(
-            "The dashboard is not part of this version yet; the demo ends here. Try:\n"
+            "Also try:\n"
             f"  kpiboard kpi eval revenue win_rate --by branch -p {directory}\n"
-            f"  kpiboard kpi scorecard sales_manager -p {directory}\n"
-            f'  kpiboard sql -p {directory} "SELECT * FROM core.fct_invoice LIMIT 5"\n'
-            f"  and open {directory}/data_docs/index.html for the data's quality",
+            f"  kpiboard report run sales_plan_vs_fact -p {directory} --format pdf -o plan.pdf",
             markup=False,
         )
+        serve_dashboard(directory, host=None, port=None, workers=1)
 
 
 @app.command()

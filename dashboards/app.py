@@ -1,0 +1,305 @@
+"""The Dash app: the shell every page shares, and the pages.
+
+:func:`create_app` builds the shell only — the top bar with the global filters (kept in the
+URL), the data's "as of" time and the data-quality badge, the navigation, the explanation
+drawer — and imports the pages (``dashboards/pages/<name>.py``, each registering itself with
+its own callbacks). Pages read data only through :class:`dashboards.data.Data`.
+
+Dash keeps callbacks in one registry per process, so there is one app per process:
+``kpiboard serve`` makes it once per worker.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import dash
+import dash_ag_grid  # noqa: F401 (component libraries load with the app, never inside a callback)
+import dash_bootstrap_components as dbc
+import flask
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+
+from dashboards.components.explain import explanation_body
+from dashboards.components.shell import freshness
+from dashboards.components.states import problem
+from dashboards.data import Data
+from dashboards.explain import ExplainError, explain, parse_request
+from dashboards.filters import COMPARISONS, PRESET_LABELS, Filters, parse, query_values, to_search
+from kpiboard.config import Settings
+
+log = logging.getLogger("kpiboard.dashboards")
+
+PAGES = ("overview",)
+"""The page modules, in the navigation's order."""
+EXTENSION = "kpiboard"
+CUSTOM = "custom"
+
+_made: list[str] = []
+
+
+def data() -> Data:
+    """The project's data of the app serving this request."""
+    found: Data = flask.current_app.extensions[EXTENSION]
+    return found
+
+
+def filters_of(search: str | None) -> Filters:
+    """The filters a page's address asks for, checked against the project's branches and
+    employees (what cannot be used is named in ``ignored``)."""
+    d = data()
+    branches = [b for b, _ in d.branches()]
+    values = query_values(search)
+    employees = [
+        e
+        for e, _ in d.employees(values.get("branch") if values.get("branch") in branches else None)
+    ]
+    return parse(search, data_end=d.last_day(), branches=branches, employees=employees)
+
+
+def create_app(settings: Settings, *, data_: Data | None = None) -> dash.Dash:
+    """The dashboard of the project ``settings`` describe."""
+    if _made:
+        raise RuntimeError("one dashboard app per process (Dash keeps one callback registry)")
+    _made.append(str(settings.project_dir))
+    app = dash.Dash(
+        __name__,
+        use_pages=True,
+        pages_folder="",
+        assets_folder=str(Path(__file__).parent / "assets"),
+        title=settings.company.name or settings.project.name,
+        update_title="",
+        suppress_callback_exceptions=False,
+        serve_locally=True,
+        compress=False,
+    )
+    app.server.extensions[EXTENSION] = data_ or Data(settings)
+    for name in PAGES:
+        importlib.import_module(f"dashboards.pages.{name}")
+    app.layout = shell(settings.company.name or settings.project.name)
+    from dashboards import routes
+
+    routes.register(app.server)
+    return app
+
+
+def nav() -> dbc.Nav:
+    links = []
+    for page in dash.page_registry.values():
+        links.append(
+            dbc.NavItem(
+                dbc.NavLink(
+                    page["name"],
+                    href=page["relative_path"],
+                    active="exact",
+                    id={"type": "kb-nav", "index": page["module"]},
+                )
+            )
+        )
+    return dbc.Nav(links, pills=True, className="kb-nav", navbar=True)
+
+
+def filter_bar() -> html.Div:
+    periods = [{"label": label, "value": key} for key, label in PRESET_LABELS.items()]
+    periods.append({"label": "Custom range…", "value": CUSTOM})
+    return html.Div(
+        [
+            html.Div(
+                [
+                    dbc.Label("Period", html_for="kb-period", className="kb-filter-label"),
+                    dcc.Dropdown(
+                        id="kb-period", options=periods, clearable=False, searchable=False
+                    ),
+                ],
+                className="kb-filter kb-filter-period",
+            ),
+            html.Div(
+                [
+                    dbc.Label("From – to", html_for="kb-range", className="kb-filter-label"),
+                    dcc.DatePickerRange(
+                        id="kb-range", display_format="YYYY-MM-DD", minimum_nights=0
+                    ),
+                ],
+                className="kb-filter kb-filter-range",
+                id="kb-range-box",
+            ),
+            html.Div(
+                [
+                    dbc.Label("Branch", html_for="kb-branch", className="kb-filter-label"),
+                    dcc.Dropdown(id="kb-branch", placeholder="All branches", clearable=True),
+                ],
+                className="kb-filter",
+            ),
+            html.Div(
+                [
+                    dbc.Label("Employee", html_for="kb-employee", className="kb-filter-label"),
+                    dcc.Dropdown(id="kb-employee", placeholder="Everyone", clearable=True),
+                ],
+                className="kb-filter",
+            ),
+            html.Div(
+                [
+                    dbc.Label("Compare with", html_for="kb-compare", className="kb-filter-label"),
+                    dcc.Dropdown(
+                        id="kb-compare",
+                        options=[{"label": v, "value": k} for k, v in COMPARISONS.items()],
+                        clearable=False,
+                        searchable=False,
+                    ),
+                ],
+                className="kb-filter",
+            ),
+        ],
+        className="kb-filters",
+        role="search",
+    )
+
+
+def shell(company: str) -> html.Div:
+    return html.Div(
+        [
+            dcc.Location(id="url", refresh="callback-nav"),
+            dcc.Store(id="kb-explain-request"),
+            html.Header(
+                [
+                    html.Div(
+                        [
+                            html.A("kpiboard", href="/", className="kb-brand"),
+                            html.Span(company, className="kb-company"),
+                            html.Div(id="kb-freshness", className="kb-freshness"),
+                        ],
+                        className="kb-topline",
+                    ),
+                    nav(),
+                    filter_bar(),
+                ],
+                className="kb-header",
+            ),
+            html.Main(dash.page_container, className="kb-main", id="kb-main"),
+            dbc.Offcanvas(
+                html.Div(id="kb-explain-body"),
+                id="kb-explain",
+                title="What this number is made of",
+                placement="end",
+                is_open=False,
+                scrollable=True,
+                className="kb-explain",
+            ),
+        ],
+        className="kb-app",
+    )
+
+
+# -- the shell's callbacks -------------------------------------------------------------------------
+
+
+@dash.callback(
+    Output("url", "search"),
+    Output("kb-period", "value"),
+    Output("kb-range", "start_date"),
+    Output("kb-range", "end_date"),
+    Output("kb-branch", "value"),
+    Output("kb-employee", "value"),
+    Output("kb-compare", "value"),
+    Input("url", "search"),
+    Input("kb-period", "value"),
+    Input("kb-range", "start_date"),
+    Input("kb-range", "end_date"),
+    Input("kb-branch", "value"),
+    Input("kb-employee", "value"),
+    Input("kb-compare", "value"),
+)
+def sync_filters(
+    search: str | None,
+    period: str | None,
+    start: str | None,
+    end: str | None,
+    branch: str | None,
+    employee: str | None,
+    compare: str | None,
+) -> tuple[Any, ...]:
+    """The filter controls and the address say the same: a control changed writes the address
+    (a new history entry, so Back undoes it); an address changed (Back, a bookmark, a drill
+    link) sets the controls."""
+    if ctx.triggered_id in (None, "url"):
+        f = filters_of(search)
+        custom = f.period not in PRESET_LABELS
+        return (
+            no_update,
+            CUSTOM if custom else f.period,
+            f.start.isoformat(),
+            f.end.isoformat(),
+            f.branch,
+            f.employee,
+            f.compare,
+        )
+    if ctx.triggered_id == "kb-period" and period == CUSTOM:
+        return (no_update,) * 7  # the range picker decides
+    if ctx.triggered_id == "kb-range" or period == CUSTOM:
+        if not start or not end:
+            return (no_update,) * 7
+        chosen = f"{start[:10]}..{end[:10]}"
+    else:
+        chosen = period or ""
+    if ctx.triggered_id == "kb-branch":
+        employee = None  # another branch's employee is not in this one
+    values = {"period": chosen, "branch": branch, "employee": employee, "compare": compare}
+    new = to_search(values)
+    if new == (search or ""):
+        return (no_update,) * 7
+    f = filters_of(new)
+    return new, no_update, f.start.isoformat(), f.end.isoformat(), no_update, employee, no_update
+
+
+@dash.callback(
+    Output("kb-branch", "options"),
+    Output("kb-employee", "options"),
+    Output("kb-range-box", "hidden"),
+    Output("kb-freshness", "children"),
+    Output({"type": "kb-nav", "index": ALL}, "href"),
+    Input("url", "search"),
+    State({"type": "kb-nav", "index": ALL}, "id"),
+)
+def shell_state(search: str | None, nav_ids: list[dict[str, str]]) -> tuple[Any, ...]:
+    """The branch and employee choices, the custom range's visibility, the freshness badge,
+    and navigation links that keep the filters."""
+    d = data()
+    f = filters_of(search)
+    branches = [{"label": name, "value": key} for key, name in d.branches()]
+    employees = [{"label": name, "value": key} for key, name in d.employees(f.branch)]
+    keep = to_search(f)
+    hrefs = [dash.page_registry[i["index"]]["relative_path"] + keep for i in nav_ids]
+    return branches, employees, f.period in PRESET_LABELS, freshness(d), hrefs
+
+
+@dash.callback(
+    Output("kb-explain", "is_open"),
+    Output("kb-explain-body", "children"),
+    Input({"type": "kb-explain", "index": ALL}, "n_clicks"),
+    Input("kb-explain-request", "data"),
+    State("url", "search"),
+    prevent_initial_call=True,
+)
+def open_explanation(
+    _clicks: list[int | None], stored: dict[str, Any] | None, search: str | None
+) -> tuple[Any, Any]:
+    """Open the drawer with what the clicked number is made of."""
+    trigger = ctx.triggered_id
+    if trigger == "kb-explain-request":
+        if not stored:
+            return no_update, no_update
+        raw: Any = stored
+    elif isinstance(trigger, dict) and any(
+        ctx.triggered[i]["value"] for i in range(len(ctx.triggered))
+    ):
+        raw = trigger["index"]
+    else:
+        return no_update, no_update
+    f = filters_of(search)
+    try:
+        answer = explain(data(), parse_request(raw, f), f)
+    except ExplainError as exc:
+        return True, problem(str(exc), advice="Close this panel and choose another number.")
+    return True, explanation_body(answer, data().currency)

@@ -1,0 +1,54 @@
+"""Empty, error and notice states: a sentence that says why and what to change, never a blank
+chart and never a stack trace (``DESIGN.md``, "States")."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+
+def attrs(**values: str) -> Any:
+    """HTML attributes Dash takes but does not name (``aria-label``, ``data-value``): write
+    them with underscores, ``attrs(aria_label="…")``."""
+    return {name.replace("_", "-"): value for name, value in values.items()}
+
+
+ERROR_ADVICE = "Try again; if it keeps failing, the server's log has the details."
+
+
+def empty(message: str, *, id: str | None = None) -> html.Div:
+    """In place of a chart or table that has nothing to show: why, and what to change."""
+    props: Any = {"id": id} if id else {}
+    return html.Div(
+        [html.Span("∅", className="kb-empty-icon", **attrs(aria_hidden="true")), html.P(message)],
+        className="kb-empty",
+        role="status",
+        **props,
+    )
+
+
+def problem(message: str, *, advice: str = ERROR_ADVICE) -> dbc.Alert:
+    """A failure in words: what went wrong and what to do."""
+    return dbc.Alert(
+        [html.Strong("Something went wrong. "), message, html.Br(), html.Small(advice)],
+        color="danger",
+        className="kb-problem",
+        role="alert",
+    )
+
+
+def notices(messages: Sequence[str]) -> html.Div | None:
+    """What the address asked for that was not used (an unknown branch …), one line each."""
+    if not messages:
+        return None
+    return dbc.Alert(
+        [html.Div(m) for m in messages], color="warning", className="kb-notice", role="status"
+    )
+
+
+def skeleton(height: int = 280) -> html.Div:
+    """A grey block the size of what is loading (the layout, not a spinner over nothing)."""
+    return html.Div(className="kb-skeleton", style={"height": f"{height}px"})
