@@ -78,7 +78,11 @@ def create_app(settings: Settings, *, data_: Data | None = None) -> dash.Dash:
     app.server.extensions[EXTENSION] = data_ or Data(settings)
     for name in PAGES:
         importlib.import_module(f"dashboards.pages.{name}")
-    app.layout = shell(settings.company.name or settings.project.name)
+    company = settings.company.name or settings.project.name
+    # the shell is made per page load, its filters set from the address (a control without its
+    # options would drop the value the address gave it); Dash checks callbacks against a
+    # shell made without a request
+    app.layout = lambda: shell(company, _request_search())
     from dashboards import routes
 
     routes.register(app.server)
@@ -101,7 +105,27 @@ def nav() -> dbc.Nav:
     return dbc.Nav(links, pills=True, className="kb-nav", navbar=True)
 
 
-def filter_bar() -> html.Div:
+def _request_search() -> str | None:
+    """The query string of the page load being served; ``None`` outside a request."""
+    if not flask.has_request_context():
+        return None
+    return "?" + flask.request.query_string.decode("utf-8", "replace")
+
+
+def filter_bar(search: str | None = None) -> html.Div:
+    """The global filters, set to what ``search`` asks for (none: empty, for Dash's check)."""
+    start = end = branch = employee = None
+    period, compare = None, None
+    branches: list[dict[str, str]] = []
+    employees: list[dict[str, str]] = []
+    if search is not None:
+        d = data()
+        f = filters_of(search)
+        period = f.period if f.period in PRESET_LABELS else CUSTOM
+        start, end = f.start.isoformat(), f.end.isoformat()
+        branch, employee, compare = f.branch, f.employee, f.compare
+        branches = [{"label": n, "value": k} for k, n in d.branches()]
+        employees = [{"label": n, "value": k} for k, n in d.employees(f.branch)]
     periods = [{"label": label, "value": key} for key, label in PRESET_LABELS.items()]
     periods.append({"label": "Custom range…", "value": CUSTOM})
     return html.Div(
@@ -119,23 +143,40 @@ def filter_bar() -> html.Div:
                 [
                     dbc.Label("From – to", html_for="kb-range", className="kb-filter-label"),
                     dcc.DatePickerRange(
-                        id="kb-range", display_format="YYYY-MM-DD", minimum_nights=0
+                        id="kb-range",
+                        display_format="YYYY-MM-DD",
+                        minimum_nights=0,
+                        start_date=start,
+                        end_date=end,
                     ),
                 ],
                 className="kb-filter kb-filter-range",
                 id="kb-range-box",
+                hidden=period != CUSTOM,
             ),
             html.Div(
                 [
                     dbc.Label("Branch", html_for="kb-branch", className="kb-filter-label"),
-                    dcc.Dropdown(id="kb-branch", placeholder="All branches", clearable=True),
+                    dcc.Dropdown(
+                        id="kb-branch",
+                        options=branches,
+                        value=branch,
+                        placeholder="All branches",
+                        clearable=True,
+                    ),
                 ],
                 className="kb-filter",
             ),
             html.Div(
                 [
                     dbc.Label("Employee", html_for="kb-employee", className="kb-filter-label"),
-                    dcc.Dropdown(id="kb-employee", placeholder="Everyone", clearable=True),
+                    dcc.Dropdown(
+                        id="kb-employee",
+                        options=employees,
+                        value=employee,
+                        placeholder="Everyone",
+                        clearable=True,
+                    ),
                 ],
                 className="kb-filter",
             ),
@@ -145,6 +186,7 @@ def filter_bar() -> html.Div:
                     dcc.Dropdown(
                         id="kb-compare",
                         options=[{"label": v, "value": k} for k, v in COMPARISONS.items()],
+                        value=compare,
                         clearable=False,
                         searchable=False,
                     ),
@@ -157,7 +199,7 @@ def filter_bar() -> html.Div:
     )
 
 
-def shell(company: str) -> html.Div:
+def shell(company: str, search: str | None = None) -> html.Div:
     return html.Div(
         [
             dcc.Location(id="url", refresh="callback-nav"),
@@ -173,7 +215,7 @@ def shell(company: str) -> html.Div:
                         className="kb-topline",
                     ),
                     nav(),
-                    filter_bar(),
+                    filter_bar(search),
                 ],
                 className="kb-header",
             ),
@@ -247,7 +289,7 @@ def sync_filters(
         employee = None  # another branch's employee is not in this one
     values = {"period": chosen, "branch": branch, "employee": employee, "compare": compare}
     new = to_search(values)
-    if new == (search or ""):
+    if new == to_search(filters_of(search)):  # the address says this already
         return (no_update,) * 7
     f = filters_of(new)
     return new, no_update, f.start.isoformat(), f.end.isoformat(), no_update, employee, no_update
