@@ -262,3 +262,15 @@ def test_a_scope_naming_no_branch_is_an_error_not_an_empty_report(
         runner.run("invoiced", scope={"branch": ["denvr"]})
     with pytest.raises(ScopeError, match="no employee 'nobody'"):
         runner.run("invoiced", scope={"employee": ["nobody"]})
+
+
+def test_members_are_listed_under_the_scope(project: Path, tmp_path: Path) -> None:
+    """What a dashboard's filter offers: every branch, or only the scope's employees."""
+    runner = runner_for(project, tmp_path, INVOICED)
+    assert runner.members("branch") == [("austin", "Austin"), ("denver", "Denver")]
+    assert runner.members("employee", {"branch": ["denver"]}) == [("d1", "Dana"), ("d2", "Drew")]
+    assert runner.members("client", {"employee": ["a1"]}) == [("c3", "Cove")]
+    with pytest.raises(ScopeError, match="no branch 'denvr'"):
+        runner.members("employee", {"branch": ["denvr"]})
+    with pytest.raises(ValueError, match="unknown kind 'planet'"):
+        runner.members("planet")
