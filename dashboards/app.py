@@ -74,6 +74,7 @@ def create_app(settings: Settings, *, data_: Data | None = None) -> dash.Dash:
         suppress_callback_exceptions=False,
         serve_locally=True,
         compress=False,
+        on_error=callback_failed,
     )
     app.server.extensions[EXTENSION] = data_ or Data(settings)
     for name in PAGES:
@@ -87,6 +88,20 @@ def create_app(settings: Settings, *, data_: Data | None = None) -> dash.Dash:
 
     routes.register(app.server)
     return app
+
+
+ERROR_MESSAGE = (
+    "This part of the page could not be updated. Try again, or change the filters; "
+    "the server's log has the details."
+)
+
+
+def callback_failed(error: Exception) -> None:
+    """Every callback's last resort: the error goes to the server's log with its traceback,
+    the reader gets a short message in the corner (never a stack trace), and the outputs keep
+    what they showed."""
+    log.error("callback %s failed", ctx.triggered_id, exc_info=error)
+    dash.set_props("kb-error", {"is_open": True, "children": ERROR_MESSAGE})
 
 
 def nav() -> dbc.Nav:
@@ -220,6 +235,15 @@ def shell(company: str, search: str | None = None) -> html.Div:
                 className="kb-header",
             ),
             html.Main(dash.page_container, className="kb-main", id="kb-main"),
+            dbc.Toast(
+                id="kb-error",
+                header="Something went wrong",
+                is_open=False,
+                dismissable=True,
+                duration=15000,
+                icon="danger",
+                className="kb-error-toast",
+            ),
             dbc.Offcanvas(
                 html.Div(id="kb-explain-body"),
                 id="kb-explain",

@@ -1,0 +1,57 @@
+"""A failing callback shows a short message, never a stack trace, and keeps what was shown."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    import dash
+
+
+def shell_state_request(dash_app: dash.Dash) -> dict[str, Any]:
+    """The request the browser sends for the shell's state callback (filters' choices …)."""
+    key = next(k for k in dash_app.callback_map if "kb-branch.options" in k)
+    return {
+        "output": key,
+        "outputs": [
+            {"id": "kb-branch", "property": "options"},
+            {"id": "kb-employee", "property": "options"},
+            {"id": "kb-range-box", "property": "hidden"},
+            {"id": "kb-freshness", "property": "children"},
+            [],
+        ],
+        "inputs": [{"id": "url", "property": "search", "value": ""}],
+        "changedPropIds": ["url.search"],
+        "state": [[]],
+    }
+
+
+def test_a_failing_callback_says_so_in_words(
+    dash_app: dash.Dash, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dashboards.app import EXTENSION
+
+    data = dash_app.server.extensions[EXTENSION]
+    client = dash_app.server.test_client()
+    client.get("/")  # Dash sets its routes up on the first request
+    good = client.post("/_dash-update-component", json=shell_state_request(dash_app))
+    assert good.status_code == 200
+    assert "Denver" in good.get_data(as_text=True)
+
+    def broken(*_args: object) -> list[tuple[str, str]]:
+        raise RuntimeError("the warehouse file is gone: /secret/path/warehouse.duckdb")
+
+    monkeypatch.setattr(data, "branches", broken)
+    with caplog.at_level("ERROR", logger="kpiboard.dashboards"):
+        bad = client.post("/_dash-update-component", json=shell_state_request(dash_app))
+    text = bad.get_data(as_text=True)
+    assert bad.status_code in (200, 204)
+    assert "Traceback" not in text and "/secret/path" not in text
+    body = json.loads(text) if text else {}
+    shown = body.get("sideUpdate", {}).get("kb-error", {})
+    assert shown.get("is_open") is True
+    assert "could not be updated" in shown.get("children", "")
+    assert "the warehouse file is gone" in caplog.text  # the details are in the server's log
