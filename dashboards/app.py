@@ -252,6 +252,7 @@ def shell(company: str, search: str | None = None) -> html.Div:
                 is_open=False,
                 scrollable=True,
                 className="kb-explain",
+                style={"width": "min(780px, 96vw)"},
             ),
         ],
         className="kb-app",

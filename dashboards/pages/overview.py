@@ -12,16 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, html
+from dash import Input, Output, callback, dcc, html
 
 from dashboards.app import data, filters_of
-from dashboards.components.grid import Col, grid
-from dashboards.components.states import empty, notices, problem, skeleton
+from dashboards.components.states import empty, notices, skeleton
 from dashboards.components.tiles import tile
+from dashboards.figures import achievement_bars
 from dashboards.filters import Filters
+from dashboards.format import kpi_value, number_or_none
 from dashboards.kpis import Headline, headlines
 
+HIDDEN = {"display": "none"}
 DRILL = {
     "revenue": "/sales",
     "gross_margin": "/sales",
@@ -42,7 +43,22 @@ def layout(**_query: Any) -> html.Div:
             html.Div(id="overview-notices"),
             html.Div([skeleton(170) for _ in range(8)], id="overview-tiles", className="kb-tiles"),
             html.H2("Branches against plan", className="kb-section-title"),
-            html.Div(skeleton(220), id="overview-branches"),
+            html.Div(
+                [
+                    html.Div(skeleton(220), id="overview-branches"),
+                    dcc.Graph(
+                        id="overview-branch-chart",
+                        config={"displaylogo": False, "displayModeBar": False},
+                        style={"display": "none"},
+                    ),
+                    html.P(
+                        "Bars are % of plan; the dashed line is the plan. Click a bar for the "
+                        "rows behind it.",
+                        className="kb-muted kb-small",
+                    ),
+                ],
+                className="kb-card",
+            ),
         ]
     )
 
@@ -59,55 +75,81 @@ def tiles_row(items: list[Headline], filters: Filters, currency: str) -> list[An
     Output("overview-tiles", "children"),
     Output("overview-notices", "children"),
     Output("overview-branches", "children"),
+    Output("overview-branch-chart", "figure"),
+    Output("overview-branch-chart", "style"),
     Input("url", "search"),
 )
-def fill(search: str | None) -> tuple[Any, Any, Any]:
+def fill(search: str | None) -> tuple[Any, ...]:
     d = data()
     f = filters_of(search)
     kpi_ids = list(d.settings.dashboard.overview)
-    try:
-        items = headlines(d, kpi_ids, f)
-    except Exception as exc:  # a failing callback shows a message, never a stack trace
-        import logging
-
-        logging.getLogger("kpiboard.dashboards").exception("overview failed")
-        return [problem(str(exc))], notices(f.ignored), None
+    items = headlines(d, kpi_ids, f)
     if not items:
-        return (
-            [empty("No headline KPIs configured: list them in [dashboard] overview.")],
-            None,
-            None,
-        )
-    return tiles_row(items, f, d.currency), notices(f.ignored), branch_table(d, kpi_ids[:4], f)
+        message = empty("No headline KPIs configured: list them in [dashboard] overview.")
+        return [message], None, None, {}, HIDDEN
+    tiles = tiles_row(items, f, d.currency)
+    rows, kpis = branch_rows(d, kpi_ids[:4], f)
+    if not kpis:
+        gap = empty(f"No branch has a plan for these KPIs in {f.period_text()}.")
+        return tiles, notices(f.ignored), gap, {}, HIDDEN
+    figure = achievement_bars(rows, kpis, title=branch_message(rows, kpis))
+    return tiles, notices(f.ignored), None, figure, {}
 
 
-def branch_table(d: Any, kpi_ids: list[str], f: Filters) -> Any:
-    """Each branch's value, plan and status for the first headline KPIs."""
+def branch_rows(
+    d: Any, kpi_ids: list[str], f: Filters
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """Each branch's value and achievement for the headline KPIs that have plans by branch."""
     engine = d.engine()
     known = [k for k in kpi_ids if k in engine.kpis]
     if not known:
-        return None
+        return [], []
     frame = engine.evaluate_apart(
         known, start=f.start, end=f.end, grain="range", by=["branch"], scope=f.scope()
     ).frame
-    if frame.empty:
-        return empty(f"No branch has data for {f.period_text()}: widen the period.")
     names = dict(d.branches())
-    records = []
-    for branch, part in frame.groupby("branch", sort=True):
-        record: dict[str, Any] = {"branch": names.get(branch, branch)}
-        for row in part.to_dict("records"):
-            record[row["kpi"]] = row["value"]
-            record[row["kpi"] + "_achievement"] = row["achievement"]
-            record[row["kpi"] + "_status"] = row["status"]
-        records.append(record)
-    columns = [Col("branch", "Branch")]
-    for kpi_id in known:
-        kpi = engine.kpis[kpi_id]
-        fmt = {"money": "money", "percent": "percent", "count": "count"}.get(kpi.unit, "number")
-        columns += [
-            Col(kpi_id, kpi.label, fmt),
-            Col(kpi_id + "_achievement", "of plan", "percent"),
-            Col(kpi_id + "_status", "Status", "status"),
-        ]
-    return dbc.Card(grid("overview-branch-grid", records, columns, currency=d.currency), body=True)
+    rows = []
+    for record in frame.to_dict("records"):
+        kpi = engine.kpis[record["kpi"]]
+        rows.append(
+            {
+                "kpi": record["kpi"],
+                "member": record["branch"],
+                "name": names.get(record["branch"], record["branch"]),
+                "achievement": number_or_none(record["achievement"]),
+                "status": record["status"],
+                "text": kpi_value(record["value"], kpi.unit, d.currency, short=True),
+            }
+        )
+    planned = [
+        k for k in known if any(r["kpi"] == k and r["achievement"] is not None for r in rows)
+    ]
+    return rows, [(k, engine.kpis[k].label) for k in planned]
+
+
+def branch_message(rows: list[dict[str, Any]], kpis: list[tuple[str, str]]) -> str:
+    """The chart's title: the branch furthest behind plan on the first KPI, or all on plan."""
+    if not kpis:
+        return ""
+    first, label = kpis[0]
+    mine = [r for r in rows if r["kpi"] == first and r["achievement"] is not None]
+    if not mine:
+        return label
+    worst = min(mine, key=lambda r: r["achievement"])
+    gap = (1 - worst["achievement"]) * 100
+    if gap <= 0:
+        return f"Every branch at or above its {label.lower()} plan"
+    return f"{worst['name']} {gap:.0f}% below its {label.lower()} plan"
+
+
+@callback(
+    Output("kb-explain-request", "data", allow_duplicate=True),
+    Input("overview-branch-chart", "clickData"),
+    prevent_initial_call=True,
+)
+def explain_branch(click: dict[str, Any] | None) -> Any:
+    """A bar explains that KPI for that branch."""
+    if not click or not click.get("points"):
+        return dash.no_update
+    kpi_id, branch = click["points"][0]["customdata"]
+    return {"kpi": kpi_id, "slice": {"branch": branch}}
