@@ -27,7 +27,15 @@ from dashboards.components.shell import freshness
 from dashboards.components.states import problem
 from dashboards.data import Data
 from dashboards.explain import ExplainError, explain, parse_request
-from dashboards.filters import COMPARISONS, PRESET_LABELS, Filters, parse, query_values, to_search
+from dashboards.filters import (
+    COMPARISONS,
+    PRESET_LABELS,
+    Filters,
+    page_values,
+    parse,
+    query_values,
+    to_search,
+)
 from kpiboard.config import Settings
 
 log = logging.getLogger("kpiboard.dashboards")
@@ -313,8 +321,8 @@ def sync_filters(
     if ctx.triggered_id == "kb-branch":
         employee = None  # another branch's employee is not in this one
     values = {"period": chosen, "branch": branch, "employee": employee, "compare": compare}
-    new = to_search(values)
-    if new == to_search(filters_of(search)):  # the address says this already
+    new = to_search(values, keep=page_values(search))  # a page's own keys (role=) stay
+    if new == to_search(filters_of(search), keep=page_values(search)):  # said already
         return (no_update,) * 7
     f = filters_of(new)
     return new, no_update, f.start.isoformat(), f.end.isoformat(), no_update, employee, no_update

@@ -66,13 +66,13 @@ class Filters:
         branch the viewer may see) the sum of their plans when each has one — the company's
         plan is its branches' plans. Every row of the model has a branch, so the numbers are
         the same as with no scope at all."""
+        if self.employee:  # an employee is in one branch: their rows and their own plans
+            return {"employee": [self.employee]}
         scope: dict[str, list[str]] = {}
         if self.branch:
             scope["branch"] = [self.branch]
         elif self.branches:
             scope["branch"] = list(self.branches)
-        if self.employee:
-            scope["employee"] = [self.employee]
         return scope
 
     def previous(self) -> tuple[dt.date, dt.date]:
@@ -104,7 +104,7 @@ class Filters:
 
     def search(self, **changes: str | None) -> str:
         """The query string of these filters (with ``changes``), defaults left out."""
-        return to_search(self, **changes)
+        return to_search(self, keep=None, **changes)
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:
@@ -175,8 +175,21 @@ def parse(
     return Filters(period, start, end, branch, employee, compare, tuple(ignored), tuple(branches))
 
 
-def to_search(filters: Filters | Mapping[str, str | None], **changes: str | None) -> str:
-    """``?period=…&branch=…``: the filters that differ from their defaults (``""`` when none)."""
+def page_values(search: str | None) -> dict[str, str]:
+    """The keys of a query string that are not global filters: a page's own (``role=``,
+    ``report=``), kept when a filter changes."""
+    parsed = parse_qs((search or "").lstrip("?"), keep_blank_values=False, max_num_fields=50)
+    return {k: v[0] for k, v in parsed.items() if k not in KEYS and v}
+
+
+def to_search(
+    filters: Filters | Mapping[str, str | None],
+    *,
+    keep: Mapping[str, str] | None = None,
+    **changes: str | None,
+) -> str:
+    """``?period=…&branch=…``: the filters that differ from their defaults (``""`` when none),
+    then the page's own keys ``keep``."""
     if isinstance(filters, Filters):
         values: dict[str, str | None] = {
             "period": filters.period,
@@ -189,6 +202,7 @@ def to_search(filters: Filters | Mapping[str, str | None], **changes: str | None
     values.update(changes)
     defaults = {"period": DEFAULT_PERIOD, "compare": DEFAULT_COMPARISON}
     kept = {k: v for k in KEYS if (v := values.get(k)) and v != defaults.get(k)}
+    kept.update(keep or {})
     return "?" + urlencode(kept) if kept else ""
 
 

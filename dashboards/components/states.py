@@ -30,12 +30,14 @@ def empty(message: str, *, id: str | None = None) -> html.Div:
     )
 
 
-def problem(message: str, *, advice: str = ERROR_ADVICE) -> dbc.Alert:
+def problem(message: str, *, advice: str = ERROR_ADVICE) -> html.Div:
     """A failure in words: what went wrong and what to do."""
-    return dbc.Alert(
-        [html.Strong("Something went wrong. "), message, html.Br(), html.Small(advice)],
-        color="danger",
-        className="kb-problem",
+    return html.Div(
+        dbc.Alert(
+            [html.Strong("Something went wrong. "), message, html.Br(), html.Small(advice)],
+            color="danger",
+            className="kb-problem",
+        ),
         role="alert",
     )
 
@@ -44,8 +46,9 @@ def notices(messages: Sequence[str]) -> html.Div | None:
     """What the address asked for that was not used (an unknown branch …), one line each."""
     if not messages:
         return None
-    return dbc.Alert(
-        [html.Div(m) for m in messages], color="warning", className="kb-notice", role="status"
+    return html.Div(
+        dbc.Alert([html.Div(m) for m in messages], color="warning", className="kb-notice"),
+        role="status",
     )
 
 
