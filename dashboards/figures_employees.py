@@ -40,6 +40,12 @@ def _percent(value: float | None) -> float | None:
     return None if value is None else value * 100.0
 
 
+def _gate_note(gated: int, months: int) -> str:
+    if not gated:
+        return ""
+    return " · no bonus" if gated == months else f" · no bonus {gated} of {months} mo"
+
+
 def ranking(
     frame: pd.DataFrame,
     *,
@@ -48,7 +54,8 @@ def ranking(
 ) -> go.Figure:
     """A role's employees as horizontal bars of ``score`` (a fraction; shown in percent),
     highest on top, with a dashed line at 100%. ``frame`` has ``employee``, ``name``,
-    ``score``, ``bonus_text`` and ``gate`` (why the bonus is 0, or empty); each bar's
+    ``score``, ``bonus``, ``bonus_text``, ``months``, ``gated_months`` and ``gate`` (why a
+    bonus is 0, or empty); a bar whose whole bonus a gate stopped is grey. Each bar's
     ``customdata`` is the employee's id (a click picks the employee). ``selected`` is drawn
     in the accent colour."""
     go = _go()
@@ -56,11 +63,12 @@ def ranking(
     scores = [float(s) * 100.0 for s in ordered["score"]]
     gates = [str(g) if isinstance(g, str) and g else "" for g in ordered["gate"]]
     colours = [
-        theme.ACCENT if e == selected else (GATED if g else theme.INK)
-        for e, g in zip(ordered["employee"], gates, strict=True)
+        theme.ACCENT if e == selected else (GATED if bonus == 0 and g else theme.INK)
+        for e, g, bonus in zip(ordered["employee"], gates, ordered["bonus"], strict=True)
     ]
     labels = [
-        f"{s:.1f}%" + (" · no bonus" if g else "") for s, g in zip(scores, gates, strict=True)
+        f"{s:.1f}%" + _gate_note(int(g), int(m))
+        for s, g, m in zip(scores, ordered["gated_months"], ordered["months"], strict=True)
     ]
     figure = go.Figure(
         go.Bar(
@@ -95,7 +103,11 @@ def ranking(
         height=height_for(len(ordered)),
         margin={"l": 10, "r": 80, "t": 60, "b": 50},
         showlegend=False,
-        xaxis={"title": {"text": "Score (% of plan, weighted)"}, "range": [0, top * 1.12]},
+        xaxis={
+            "title": {"text": "Score (% of plan, weighted)"},
+            "range": [0, top * 1.12],
+            "ticksuffix": "%",
+        },
         yaxis={"title": None, "automargin": True},
         bargap=0.3,
     )
@@ -136,9 +148,11 @@ def bullet(
             y=labels,
             orientation="h",
             marker={"color": theme.INK},
-            width=0.36,
+            width=0.45,
             text=[f"{a:.1f}%" if a is not None else "no plan" for a in achieved],
             textposition="outside",
+            textfont={"size": 12},
+            constraintext="none",
             cliponaxis=False,
             customdata=[[k["kpi"], k.get("value_text", ""), k.get("plan_text", "")] for k in rows],
             hovertemplate=(
@@ -165,8 +179,8 @@ def bullet(
         title={"text": title},
         barmode="overlay",
         height=height_for(len(rows)) + 30,
-        margin={"l": 10, "r": 60, "t": 60, "b": 50},
-        legend={"orientation": "h", "y": -0.25, "x": 0},
+        margin={"l": 10, "r": 60, "t": 80, "b": 50},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1, "xanchor": "right"},
         xaxis={"title": {"text": "Fact, % of plan"}, "range": [0, top], "ticksuffix": "%"},
         yaxis={"title": None, "automargin": True},
     )

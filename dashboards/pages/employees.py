@@ -95,6 +95,16 @@ def peers_scope(f: Filters) -> dict[str, list[str]]:
     return {k: v for k, v in f.scope().items() if k != "employee"}
 
 
+def employee_scope(f: Filters) -> dict[str, list[str]]:
+    """The chosen employee alone: the filters' scope narrowed to one employee, without the
+    branches beside it. (The employee is one the filters let through, so no other branch is
+    shown; with the branches as well the engine looks for plans of branch and employee
+    together, which plan files do not hold, and finds none.)"""
+    if not f.employee:
+        return f.scope()
+    return {"employee": [f.employee]}
+
+
 def _scope_key(scope: Mapping[str, list[str]]) -> tuple[Any, ...]:
     return tuple(sorted((k, tuple(v)) for k, v in scope.items()))
 
@@ -151,7 +161,17 @@ def ranked(
 
     summary, parts = scored.summary, scored.parts
     kpi_ids = tuple(w.kpi for w in card.kpis)
-    columns = ["employee", "name", "branch", "months", "score", "bonus", "gate", "bonus_text"]
+    columns = [
+        "employee",
+        "name",
+        "branch",
+        "months",
+        "score",
+        "bonus",
+        "gate",
+        "gated_months",
+        "bonus_text",
+    ]
     if summary.empty:
         return Ranked(pd.DataFrame(columns=[*columns, *kpi_ids]), kpi_ids, 0.0)
     records = []
@@ -180,6 +200,7 @@ def ranked(
             "score": float(rows["score"].mean()),
             "bonus": bonus,
             "gate": gate,
+            "gated_months": len(gates),
             "bonus_text": formats.money(bonus, currency),
         }
         for kpi in kpi_ids:
@@ -218,6 +239,12 @@ def role_columns(d: Data, r: Ranked, several_months: bool) -> list[Col]:
     return columns
 
 
+def wrapped(table: Any) -> Any:
+    """A grid whose headings wrap instead of being cut short."""
+    table.defaultColDef = {**table.defaultColDef, "wrapHeaderText": True, "autoHeaderHeight": True}
+    return table
+
+
 def fact(label: str, value: str, note: str, id: str) -> dbc.Card:
     """A headline number of the page (not a KPI: it has no plan of its own)."""
     return dbc.Card(
@@ -233,7 +260,7 @@ def fact(label: str, value: str, note: str, id: str) -> dbc.Card:
 def facts_row(r: Ranked, card: Scorecard, f: Filters, currency: str) -> list[Any]:
     frame = r.frame
     on_plan = int((frame["score"] >= 1.0).sum())
-    gated = int((frame["gate"] != "").sum())
+    gated = int((frame["gated_months"] > 0).sum())
     people = f"{card.label.lower()}s"
     return [
         fact(
@@ -280,7 +307,7 @@ def fill_role(d: Data, f: Filters, role: str) -> tuple[Any, Any, Any]:
     chart = html.Div(
         [
             html.P(
-                f"Score = KPIs' achievements weighted ({_weights(card)}), each counted between "
+                f"Score = KPIs' achievements weighted ({_weights(d, card)}), each counted between "
                 f"{card.floor:.0%} and {card.cap:.0%}"
                 + ("; mean of the months" if len(months_of(f)) > 1 else "")
                 + ". Click a bar for that employee's month.",
@@ -296,13 +323,15 @@ def fill_role(d: Data, f: Filters, role: str) -> tuple[Any, Any, Any]:
     )
     table = html.Div(
         [
-            grid(
-                "employees-role-grid",
-                r.frame.to_dict("records"),
-                role_columns(d, r, len(months_of(f)) > 1),
-                currency=d.currency,
-                file_name=f"scorecard_{role}_{f.start}_{f.end}.csv",
-                row_id="employee",
+            wrapped(
+                grid(
+                    "employees-role-grid",
+                    r.frame.to_dict("records"),
+                    role_columns(d, r, len(months_of(f)) > 1),
+                    currency=d.currency,
+                    file_name=f"scorecard_{role}_{f.start}_{f.end}.csv",
+                    row_id="employee",
+                )
             ),
             html.P(
                 "Click a name for that employee's month, an achievement for the rows behind it.",
@@ -314,9 +343,12 @@ def fill_role(d: Data, f: Filters, role: str) -> tuple[Any, Any, Any]:
     return facts_row(r, card, f, d.currency), chart, table
 
 
-def _weights(card: Scorecard) -> str:
+def _weights(d: Data, card: Scorecard) -> str:
     total = sum(w.weight for w in card.kpis)
-    return ", ".join(f"{w.kpi} {w.weight / total:.0%}" for w in card.kpis)
+    kpis = d.engine().kpis
+    return ", ".join(
+        f"{kpis[w.kpi].label if w.kpi in kpis else w.kpi} {w.weight / total:.0%}" for w in card.kpis
+    )
 
 
 # -- one employee's month -------------------------------------------------------------------------
@@ -396,6 +428,13 @@ MONTH_COLUMNS = [
 ]
 
 
+def bullet_title(m: Month) -> str:
+    """The bullet graph's message: how many weighted KPIs reach their plan that month."""
+    weighted = [p for p in m.parts if p["weight"]]
+    on_plan = sum(1 for p in weighted if (p["achievement"] or 0) >= 1.0)
+    return f"{m.name}: {on_plan} of {len(weighted)} KPIs on plan in {m.month:%B %Y}"
+
+
 def bonus_line(m: Month, card: Scorecard, currency: str) -> html.P:
     """How the bonus follows from the score: the formula, or the gate that stopped it."""
     formula = card.bonus.sql()
@@ -404,8 +443,8 @@ def bonus_line(m: Month, card: Scorecard, currency: str) -> html.P:
         return html.P(
             [
                 html.Strong(f"No bonus in {m.month:%B %Y}: "),
-                f"{m.gate}. Score {score}; without the gate the bonus would be ",
-                f"{formula} with base {formats.money(card.base_amount, currency)}.",
+                f"{m.gate}. The score, {score}, would otherwise pay {formula} ",
+                f"(base {formats.money(card.base_amount, currency)}).",
             ],
             className="employees-bonus-line kb-bad",
             id="employees-bonus-line",
@@ -467,7 +506,7 @@ def fill_employee(
     role = chosen_role(d, f, None)
     assert role is not None  # why_not found the employee's role has a scorecard
     card = d.engine().definitions.scorecards[role]
-    scored = scorecard(d, role, f, f.scope())
+    scored = scorecard(d, role, f, employee_scope(f))
     months = sorted({_day(p) for p in scored.summary["period"]})
     if not months:
         return (
@@ -507,7 +546,7 @@ def fill_employee(
                                 id="employees-bullet",
                                 figure=figures.bullet(
                                     explained,
-                                    title=f"{name}: each KPI against its plan",
+                                    title=bullet_title(m),
                                     floor=card.floor,
                                     cap=card.cap,
                                 ),
@@ -518,13 +557,15 @@ def fill_employee(
                     ),
                     html.Div(
                         [
-                            grid(
-                                "employees-kpi-grid",
-                                m.parts,
-                                MONTH_COLUMNS,
-                                currency=d.currency,
-                                file_name=f"scorecard_{f.employee}_{month:%Y-%m}.csv",
-                                row_id="kpi",
+                            wrapped(
+                                grid(
+                                    "employees-kpi-grid",
+                                    m.parts,
+                                    MONTH_COLUMNS,
+                                    currency=d.currency,
+                                    file_name=f"scorecard_{f.employee}_{month:%Y-%m}.csv",
+                                    row_id="kpi",
+                                )
                             ),
                             html.P(
                                 "Contribution = counted achievement × weight; the score is "
@@ -535,7 +576,7 @@ def fill_employee(
                         className="kb-card",
                     ),
                 ],
-                className="kb-charts",
+                className="employees-month-area",
             ),
         ],
         id="employees-month-body",
@@ -685,6 +726,7 @@ def fill(search: str | None) -> tuple[Any, Any, Any, Any]:
     Output("employees-month", "children"),
     Output("employees-month-picker", "hidden"),
     Output("employees-month-choice", "options"),
+    Output("employees-month-choice", "value"),
     Output("employees-month-shown", "data"),
     Input("url", "search"),
     Input("employees-month-choice", "value"),
@@ -698,9 +740,10 @@ def fill_month(search: str | None, chosen: str | None) -> tuple[Any, ...]:
         title, body, months, month = fill_employee(d, f, chosen)
     except Exception as exc:
         log.exception("employees: the employee's month failed")
-        return "One employee's month", problem(str(exc)), True, [], None
+        return "One employee's month", problem(str(exc)), True, [], None, None
     options = [{"label": f"{x:%B %Y}", "value": x.isoformat()} for x in months]
-    return title, body, len(months) < 2, options, month.isoformat() if month else None
+    shown = month.isoformat() if month else None
+    return title, body, len(months) < 2, options, shown, shown
 
 
 @callback(
