@@ -239,9 +239,13 @@ def role_columns(d: Data, r: Ranked, several_months: bool) -> list[Col]:
     return columns
 
 
-def wrapped(table: Any) -> Any:
-    """A grid whose headings wrap instead of being cut short."""
+def wrapped(table: Any, records: list[dict[str, Any]], key: str) -> Any:
+    """A grid whose headings wrap instead of being cut short, each row carrying ``key`` (its
+    id: what a click on the row reports, though no column shows it)."""
     table.defaultColDef = {**table.defaultColDef, "wrapHeaderText": True, "autoHeaderHeight": True}
+    table.rowData = [
+        {**row, key: record[key]} for row, record in zip(table.rowData, records, strict=True)
+    ]
     return table
 
 
@@ -321,17 +325,20 @@ def fill_role(d: Data, f: Filters, role: str) -> tuple[Any, Any, Any]:
         ],
         className="kb-card",
     )
+    records = r.frame.to_dict("records")
     table = html.Div(
         [
             wrapped(
                 grid(
                     "employees-role-grid",
-                    r.frame.to_dict("records"),
+                    records,
                     role_columns(d, r, len(months_of(f)) > 1),
                     currency=d.currency,
                     file_name=f"scorecard_{role}_{f.start}_{f.end}.csv",
                     row_id="employee",
-                )
+                ),
+                records,
+                "employee",
             ),
             html.P(
                 "Click a name for that employee's month, an achievement for the rows behind it.",
@@ -565,7 +572,9 @@ def fill_employee(
                                     currency=d.currency,
                                     file_name=f"scorecard_{f.employee}_{month:%Y-%m}.csv",
                                     row_id="kpi",
-                                )
+                                ),
+                                m.parts,
+                                "kpi",
                             ),
                             html.P(
                                 "Contribution = counted achievement × weight; the score is "
