@@ -261,7 +261,13 @@ def fact(label: str, value: str, note: str, id: str) -> dbc.Card:
     )
 
 
-def facts_row(r: Ranked, card: Scorecard, f: Filters, currency: str) -> list[Any]:
+def label(kpis: Mapping[str, Any], kpi: str) -> str:
+    return str(kpis[kpi].label) if kpi in kpis else kpi
+
+
+def facts_row(
+    r: Ranked, card: Scorecard, f: Filters, currency: str, kpis: Mapping[str, Any]
+) -> list[Any]:
     frame = r.frame
     on_plan = int((frame["score"] >= 1.0).sum())
     gated = int((frame["gated_months"] > 0).sum())
@@ -288,7 +294,7 @@ def facts_row(r: Ranked, card: Scorecard, f: Filters, currency: str) -> list[Any
         fact(
             "No bonus (gate)",
             f"{gated} of {len(frame)}",
-            "; ".join(f"{g.kpi} below {g.min_achievement:.0%}" for g in card.gates)
+            "; ".join(f"{label(kpis, g.kpi)} below {g.min_achievement:.0%}" for g in card.gates)
             or "this scorecard has no gate",
             "employees-gated",
         ),
@@ -347,7 +353,7 @@ def fill_role(d: Data, f: Filters, role: str) -> tuple[Any, Any, Any]:
         ],
         className="kb-card",
     )
-    return facts_row(r, card, f, d.currency), chart, table
+    return facts_row(r, card, f, d.currency, d.engine().kpis), chart, table
 
 
 def _weights(d: Data, card: Scorecard) -> str:

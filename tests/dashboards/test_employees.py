@@ -236,7 +236,8 @@ def test_the_page_loads_clean_with_the_engines_leader(
     top = scored.summary.groupby("employee")["score"].mean().sort_values(ascending=False)
     names = dict(in_app.employees())
     page.goto(served + "employees")
-    page.wait_for_selector("#employees-role-grid .ag-row[row-index='0']")
+    # the served process computes its first scorecard cold
+    page.wait_for_selector("#employees-role-grid .ag-row[row-index='0']", timeout=90_000)
     settle(page)
     first = page.locator("#employees-role-grid .ag-row[row-index='0']").first
     assert first.locator("[col-id='name']").inner_text() == names[top.index[0]]
@@ -257,7 +258,7 @@ def test_an_employee_in_the_address_shows_the_engines_kpis(
     last = max(scored.parts["period"])
     parts = scored.parts[(scored.parts["employee"] == employee) & (scored.parts["period"] == last)]
     page.goto(served + f"employees?employee={employee}")
-    page.wait_for_selector("#employees-kpi-grid .ag-row")
+    page.wait_for_selector("#employees-kpi-grid .ag-row", timeout=90_000)
     settle(page)
     kpis = in_app.engine().kpis
     for part in parts.to_dict("records"):
