@@ -66,7 +66,7 @@ def test_the_ranking_and_the_bonus_total_are_the_engines(in_app: Data) -> None:
     from dashboards.pages.employees import fill
     from reports import formats
 
-    f, scored = engine_card(in_app, QUARTER)
+    _, scored = engine_card(in_app, QUARTER)
     summary = scored.summary
     assert not summary.empty
     expected = summary.groupby("employee").agg(score=("score", "mean"), bonus=("bonus", "sum"))
@@ -105,7 +105,7 @@ def test_one_employees_month_is_the_engines_parts(in_app: Data) -> None:
     search = f"{QUARTER}&employee={employee}"
     f = filters_of(search)
     assert f.employee == employee
-    title, body, months, month = fill_employee(in_app, f, None)
+    _, body, months, month = fill_employee(in_app, f, None)
     assert month == max(months)
     scored: Scored = in_app.engine().scorecard(
         ROLE, start=f.start, end=f.end, scope=employee_scope(f)
@@ -237,9 +237,13 @@ def test_the_page_loads_clean_with_the_engines_leader(
     names = dict(in_app.employees())
     page.goto(served + "employees")
     # the served process computes its first scorecard cold
-    page.wait_for_selector("#employees-role-grid .ag-row[row-index='0']", timeout=90_000)
+    page.wait_for_selector(
+        "#employees-role-grid .ag-center-cols-container .ag-row[row-index='0']", timeout=90_000
+    )
     settle(page)
-    first = page.locator("#employees-role-grid .ag-row[row-index='0']").first
+    first = page.locator(
+        "#employees-role-grid .ag-center-cols-container .ag-row[row-index='0']"
+    ).first
     assert first.locator("[col-id='name']").inner_text() == names[top.index[0]]
     assert first.locator("[col-id='score']").inner_text() == formats.percent(top.iloc[0])
     assert errors_of(page) == []
@@ -262,7 +266,9 @@ def test_an_employee_in_the_address_shows_the_engines_kpis(
     settle(page)
     kpis = in_app.engine().kpis
     for part in parts.to_dict("records"):
-        row = page.locator(f"#employees-kpi-grid .ag-row[row-id='{part['kpi']}']").first
+        row = page.locator(
+            f"#employees-kpi-grid .ag-center-cols-container .ag-row[row-id='{part['kpi']}']"
+        ).first
         fmt = formats.unit_format(kpis[part["kpi"]].unit)
         assert row.locator("[col-id='value']").inner_text() == formats.format_value(
             part["value"], fmt, in_app.currency
