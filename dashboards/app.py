@@ -40,7 +40,10 @@ from kpiboard.config import Settings
 
 log = logging.getLogger("kpiboard.dashboards")
 
-PAGES = ("overview",)
+PAGES = (
+    "overview",
+    "employees",
+)
 """The page modules, in the navigation's order."""
 EXTENSION = "kpiboard"
 CUSTOM = "custom"
