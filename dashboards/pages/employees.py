@@ -32,7 +32,7 @@ from dashboards import figures_employees as figures
 from dashboards.app import data, filters_of
 from dashboards.components.grid import Col, grid
 from dashboards.components.states import empty, notices, problem, skeleton
-from dashboards.filters import Filters
+from dashboards.filters import Filters, with_changes
 from dashboards.format import kpi_value, number_or_none
 from dashboards.kpis import _day, add_months, month_start
 from reports import formats
@@ -91,18 +91,15 @@ def chosen_role(d: Data, f: Filters, asked: str | None) -> str | None:
 
 
 def peers_scope(f: Filters) -> dict[str, list[str]]:
-    """The filters' scope without the employee: the ranking shows the employee's peers."""
-    return {k: v for k, v in f.scope().items() if k != "employee"}
+    """The filters' scope without the employee: the ranking shows the employee's peers (their
+    branch's, when a branch is chosen)."""
+    return with_changes(f, employee=None).scope()
 
 
 def employee_scope(f: Filters) -> dict[str, list[str]]:
-    """The chosen employee alone: the filters' scope narrowed to one employee, without the
-    branches beside it. (The employee is one the filters let through, so no other branch is
-    shown; with the branches as well the engine looks for plans of branch and employee
-    together, which plan files do not hold, and finds none.)"""
-    if not f.employee:
-        return f.scope()
-    return {"employee": [f.employee]}
+    """The filters' scope: the chosen employee alone when there is one
+    (:meth:`Filters.scope`)."""
+    return f.scope()
 
 
 def _scope_key(scope: Mapping[str, list[str]]) -> tuple[Any, ...]:
