@@ -45,7 +45,7 @@ RETENTION_MONTHS = (
 )
 """The columns of ``client_cohort_retention`` and the months since first purchase each is."""
 
-RETENTION_SCALE = [[0.0, "#f2f7fc"], [0.5, "#6aa6d6"], [1.0, "#08306b"]]
+RETENTION_SCALE = [[0.0, "#f4f8fc"], [0.55, "#8dbde0"], [1.0, "#08306b"]]
 """One hue, light to dark: read by lightness alone, so colour-blind readers read it too."""
 
 CHART_HEIGHT = 380
