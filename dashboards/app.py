@@ -42,6 +42,7 @@ log = logging.getLogger("kpiboard.dashboards")
 
 PAGES = (
     "overview",
+    "clients",
     "employees",
 )
 """The page modules, in the navigation's order."""
