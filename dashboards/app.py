@@ -28,11 +28,16 @@ from dashboards.components.states import problem
 from dashboards.data import Data
 from dashboards.explain import ExplainError, explain, parse_request
 from dashboards.filters import COMPARISONS, PRESET_LABELS, Filters, parse, query_values, to_search
+from dashboards.filters import KEYS as FILTER_KEYS
 from kpiboard.config import Settings
 
 log = logging.getLogger("kpiboard.dashboards")
 
-PAGES = ("overview",)
+PAGES = (
+    "overview",
+    "quality",
+    "reports",
+)
 """The page modules, in the navigation's order."""
 EXTENSION = "kpiboard"
 CUSTOM = "custom"
@@ -288,11 +293,27 @@ def sync_filters(
     if ctx.triggered_id == "kb-branch":
         employee = None  # another branch's employee is not in this one
     values = {"period": chosen, "branch": branch, "employee": employee, "compare": compare}
-    new = to_search(values)
-    if new == to_search(filters_of(search)):  # the address says this already
+    new = _with_page_keys(to_search(values), search)
+    if new == _with_page_keys(to_search(filters_of(search)), search):  # the address says this
         return (no_update,) * 7
     f = filters_of(new)
     return new, no_update, f.start.isoformat(), f.end.isoformat(), no_update, employee, no_update
+
+
+def _with_page_keys(filters_search: str, search: str | None) -> str:
+    """``filters_search`` with the keys of ``search`` that are a page's own, not a filter
+    (``?report=sales_by_branch`` on the Reports page): a filter changed keeps them."""
+    from urllib.parse import parse_qsl, urlencode
+
+    own = [
+        (k, v)
+        for k, v in parse_qsl((search or "").lstrip("?"), max_num_fields=50)
+        if k not in FILTER_KEYS
+    ]
+    if not own:
+        return filters_search
+    joined = "&".join(part for part in (filters_search.lstrip("?"), urlencode(own)) if part)
+    return "?" + joined
 
 
 @dash.callback(
