@@ -36,7 +36,6 @@ def problem(message: str, *, advice: str = ERROR_ADVICE) -> dbc.Alert:
         [html.Strong("Something went wrong. "), message, html.Br(), html.Small(advice)],
         color="danger",
         className="kb-problem",
-        role="alert",
     )
 
 
@@ -44,9 +43,7 @@ def notices(messages: Sequence[str]) -> html.Div | None:
     """What the address asked for that was not used (an unknown branch …), one line each."""
     if not messages:
         return None
-    return dbc.Alert(
-        [html.Div(m) for m in messages], color="warning", className="kb-notice", role="status"
-    )
+    return dbc.Alert([html.Div(m) for m in messages], color="warning", className="kb-notice")
 
 
 def skeleton(height: int = 280) -> html.Div:

@@ -224,31 +224,38 @@ def validation_section(d: Data) -> Any:
     if result.frame.empty:
         return empty("No validation run recorded yet: `kpiboard etl run` validates the data.")
     frame = result.frame
+    if len(frame) < 2:
+        last = frame.iloc[-1]
+        trend: Any = html.P(
+            f"One validation run so far ({_when(last['validated_at'])}: "
+            f"{int(last['failed_checks'] or 0):,} checks failing, "
+            f"{int(last['rows_quarantined'] or 0):,} rows quarantined); the trend shows "
+            "from the next run on.",
+            className="kb-muted",
+            id="quality-trend-none",
+        )
+    else:
+        trend = html.Div(
+            [
+                dbc.Card(
+                    _graph(
+                        "quality-trend-failing",
+                        figures_quality.run_trend(frame, "failed_checks", "checks failing"),
+                    ),
+                    body=True,
+                ),
+                dbc.Card(
+                    _graph(
+                        "quality-trend-held",
+                        figures_quality.run_trend(frame, "rows_quarantined", "rows quarantined"),
+                    ),
+                    body=True,
+                ),
+            ],
+            className="kb-charts",
+        )
     return html.Div(
-        [
-            html.Div(
-                [
-                    dbc.Card(
-                        _graph(
-                            "quality-trend-failing",
-                            figures_quality.run_trend(frame, "failed_checks", "checks failing"),
-                        ),
-                        body=True,
-                    ),
-                    dbc.Card(
-                        _graph(
-                            "quality-trend-held",
-                            figures_quality.run_trend(
-                                frame, "rows_quarantined", "rows quarantined"
-                            ),
-                        ),
-                        body=True,
-                    ),
-                ],
-                className="kb-charts",
-            ),
-            dbc.Card(report_table("quality-runs-grid", result), body=True, className="mt-3"),
-        ]
+        [trend, dbc.Card(report_table("quality-runs-grid", result), body=True, className="mt-3")]
     )
 
 

@@ -373,7 +373,11 @@ def choose(search: str | None) -> tuple[Any, ...]:
         log.info("reports: %s: %s", report_id, exc)
         line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return problem(line, advice="Choose a report from the list."), None, True, True, None, None
-    return report_head(report, f), form, False, False, None, notices(f.ignored)
+    hint = html.P(
+        "Run the preview to see the rows and the chart here, or download the report as it prints.",
+        className="kb-muted",
+    )
+    return report_head(report, f), form, False, False, hint, notices(f.ignored)
 
 
 @callback(
@@ -528,7 +532,7 @@ def preview(d: Data, report_id: str, given: dict[str, str], f: Filters) -> tuple
         result = d.report(report_id, values, scope=_scope(report, f))
     except UserError as exc:  # a parameter refused, a scope, nothing published
         line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return None, dbc.Alert(line, color="warning", className="reports-refused", role="alert")
+        return None, dbc.Alert(line, color="warning", className="reports-refused")
     except Exception as exc:
         log.exception("report %s failed", report_id)
         return None, problem(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
