@@ -44,6 +44,8 @@ PAGES = (
     "overview",
     "clients",
     "employees",
+    "quality",
+    "reports",
 )
 """The page modules, in the navigation's order."""
 EXTENSION = "kpiboard"

@@ -7,12 +7,19 @@ value that cannot be used is answered with ``400`` and one sentence, never a sta
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import csv
 import io
 import logging
-from typing import Any
+import re
+import threading
+from typing import TYPE_CHECKING, Any
 
 import flask
+
+if TYPE_CHECKING:
+    from reports.render.pdf import Printer
 
 log = logging.getLogger("kpiboard.dashboards")
 
@@ -72,5 +79,112 @@ def export_rows() -> flask.Response:
     )
 
 
+MIMETYPES = {
+    "pdf": "application/pdf",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+}
+"""The formats a report downloads as, as ``kpiboard report run`` writes them."""
+SCOPE_KEYS = ("branch", "employee")
+"""Keys of the query string that are the global filters' scope, not a report's parameters
+(unless the report has a parameter of that name: then the value is both, and means the same)."""
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+_printer: list[Printer] = []
+_printer_lock = threading.Lock()
+
+
+def printer() -> Printer:
+    """This process's PDF printer: one browser, started by the first PDF and reused by every
+    later one (a :class:`~reports.render.pdf.Printer` serves threads one at a time), stopped
+    when the process ends."""
+    from reports.render.pdf import Printer
+
+    with _printer_lock:
+        if not _printer:
+            made = Printer()
+            _printer.append(made)
+            atexit.register(_close, made)
+        return _printer[0]
+
+
+def _close(made: Printer) -> None:
+    """Stop the printer's browser at exit; when the interpreter already stopped its worker
+    threads, the browser's driver ends with the process anyway."""
+    with contextlib.suppress(RuntimeError):
+        made.close()
+
+
+def report_parameters(report: Any, args: Any) -> dict[str, str]:
+    """A report's parameters from a query string: every key but the global filters' own
+    (``period``, ``branch``, ``employee``, ``compare``) unless the report declares it, so an
+    unknown key is refused by the runner and the filters of the page's address are not."""
+    from dashboards.filters import KEYS
+
+    declared = {p.name for p in report.parameters}
+    return {k: v for k, v in args.items() if k in declared or k not in KEYS}
+
+
+def file_name(report: Any, given: dict[str, str], fmt: str) -> str:
+    """``<id>_<period>.<fmt>``: the report's first period parameter as given (its default
+    when not), made safe for a file name; ``<id>.<fmt>`` when it has none."""
+    period = next((p for p in report.parameters if p.type == "period"), None)
+    value = given.get(period.name) or period.default if period is not None else None
+    if not value:
+        return f"{report.id}.{fmt}"
+    text = _UNSAFE.sub("_", str(value).replace("..", "_to_")).strip("_")
+    return f"{report.id}_{text}.{fmt}"
+
+
+def download_report(name: str) -> flask.Response:
+    """``/download/report/<id>.<fmt>?<parameter>=<value>…&branch=…&employee=…``: a catalog
+    report run under the scope of the global filters and rendered as ``kpiboard report run``
+    renders it (PDF, XLSX, CSV or HTML). A company-wide report runs without a scope. A value
+    the report refuses is ``400`` with its one line; an unknown report ``404``."""
+    from dashboards.app import data, filters_of
+    from kpiboard.errors import UserError
+    from reports.errors import UnknownReport
+    from reports.render import render
+    from reports.render.errors import RenderError
+
+    report_id, _, fmt = name.rpartition(".")
+    if fmt not in MIMETYPES or not report_id:
+        return _refuse(f"{name!r}: ask for <report>.pdf, .xlsx, .csv or .html", 404)
+    d = data()
+    try:
+        report = d.runner().catalog.get(report_id)
+    except UnknownReport as exc:
+        return _refuse(str(exc), 404)
+    filters = filters_of(flask.request.query_string.decode("utf-8", "replace"))
+    scope = None if report.scope == "company" else filters.scope()
+    given = report_parameters(report, flask.request.args)
+    try:
+        result = d.report(report_id, dict(given), scope=scope)
+        body = render(result, fmt, printer() if fmt == "pdf" else None)
+    except UserError as exc:  # a parameter, the scope, nothing published: one line
+        return _refuse(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except RenderError as exc:
+        log.error("report %s as %s: %s", report_id, fmt, exc)
+        return _refuse(f"the {fmt.upper()} could not be made; try again or another format", 500)
+    return flask.Response(
+        body,
+        mimetype=MIMETYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{file_name(report, given, fmt)}"'},
+    )
+
+
+def data_docs(name: str) -> flask.Response:
+    """``/data-docs/<path>``: the validation's Data Docs (the folder ``[validation] data_docs``
+    names), served read-only; a path outside the folder or a missing file is ``404``."""
+    from dashboards.app import data
+
+    settings = data().settings
+    folder = settings.resolve(settings.validation.data_docs)
+    return flask.send_from_directory(folder, name)
+
+
 def register(server: flask.Flask) -> None:
     server.add_url_rule("/export/rows.csv", "export_rows", export_rows)
+    server.add_url_rule("/download/report/<name>", "download_report", download_report)
+    server.add_url_rule("/data-docs/<path:name>", "data_docs", data_docs)

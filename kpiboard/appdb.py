@@ -84,3 +84,34 @@ def _add_missing_columns(eng: sa.Engine) -> list[str]:
                 db.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))
                 added.append(f"{table.name}.{column.name}")
     return added
+
+
+def run_history(settings: Settings, last: int = 10) -> list[dict[str, object]]:
+    """The last ``last`` pipeline runs, newest first: run id, status, start and end, how many
+    tables, the rows read, deleted and invalid, the error and warnings (what ``kpiboard etl
+    status`` prints and the dashboard's data-quality page shows)."""
+    eng = engine(settings)
+    runs, tables = etl_runs, etl_table_runs
+    query = (
+        sa.select(
+            runs.c.run_id,
+            runs.c.status,
+            runs.c.started_at,
+            runs.c.finished_at,
+            sa.func.count(tables.c.table_name).label("tables"),
+            sa.func.coalesce(sa.func.sum(tables.c.rows_read), 0).label("rows_read"),
+            sa.func.coalesce(sa.func.sum(tables.c.rows_deleted), 0).label("rows_deleted"),
+            sa.func.coalesce(sa.func.sum(tables.c.rows_invalid), 0).label("rows_invalid"),
+            runs.c.error,
+            runs.c.warnings,
+        )
+        .select_from(runs.outerjoin(tables, tables.c.run_id == runs.c.run_id))
+        .group_by(runs.c.run_id)
+        .order_by(runs.c.started_at.desc())
+        .limit(last)
+    )
+    try:
+        with eng.connect() as db:
+            return [dict(r._mapping) for r in db.execute(query)]
+    finally:
+        eng.dispose()

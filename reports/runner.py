@@ -157,11 +157,17 @@ class Runner:
     def members(self, kind: str, scope: Scope | None = None) -> list[tuple[str, str]]:
         """Every ``(id, name)`` of an entity kind (``branch``, ``employee``, ``client`` …; see
         :data:`reports.params.ENTITY_LOOKUPS`) under ``scope``, by id: what a dashboard's
-        filter offers, read as a report's parameter is checked."""
-        if kind not in p.ENTITY_LOOKUPS:
-            raise ValueError(f"unknown kind {kind!r} (kinds: {', '.join(p.ENTITY_LOOKUPS)})")
+        filter offers, read as a report's parameter is checked. ``category`` and ``role``
+        (:data:`reports.params.LISTED`) give each distinct value as ``(value, value)``."""
+        kinds = (*p.ENTITY_LOOKUPS, *p.LISTED)
+        if kind not in kinds:
+            raise ValueError(f"unknown kind {kind!r} (kinds: {', '.join(kinds)})")
         scope = {k: tuple(str(v) for v in vs) for k, vs in (scope or {}).items()}
-        table, key, names = p.ENTITY_LOOKUPS[kind]
+        if kind in p.LISTED:
+            table, key = p.LISTED[kind]
+            names: tuple[str, ...] = ()
+        else:
+            table, key, names = p.ENTITY_LOOKUPS[kind]
         with self._cursor(self._published()) as con:
             self._check_scope(con, scope)
             return self._lookup(con, scope, table, key, names, "")

@@ -99,34 +99,9 @@ def etl_status(
 
     Example: `kpiboard etl status -p demo --last 5 --format json`
     """
-    import sqlalchemy as sa
-
     from kpiboard import appdb
 
-    settings = load_settings(project)
-    engine = appdb.engine(settings)
-    runs, tables = appdb.etl_runs, appdb.etl_table_runs
-    query = (
-        sa.select(
-            runs.c.run_id,
-            runs.c.status,
-            runs.c.started_at,
-            runs.c.finished_at,
-            sa.func.count(tables.c.table_name).label("tables"),
-            sa.func.coalesce(sa.func.sum(tables.c.rows_read), 0).label("rows_read"),
-            sa.func.coalesce(sa.func.sum(tables.c.rows_deleted), 0).label("rows_deleted"),
-            sa.func.coalesce(sa.func.sum(tables.c.rows_invalid), 0).label("rows_invalid"),
-            runs.c.error,
-            runs.c.warnings,
-        )
-        .select_from(runs.outerjoin(tables, tables.c.run_id == runs.c.run_id))
-        .group_by(runs.c.run_id)
-        .order_by(runs.c.started_at.desc())
-        .limit(last)
-    )
-    with engine.connect() as db:
-        rows = [dict(r._mapping) for r in db.execute(query)]
-    engine.dispose()
+    rows = appdb.run_history(load_settings(project), last)
     emit(rows, fmt, title="Pipeline runs")
 
 
