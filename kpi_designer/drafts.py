@@ -570,6 +570,8 @@ def form_to_yaml(fields: Mapping[str, Any], text: str | None = None) -> str:
             continue
         if key in TYPE_KEYS["ratio"] and kind == "simple":
             continue
+        if key == "direction" and new == "higher" and key not in item:
+            continue  # the default: a draft that does not say it keeps not saying it
         if new is None:
             if key in item:
                 del item[key]

@@ -572,14 +572,14 @@ def sync(*args: Any) -> tuple[Any, ...]:
             for name in FIELDS
         )
         kind = fields["type"]
-        note = (
+        note: str | None = (
             None
             if fields["editable"]
             else f"A {kind or 'KPI without a'} type KPI is edited in the YAML view; the form "
             "edits simple and ratio KPIs."
         )
         return (*out, no_update, note, not fields["editable"], kind != "simple", kind != "ratio")
-    if drafts.yaml_to_form(text or "") is None and text:
+    if not text or drafts.yaml_to_form(text) is None:  # nothing the form could write into
         return (*keep, no_update, no_update, no_update, no_update, no_update)
     new = drafts.form_to_yaml(values, text)
     kind = values.get("type")
