@@ -565,8 +565,8 @@ def sync(*args: Any) -> tuple[Any, ...]:
     if ctx.triggered_id == "designer-yaml":
         fields = drafts.yaml_to_form(settled or "")
         if fields is None:
-            note = "The YAML does not hold one KPI yet: the form follows once it does."
-            return (*keep, no_update, note, True, no_update, no_update)
+            waiting = "The YAML does not hold one KPI yet: the form follows once it does."
+            return (*keep, no_update, waiting, True, no_update, no_update)
         out = tuple(
             no_update if _same_value(values[name], fields.get(name)) else fields.get(name)
             for name in FIELDS
