@@ -44,6 +44,7 @@ PAGES = (
     "overview",
     "clients",
     "employees",
+    "designer",
     "quality",
     "reports",
 )

@@ -127,11 +127,15 @@ def load_kpis(folder: Path) -> dict[str, m.Kpi]:
     return files.kpis
 
 
-def read_kpis(folder: Path) -> KpiFiles:
+def read_kpis(folder: Path, drafts: Mapping[str, str] | None = None) -> KpiFiles:
     """Every KPI file under ``folder``, read as :func:`load_kpis` does but without raising for
     problems: the good KPIs with the problems beside them, so that one broken definition does
     not stop the others being used (``kpiboard kpi eval``). A folder that does not exist is
-    still a :class:`DefinitionError`."""
+    still a :class:`DefinitionError`.
+
+    ``drafts`` (a file's path under ``folder``, ``sales.yaml`` → its text) are read in place of
+    those files, or as files of their own where none is: the designer checks a KPI being edited
+    with the project's others exactly as the command line will once it is saved."""
     if not folder.is_dir():
         raise DefinitionError(
             [
@@ -145,10 +149,12 @@ def read_kpis(folder: Path) -> KpiFiles:
     problems: list[Problem] = []
     kpis: list[m.Kpi] = []
     broken: dict[str, Problem] = {}
-    for path in sorted(p for p in folder.rglob("*") if p.suffix in SUFFIXES and p.is_file()):
+    given = {folder / name: text for name, text in (drafts or {}).items()}
+    paths = {p for p in folder.rglob("*") if p.suffix in SUFFIXES and p.is_file()}
+    for path in sorted(paths | set(given)):
         shown = _shown(path, folder)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = given[path] if path in given else path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(Problem(shown, None, f"cannot read: {exc}"))
             continue
