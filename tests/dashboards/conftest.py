@@ -127,12 +127,12 @@ def page(browser: Browser) -> Iterator[Page]:
     tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
     tab.errors = errors  # type: ignore[attr-defined]
-    tab.set_default_timeout(30_000)
+    tab.set_default_timeout(90_000)  # a fresh server computes its first answers cold
     yield tab
     context.close()
 
 
-def settle(page: Page, *, timeout: float = 30_000) -> None:
+def settle(page: Page, *, timeout: float = 90_000) -> None:
     """Wait until Dash has no callback in flight (its loading state is gone from the page)."""
     page.wait_for_load_state("networkidle", timeout=timeout)
     page.wait_for_function(
