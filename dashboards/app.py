@@ -32,7 +32,11 @@ from kpiboard.config import Settings
 
 log = logging.getLogger("kpiboard.dashboards")
 
-PAGES = ("overview",)
+PAGES = (
+    "overview",
+    "service",
+    "stock",
+)
 """The page modules, in the navigation's order."""
 EXTENSION = "kpiboard"
 CUSTOM = "custom"
