@@ -54,13 +54,19 @@ SUBPLOT_TOP = 104
 """The top margin of small multiples: the title, the subtitle, then each panel's own title."""
 
 
-def _finish(figure: go.Figure, title: str, subtitle: str, height: int) -> go.Figure:
+def finish(figure: go.Figure, title: str, subtitle: str, height: int) -> go.Figure:
+    """``figure`` in the product's template with its message as the title (at the top, however
+    tall the margin under it) and the measure and period as the subtitle."""
     theme.template()
     figure.update_layout(
         template=theme.TEMPLATE_NAME,
         title={
             "text": escape(title),
             "subtitle": {"text": escape(subtitle), "font": {"size": 12}},
+            "yref": "container",
+            "y": 1,
+            "yanchor": "top",
+            "pad": {"t": 14},
         },
         height=height,
     )
@@ -176,7 +182,7 @@ def requests_and_sla(trend: pd.DataFrame, *, whose: str = "") -> go.Figure:
     last = trend["period"].max() if len(trend) else None
     span = f"{month_text(_day(first))} – {month_text(_day(last))}" if first is not None else ""
     figure.update_layout(showlegend=False, bargap=0.35, margin={"t": SUBPLOT_TOP})
-    return _finish(
+    return finish(
         figure,
         trend_message(trend),
         f"Requests taken in and repairs within SLA by month, {span}{whose}",
@@ -274,7 +280,7 @@ def drivers_on_time(
     )
     height = max(220, min(640, 110 + 30 * len(ranked)))
     subtitle = f"Share of completed deliveries handed over by the promised time, {period}{whose}"
-    return _finish(figure, drivers_message(ranked, overall), subtitle, height)
+    return finish(figure, drivers_message(ranked, overall), subtitle, height)
 
 
 # -- first-time fix and warranty (catalog reports) ------------------------------------------------
@@ -330,7 +336,7 @@ def first_time_fix(
     )
     height = max(220, min(560, 110 + 28 * len(rows)))
     subtitle = f"First-time fix rate by engineer, {period}{whose}{note}"
-    return _finish(figure, title, subtitle, height)
+    return finish(figure, title, subtitle, height)
 
 
 def warranty(frame: pd.DataFrame, currency: str, *, whose: str = "") -> go.Figure:
@@ -393,4 +399,4 @@ def warranty(frame: pd.DataFrame, currency: str, *, whose: str = "") -> go.Figur
         span = f"{month_text(months[0])} – {month_text(months[-1])}"
     else:
         title, span = "No repair was finished", ""
-    return _finish(figure, title, f"Warranty repairs by month finished, {span}{whose}", 420)
+    return finish(figure, title, f"Warranty repairs by month finished, {span}{whose}", 420)

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboards import theme
-from dashboards.figures_service import SUBPLOT_TOP, escape
+from dashboards.figures_service import SUBPLOT_TOP, escape, finish
 from dashboards.format import number_or_none
 from reports import formats
 
@@ -94,7 +94,6 @@ def warehouses(
 ) -> go.Figure:
     """Stock value (left) and the median item's days of cover (right) per warehouse, the
     most valuable on top; ``customdata[0]`` of a value bar is the warehouse's id."""
-    theme.template()
     names = [escape(r.name) for r in rows]
     figure = make_subplots(
         rows=1,
@@ -148,30 +147,19 @@ def warehouses(
     figure.update_xaxes(showgrid=True, gridcolor=theme.GRID)
     figure.update_yaxes(autorange="reversed")
     figure.update_annotations(font={"size": 12})
-    figure.update_layout(
-        template=theme.TEMPLATE_NAME,
-        title={
-            "text": escape(warehouses_message(rows, currency)),
-            "subtitle": {
-                "text": escape(
-                    f"Stock value at cost and days of cover at the recent outflow, "
-                    f"as of {as_of}{whose}"
-                ),
-                "font": {"size": 12},
-            },
-        },
-        showlegend=False,
-        bargap=0.3,
-        margin={"t": SUBPLOT_TOP},
-        height=max(260, min(540, 150 + 44 * len(rows))),
+    figure.update_layout(showlegend=False, bargap=0.3, margin={"t": SUBPLOT_TOP})
+    subtitle = f"Stock value at cost and days of cover at the recent outflow, as of {as_of}{whose}"
+    return finish(
+        figure,
+        warehouses_message(rows, currency),
+        subtitle,
+        max(260, min(540, 150 + 44 * len(rows))),
     )
-    return figure
 
 
 def stock_outs(frame: pd.DataFrame, *, period: str, whose: str = "") -> go.Figure:
     """The ``stock_outs`` report summed per warehouse: the items that ran out (bars, most on
     top), the days out in the hover."""
-    theme.template()
     per = (
         frame.groupby("warehouse", sort=False)
         .agg(items=("product", "count"), days_out=("days_out", "sum"))
@@ -200,14 +188,6 @@ def stock_outs(frame: pd.DataFrame, *, period: str, whose: str = "") -> go.Figur
         )
     )
     figure.update_layout(
-        template=theme.TEMPLATE_NAME,
-        title={
-            "text": escape(title),
-            "subtitle": {
-                "text": escape(f"Items out of stock at least one day, {period}{whose}"),
-                "font": {"size": 12},
-            },
-        },
         xaxis={
             "title": {"text": "Items out of stock"},
             "rangemode": "tozero",
@@ -217,6 +197,6 @@ def stock_outs(frame: pd.DataFrame, *, period: str, whose: str = "") -> go.Figur
         yaxis={"autorange": "reversed", "title": {"text": ""}},
         showlegend=False,
         bargap=0.3,
-        height=max(220, min(420, 120 + 40 * len(per))),
     )
-    return figure
+    subtitle = f"Items out of stock at least one day, {period}{whose}"
+    return finish(figure, title, subtitle, max(220, min(420, 120 + 40 * len(per))))

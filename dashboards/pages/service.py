@@ -185,7 +185,7 @@ def fix_note(d: Data, f: Filters) -> str:
     """Why a recent rate reads high: a repair of the data's last 30 days may come back yet."""
     last = d.last_day()
     if last is not None and (last - f.end).days < COME_BACK_DAYS:
-        return f"; repairs of the data's last {COME_BACK_DAYS} days may still come back"
+        return "; recent repairs may still come back"
     return ""
 
 
