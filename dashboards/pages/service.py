@@ -68,13 +68,10 @@ def layout(**_query: Any) -> html.Div:
                 [chart_slot("service-ftf", 300), chart_slot("service-warranty", 420)],
                 className="kb-charts",
             ),
-            html.H3("First-time fix by engineer", className="kb-sub"),
             html.Div(skeleton(200), id="service-ftf-table"),
-            html.H3("Warranty repairs by month", className="kb-sub"),
             html.Div(skeleton(200), id="service-warranty-table"),
             html.H2("Deliveries on time by driver", className="kb-section-title"),
             chart_slot("service-drivers", 300),
-            html.H3("Deliveries and lateness by driver", className="kb-sub"),
             html.Div(skeleton(200), id="service-drivers-table"),
         ]
     )
@@ -195,8 +192,17 @@ def warranty_result(d: Data, f: Filters) -> Any:
     return _run(d, f, "service_warranty", {"period": f"{first.isoformat()}..{last.isoformat()}"})
 
 
+def headed(heading: str, table: Any) -> list[Any]:
+    """A table under its heading (neither when there is no table)."""
+    return [html.H3(heading, className="kb-sub"), table]
+
+
 def _report_part(
-    what: str, build: Callable[[], Any], draw: Callable[[Any], Any], nothing: str
+    what: str,
+    build: Callable[[], Any],
+    draw: Callable[[Any], Any],
+    nothing: str,
+    heading: str,
 ) -> tuple[Any, Any, Any, Any]:
     """A report's chart (figure, style, state) and table, or why there is none."""
     try:
@@ -206,7 +212,7 @@ def _report_part(
         return no_update, HIDDEN, failed, None
     if result.frame.empty:
         return no_update, HIDDEN, empty(nothing), None
-    table = report_table(f"service-{what.replace(' ', '-')}-grid", result)
+    table = headed(heading, report_table(f"service-{what.replace(' ', '-')}-grid", result))
     return draw(result), SHOWN, None, table
 
 
@@ -231,6 +237,7 @@ def fill_repairs(search: str | None) -> tuple[Any, ...]:
         lambda: first_time_fix_result(d, f),
         lambda r: fs.first_time_fix(r.frame, period=period, whose=whose, note=fix_note(d, f)),
         f"No repair was finished in {period}{whose} — widen the period.",
+        "First-time fix by engineer",
     )
     first, _ = trend_range(f.end)
     warranty = _report_part(
@@ -239,6 +246,7 @@ def fill_repairs(search: str | None) -> tuple[Any, ...]:
         lambda r: fs.warranty(r.frame, d.currency, whose=whose),
         f"No repair was finished from {month_text(first)} to {month_text(f.end)}{whose}"
         " — choose another branch or a later period.",
+        "Warranty repairs by month",
     )
     return (*fix, *warranty)
 
@@ -301,7 +309,13 @@ def fill_drivers(search: str | None) -> tuple[Any, ...]:
     if not any(r.value is not None for r in rates):
         return no_update, HIDDEN, empty(nothing), None
     figure = fs.drivers_on_time(rates, overall=overall, period=f.period_text(), whose=whose)
-    table = None if result.frame.empty else report_table("service-drivers-grid", result)
+    table = (
+        None
+        if result.frame.empty
+        else headed(
+            "Deliveries and lateness by driver", report_table("service-drivers-grid", result)
+        )
+    )
     return figure, SHOWN, None, table
 
 
