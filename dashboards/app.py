@@ -43,6 +43,8 @@ log = logging.getLogger("kpiboard.dashboards")
 PAGES = (
     "overview",
     "clients",
+    "service",
+    "stock",
     "employees",
     "designer",
     "quality",
