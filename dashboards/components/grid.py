@@ -125,7 +125,9 @@ def grid(
         "suppressMenuHide": False,
     }
     if len(data) > page_size:
-        options.update(pagination=True, paginationPageSize=page_size)
+        options.update(
+            pagination=True, paginationPageSize=page_size, paginationPageSizeSelector=False
+        )
     else:
         options["domLayout"] = "autoHeight"
     style = (
@@ -174,7 +176,9 @@ def report_table(
         data.append(entry)
     options: dict[str, Any] = {"theme": THEME, "enableCellTextSelection": True}
     if len(data) > PAGE_SIZE:
-        options.update(pagination=True, paginationPageSize=PAGE_SIZE)
+        options.update(
+            pagination=True, paginationPageSize=PAGE_SIZE, paginationPageSizeSelector=False
+        )
     else:
         options["domLayout"] = "autoHeight"
     total = table.total
