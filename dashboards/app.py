@@ -32,7 +32,10 @@ from kpiboard.config import Settings
 
 log = logging.getLogger("kpiboard.dashboards")
 
-PAGES = ("overview",)
+PAGES = (
+    "overview",
+    "sales",
+)
 """The page modules, in the navigation's order."""
 EXTENSION = "kpiboard"
 CUSTOM = "custom"
