@@ -265,9 +265,13 @@ def risk_part(d: Data, f: Filters) -> Any:
         )
     at_stake = float(frame["amount"].fillna(0).sum())
     late = int((frame["days_late"] > 14).sum())
+    deals = (
+        "1 open deal past its expected close"
+        if len(frame) == 1
+        else f"{formats.count(len(frame))} open deals past their expected close"
+    )
     summary = (
-        f"{formats.count(len(frame))} open deals past their expected close on "
-        f"{f.end.isoformat()}, {kpi_value(at_stake, 'money', d.currency)} at stake; "
+        f"{deals} on {f.end.isoformat()}, {kpi_value(at_stake, 'money', d.currency)} at stake; "
         f"{formats.count(late)} more than two weeks late. Latest first."
     )
     return [
