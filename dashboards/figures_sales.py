@@ -385,7 +385,7 @@ def funnel(frame: pd.DataFrame, *, period: str) -> go.Figure:
         template=theme.TEMPLATE_NAME,
         title=_title(
             funnel_message(stages, deals, conversions),
-            f"Deals opened {period} by stage reached; % moved on from the stage before.",
+            f"Deals opened {period} by stage reached; % = moved on from the stage before.",
         ),
         yaxis={"title": {"text": ""}},
         height=max(260, 110 + 52 * len(stages)),
@@ -401,11 +401,11 @@ def funnel_message(
         return "No deals reached a stage"
     reached = deals[-1] / deals[0]
     steps = [(c, i) for i, c in enumerate(conversions) if i and c is not None]
-    head = f"{formats.percent(reached)} of the deals opened reached {stages[-1]}"
+    head = f"{formats.percent(reached)} of deals opened reached {stages[-1]}"
     if not steps:
         return head
     rate, i = min(steps)
-    return f"{head}; weakest step {stages[i - 1]} → {stages[i]} ({formats.percent(rate)})"
+    return f"{head}; weakest step {stages[i - 1]} → {stages[i]}, {formats.percent(rate)}"
 
 
 def lost_reasons(frame: pd.DataFrame, *, currency: str, period: str) -> go.Figure:

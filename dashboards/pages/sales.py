@@ -232,7 +232,7 @@ def funnel_part(d: Data, f: Filters) -> Any:
     result = d.report("pipeline_funnel", {"period": _period(f)}, scope=f.scope())
     if result.frame.empty:
         return empty(f"No deals were opened in {f.period_text()}{_whom(d, f)}: widen the period.")
-    figure = figures_sales.funnel(result.frame, period=f"in {f.period_text()}")
+    figure = figures_sales.funnel(result.frame, period=f"{f.start} – {f.end}")
     return html.Div(
         [_graph("funnel", figure), report_table("sales-funnel-table", result)],
         className="sales-split",
@@ -244,7 +244,7 @@ def lost_part(d: Data, f: Filters) -> Any:
     if result.frame.empty:
         return empty(f"No deals were lost in {f.period_text()}{_whom(d, f)}.")
     figure = figures_sales.lost_reasons(
-        result.frame, currency=d.currency, period=f"in {f.period_text()}"
+        result.frame, currency=d.currency, period=f"{f.start} – {f.end}"
     )
     return html.Div(
         [_graph("lost", figure), report_table("sales-lost-table", result)],
