@@ -362,7 +362,7 @@ def funnel(frame: pd.DataFrame, *, period: str) -> go.Figure:
     for i, (count, rate) in enumerate(zip(deals, conversions, strict=True)):
         text = formats.count(count)
         if i and rate is not None:
-            text += f" · {formats.percent(rate)} of {stages[i - 1]}"
+            text += f" · {formats.percent(rate)}"
         texts.append(text)
     widest = max(deals or [0])
     figure = go.Figure(
@@ -385,7 +385,7 @@ def funnel(frame: pd.DataFrame, *, period: str) -> go.Figure:
         template=theme.TEMPLATE_NAME,
         title=_title(
             funnel_message(stages, deals, conversions),
-            f"Deals opened {period} by stage reached; % = moved on from the stage before.",
+            f"Deals opened in {period} by stage reached; % = moved on from the stage before.",
         ),
         yaxis={"title": {"text": ""}},
         height=max(260, 110 + 52 * len(stages)),
@@ -404,8 +404,8 @@ def funnel_message(
     head = f"{formats.percent(reached)} of deals opened reached {stages[-1]}"
     if not steps:
         return head
-    rate, i = min(steps)
-    return f"{head}; weakest step {stages[i - 1]} → {stages[i]}, {formats.percent(rate)}"
+    _rate, i = min(steps)
+    return f"{head}; weakest step {stages[i - 1]} → {stages[i]}"
 
 
 def lost_reasons(frame: pd.DataFrame, *, currency: str, period: str) -> go.Figure:
@@ -446,7 +446,7 @@ def lost_reasons(frame: pd.DataFrame, *, currency: str, period: str) -> go.Figur
         axis["range"] = [0, high * 1.2]
     figure.update_layout(
         template=theme.TEMPLATE_NAME,
-        title=_title(message, f"Amount of the deals lost {period}, by the reason given."),
+        title=_title(message, f"Amount of the deals lost in {period}, by the reason given."),
         xaxis=axis,
         yaxis={"autorange": "reversed", "title": {"text": ""}, "type": "category"},
         height=max(220, 110 + BAR_ROW * len(records)),

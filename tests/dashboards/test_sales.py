@@ -270,7 +270,7 @@ def test_the_funnel_names_its_weakest_step() -> None:
     message = figures_sales.funnel_message(
         ["New", "Qualified", "Won"], [100.0, 60.0, 12.0], [None, 0.6, 0.2]
     )
-    assert message == "12.0% of deals opened reached Won; weakest step Qualified → Won, 20.0%"
+    assert message == "12.0% of deals opened reached Won; weakest step Qualified → Won"
 
 
 # -- in a browser ------------------------------------------------------------------------------
