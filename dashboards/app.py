@@ -42,6 +42,7 @@ log = logging.getLogger("kpiboard.dashboards")
 
 PAGES = (
     "overview",
+    "sales",
     "clients",
     "service",
     "stock",
@@ -101,6 +102,11 @@ def create_app(settings: Settings, *, data_: Data | None = None) -> dash.Dash:
     # options would drop the value the address gave it); Dash checks callbacks against a
     # shell made without a request
     app.layout = lambda: shell(company, _request_search())
+    # the browser checks every callback against this layout; Dash makes it at the first request
+    # too, but marks that done before it has, so a page served meanwhile (a server just started)
+    # got the shell alone and reported each page's callbacks as "ID not found in layout"
+    pages = [p["layout"]() if callable(p["layout"]) else p["layout"] for p in _pages()]
+    app.validation_layout = html.Div([*pages, shell(company)])  # type: ignore[assignment]
     from dashboards import routes
 
     routes.register(app.server)
@@ -119,6 +125,10 @@ def callback_failed(error: Exception) -> None:
     what they showed."""
     log.error("callback %s failed", ctx.triggered_id, exc_info=error)
     dash.set_props("kb-error", {"is_open": True, "children": ERROR_MESSAGE})
+
+
+def _pages() -> list[dict[str, Any]]:
+    return list(dash.page_registry.values())
 
 
 def nav() -> dbc.Nav:
