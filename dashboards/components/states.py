@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import dash_bootstrap_components as dbc
 from dash import html
 
 
@@ -30,12 +29,12 @@ def empty(message: str, *, id: str | None = None) -> html.Div:
     )
 
 
-def problem(message: str, *, advice: str = ERROR_ADVICE) -> dbc.Alert:
-    """A failure in words: what went wrong and what to do."""
-    return dbc.Alert(
+def problem(message: str, *, advice: str = ERROR_ADVICE) -> html.Div:
+    """A failure in words: what went wrong and what to do. (Bootstrap's alert classes on a
+    plain ``Div``: ``dbc.Alert`` takes no ``role``, and refuses the keyword at runtime.)"""
+    return html.Div(
         [html.Strong("Something went wrong. "), message, html.Br(), html.Small(advice)],
-        color="danger",
-        className="kb-problem",
+        className="alert alert-danger kb-problem",
         role="alert",
     )
 
@@ -44,8 +43,8 @@ def notices(messages: Sequence[str]) -> html.Div | None:
     """What the address asked for that was not used (an unknown branch …), one line each."""
     if not messages:
         return None
-    return dbc.Alert(
-        [html.Div(m) for m in messages], color="warning", className="kb-notice", role="status"
+    return html.Div(
+        [html.Div(m) for m in messages], className="alert alert-warning kb-notice", role="status"
     )
 
 
