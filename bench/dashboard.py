@@ -169,7 +169,7 @@ def callbacks_of(dependencies: list[dict[str, Any]]) -> list[Callback]:
     return [
         Callback(d["output"], parse_outputs(d["output"]), pairs(d["inputs"]), pairs(d["state"]))
         for d in dependencies
-        if not d.get("clientside_function")
+        if d.get("clientside_function") is None
     ]
 
 

@@ -277,6 +277,8 @@ def _page_callbacks(dash_app: object) -> list[tuple[str, object]]:
     # the app takes the global callbacks into its own map at its first request
     every = {**GLOBAL_CALLBACK_MAP, **dash_app.callback_map}  # type: ignore[attr-defined]
     for key, spec in every.items():
+        if "callback" not in spec:  # runs in the browser
+            continue
         function = getattr(spec["callback"], "__wrapped__", spec["callback"])
         ids = {i["id"] for i in spec["inputs"]} | {s["id"] for s in spec.get("state", [])}
         if function.__module__ in modules and ids == {"url"}:
