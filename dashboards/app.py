@@ -368,6 +368,16 @@ def shell_state(search: str | None, nav_ids: list[dict[str, str]]) -> tuple[Any,
     return branches, employees, f.period in PRESET_LABELS, freshness(d), hrefs
 
 
+# choosing "Custom range…" shows the date picker at once (the address changes only when both
+# days are set, so the address-driven state above cannot show it)
+dash.clientside_callback(
+    "function (period) { return period !== 'custom'; }",
+    Output("kb-range-box", "hidden", allow_duplicate=True),
+    Input("kb-period", "value"),
+    prevent_initial_call=True,
+)
+
+
 @dash.callback(
     Output("kb-explain", "is_open"),
     Output("kb-explain-body", "children"),

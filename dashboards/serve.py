@@ -33,7 +33,12 @@ class _Server(BaseApplication):
         from dashboards.app import create_app
         from kpiboard.config import load_settings
 
-        return create_app(load_settings(self.project)).server
+        server = create_app(load_settings(self.project)).server
+        # Dash finishes its setup (the page callbacks join the app's map) at the first request,
+        # in that request's thread: a request served by another thread meanwhile gets a partial
+        # callback map, and its page stays blank. One request here, before the worker accepts.
+        server.test_client().get("/_dash-dependencies")
+        return server
 
 
 def serve(

@@ -104,3 +104,40 @@ def test_the_kpi_benchmark_computes_every_kpi_of_its_subset_three_ways() -> None
         assert f"'{kpi}'" in statements, kpi
         assert f'"{kpi}"' in peer, kpi
     assert {demo[k].TYPE for k in picks} >= {"balance", "entities", "derived", "conversion"}
+
+
+def test_the_dashboard_benchmark_sends_callbacks_as_the_browser_does() -> None:
+    """Outputs read from the callback map, pattern ids (ALL) expanded to the page's ids, and
+    the page's fills found from the address: a payload Dash refuses would only show as an
+    HTTP 500 after a server start."""
+    bench = _script("dashboard")
+    nav = '{"index":["ALL"],"type":"kb-nav"}'
+    dependencies = [
+        {
+            "output": f"..kb-branch.options...{nav}.href..",
+            "inputs": [{"id": "url", "property": "search"}],
+            "state": [{"id": nav, "property": "id"}],
+        },
+        {
+            "output": "..url.search...kb-period.value..",
+            "inputs": [
+                {"id": "url", "property": "search"},
+                {"id": "kb-period", "property": "value"},
+            ],
+            "state": [],
+        },
+        {"output": "x.children", "inputs": [], "state": [], "clientside_function": {}},
+    ]
+    shell, sync = bench.callbacks_of(dependencies)
+    assert [c.name for c in (shell, sync)] == ["kb-branch", "url"]
+    assert bench._reads_only_address(shell) and not bench._reads_only_address(sync)
+    ids = ["url", {"type": "kb-nav", "index": "a"}, {"type": "kb-nav", "index": "b"}]
+    body = shell.payload(ids, {("url", "search"): "?branch=denver"}, ["url.search"])
+    assert body["outputs"][1] == [
+        {"id": {"type": "kb-nav", "index": "a"}, "property": "href"},
+        {"id": {"type": "kb-nav", "index": "b"}, "property": "href"},
+    ]
+    assert body["inputs"] == [{"id": "url", "property": "search", "value": "?branch=denver"}]
+    assert [s["value"] for s in body["state"][0]] == ids[1:]
+    layout = {"props": {"id": "url", "children": [{"props": {"id": ids[1]}}]}}
+    assert list(bench.walk_ids(layout)) == ids[:2]
