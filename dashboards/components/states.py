@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import dash_bootstrap_components as dbc
 from dash import html
 
 
