@@ -71,7 +71,17 @@ def _by_kpi(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
 def headlines(data: Data, kpi_ids: Sequence[str], filters: Filters) -> list[Headline]:
     """The headline of each KPI in ``kpi_ids`` under ``filters`` (their scope and period). A KPI
     that is not defined, or whose definition has a problem, gets a headline with ``problem``
-    and no number; the others are unaffected."""
+    and no number; the others are unaffected. Kept per snapshot and definitions
+    (:meth:`Data.cached`): a page asked again answers from memory."""
+    key = ("headlines", tuple(kpi_ids), filters.start, filters.end, _scope_key(filters.scope()))
+    return data.cached(key, lambda: _headlines(data, kpi_ids, filters))
+
+
+def _scope_key(scope: Mapping[str, Sequence[str]]) -> tuple[object, ...]:
+    return tuple(sorted((k, tuple(v)) for k, v in scope.items()))
+
+
+def _headlines(data: Data, kpi_ids: Sequence[str], filters: Filters) -> list[Headline]:
     engine = data.engine()
     kpis = engine.kpis
     left_out = engine.definitions.left_out

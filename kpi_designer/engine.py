@@ -81,6 +81,9 @@ CACHE_ROWS = 2_000_000
 """Rows of results the engine keeps cached, each KPI's values and whole answers together. All
 120 demo KPIs by employee over 24 months are 137,170 rows, 26 MB in memory (both ways: 52 MB),
 so the cache holds some 400 MB at most; the least recently asked go first."""
+COMPILES_KEPT = 20_000
+"""(KPI, question) pairs remembered as compiling, so that :meth:`Engine.evaluate_apart` asked
+again (a dashboard's tiles, every few seconds) does not compile each KPI again to find out."""
 WORK_CATALOG = "kpiboard_work"
 """The database, attached in memory to the snapshot's connection, where evaluations make the
 tables their statements share (the snapshot itself is read-only)."""
@@ -309,6 +312,8 @@ class Engine:
         self._data_end: dict[object, dt.date | None] = {}
         self._calendar: dict[object, tuple[dt.date | None, dt.date | None]] = {}
         self._open: _Opened | None = None  # the connection to the snapshot read last
+        # (KPI, question) pairs that compiled: the definitions are fixed, so they still do
+        self._compiles: set[tuple[str, tuple[object, ...]]] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings, definitions: Definitions | None = None) -> Engine:
@@ -420,12 +425,20 @@ class Engine:
         for kpi_id in good:
             check_query(kpi_id, query, self.kpis)
         for kpi_id in good:
+            key = (kpi_id, _query_key(query))
+            if key in self._compiles:  # compiled for this question before: it still does
+                continue
             try:
                 compile_kpi(kpi_id, query, self.kpis).sql("duckdb", copy=False)
             except EvaluationError:
                 raise
             except Exception as exc:  # the definition, not the request: check_query passed
                 failed[kpi_id] = _located(self.kpis[kpi_id], f"does not compile: {exc}")
+            else:
+                with self._lock:
+                    if len(self._compiles) >= COMPILES_KEPT:
+                        self._compiles.clear()
+                    self._compiles.add(key)
         good = [k for k in good if k not in failed]
         run = partial(self.evaluate, start=start, end=end, grain=grain, by=query.by, scope=scope)
         frames: dict[str, pd.DataFrame] = {}

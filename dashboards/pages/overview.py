@@ -99,7 +99,19 @@ def fill(search: str | None) -> tuple[Any, ...]:
 def branch_rows(
     d: Any, kpi_ids: list[str], f: Filters
 ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
-    """Each branch's value and achievement for the headline KPIs that have plans by branch."""
+    """Each branch's value and achievement for the headline KPIs that have plans by branch
+    (kept per snapshot, like every answer of :class:`Data`)."""
+    scope = tuple(sorted((k, tuple(v)) for k, v in f.scope().items()))
+    key = ("overview-branches", tuple(kpi_ids), f.start, f.end, scope)
+    rows: tuple[list[dict[str, Any]], list[tuple[str, str]]] = d.cached(
+        key, lambda: _branch_rows(d, kpi_ids, f)
+    )
+    return rows
+
+
+def _branch_rows(
+    d: Any, kpi_ids: list[str], f: Filters
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     engine = d.engine()
     known = [k for k in kpi_ids if k in engine.kpis]
     if not known:
