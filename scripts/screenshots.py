@@ -102,8 +102,13 @@ def shoot(base: str, out: Path, query: str) -> list[str]:
             page.goto(base.rstrip("/") + path + query)
             page.wait_for_selector("#kb-main h1")
             settle(page)
+            # grids draw only the rows in view: make the whole page the view, then shoot
+            height = int(page.evaluate("document.documentElement.scrollHeight"))
+            page.set_viewport_size({"width": WIDTH, "height": max(HEIGHT, height)})
+            page.wait_for_timeout(1500)
             target = out / f"{name}.png"
             page.screenshot(path=str(target), full_page=True)
+            page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
             written.append(f"{target}{'  console errors: ' + '; '.join(errors) if errors else ''}")
             if path == "/" and page.locator(".kb-why").count():
                 page.locator(".kb-why").first.click()
