@@ -152,7 +152,7 @@ def fetch_callbacks(base: str, session: requests.Session) -> list[Callback]:
         found = callbacks_of(session.get(base + "_dash-dependencies", timeout=60).json())
         if any(f"{i}.{p}" == SHELL_SYNC for c in found for i, p in c.inputs):
             return found
-        session = requests.Session()
+        session = new_session()
         time.sleep(0.2)
     raise SystemExit(f"{base}: no callback reads {SHELL_SYNC}")
 
@@ -219,6 +219,20 @@ def page_calls(
 
 
 # -- a served app -------------------------------------------------------------------------------
+
+
+def new_session() -> requests.Session:
+    """A client as a browser is: a kept-alive connection the server closed while idle
+    (gunicorn keeps one alive 2 s) is opened again and the request sent on the new one, instead
+    of failing with "connection reset". Every callback here only reads, so sending one again is
+    safe."""
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    session = requests.Session()
+    retry = Retry(total=3, connect=3, read=2, status=0, allowed_methods=None, backoff_factor=0)
+    session.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=32))
+    return session
 
 
 def free_port() -> int:
@@ -290,7 +304,14 @@ class Server:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        self.log.seek(0)
+        text = self.log.read().decode("utf-8", "replace")
         self.log.close()
+        trouble = [
+            line for line in text.splitlines() if "WORKER TIMEOUT" in line or "[ERROR]" in line
+        ]
+        if trouble:  # a worker killed or failing makes every number after it suspect: say so
+            print("the server's log reports trouble:", *trouble[-20:], sep="\n  ", file=sys.stderr)
 
 
 def _status_kb(pid: int, key: str) -> int:
@@ -326,7 +347,7 @@ class User:
 
     def __init__(self, base: str, calls: PageCalls, pool: futures.ThreadPoolExecutor) -> None:
         self.base, self.calls, self.pool = base, calls, pool
-        self.session = requests.Session()
+        self.session = new_session()
         self.search = ""
 
     def change(self, period: str, branch: str | None, compare: str) -> dict[str, float]:
@@ -442,7 +463,7 @@ def cold_view(project: Path, workers: int, path: str) -> tuple[float, float, Ser
     shell's first round and the page's (seconds), and the callbacks' part of it."""
     server = Server(project, workers)
     server.wait_ready()
-    session = requests.Session()
+    session = new_session()
     t0 = time.perf_counter()
     session.get(server.base.rstrip("/") + path, timeout=120).raise_for_status()
     callbacks = fetch_callbacks(server.base, session)
@@ -525,7 +546,7 @@ def main() -> None:
 
     server = Server(project, args.workers)
     server.wait_ready()
-    session = requests.Session()
+    session = new_session()
     callbacks = fetch_callbacks(server.base, session)
     layout = session.get(server.base + "_dash-layout", timeout=60).json()
     paths = [
@@ -602,7 +623,7 @@ def cold_view_again(project: Path, workers: int, path: str) -> tuple[float, floa
     """A fresh server's first view, then a second view of a range never asked before on the
     same server: what a process that has started but cached nothing of it takes."""
     _, _, server = cold_view(project, workers, path)
-    session = requests.Session()
+    session = new_session()
     callbacks = fetch_callbacks(server.base, session)
     calls = page_calls(server.base, session, path, callbacks)
     _, last = _project_facts(project)
