@@ -3,6 +3,7 @@ chart and never a stack trace (``DESIGN.md``, "States")."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,6 +41,14 @@ def problem(message: str, *, advice: str = ERROR_ADVICE) -> html.Div:
         ),
         role="alert",
     )
+
+
+def failed(what: str, *, page: str) -> html.Div:
+    """Inside an ``except``: the error goes to the server's log with its traceback, and the page
+    shows one sentence naming the part that could not be shown (never the error itself, which
+    may name files or SQL). The other parts of the page are unaffected."""
+    logging.getLogger("kpiboard.dashboards").exception("%s page: %s failed", page, what)
+    return problem(f"The {what} could not be shown.")
 
 
 def notices(messages: Sequence[str]) -> html.Div | None:

@@ -25,7 +25,7 @@ from dash import Input, Output, callback, dcc, html, no_update
 from dashboards import figures_clients
 from dashboards.app import data, filters_of
 from dashboards.components.grid import report_table
-from dashboards.components.states import attrs, empty, notices, problem, skeleton
+from dashboards.components.states import attrs, empty, failed, notices, skeleton
 from dashboards.components.tiles import tile
 from dashboards.data import Data
 from dashboards.filters import Filters
@@ -335,9 +335,8 @@ def _guarded(name: str, part: Callable[[Data, Filters], Any], search: str | None
     """A part of the page, or a message when it fails (the details go to the log)."""
     try:
         return part(data(), filters_of(search))
-    except Exception as exc:  # a failing part shows a message, never a stack trace
-        log.exception("clients page: %s failed", name)
-        return problem(f"The {name} could not be read: {exc}")
+    except Exception:  # a failing part shows a message, never a stack trace
+        return failed(name, page="clients")
 
 
 @callback(

@@ -38,7 +38,7 @@ from dash import (
 
 from dashboards.app import data, filters_of
 from dashboards.components.grid import THEME
-from dashboards.components.states import attrs, empty, problem
+from dashboards.components.states import attrs, empty, failed, problem
 from dashboards.data import RECHECK_SECONDS
 from dashboards.figures_designer import preview
 from kpi_designer import drafts
@@ -651,9 +651,8 @@ def check(text: str | None, session: dict[str, Any] | None) -> tuple[Any, bool, 
             existing=_existing(),
         )
         _, spliced = drafts.draft_file_text(text, name, kpis, replacing)
-    except Exception as exc:
-        log.exception("designer: checking the draft failed")
-        return problem(str(exc)), True, None
+    except Exception:
+        return failed("check of the draft", page="designer"), True, None
     return problems_panel(found, spliced), bool(found), {"ok": not found, "text": text}
 
 
@@ -673,9 +672,8 @@ def show_preview(checked: dict[str, Any] | None, session: Any, search: str | Non
     text = checked["text"]
     try:
         figure = _preview_figure(text, session, search)
-    except Exception as exc:
-        log.exception("designer: the preview failed")
-        return problem(str(exc), advice="The draft is still checked; the preview needs data.")
+    except Exception:
+        return failed("preview", page="designer")
     return figure
 
 
@@ -753,9 +751,8 @@ def save(_clicks: int | None, text: str, session: Any, saved: int) -> tuple[Any,
             no_update,
             no_update,
         )
-    except Exception as exc:
-        log.exception("designer: saving failed")
-        return problem(str(exc)), no_update, no_update, no_update
+    except Exception:
+        return failed("save", page="designer"), no_update, no_update, no_update
     shown = f"{kpis.name}/{path.name}"
     new_session = {
         **session,

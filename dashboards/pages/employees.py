@@ -31,7 +31,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from dashboards import figures_employees as figures
 from dashboards.app import data, filters_of
 from dashboards.components.grid import Col, grid
-from dashboards.components.states import empty, notices, problem, skeleton
+from dashboards.components.states import empty, failed, notices, skeleton
 from dashboards.filters import Filters, with_changes
 from dashboards.format import kpi_value, number_or_none
 from dashboards.kpis import _day, add_months, month_start
@@ -727,9 +727,8 @@ def fill(search: str | None) -> tuple[Any, Any, Any, Any]:
                 notices(f.ignored),
             )
         facts, chart, table = fill_role(d, f, role)
-    except Exception as exc:  # a failing callback shows a message, never a stack trace
-        log.exception("employees: the role's scorecard failed")
-        return None, problem(str(exc)), None, notices(f.ignored)
+    except Exception:  # a failing callback shows a message, never a stack trace
+        return None, failed("role's scorecard", page="employees"), None, notices(f.ignored)
     return facts, chart, table, notices(f.ignored)
 
 
@@ -750,9 +749,9 @@ def fill_month(search: str | None, chosen: str | None) -> tuple[Any, ...]:
     f = filters_of(search)
     try:
         title, body, months, month = fill_employee(d, f, chosen)
-    except Exception as exc:
-        log.exception("employees: the employee's month failed")
-        return "One employee's month", problem(str(exc)), True, [], None, None
+    except Exception:
+        gone = failed("employee's month", page="employees")
+        return "One employee's month", gone, True, [], None, None
     options = [{"label": f"{x:%B %Y}", "value": x.isoformat()} for x in months]
     shown = month.isoformat() if month else None
     return title, body, len(months) < 2, options, shown, shown

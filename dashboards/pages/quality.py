@@ -22,7 +22,7 @@ from dash import Input, Output, callback, dcc, html
 from dashboards import figures_quality
 from dashboards.app import data, filters_of
 from dashboards.components.grid import Col, grid, report_table
-from dashboards.components.states import empty, notices, problem, skeleton
+from dashboards.components.states import empty, failed, notices, skeleton
 from dashboards.data import Data
 from dashboards.filters import Filters
 from reports import formats
@@ -332,9 +332,8 @@ def scope_notice(f: Filters) -> list[str]:
 def _safely(name: str, build: Callable[[], Any]) -> Any:
     try:
         return build()
-    except Exception as exc:  # one section failing shows a message, never a stack trace
-        log.exception("data quality: %s failed", name)
-        return problem(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except Exception:  # one section failing shows a message, never a stack trace
+        return failed(name, page="data quality")
 
 
 @callback(

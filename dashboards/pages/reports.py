@@ -22,7 +22,7 @@ from dash import ALL, MATCH, Input, Output, State, callback, dcc, html, no_updat
 
 from dashboards.app import data, filters_of
 from dashboards.components.grid import report_table
-from dashboards.components.states import empty, notices, problem
+from dashboards.components.states import empty, failed, notices, problem
 from dashboards.data import Data
 from dashboards.filters import PRESET_LABELS, Filters
 from reports import model as m
@@ -178,9 +178,8 @@ def browse(text: str | None, category: str | None, search: str | None) -> tuple[
     f = filters_of(search)
     try:
         catalog = d.runner().catalog
-    except Exception as exc:
-        log.exception("reports: the catalog failed")
-        return problem(str(exc).splitlines()[0]), None
+    except Exception:
+        return failed("catalog", page="reports"), None
     found = matching(list(catalog.reports.values()), text, category)
     chosen = chosen_id(search)
     if not found:
@@ -533,9 +532,8 @@ def preview(d: Data, report_id: str, given: dict[str, str], f: Filters) -> tuple
     except UserError as exc:  # a parameter refused, a scope, nothing published
         line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return None, dbc.Alert(line, color="warning", className="reports-refused")
-    except Exception as exc:
-        log.exception("report %s failed", report_id)
-        return None, problem(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except Exception:
+        return None, failed(f"report {report_id!r}", page="reports")
     parts: list[Any] = [
         html.P(
             " · ".join(f"{label}: {value}" for label, value in result.parameters)

@@ -21,7 +21,7 @@ from dash import ALL, Input, Output, callback, ctx, dcc, html, no_update
 from dashboards import figures_sales
 from dashboards.app import data, filters_of
 from dashboards.components.grid import report_table
-from dashboards.components.states import empty, notices, problem, skeleton
+from dashboards.components.states import empty, failed, notices, skeleton
 from dashboards.components.tiles import tile
 from dashboards.data import Data
 from dashboards.filters import Filters
@@ -288,9 +288,8 @@ def _guarded(what: str, count: int, make: Callable[[], Any]) -> Any:
     go to the server's log, never to the page)."""
     try:
         return make()
-    except Exception as exc:
-        log.exception("sales page: %s failed", what)
-        shown = problem(f"The {what} could not be computed ({type(exc).__name__}).")
+    except Exception:
+        shown = failed(what, page="sales")
         return shown if count == 1 else (shown,) * count
 
 

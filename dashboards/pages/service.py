@@ -28,7 +28,7 @@ from dashboards.components.chart_slot import (
     period_param,
 )
 from dashboards.components.grid import report_table
-from dashboards.components.states import empty, notices, problem, skeleton
+from dashboards.components.states import empty, failed, notices, skeleton
 from dashboards.components.tiles import tile
 from dashboards.data import Data
 from dashboards.filters import Filters
@@ -88,8 +88,7 @@ dash.register_page(
 
 
 def _failed(what: str) -> Any:
-    log.exception("service page: %s failed", what)
-    return problem(f"The {what} could not be computed.")
+    return failed(what, page="service")
 
 
 def _known(d: Data, kpi_ids: tuple[str, ...] | list[str]) -> list[str]:

@@ -22,7 +22,7 @@ from dashboards import figures_stock as fk
 from dashboards.app import data, filters_of
 from dashboards.components.chart_slot import HIDDEN, SHOWN, chart_slot, period_param
 from dashboards.components.grid import report_table
-from dashboards.components.states import empty, notices, problem, skeleton
+from dashboards.components.states import empty, failed, notices, skeleton
 from dashboards.components.tiles import tile
 from dashboards.data import Data
 from dashboards.filters import Filters
@@ -65,8 +65,7 @@ dash.register_page(__name__, path=PATH, name="Stock", title="Stock", order=4, la
 
 
 def _failed(what: str) -> Any:
-    log.exception("stock page: %s failed", what)
-    return problem(f"The {what} could not be computed.")
+    return failed(what, page="stock")
 
 
 def _run(d: Data, f: Filters, report_id: str, given: Mapping[str, object]) -> Any:

@@ -298,10 +298,16 @@ def test_a_failing_callback_shows_a_message_not_a_traceback(dash_app: object, in
     try:
         for key, fill in fills:
             before = broken.failed
-            out = fill("?period=last_month")  # type: ignore[operator]
+            try:
+                out = fill("?period=last_month")  # type: ignore[operator]
+            except RuntimeError:
+                # left to the app's last resort, which logs it and shows one sentence
+                # (tests/dashboards/test_errors.py)
+                continue
             text = json.dumps(out, cls=plotly.utils.PlotlyJSONEncoder)
             assert "Traceback" not in text and 'File "' not in text, key
             if broken.failed > before:
-                assert "kb-problem" in text and "the warehouse could not be read" in text, key
+                assert "kb-problem" in text and "could not be shown" in text, key
+                assert "the warehouse could not be read" not in text, key  # the log has it
     finally:
         server.extensions[EXTENSION] = in_app
