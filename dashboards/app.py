@@ -11,10 +11,12 @@ Dash keeps callbacks in one registry per process, so there is one app per proces
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import dash
 import dash_ag_grid  # noqa: F401 (component libraries load with the app, never inside a callback)
@@ -62,6 +64,43 @@ def data() -> Data:
     """The project's data of the app serving this request."""
     found: Data = flask.current_app.extensions[EXTENSION]
     return found
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def remembered(callback: F) -> F:
+    """A page's callback whose answer depends only on its inputs and the data: its answer is
+    kept per published snapshot and definitions (:meth:`Data.keep`), so a view asked again —
+    the same filters, by anyone — is served without building its figures again. An answer in
+    which a part failed (:func:`dashboards.components.states.failed`) is not kept."""
+    from dashboards.components.states import FAILED
+
+    @functools.wraps(callback)
+    def answer(*args: Any) -> Any:
+        d = data()
+        key = ("callback", callback.__module__, callback.__qualname__, _hashable(args))
+        found, value = d.recall(key)
+        if found:
+            return value
+        token = FAILED.set(False)
+        try:
+            value = callback(*args)
+            if not FAILED.get():
+                d.keep(key, value)
+        finally:
+            FAILED.reset(token)
+        return value
+
+    return answer  # type: ignore[return-value]
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    return value
 
 
 def filters_of(search: str | None) -> Filters:

@@ -166,19 +166,30 @@ class Data:
     def cached(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``, kept for the published snapshot and the definitions as they are:
         the same question asked again is answered from memory until either changes."""
+        found, value = self.recall(key)
+        if found:
+            return value
+        value = compute()
+        self.keep(key, value)
+        return value
+
+    def recall(self, key: Hashable) -> tuple[bool, Any]:
+        """Whether ``key`` is kept for the published snapshot and definitions, and its value."""
         with self._lock:
             self._fresh()
             full = (self.snapshot(), self._signature, key)
             if full in self._cache:
                 self._cache.move_to_end(full)
-                found: T = self._cache[full]
-                return found
-        value = compute()
+                return True, self._cache[full]
+        return False, None
+
+    def keep(self, key: Hashable, value: Any) -> None:
+        """Keep ``value`` under ``key`` for the published snapshot and definitions."""
         with self._lock:
-            self._cache[full] = value
+            self._fresh()
+            self._cache[(self.snapshot(), self._signature, key)] = value
             while len(self._cache) > CACHE_ENTRIES:
                 self._cache.popitem(last=False)
-        return value
 
     def report(
         self, report_id: str, given: dict[str, object] | None = None, scope: Any = None

@@ -3,6 +3,7 @@ chart and never a stack trace (``DESIGN.md``, "States")."""
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -43,11 +44,16 @@ def problem(message: str, *, advice: str = ERROR_ADVICE) -> html.Div:
     )
 
 
+FAILED: contextvars.ContextVar[bool] = contextvars.ContextVar("kpiboard_part_failed", default=False)
+"""Set when a part of a page failed while a callback ran: its answer is not kept for later."""
+
+
 def failed(what: str, *, page: str) -> html.Div:
     """Inside an ``except``: the error goes to the server's log with its traceback, and the page
     shows one sentence naming the part that could not be shown (never the error itself, which
     may name files or SQL). The other parts of the page are unaffected."""
     logging.getLogger("kpiboard.dashboards").exception("%s page: %s failed", page, what)
+    FAILED.set(True)
     return problem(f"The {what} could not be shown.")
 
 

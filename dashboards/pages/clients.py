@@ -23,7 +23,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html, no_update
 
 from dashboards import figures_clients
-from dashboards.app import data, filters_of
+from dashboards.app import data, filters_of, remembered
 from dashboards.components.grid import report_table
 from dashboards.components.states import attrs, empty, failed, notices, skeleton
 from dashboards.components.tiles import tile
@@ -344,6 +344,7 @@ def _guarded(name: str, part: Callable[[Data, Filters], Any], search: str | None
     Output("clients-notices", "children"),
     Input("url", "search"),
 )
+@remembered
 def fill_tiles(search: str | None) -> tuple[Any, Any]:
     f = filters_of(search)
     found = _guarded("headline KPIs", tiles_part, search)
@@ -357,6 +358,7 @@ def fill_tiles(search: str | None) -> tuple[Any, Any]:
     Output("clients-acquisition-table", "children"),
     Input("url", "search"),
 )
+@remembered
 def fill_acquisition(search: str | None) -> tuple[Any, Any, bool, Any]:
     """The chart stays in the layout (its clicks are an input); it hides when there is none."""
     found = _guarded("acquisition by channel", acquisition_part, search)
@@ -367,11 +369,13 @@ def fill_acquisition(search: str | None) -> tuple[Any, Any, bool, Any]:
 
 
 @callback(Output("clients-segments", "children"), Input("url", "search"))
+@remembered
 def fill_segments(search: str | None) -> Any:
     return _guarded("client segments", segments_part, search)
 
 
 @callback(Output("clients-retention", "children"), Input("url", "search"))
+@remembered
 def fill_retention(search: str | None) -> Any:
     return _guarded("retention by cohort", retention_part, search)
 
@@ -381,6 +385,7 @@ def fill_retention(search: str | None) -> Any:
     Output("clients-lapsed", "children"),
     Input("url", "search"),
 )
+@remembered
 def fill_lists(search: str | None) -> tuple[Any, Any]:
     return _guarded("top clients", top_part, search), _guarded(
         "lapsed clients", lapsed_part, search

@@ -29,7 +29,7 @@ import flask
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboards import figures_employees as figures
-from dashboards.app import data, filters_of
+from dashboards.app import data, filters_of, remembered
 from dashboards.components.grid import Col, grid
 from dashboards.components.states import empty, failed, notices, skeleton
 from dashboards.filters import Filters, with_changes
@@ -713,6 +713,7 @@ dash.register_page(
     Output("employees-notices", "children"),
     Input("url", "search"),
 )
+@remembered
 def fill(search: str | None) -> tuple[Any, Any, Any, Any]:
     """The role's facts, ranking and grid under the address's filters and role."""
     d = data()

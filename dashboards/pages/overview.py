@@ -14,7 +14,7 @@ from typing import Any
 import dash
 from dash import Input, Output, callback, dcc, html
 
-from dashboards.app import data, filters_of
+from dashboards.app import data, filters_of, remembered
 from dashboards.components.states import empty, notices, skeleton
 from dashboards.components.tiles import tile
 from dashboards.figures import achievement_bars
@@ -79,6 +79,7 @@ def tiles_row(items: list[Headline], filters: Filters, currency: str) -> list[An
     Output("overview-branch-chart", "style"),
     Input("url", "search"),
 )
+@remembered
 def fill(search: str | None) -> tuple[Any, ...]:
     d = data()
     f = filters_of(search)

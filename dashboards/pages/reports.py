@@ -20,7 +20,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, MATCH, Input, Output, State, callback, dcc, html, no_update
 
-from dashboards.app import data, filters_of
+from dashboards.app import data, filters_of, remembered
 from dashboards.components.grid import report_table
 from dashboards.components.states import empty, failed, notices, problem
 from dashboards.data import Data
@@ -351,6 +351,7 @@ def report_head(report: m.Report, f: Filters) -> list[Any]:
     Output("reports-error", "children"),
     Input("url", "search"),
 )
+@remembered
 def choose(search: str | None) -> tuple[Any, ...]:
     """The chosen report's description and parameter form (none chosen: how to choose)."""
     d = data()

@@ -19,7 +19,7 @@ import dash
 from dash import ALL, Input, Output, callback, ctx, dcc, html, no_update
 
 from dashboards import figures_sales
-from dashboards.app import data, filters_of
+from dashboards.app import data, filters_of, remembered
 from dashboards.components.grid import report_table
 from dashboards.components.states import empty, failed, notices, skeleton
 from dashboards.components.tiles import tile
@@ -298,6 +298,7 @@ def _guarded(what: str, count: int, make: Callable[[], Any]) -> Any:
     Output("sales-notices", "children"),
     Input("url", "search"),
 )
+@remembered
 def fill_tiles(search: str | None) -> tuple[Any, Any]:
     d = data()
     f = filters_of(search)
@@ -305,6 +306,7 @@ def fill_tiles(search: str | None) -> tuple[Any, Any]:
 
 
 @callback(Output("sales-trend", "children"), Input("url", "search"))
+@remembered
 def fill_trend(search: str | None) -> Any:
     d = data()
     f = filters_of(search)
@@ -316,6 +318,7 @@ def fill_trend(search: str | None) -> Any:
     Output("sales-managers", "children"),
     Input("url", "search"),
 )
+@remembered
 def fill_slices(search: str | None) -> tuple[Any, Any]:
     d = data()
     f = filters_of(search)
@@ -329,6 +332,7 @@ def fill_slices(search: str | None) -> tuple[Any, Any]:
     Output("sales-risk", "children"),
     Input("url", "search"),
 )
+@remembered
 def fill_pipeline(search: str | None) -> tuple[Any, Any, Any]:
     d = data()
     f = filters_of(search)

@@ -18,7 +18,7 @@ import pandas as pd
 from dash import Input, Output, callback, html, no_update
 
 from dashboards import figures_service as fs
-from dashboards.app import data, filters_of
+from dashboards.app import data, filters_of, remembered
 from dashboards.components.chart_slot import (
     HIDDEN,
     SHOWN,
@@ -104,6 +104,7 @@ def _known(d: Data, kpi_ids: tuple[str, ...] | list[str]) -> list[str]:
     Output("service-notices", "children"),
     Input("url", "search"),
 )
+@remembered
 def fill_tiles(search: str | None) -> tuple[Any, Any]:
     """The headline tiles of the KPIs in :data:`TILES` the project defines."""
     d = data()
@@ -142,6 +143,7 @@ def trend_frame(d: Data, f: Filters) -> pd.DataFrame:
     Output("service-trend-state", "children"),
     Input("url", "search"),
 )
+@remembered
 def fill_trend(search: str | None) -> tuple[Any, Any, Any]:
     d = data()
     f = filters_of(search)
@@ -226,6 +228,7 @@ def _report_part(
     Output("service-warranty-table", "children"),
     Input("url", "search"),
 )
+@remembered
 def fill_repairs(search: str | None) -> tuple[Any, ...]:
     d = data()
     f = filters_of(search)
@@ -295,6 +298,7 @@ def driver_rates(d: Data, f: Filters) -> tuple[list[fs.DriverRate], float | None
     Output("service-drivers-table", "children"),
     Input("url", "search"),
 )
+@remembered
 def fill_drivers(search: str | None) -> tuple[Any, ...]:
     d = data()
     f = filters_of(search)

@@ -19,7 +19,7 @@ import dash
 from dash import Input, Output, callback, html, no_update
 
 from dashboards import figures_stock as fk
-from dashboards.app import data, filters_of
+from dashboards.app import data, filters_of, remembered
 from dashboards.components.chart_slot import HIDDEN, SHOWN, chart_slot, period_param
 from dashboards.components.grid import report_table
 from dashboards.components.states import empty, failed, notices, skeleton
@@ -85,6 +85,7 @@ def as_of(f: Filters) -> dict[str, object]:
     Output("stock-notices", "children"),
     Input("url", "search"),
 )
+@remembered
 def fill_tiles(search: str | None) -> tuple[Any, Any]:
     """The headline tiles of the KPIs in :data:`TILES` the project defines."""
     d = data()
@@ -135,6 +136,7 @@ def warehouse_rows(d: Data, f: Filters) -> tuple[list[fk.WarehouseRow], Any]:
     Output("stock-cover-table", "children"),
     Input("url", "search"),
 )
+@remembered
 def fill_warehouses(search: str | None) -> tuple[Any, ...]:
     d = data()
     f = filters_of(search)
@@ -172,6 +174,7 @@ def fill_warehouses(search: str | None) -> tuple[Any, ...]:
     Output("stock-outs-table", "children"),
     Input("url", "search"),
 )
+@remembered
 def fill_stock_outs(search: str | None) -> tuple[Any, ...]:
     d = data()
     f = filters_of(search)
@@ -198,6 +201,7 @@ def fill_stock_outs(search: str | None) -> tuple[Any, ...]:
     Output("stock-dead-table", "children"),
     Input("url", "search"),
 )
+@remembered
 def fill_dead_stock(search: str | None) -> tuple[Any, ...]:
     d = data()
     f = filters_of(search)
@@ -229,6 +233,7 @@ def fill_dead_stock(search: str | None) -> tuple[Any, ...]:
     Output("stock-reorder-table", "children"),
     Input("url", "search"),
 )
+@remembered
 def fill_reorder(search: str | None) -> tuple[Any, Any]:
     d = data()
     f = filters_of(search)

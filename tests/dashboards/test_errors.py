@@ -55,3 +55,27 @@ def test_a_failing_callback_says_so_in_words(
     assert shown.get("is_open") is True
     assert "could not be updated" in shown.get("children", "")
     assert "the warehouse file is gone" in caplog.text  # the details are in the server's log
+
+
+def test_a_view_asked_again_is_served_from_memory_unless_a_part_failed(in_app: object) -> None:
+    from dashboards.app import remembered
+    from dashboards.components.states import failed
+
+    calls: list[str] = []
+
+    @remembered
+    def fill(search: str | None) -> str:
+        calls.append(search or "")
+        if search == "?broken":
+            try:
+                raise RuntimeError("the warehouse is gone")
+            except RuntimeError:
+                return str(failed("tiles", page="test"))
+        return f"filled {search}"
+
+    assert fill("?branch=denver") == "filled ?branch=denver"
+    assert fill("?branch=denver") == "filled ?branch=denver"
+    assert calls == ["?branch=denver"]  # the second answer came from memory
+    fill("?broken")
+    fill("?broken")
+    assert calls == ["?branch=denver", "?broken", "?broken"]  # a failed part is asked again
