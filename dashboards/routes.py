@@ -25,7 +25,14 @@ log = logging.getLogger("kpiboard.dashboards")
 
 
 def _refuse(message: str, status: int = 400) -> flask.Response:
-    return flask.Response(message + "\n", status=status, mimetype="text/plain; charset=utf-8")
+    """One line saying why, as plain text the browser never reads as a page (it may quote
+    what was asked for)."""
+    return flask.Response(
+        message + "\n",
+        status=status,
+        mimetype="text/plain; charset=utf-8",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
 
 
 def export_rows() -> flask.Response:
