@@ -22,12 +22,12 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html, no_update
 
-from dashboards import figures_clients
 from dashboards.app import data, filters_of, remembered
 from dashboards.components.grid import report_table
 from dashboards.components.states import attrs, empty, failed, notices, skeleton
 from dashboards.components.tiles import tile
 from dashboards.data import Data
+from dashboards.figures import clients as figures_clients
 from dashboards.filters import Filters
 from dashboards.kpis import add_months, headlines, month_start, trend_range
 

@@ -40,7 +40,7 @@ from dashboards.app import data, filters_of
 from dashboards.components.grid import THEME
 from dashboards.components.states import attrs, empty, failed, problem
 from dashboards.data import RECHECK_SECONDS
-from dashboards.figures_designer import preview
+from dashboards.figures.designer import preview
 from kpi_designer import drafts
 from kpi_designer import model as m
 from kpi_designer.semantic import FACTS

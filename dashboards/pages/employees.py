@@ -28,10 +28,10 @@ import dash_bootstrap_components as dbc
 import flask
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from dashboards import figures_employees as figures
 from dashboards.app import data, filters_of, remembered
 from dashboards.components.grid import Col, grid
 from dashboards.components.states import empty, failed, notices, skeleton
+from dashboards.figures import employees as figures
 from dashboards.filters import Filters, with_changes
 from dashboards.format import kpi_value, number_or_none
 from dashboards.kpis import _day, add_months, month_start

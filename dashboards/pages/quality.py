@@ -19,11 +19,11 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html
 
-from dashboards import figures_quality
 from dashboards.app import data, filters_of
 from dashboards.components.grid import Col, grid, report_table
 from dashboards.components.states import empty, failed, notices, skeleton
 from dashboards.data import Data
+from dashboards.figures import quality as figures_quality
 from dashboards.filters import Filters
 from reports import formats
 

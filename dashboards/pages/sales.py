@@ -18,12 +18,12 @@ from typing import Any
 import dash
 from dash import ALL, Input, Output, callback, ctx, dcc, html, no_update
 
-from dashboards import figures_sales
 from dashboards.app import data, filters_of, remembered
 from dashboards.components.grid import report_table
 from dashboards.components.states import empty, failed, notices, skeleton
 from dashboards.components.tiles import tile
 from dashboards.data import Data
+from dashboards.figures import sales as figures_sales
 from dashboards.filters import Filters
 from dashboards.format import kpi_value
 from dashboards.kpis import add_months, headlines, trend_range

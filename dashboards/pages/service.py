@@ -17,7 +17,6 @@ import dash
 import pandas as pd
 from dash import Input, Output, callback, html, no_update
 
-from dashboards import figures_service as fs
 from dashboards.app import data, filters_of, remembered
 from dashboards.components.chart_slot import (
     HIDDEN,
@@ -31,6 +30,7 @@ from dashboards.components.grid import report_table
 from dashboards.components.states import empty, failed, notices, skeleton
 from dashboards.components.tiles import tile
 from dashboards.data import Data
+from dashboards.figures import service as fs
 from dashboards.filters import Filters
 from dashboards.format import number_or_none
 from dashboards.kpis import headlines, trend_range

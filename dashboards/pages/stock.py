@@ -18,13 +18,13 @@ from typing import Any
 import dash
 from dash import Input, Output, callback, html, no_update
 
-from dashboards import figures_stock as fk
 from dashboards.app import data, filters_of, remembered
 from dashboards.components.chart_slot import HIDDEN, SHOWN, chart_slot, period_param
 from dashboards.components.grid import report_table
 from dashboards.components.states import empty, failed, notices, skeleton
 from dashboards.components.tiles import tile
 from dashboards.data import Data
+from dashboards.figures import stock as fk
 from dashboards.filters import Filters
 from dashboards.kpis import headlines
 from dashboards.phrases import scope_words

@@ -58,8 +58,8 @@ def same(a: Any, b: Any) -> bool:
 
 
 def test_the_stacked_bars_add_up_to_the_engines_new_clients_per_month(in_app: Data) -> None:
-    from dashboards import figures_clients
     from dashboards.app import filters_of
+    from dashboards.figures import clients as figures_clients
     from dashboards.pages import clients
 
     f = filters_of("?period=last_quarter")
@@ -149,8 +149,8 @@ def test_the_rfm_bars_are_the_reports_clients_and_sales_sorted(in_app: Data) -> 
 
 
 def test_the_cohort_heatmap_is_the_reports_retention(in_app: Data) -> None:
-    from dashboards import figures_clients
     from dashboards.app import filters_of
+    from dashboards.figures import clients as figures_clients
     from dashboards.pages import clients
 
     f = filters_of("?period=year_to_date")

@@ -192,7 +192,8 @@ def test_clicks_pick_an_employee_or_explain_a_number(in_app: Data) -> None:
 def test_the_figures_sort_and_mark_the_plan() -> None:
     import pandas as pd
 
-    from dashboards import figures_employees, theme
+    from dashboards import theme
+    from dashboards.figures import employees as figures_employees
 
     frame = pd.DataFrame(
         {

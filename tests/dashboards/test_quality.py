@@ -74,7 +74,7 @@ def test_the_pipeline_runs_are_the_run_history_etl_status_reads(in_app: Data) ->
 
 
 def test_quarantine_is_ranked_by_table_largest_first(runner: Any) -> None:
-    from dashboards.figures_quality import quarantine_bars
+    from dashboards.figures.quality import quarantine_bars
 
     frame = runner.run("quarantine_by_table").frame
     figure = quarantine_bars(frame)
@@ -87,7 +87,7 @@ def test_quarantine_is_ranked_by_table_largest_first(runner: Any) -> None:
 
 
 def test_the_trend_says_how_the_last_run_compares() -> None:
-    from dashboards.figures_quality import run_trend
+    from dashboards.figures.quality import run_trend
 
     frame = pd.DataFrame(
         {

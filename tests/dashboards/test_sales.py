@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pytest
 
-from dashboards import figures_sales
+from dashboards.figures import sales as figures_sales
 from tests.dashboards.conftest import errors_of, settle
 
 if TYPE_CHECKING:

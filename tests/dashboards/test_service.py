@@ -38,7 +38,7 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def test_requests_and_sla_are_two_panels_over_the_same_months_not_two_axes() -> None:
-    from dashboards import figures_service as fs
+    from dashboards.figures import service as fs
 
     months = [dt.date(2026, 9, 1), dt.date(2026, 10, 1)]
     trend = pd.DataFrame(
@@ -66,7 +66,7 @@ def test_requests_and_sla_are_two_panels_over_the_same_months_not_two_axes() -> 
 
 
 def test_drivers_are_ranked_best_on_top_with_their_ids_for_the_click() -> None:
-    from dashboards import figures_service as fs
+    from dashboards.figures import service as fs
 
     rates = [
         fs.DriverRate("e1", "Ann", 0.4, 0.5, 10),
@@ -85,7 +85,7 @@ def test_drivers_are_ranked_best_on_top_with_their_ids_for_the_click() -> None:
 
 
 def test_first_time_fix_names_no_lowest_row_when_every_row_is_the_same() -> None:
-    from dashboards import figures_service as fs
+    from dashboards.figures import service as fs
 
     same = pd.DataFrame(
         {

@@ -30,7 +30,7 @@ def _filters(search: str) -> Any:
 
 
 def test_cover_per_warehouse_is_the_median_item_and_those_running_out() -> None:
-    from dashboards import figures_stock as fk
+    from dashboards.figures import stock as fk
 
     cover = pd.DataFrame(
         {
@@ -42,7 +42,7 @@ def test_cover_per_warehouse_is_the_median_item_and_those_running_out() -> None:
 
 
 def test_warehouses_are_ranked_by_value_beside_their_cover() -> None:
-    from dashboards import figures_stock as fk
+    from dashboards.figures import stock as fk
 
     values = pd.DataFrame({"warehouse": ["w1", "w2", None], "value": [100.0, 300.0, 5.0]})
     rows = fk.warehouse_rows(values, {"w1": "North", "w2": "South"}, {"North": (12.5, 4, 2)})
@@ -75,7 +75,7 @@ def test_a_click_on_a_value_bar_asks_for_that_warehouse(dash_app: object) -> Non
 def test_the_warehouses_chart_draws_the_engines_values_and_the_reports_cover(
     in_app: Data,
 ) -> None:
-    from dashboards import figures_stock as fk
+    from dashboards.figures import stock as fk
     from dashboards.pages.stock import fill_warehouses
 
     search = LAST_MONTH + "&branch=denver"

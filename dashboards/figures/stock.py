@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboards import theme
-from dashboards.figures_service import SUBPLOT_TOP, escape, finish
+from dashboards.figures.service import SUBPLOT_TOP, escape, finish
 from dashboards.format import number_or_none
 from reports import formats
 

@@ -3,6 +3,9 @@
 Actual solid and dark, plan dashed, previous year light grey (``DESIGN.md``, "Charts"); the
 product's one template (:func:`dashboards.theme.template`). No figure queries anything: pages
 hand them frames the engine or the runner answered, and tests call them directly.
+
+This module holds the figures every page uses (the tiles' sparkline, bars against plan by
+branch); each page's own are in a module named after it (``figures.sales``, ``figures.stock`` …).
 """
 
 from __future__ import annotations
