@@ -106,6 +106,7 @@ def test_the_walk_finds_every_command() -> None:
         ("report", "run"),
         ("report", "show"),
         ("restore",),
+        ("serve",),
         ("source",),
         ("source", "generate"),
         ("source", "list"),

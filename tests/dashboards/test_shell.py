@@ -199,7 +199,7 @@ def test_a_tile_drills_into_its_page_with_the_same_filters(
     if "dashboards.pages.sales" in dash.page_registry:
         page.wait_for_selector("#kb-main h1")
         settle(page)
-        assert page.locator("#kb-main h1").first.inner_text() == "Sales"
+        assert page.locator("#kb-main h1").first.inner_text() == "Sales & pipeline"
         assert page.locator(".kb-problem").count() == 0
         assert errors_of(page) == []
 
