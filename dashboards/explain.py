@@ -89,17 +89,10 @@ class Explanation:
     export_href: str
 
 
-def explain(data: Data, request: Request, filters: Filters) -> Explanation:
-    from dashboards.format import number_or_none
-    from kpi_designer.engine import describe_kpi
-    from kpi_designer.errors import EvaluationError
-
-    engine = data.engine()
-    kpi = engine.kpis.get(request.kpi)
-    if kpi is None:
-        raise ExplainError(f"no KPI {request.kpi!r} in this project")
-    # a branch or an employee slice narrows the scope (so the plan is that branch's), and
-    # only within it: a slice never widens what the viewer may see
+def narrowed(request: Request, filters: Filters) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """The scope a request's number is under, and the rest of its slice. A branch or an
+    employee slice narrows the filters' scope (so the plan is that branch's), and only within
+    it: a slice never widens what the viewer may see."""
     scope = filters.scope()
     rest = dict(request.slice)
     for dim in ("branch", "employee"):
@@ -109,6 +102,19 @@ def explain(data: Data, request: Request, filters: Filters) -> Explanation:
         if dim in scope and member not in scope[dim]:
             raise ExplainError(f"no {dim} {member!r} in this view")
         scope[dim] = [member]
+    return scope, rest
+
+
+def explain(data: Data, request: Request, filters: Filters) -> Explanation:
+    from dashboards.format import number_or_none
+    from kpi_designer.engine import describe_kpi
+    from kpi_designer.errors import EvaluationError
+
+    engine = data.engine()
+    kpi = engine.kpis.get(request.kpi)
+    if kpi is None:
+        raise ExplainError(f"no KPI {request.kpi!r} in this project")
+    scope, rest = narrowed(request, filters)
     slice_filters = [f"{d} = '{_quote(m)}'" for d, m in sorted(rest.items())]
     try:
         frame = engine.evaluate(

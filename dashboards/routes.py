@@ -39,7 +39,7 @@ def export_rows() -> flask.Response:
     """``/export/rows.csv?kpi=revenue&start=…&end=…&slice.branch=denver&<filters>``: every row
     behind one value (up to :data:`dashboards.explain.ROWS_EXPORTED`), as CSV."""
     from dashboards.app import data, filters_of
-    from dashboards.explain import ROWS_EXPORTED, ExplainError, parse_request
+    from dashboards.explain import ROWS_EXPORTED, ExplainError, narrowed, parse_request
     from kpi_designer.errors import EvaluationError
 
     args = flask.request.args
@@ -55,14 +55,7 @@ def export_rows() -> flask.Response:
         engine = data().engine()
         if request.kpi not in engine.kpis:
             raise ExplainError(f"no KPI {request.kpi!r} in this project")
-        scope = filters.scope()
-        rest = dict(request.slice)
-        for dim in ("branch", "employee"):
-            member = rest.pop(dim, None)
-            if member is not None:
-                if dim in scope and member not in scope[dim]:
-                    raise ExplainError(f"no {dim} {member!r} in this view")
-                scope[dim] = [member]
+        scope, rest = narrowed(request, filters)
         frame = engine.rows(
             request.kpi,
             period=(request.start, request.end),
