@@ -7,14 +7,20 @@ opens the rows behind the number."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dashboards import figures, theme
-from dashboards.components.states import attrs
+from dashboards.components.states import attrs, empty
+from dashboards.filters import Filters
 from dashboards.format import achievement, change, is_good, kpi_value
-from dashboards.kpis import Headline
+from dashboards.kpis import Headline, headlines
+
+if TYPE_CHECKING:
+    from dashboards.data import Data
 
 EXPLAIN = "kb-explain"
 """The type of every "Why?" control: ``{"type": EXPLAIN, "index": <request as JSON>}``."""
@@ -108,3 +114,13 @@ def tile(h: Headline, *, href: str, currency: str) -> dbc.Card:
         className=f"kb-tile kb-tile-{h.status or 'none'}",
         id=f"tile-{h.kpi}",
     )
+
+
+def page_tiles(data: Data, filters: Filters, kpi_ids: Sequence[str], *, href: str) -> list[Any]:
+    """A page's headline tiles: those of ``kpi_ids`` the project defines, each linking to
+    ``href``; a sentence when it defines none of them."""
+    kpis = data.engine().kpis
+    known = [k for k in kpi_ids if k in kpis]
+    if not known:
+        return [empty("None of this page's KPIs is defined in this project.")]
+    return [tile(h, href=href, currency=data.currency) for h in headlines(data, known, filters)]

@@ -28,12 +28,12 @@ from dashboards.components.chart_slot import (
 )
 from dashboards.components.grid import report_table
 from dashboards.components.states import empty, failed, notices, skeleton
-from dashboards.components.tiles import tile
+from dashboards.components.tiles import page_tiles
 from dashboards.data import Data
 from dashboards.figures import service as fs
 from dashboards.filters import Filters
 from dashboards.format import number_or_none
-from dashboards.kpis import headlines, trend_range
+from dashboards.kpis import trend_range
 from dashboards.phrases import month_text, scope_words
 
 log = logging.getLogger("kpiboard.dashboards")
@@ -109,15 +109,11 @@ def fill_tiles(search: str | None) -> tuple[Any, Any]:
     """The headline tiles of the KPIs in :data:`TILES` the project defines."""
     d = data()
     f = filters_of(search)
-    kpi_ids = _known(d, TILES)
-    if not kpi_ids:
-        return [empty("None of this page's KPIs is defined in this project.")], notices(f.ignored)
     try:
-        items = headlines(d, kpi_ids, f)
+        tiles = page_tiles(d, f, TILES, href=PATH + f.search())
     except Exception:  # a failing callback shows a message, never a stack trace
         return [_failed("tiles")], notices(f.ignored)
-    href = PATH + f.search()
-    return [tile(h, href=href, currency=d.currency) for h in items], notices(f.ignored)
+    return tiles, notices(f.ignored)
 
 
 # -- requests and the SLA --------------------------------------------------------------------------

@@ -22,11 +22,10 @@ from dashboards.app import data, filters_of, remembered
 from dashboards.components.chart_slot import HIDDEN, SHOWN, chart_slot, period_param
 from dashboards.components.grid import report_table
 from dashboards.components.states import empty, failed, notices, skeleton
-from dashboards.components.tiles import tile
+from dashboards.components.tiles import page_tiles
 from dashboards.data import Data
 from dashboards.figures import stock as fk
 from dashboards.filters import Filters
-from dashboards.kpis import headlines
 from dashboards.phrases import scope_words
 from reports import formats
 from reports.render import charts
@@ -90,16 +89,11 @@ def fill_tiles(search: str | None) -> tuple[Any, Any]:
     """The headline tiles of the KPIs in :data:`TILES` the project defines."""
     d = data()
     f = filters_of(search)
-    kpis = d.engine().kpis
-    kpi_ids = [k for k in TILES if k in kpis]
-    if not kpi_ids:
-        return [empty("None of this page's KPIs is defined in this project.")], notices(f.ignored)
     try:
-        items = headlines(d, kpi_ids, f)
+        tiles = page_tiles(d, f, TILES, href=PATH + f.search())
     except Exception:  # a failing callback shows a message, never a stack trace
         return [_failed("tiles")], notices(f.ignored)
-    href = PATH + f.search()
-    return [tile(h, href=href, currency=d.currency) for h in items], notices(f.ignored)
+    return tiles, notices(f.ignored)
 
 
 # -- value and days of cover by warehouse ---------------------------------------------------------
