@@ -1,4 +1,5 @@
-"""The app database: state that is not a definition file — today, the pipeline's run history.
+"""The app database: state that is not a definition file — the pipeline's run history, the
+users who may log in, their sessions, and the audit log.
 
 SQLite by default (``app.sqlite`` in the project folder), PostgreSQL when ``[app] database_url``
 says so. Tables are created on first use, and a column added to a table here after a database was
@@ -8,6 +9,7 @@ database of an older kpiboard keeps working without a migration step.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -51,6 +53,72 @@ etl_table_runs = sa.Table(
     sa.Column("error", sa.Text),
 )
 
+# -- access (kpiboard.access, kpiboard.audit) --------------------------------------------------
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("user_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    # admin | executive | analyst | branch_head | employee (kpiboard.access.ROLES)
+    sa.Column("role", sa.String(20), nullable=False),
+    # the core.dim_employee row this user is, when they are one (an employee's own rows)
+    sa.Column("employee_id", sa.String(200)),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("password_changed_at", sa.DateTime, nullable=False),
+)
+
+user_branches = sa.Table(
+    "user_branches",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.user_id"), primary_key=True),
+    sa.Column("branch_id", sa.String(200), primary_key=True),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    # the SHA-256 of the token the browser holds: the table alone opens no session
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.user_id"), nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("last_seen_at", sa.DateTime, nullable=False),
+    sa.Column("address", sa.String(64)),
+    sa.Column("ended_at", sa.DateTime),
+    sa.Column("end_reason", sa.String(20)),  # logout | password | disabled | idle | expired
+)
+
+login_throttle = sa.Table(
+    "login_throttle",
+    metadata,
+    sa.Column("kind", sa.String(10), primary_key=True),  # user | address
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_failure_at", sa.DateTime, nullable=False),
+    sa.Column("locked_until", sa.DateTime),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("audit_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("user_name", sa.String(64)),  # who (None: nobody logged in; cli:<os user>)
+    sa.Column("address", sa.String(64)),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("target", sa.String(400)),
+    sa.Column("detail", sa.Text),  # JSON: parameters, the scope, a diff
+)
+
+secrets = sa.Table(
+    "secrets",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+)
+
 
 def engine(settings: Settings) -> sa.Engine:
     """An engine on the app database, its tables created if missing."""
@@ -66,6 +134,20 @@ def engine(settings: Settings) -> sa.Engine:
         eng.dispose()
         raise urls.connect_error(url, exc) from None
     return eng
+
+
+_shared: dict[str, sa.Engine] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_engine(settings: Settings) -> sa.Engine:
+    """One engine per app database for the life of the process, its pool shared by threads:
+    what the dashboard uses on every request (:func:`engine` makes a new one per command)."""
+    key = f"{settings.project_dir.resolve()}|{settings.app.database_url}"
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = engine(settings)
+        return _shared[key]
 
 
 def _add_missing_columns(eng: sa.Engine) -> list[str]:

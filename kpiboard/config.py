@@ -199,6 +199,29 @@ class DashboardSettings(_Section):
     overview: list[str] = Field(default_factory=lambda: list(OVERVIEW_KPIS), max_length=12)
 
 
+class SecuritySettings(_Section):
+    """Logins to the dashboard (``[security]``): how long a session lasts, when repeated
+    failures lock a user or an address out, and what the session cookie requires."""
+
+    # a session ends after this long without a request, and after this long in any case
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_max_hours: int = Field(default=12, ge=1, le=30 * 24)
+    # after this many failed logins in a row (per user name, and per address) each further
+    # attempt waits: lockout_seconds, doubling with each failure, never more than an hour
+    lockout_after: int = Field(default=5, ge=1, le=100)
+    lockout_seconds: int = Field(default=30, ge=1, le=3600)
+    password_min_length: int = Field(default=10, ge=8, le=128)
+    # the session cookie is Secure (sent over HTTPS only) when the request came over TLS; set
+    # this when a proxy in front ends TLS and the app cannot see it (or set behind_proxy)
+    secure_cookies: bool = False
+    # trust one proxy's X-Forwarded-For and X-Forwarded-Proto: the client's address for the
+    # lockout and the audit log, and https for the cookie (docs/security.md)
+    behind_proxy: bool = False
+    # signs the session cookie; default: a random key kept in the app database, so every worker
+    # and every restart shares it (KPIBOARD_SECURITY_SECRET_KEY overrides)
+    secret_key: SecretStr | None = None
+
+
 class SmtpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=25, ge=1, le=65535)
@@ -278,6 +301,7 @@ class Settings(_Section):
     app: AppSettings = AppSettings()
     dashboard: DashboardSettings = DashboardSettings()
     smtp: SmtpSettings = SmtpSettings()
+    security: SecuritySettings = SecuritySettings()
     sources: list[SourceSettings] = Field(default_factory=list)
 
     @field_validator("sources")
