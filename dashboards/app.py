@@ -52,6 +52,7 @@ PAGES = (
     "designer",
     "quality",
     "reports",
+    "access",
 )
 """The page modules, in the navigation's order."""
 EXTENSION = "kpiboard"

@@ -99,10 +99,21 @@ def entries(
         query = query.where(t.c.action == action)
     with appdb.shared_engine(settings).connect() as db:
         rows = [dict(r._mapping) for r in db.execute(query)]
-    for row in rows:
-        with contextlib.suppress(ValueError):  # cut at DETAIL_MAX: kept as text
-            row["detail"] = json.loads(row["detail"]) if row["detail"] else None
-    return rows
+    return [_decoded(row) for row in rows]
+
+
+def entry(settings: Settings, audit_id: int) -> dict[str, Any] | None:
+    """The entry ``audit_id``, ``detail`` decoded (a listing shows a summary, this the whole)."""
+    t = appdb.audit_log
+    with appdb.shared_engine(settings).connect() as db:
+        row = db.execute(sa.select(t).where(t.c.audit_id == audit_id)).first()
+    return None if row is None else _decoded(dict(row._mapping))
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    with contextlib.suppress(ValueError):  # cut at DETAIL_MAX: kept as text
+        row["detail"] = json.loads(row["detail"]) if row["detail"] else None
+    return row
 
 
 def diff(before: str | None, after: str | None, name: str) -> str:
@@ -114,3 +125,18 @@ def diff(before: str | None, after: str | None, name: str) -> str:
         tofile=f"b/{name}",
     )
     return "".join(lines)
+
+
+def latest(settings: Settings, action: str | None = None) -> dict[str, dt.datetime]:
+    """The time of each user's newest entry (of ``action``): a user's last login, or everyone
+    the log names (an entry without a user is left out)."""
+    t = appdb.audit_log
+    query = (
+        sa.select(t.c.user_name, sa.func.max(t.c.at))
+        .where(t.c.user_name.is_not(None))
+        .group_by(t.c.user_name)
+    )
+    if action:
+        query = query.where(t.c.action == action)
+    with appdb.shared_engine(settings).connect() as db:
+        return {str(name): at for name, at in db.execute(query)}
