@@ -286,7 +286,6 @@ def _grid(id: str, columns: Sequence[Col], row_id: str, height: int) -> dag.AgGr
             "pagination": True,
             "paginationPageSize": 25,
             "paginationPageSizeSelector": False,
-            "overlayNoRowsTemplate": "<span>Nothing to show</span>",
         },
         getRowId=f"params.data[{row_id!r}]",
         csvExportParams={
@@ -396,10 +395,19 @@ def page() -> html.Div:
 
 
 def layout(**_query: Any) -> html.Div:
-    """The page for an administrator, one sentence for anyone else. Without a request (Dash's
-    check of the callbacks against every page) the whole page, empty."""
-    if flask.has_request_context() and admin() is None:
-        return html.Div(html.P(REFUSED, className="kb-muted"), className="access-page")
+    """The page for an administrator, one sentence for any other viewer. Without a viewer —
+    Dash makes every page's layout to check the callbacks against, at start and in the first
+    request before anyone is known — the whole page with nothing in it: only the callbacks
+    fill it, and only for an administrator."""
+    try:
+        who = viewer()
+    except Refused:
+        return page()
+    if not who.rights.manages_users:
+        return html.Div(
+            [html.H1("Access", className="kb-page-title"), html.P(REFUSED, className="kb-muted")],
+            className="access-page",
+        )
     return page()
 
 

@@ -405,14 +405,19 @@ def test_nobody_but_an_admin_gets_anything_from_any_callback(
 def test_the_layout_is_one_sentence_for_anyone_else_and_the_page_for_an_admin(
     as_viewer: As,
 ) -> None:
+    from dashboards.access import set_viewer
     from dashboards.pages.access import REFUSED, layout
 
     with as_viewer("someone", "analyst"):
-        assert text_of(layout()) == REFUSED
+        assert text_of(layout()) == f"Access {REFUSED}"
     with as_viewer():
         whole = layout()
     assert "Add a user" in text_of(whole) and "Audit log" in text_of(whole)
     assert "Add a user" in text_of(layout())  # Dash's check, outside a request
+    with as_viewer():
+        set_viewer(None)  # Dash's check in the first request, before anyone is known
+        empty_page = layout()
+    assert "Add a user" in text_of(empty_page)
 
 
 # -- the audit log ---------------------------------------------------------------------------------
