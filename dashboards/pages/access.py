@@ -198,56 +198,87 @@ def add_card() -> dbc.Card:
     )
 
 
+def _group(legend: str, parts: list[Any]) -> html.Fieldset:
+    return html.Fieldset(
+        [html.Legend(legend, className="access-legend"), *parts], className="access-group"
+    )
+
+
 def change_card() -> dbc.Card:
+    """The chosen user's role and data, password, and whether they may log in: three groups
+    side by side, all disabled until a user is chosen."""
     return dbc.Card(
         [
             html.H2("Change a user", className="access-card-title"),
             html.Div(
                 [
                     _label("User", "access-target"),
-                    dcc.Dropdown(id="access-target", placeholder="Choose, or click a row"),
+                    dcc.Dropdown(id="access-target", placeholder="Choose, or click a row above"),
                     html.Div(id="access-target-state", className="kb-muted kb-small"),
                 ],
-                className="access-field",
+                className="access-field access-target",
             ),
             html.Fieldset(
                 [
-                    html.Legend("Role and data", className="access-legend"),
-                    *_grants("access-grant"),
-                    dbc.Button(
-                        "Save role and data",
-                        id="access-grant-submit",
-                        color="primary",
-                        outline=True,
-                        size="sm",
+                    _group(
+                        "Role and data",
+                        [
+                            *_grants("access-grant"),
+                            dbc.Button(
+                                "Save role and data",
+                                id="access-grant-submit",
+                                color="primary",
+                                size="sm",
+                            ),
+                        ],
                     ),
-                    html.Legend("Password", className="access-legend"),
-                    html.Div(
+                    _group(
+                        "Password",
                         [
                             _password("access-password", "New password"),
                             _password("access-password-repeat", "Repeat it"),
-                        ],
-                        className="access-pair",
-                    ),
-                    dbc.Button(
-                        "Reset password",
-                        id="access-password-submit",
-                        color="primary",
-                        outline=True,
-                        size="sm",
-                    ),
-                    dbc.FormText(" Their sessions end; they log in with the new password."),
-                    html.Legend("Log in", className="access-legend"),
-                    html.Div(
-                        [
                             dbc.Button(
-                                "Disable", id="access-disable", color="danger", outline=True
+                                "Reset password",
+                                id="access-password-submit",
+                                color="primary",
+                                outline=True,
+                                size="sm",
                             ),
-                            dbc.Button("Enable", id="access-enable", color="success", outline=True),
+                            dbc.FormText(
+                                "Their sessions end; they log in with the new password.",
+                                className="d-block",
+                            ),
                         ],
-                        className="access-buttons",
                     ),
-                    dbc.FormText("Disabling ends their sessions at once."),
+                    _group(
+                        "Log in",
+                        [
+                            html.Div(
+                                [
+                                    dbc.Button(
+                                        "Disable",
+                                        id="access-disable",
+                                        color="danger",
+                                        outline=True,
+                                        size="sm",
+                                    ),
+                                    dbc.Button(
+                                        "Enable",
+                                        id="access-enable",
+                                        color="success",
+                                        outline=True,
+                                        size="sm",
+                                    ),
+                                ],
+                                className="access-buttons",
+                            ),
+                            dbc.FormText(
+                                "Disabling ends their sessions at once; enabling lets them log "
+                                "in again.",
+                                className="d-block",
+                            ),
+                        ],
+                    ),
                 ],
                 id="access-change-form",
                 className="access-change-form",
@@ -260,24 +291,32 @@ def change_card() -> dbc.Card:
     )
 
 
-def _grid(id: str, columns: Sequence[Col], row_id: str, height: int) -> dag.AgGrid:
+def _grid(id: str, columns: Sequence[Col], row_id: str) -> dag.AgGrid:
     defs = column_defs(columns)
     for spec in defs:
         if spec["field"] == "status":
             spec["cellClassRules"] = {"access-disabled": "params.value === 'disabled'"}
         if spec["field"] == "summary":
             spec["cellClass"] = "access-mono"
-            spec["flex"] = 3
+            spec["minWidth"] = 380
     return dag.AgGrid(
         id=id,
         rowData=[],
         columnDefs=defs,
-        defaultColDef={"sortable": True, "resizable": True, "filter": True, "minWidth": 90},
+        defaultColDef={
+            "sortable": True,
+            "resizable": True,
+            "filter": True,
+            "minWidth": 90,
+            "wrapHeaderText": True,
+            "autoHeaderHeight": True,
+        },
         columnSize="responsiveSizeToFit",
         dashGridOptions={
             "theme": THEME,
             "animateRows": False,
             "enableCellTextSelection": True,
+            "ensureDomOrder": True,
             "rowSelection": {
                 "mode": "singleRow",
                 "enableClickSelection": True,
@@ -286,6 +325,7 @@ def _grid(id: str, columns: Sequence[Col], row_id: str, height: int) -> dag.AgGr
             "pagination": True,
             "paginationPageSize": 25,
             "paginationPageSizeSelector": False,
+            "domLayout": "autoHeight",
         },
         getRowId=f"params.data[{row_id!r}]",
         csvExportParams={
@@ -293,7 +333,6 @@ def _grid(id: str, columns: Sequence[Col], row_id: str, height: int) -> dag.AgGr
             "columnKeys": [c.name for c in columns],
         },
         className="kb-grid access-grid",
-        style={"height": f"{height}px"},
     )
 
 
@@ -349,36 +388,30 @@ def page() -> html.Div:
                 className="kb-muted access-lead",
             ),
             dcc.Store(id="access-changed", data=0),
-            html.Div(
+            html.Section(
                 [
-                    html.Section(
+                    html.H2("Users", className="kb-section-title"),
+                    html.Div(id="access-users-note"),
+                    dbc.Card(
                         [
-                            html.H2("Users", className="kb-section-title access-first"),
-                            html.Div(id="access-users-note"),
-                            dbc.Card(
-                                [
-                                    _grid("access-users", USER_COLUMNS, "name", 520),
-                                    html.P(
-                                        "Click a user to change them in the form beside.",
-                                        className="kb-muted kb-small access-hint",
-                                    ),
-                                ],
-                                body=True,
+                            _grid("access-users", USER_COLUMNS, "name"),
+                            html.P(
+                                "Click a user to change them below.",
+                                className="kb-muted kb-small access-hint",
                             ),
                         ],
-                        className="access-users",
-                        **attrs(aria_label="Users"),
+                        body=True,
                     ),
-                    html.Div([change_card(), add_card()], className="access-actions"),
                 ],
-                className="access-layout",
+                **attrs(aria_label="Users"),
             ),
+            html.Div([change_card(), add_card()], className="access-actions"),
             html.H2("Audit log", className="kb-section-title"),
             dbc.Card(
                 [
                     audit_controls(),
                     html.Div(id="access-audit-note"),
-                    _grid("access-audit", AUDIT_COLUMNS, "audit_id", 480),
+                    _grid("access-audit", AUDIT_COLUMNS, "audit_id"),
                     html.Div(
                         empty("Click an entry to read its whole detail."),
                         id="access-audit-detail",
@@ -965,7 +998,7 @@ def _diff_lines(text: str) -> html.Pre:
         return {"+": "access-diff-add", "-": "access-diff-del"}.get(line[:1], "")
 
     return html.Pre(
-        [html.Span(line + "\n", className=kind(line)) for line in text.splitlines()],
+        [html.Span(line, className=kind(line)) for line in text.splitlines()],
         className="access-diff",
     )
 
