@@ -203,7 +203,7 @@ def test_lockout_after_failures_with_a_doubling_delay(
 
     locked = _fail(settings, "alice", "10.0.1.1")
     assert locked.retry_after == 30
-    assert "Too many failed logins. Try again in 30 seconds." == str(locked)
+    assert str(locked) == "Too many failed logins. Try again in 30 seconds."
     with pytest.raises(access.LoginRefused) as even_right:  # the right password waits too
         access.log_in(settings, "alice", PASSWORD, "10.0.1.2")
     assert even_right.value.retry_after == 30
@@ -308,7 +308,7 @@ def _end_reason(settings: Settings) -> list[object]:
 
 
 def test_a_session_keeps_its_user_and_stores_only_a_hash(settings: Settings) -> None:
-    user, token = _session(settings)
+    _, token = _session(settings)
 
     seen = access.session_user(settings, token)
     assert seen is not None and seen.name == "alice"

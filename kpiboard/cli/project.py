@@ -211,7 +211,9 @@ def _print_logins(settings: Settings, directory: Path) -> None:
         if login.password is None:
             about = f"password not known: kpiboard user passwd {login.user.name} -p {directory}"
         lines.append(f"  {who:<{width}}  {about}")
-    lines.append(f"Logins:    {(settings.project_dir / LOGINS_FILE).resolve()} (readable by you only)")
+    lines.append(
+        f"Logins:    {(settings.project_dir / LOGINS_FILE).resolve()} (readable by you only)"
+    )
     out.print("\n".join(lines), markup=False)
 
 

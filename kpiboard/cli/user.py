@@ -116,12 +116,14 @@ def _check_in_warehouse(settings: Settings, employee: str | None, branches: Sequ
             return
         if employee:
             found = con.execute(
-                "SELECT full_name, is_active, left_on FROM core.dim_employee "
-                "WHERE employee_id = ?",
+                "SELECT full_name, is_active, left_on FROM core.dim_employee WHERE employee_id = ?",
                 [employee],
             ).fetchone()
             if found is None:
-                ids = [r[0] for r in con.execute("SELECT employee_id FROM core.dim_employee").fetchall()]
+                ids = [
+                    r[0]
+                    for r in con.execute("SELECT employee_id FROM core.dim_employee").fetchall()
+                ]
                 raise UserError(
                     f"no employee {employee[:70]!r} in the warehouse{did_you_mean(employee, ids)} "
                     '(kpiboard sql "select employee_id, full_name from core.dim_employee" '
@@ -193,7 +195,7 @@ def _record(settings: Settings, action: str, name: str, detail: dict[str, Any]) 
 
 
 def _grants(user: User) -> str:
-    """``analyst``, ``branch_head of austin, denver``, ``employee crm_denver:1``."""
+    """``analyst``, ``branch_head of austin, denver``, ``employee (employee crm_denver:1)``."""
     parts = [user.role]
     if user.branches:
         parts.append(f"of {', '.join(user.branches)}")
@@ -261,9 +263,7 @@ def user_list(project: ProjectOption = Path("."), fmt: FormatOption = Format.tab
     settings = load_settings(project)
     users = access.list_users(settings)
     if not users and fmt is Format.table:
-        out.print(
-            "No users yet: kpiboard user add NAME --role admin adds the first.", markup=False
-        )
+        out.print("No users yet: kpiboard user add NAME --role admin adds the first.", markup=False)
         return
     names = _employee_names(settings, sorted({u.employee_id for u in users if u.employee_id}))
     logins = audit.last_logins(settings)
@@ -285,7 +285,9 @@ def user_list(project: ProjectOption = Path("."), fmt: FormatOption = Format.tab
     if fmt is Format.json:
         emit(rows, fmt)
     elif fmt is Format.csv:
-        emit([{**r, "branches": " ".join(r["branches"])} for r in rows], fmt)
+        emit(
+            [{**r, "branches": " ".join(u.branches)} for r, u in zip(rows, users, strict=True)], fmt
+        )
     else:
         emit(
             [_list_cells(r) for r in rows],
@@ -374,9 +376,7 @@ def _set_disabled(settings: Settings, name: str, *, disabled: bool) -> None:
     access.set_disabled(settings, name, disabled)
     detail = {"sessions_ended": ended} if disabled else {}
     _record(settings, f"user_{state}", name, detail)
-    out.print(
-        f"{name} {state}" + (f"; {_sessions(ended)} ended" if disabled else ""), markup=False
-    )
+    out.print(f"{name} {state}" + (f"; {_sessions(ended)} ended" if disabled else ""), markup=False)
 
 
 @user_app.command("grant")
@@ -494,7 +494,9 @@ def audit_log(
     ] = None,
     action: Annotated[
         str | None,
-        typer.Option(help="Entries of this action: login, download, user_added …", show_default=False),
+        typer.Option(
+            help="Entries of this action: login, download, user_added …", show_default=False
+        ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="At most N entries.", min=1)] = 100,
     project: ProjectOption = Path("."),

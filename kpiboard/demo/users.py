@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,7 +178,7 @@ def _grants_of(wanted: DemoUser) -> dict[str, object]:
     }
 
 
-def _record(settings: Settings, action: str, name: str, detail: dict[str, object]) -> None:
+def _record(settings: Settings, action: str, name: str, detail: Mapping[str, object]) -> None:
     audit.record(settings, action, user=audit.cli_user(), target=name, detail=detail)
 
 
