@@ -131,7 +131,9 @@ def now() -> dt.datetime:
 
 
 def check_name(name: str) -> str:
-    if not NAME.match(name):
+    """``name``, or :class:`AccessError` when it is not a user name (:data:`NAME`: the whole of
+    it, so that a trailing newline does not pass as the end of the line)."""
+    if not NAME.fullmatch(name):
         raise AccessError(
             f"user name {name[:70]!r}: use 2-64 lower-case letters, digits, '.', '_', '@' or '-',"
             " starting with a letter or digit"
@@ -151,7 +153,9 @@ def check_password(settings: Settings, name: str, password: str) -> str:
     return password
 
 
-def _check_grants(role: str, employee: str | None, branches: Sequence[str]) -> None:
+def check_grants(role: str, employee: str | None, branches: Sequence[str]) -> None:
+    """:class:`AccessError` unless ``role`` is a role and what it is granted fits it: a branch
+    head has branches, an employee their employee id, and only a branch head has branches."""
     if role not in ROLES:
         raise AccessError(f"no role {role[:40]!r}; roles: {', '.join(ROLES)}")
     if role == "branch_head" and not branches:
@@ -172,7 +176,7 @@ def add_user(
     branches: Sequence[str] = (),
 ) -> User:
     check_name(name)
-    _check_grants(role, employee, branches)
+    check_grants(role, employee, branches)
     check_password(settings, name, password)
     eng = appdb.shared_engine(settings)
     at = now()
@@ -292,7 +296,7 @@ def grant(
         new_branches = user.branches
     else:
         new_branches = ()
-    _check_grants(new_role, new_employee or None, new_branches)
+    check_grants(new_role, new_employee or None, new_branches)
     with appdb.shared_engine(settings).begin() as db:
         db.execute(
             appdb.users.update()

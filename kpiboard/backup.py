@@ -31,6 +31,8 @@ from kpiboard.warehouse import POINTER
 MANIFEST = "MANIFEST.json"
 # the files of a project that are definitions (reviewable text), not data
 DEFINITION_SUFFIXES = {".toml", ".sql", ".yaml", ".yml", ".csv", ".md", ".json", ".txt"}
+PRIVATE_FILES = {"demo-logins.txt"}
+"""Files never backed up: the demo's passwords in plain text (the users are in the app database)."""
 CHUNK = 1 << 20
 
 
@@ -144,6 +146,8 @@ def _definition_files(settings: Settings) -> Iterator[Path]:
     skip = {settings.warehouse_path}
     for path in sorted(root.rglob("*")):
         if not path.is_file() or any(parent in skip for parent in path.parents):
+            continue
+        if path.name in PRIVATE_FILES:
             continue
         if path.name == CONFIG_FILE or path.suffix.lower() in DEFINITION_SUFFIXES:
             yield path

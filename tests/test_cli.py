@@ -86,6 +86,7 @@ def _help_case(path: tuple[str, ...]) -> Any:
 def test_the_walk_finds_every_command() -> None:
     assert COMMANDS == [
         (),
+        ("audit",),
         ("backup",),
         ("demo",),
         ("etl",),
@@ -111,6 +112,13 @@ def test_the_walk_finds_every_command() -> None:
         ("source", "generate"),
         ("source", "list"),
         ("sql",),
+        ("user",),
+        ("user", "add"),
+        ("user", "disable"),
+        ("user", "enable"),
+        ("user", "grant"),
+        ("user", "list"),
+        ("user", "passwd"),
         ("validate",),
         ("validate", "duplicates"),
         ("validate", "quarantine"),

@@ -26,7 +26,7 @@ from kpiboard.warehouse import new_run_id
 # Start fast: each command imports the heavy modules it uses itself (the pipeline brings Great
 # Expectations, the KPI engine pandas); these are for annotations only. tests/test_startup.py.
 if TYPE_CHECKING:
-    pass
+    from kpiboard.config import Settings
 
 
 @app.command()
@@ -135,7 +135,9 @@ def demo(
     in DIR/sources — with the dirt manifest, writes DIR/kpiboard.toml with those four sources,
     the demo's SQL models (DIR/models), expectation suites (DIR/suites), KPIs (DIR/kpis) and
     scorecards (DIR/scorecards), runs the pipeline into DIR/warehouse, then sets plans for every
-    employee and branch (DIR/plans) from the previous year's figures, and serves the dashboard
+    employee and branch (DIR/plans) from the previous year's figures, adds a user per role
+    (admin, executive, analyst, denver-head, denver-sales; their passwords in
+    DIR/demo-logins.txt, kept when the demo is built again), and serves the dashboard
     on http://127.0.0.1:8050/ ([dashboard] in kpiboard.toml) until stopped; `--no-serve` exits
     instead.
 
@@ -176,6 +178,7 @@ def demo(
     )
     out.print(f"Project:   {config.resolve()}", markup=False)
     out.print(f"Warehouse: {run.snapshot}", markup=False)
+    _print_logins(settings, directory)
     if not no_serve:
         from kpiboard.cli.serve import serve_dashboard
 
@@ -186,6 +189,32 @@ def demo(
             markup=False,
         )
         serve_dashboard(directory, host=None, port=None, workers=1)
+
+
+def _login_url(settings: Settings) -> str:
+    host = settings.dashboard.host
+    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, f"[{host}]" if ":" in host else host)
+    return f"http://{shown}:{settings.dashboard.port}/login"
+
+
+def _print_logins(settings: Settings, directory: Path) -> None:
+    """Make the demo's users (one per role) and print how to log in as each."""
+    from kpiboard.demo.users import LOGINS_FILE, create_demo_users
+
+    url = _login_url(settings)
+    logins = create_demo_users(settings, url)
+    lines = [f"Log in at {url} as"]
+    width = max(len(f"{login.user.name} / {login.password}") for login in logins)
+    for login in logins:
+        who = f"{login.user.name} / {login.password or '?'}"
+        about = f"{login.user.role} — {login.user.about}"
+        if login.password is None:
+            about = f"password not known: kpiboard user passwd {login.user.name} -p {directory}"
+        lines.append(f"  {who:<{width}}  {about}")
+    lines.append(
+        f"Logins:    {(settings.project_dir / LOGINS_FILE).resolve()} (readable by you only)"
+    )
+    out.print("\n".join(lines), markup=False)
 
 
 @app.command()

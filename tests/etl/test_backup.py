@@ -46,6 +46,8 @@ def _query(project: Path, sql: str) -> list[tuple[object, ...]]:
 
 def test_backup_then_restore_gives_the_same_answers(kpiboard: CliRunner, tmp_path: Path) -> None:
     project = _project(kpiboard, tmp_path)
+    (project / "notes.txt").write_text("kept\n")
+    (project / "demo-logins.txt").write_text("admin a-password-in-plain-text\n")
     archive = tmp_path / "b.tar.gz"
     made = kpiboard(tmp_path, "backup", "-p", str(project), "-o", str(archive))
     assert made.returncode == 0, made.stderr
@@ -53,6 +55,8 @@ def test_backup_then_restore_gives_the_same_answers(kpiboard: CliRunner, tmp_pat
     with tarfile.open(archive) as tar:
         names = set(tar.getnames())
     assert {"MANIFEST.json", "project/kpiboard.toml", "app/app.sqlite"} <= names
+    assert "project/notes.txt" in names
+    assert "project/demo-logins.txt" not in names  # the demo's passwords stay where they are
     assert any(n.startswith("warehouse/") and n.endswith(".duckdb") for n in names)
 
     restored = tmp_path / "restored"
