@@ -116,18 +116,6 @@ def _decoded(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def last_logins(settings: Settings) -> dict[str, dt.datetime]:
-    """When each user name last logged in (its newest ``login`` entry)."""
-    t = appdb.audit_log
-    query = (
-        sa.select(t.c.user_name, sa.func.max(t.c.at))
-        .where(t.c.action == "login", t.c.user_name.is_not(None))
-        .group_by(t.c.user_name)
-    )
-    with appdb.shared_engine(settings).connect() as db:
-        return {name: at for name, at in db.execute(query)}
-
-
 def diff(before: str | None, after: str | None, name: str) -> str:
     """A unified diff of a definition file's text before and after a change."""
     lines = difflib.unified_diff(

@@ -415,7 +415,7 @@ def test_audit_entries_newest_first_filtered_with_detail_decoded(settings: Setti
     assert len(audit.entries(settings, limit=1)) == 1
     later = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(minutes=1)
     assert audit.entries(settings, since=later) == []
-    assert set(audit.last_logins(settings)) == {"alice", "bob"}
+    assert set(audit.latest(settings, "login")) == {"alice", "bob"}
 
 
 def test_audit_refuses_an_unknown_action(settings: Settings) -> None:

@@ -266,7 +266,7 @@ def user_list(project: ProjectOption = Path("."), fmt: FormatOption = Format.tab
         out.print("No users yet: kpiboard user add NAME --role admin adds the first.", markup=False)
         return
     names = _employee_names(settings, sorted({u.employee_id for u in users if u.employee_id}))
-    logins = audit.last_logins(settings)
+    logins = audit.latest(settings, "login")
     rows = [
         {
             "name": u.name,
