@@ -220,13 +220,11 @@ def dash_users(dash_project: Path) -> dict[str, Login]:
 
 def denver_sales_manager(project: Path) -> str:
     """The employee id of Denver's first sales manager in the published snapshot."""
-    import duckdb
-
+    from kpiboard import sandbox
     from kpiboard.config import load_settings
 
-    snapshot = load_settings(project).open_warehouse().published()
-    assert snapshot is not None, "the test project has nothing published"
-    with duckdb.connect(str(snapshot), read_only=True) as db:
+    # the sandbox's connection: the app may hold the file open with its configuration
+    with sandbox.connect(load_settings(project).open_warehouse()) as db:
         found = db.execute(
             "SELECT employee_id FROM core.dim_employee WHERE branch_id = ? AND role = ?"
             " ORDER BY employee_id LIMIT 1",
