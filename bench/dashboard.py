@@ -257,7 +257,10 @@ def log_in(session: requests.Session, base: str) -> None:
     answer = session.post(base + "login", data=fields, allow_redirects=False, timeout=60)
     if answer.status_code != 303:
         raise SystemExit(f"{base}login: the bench user was refused ({answer.status_code})")
-    session.headers["X-CSRFToken"] = session.cookies["_csrf_token"]
+    cookie = session.cookies.get("_csrf_token")
+    if not cookie:
+        raise SystemExit(f"{base}login: no CSRF cookie after the login")
+    session.headers["X-CSRFToken"] = cookie
 
 
 def bench_user(project: Path) -> None:

@@ -35,6 +35,7 @@ import flask_login
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response
 
 from dashboards.access import Viewer, set_viewer
 from kpiboard import access, audit
@@ -74,7 +75,7 @@ LOGIN_POLICY = (
 TEMPLATE = Path(__file__).parent / "templates" / "login.html"
 
 
-class LoginUser(flask_login.UserMixin):  # type: ignore[misc]
+class LoginUser(flask_login.UserMixin):
     """Flask-Login's user: the app database's user and the session they logged in with."""
 
     def __init__(self, user: access.User, token: str) -> None:
@@ -159,7 +160,7 @@ def _identify() -> None:
         set_viewer(Viewer.of(user.user, user.token))
 
 
-def _gate() -> flask.Response | None:
+def _gate() -> Response | None:
     """Let a logged-in user and the public addresses through; send anyone else to the login
     page (a page) or refuse them in one line (anything holding data)."""
     path = flask.request.path
@@ -211,7 +212,7 @@ def line(message: str, status: int, **headers: str) -> flask.Response:
     )
 
 
-def _csrf_refused(settings: Settings, error: CSRFError) -> flask.Response:
+def _csrf_refused(settings: Settings, error: CSRFError) -> Response:
     if flask.request.path == LOGIN:
         return _form(settings, error=EXPIRED_FORM, status=400)
     return line(f"Refused: {error.description} Reload the page and try again.", 400)
@@ -234,7 +235,7 @@ def _finish(response: flask.Response) -> flask.Response:
     return response
 
 
-def _favicon() -> flask.Response:
+def _favicon() -> Response:
     return flask.redirect(f"{flask.request.script_root}/_favicon.ico", 301)
 
 
@@ -293,14 +294,14 @@ def _audit_name(name: str) -> str:
     return shown[:AUDIT_NAME_MAX]
 
 
-def login(settings: Settings) -> flask.Response:
+def login(settings: Settings) -> Response:
     """``GET /login``: the form; ``POST /login``: check the name and password, open a session
     and go on to ``next``; a refusal shows the form again with one message."""
     if flask.request.method == "GET":
         if _current() is not None:
             return flask.redirect(safe_next(flask.request.args.get("next")), 302)
         notices = flask.get_flashed_messages()
-        return _form(settings, notice=notices[0] if notices else None)
+        return _form(settings, notice=str(notices[0]) if notices else None)
     name = _field("username", NAME_MAX)
     password = _field("password", PASSWORD_MAX)
     address = _address()
@@ -343,7 +344,7 @@ def login(settings: Settings) -> flask.Response:
     return flask.redirect(flask.request.script_root + nxt, 303)
 
 
-def logout(settings: Settings) -> flask.Response:
+def logout(settings: Settings) -> Response:
     """``POST /logout``: end the session here and on the server, back to the login page."""
     user = _current()
     if user is not None:
