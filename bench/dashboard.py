@@ -9,6 +9,9 @@ state and every callback of the page that reads the address (the page's fill). T
 built from the app's own callback map (``/_dash-dependencies``) and layout, so every page of
 the app is driven without a change here.
 
+Every client logs in first, as the user ``bench`` (an analyst: every page, every branch), made
+in the project's app database if missing and given a new random password at each run.
+
 Measured, for each page and each number of clients:
 
 - **warm** (the named path): filter sets drawn from a small set every worker has answered
@@ -38,6 +41,8 @@ import itertools
 import json
 import os
 import random
+import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -58,6 +63,10 @@ GOAL_COLD = 2.0
 PRESETS = ("month_to_date", "last_month", "quarter_to_date", "last_30_days", "year_to_date")
 COMPARES = ("plan", "previous", "last_year")
 SHELL_SYNC = "kb-period.value"
+BENCH_USER = "bench"
+CREDENTIALS: dict[str, str] = {}
+"""The bench user's name and password (:func:`bench_user`), for every client's login."""
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 """An input of the shell's callback that writes the filters into the address."""
 
 
@@ -152,7 +161,7 @@ def fetch_callbacks(base: str, session: requests.Session) -> list[Callback]:
         found = callbacks_of(session.get(base + "_dash-dependencies", timeout=60).json())
         if any(f"{i}.{p}" == SHELL_SYNC for c in found for i, p in c.inputs):
             return found
-        session = new_session()
+        session = new_session(base)
         time.sleep(0.2)
     raise SystemExit(f"{base}: no callback reads {SHELL_SYNC}")
 
@@ -221,18 +230,61 @@ def page_calls(
 # -- a served app -------------------------------------------------------------------------------
 
 
-def new_session() -> requests.Session:
-    """A client as a browser is: a kept-alive connection the server closed while idle
-    (gunicorn keeps one alive 2 s) is opened again and the request sent on the new one, instead
-    of failing with "connection reset". Every callback here only reads, so sending one again is
-    safe."""
+def new_session(base: str) -> requests.Session:
+    """A client as a browser is, logged in to ``base``: a kept-alive connection the server
+    closed while idle (gunicorn keeps one alive 2 s) is opened again and the request sent on the
+    new one, instead of failing with "connection reset". Every callback here only reads, so
+    sending one again is safe."""
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
 
     session = requests.Session()
     retry = Retry(total=3, connect=3, read=2, status=0, allowed_methods=None, backoff_factor=0)
     session.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=32))
+    log_in(session, base)
     return session
+
+
+def log_in(session: requests.Session, base: str) -> None:
+    """Log ``session`` in through the login form as the bench user, and send the CSRF token
+    with every callback as Dash's renderer does (``X-CSRFToken``)."""
+    form = session.get(base + "login", timeout=60)
+    form.raise_for_status()
+    token = CSRF_FIELD.search(form.text)
+    if token is None:
+        raise SystemExit(f"{base}login: no CSRF token in the form")
+    fields = {**CREDENTIALS, "csrf_token": token.group(1)}
+    answer = session.post(base + "login", data=fields, allow_redirects=False, timeout=60)
+    if answer.status_code != 303:
+        raise SystemExit(f"{base}login: the bench user was refused ({answer.status_code})")
+    cookie = session.cookies.get("_csrf_token")
+    if not cookie:
+        raise SystemExit(f"{base}login: no CSRF cookie after the login")
+    session.headers["X-CSRFToken"] = cookie
+
+
+def bench_user(project: Path) -> None:
+    """Make the analyst :data:`BENCH_USER` in ``project``'s app database (or give it a new
+    password): its name and password go to :data:`CREDENTIALS`."""
+    password = secrets.token_urlsafe(18)
+    code = (
+        "import sys;from pathlib import Path;from kpiboard import access;"
+        "from kpiboard.config import load_settings as l;s=l(Path(sys.argv[1]));"
+        "name,password=sys.argv[2],sys.stdin.read();"
+        "found=[u for u in access.list_users(s) if u.name==name];"
+        "access.set_password(s,name,password) if found else "
+        "access.add_user(s,name,'analyst',password)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run(
+        [sys.executable, "-c", code, str(project), BENCH_USER],
+        input=password,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env=env,
+    )
+    CREDENTIALS.update(username=BENCH_USER, password=password)
 
 
 def free_port() -> int:
@@ -267,8 +319,9 @@ class Server:
                 raise SystemExit(f"the server did not start:\n{self.log.read()[-3000:]!r}")
             pids = self.worker_pids()
             try:
-                answer = requests.get(self.base + "_dash-dependencies", timeout=5)
-                ok = answer.status_code == 200 and len(answer.json()) > 1
+                # the login page answers once the worker's app is made
+                answer = requests.get(self.base + "login", timeout=5)
+                ok = answer.status_code == 200
             except requests.RequestException:
                 ok = False
             if ok and len(pids) == self.workers and all(self._booted(p) for p in pids):
@@ -347,7 +400,7 @@ class User:
 
     def __init__(self, base: str, calls: PageCalls, pool: futures.ThreadPoolExecutor) -> None:
         self.base, self.calls, self.pool = base, calls, pool
-        self.session = new_session()
+        self.session = new_session(base)
         self.search = ""
 
     def change(self, period: str, branch: str | None, compare: str) -> dict[str, float]:
@@ -463,7 +516,7 @@ def cold_view(project: Path, workers: int, path: str) -> tuple[float, float, Ser
     shell's first round and the page's (seconds), and the callbacks' part of it."""
     server = Server(project, workers)
     server.wait_ready()
-    session = new_session()
+    session = new_session(server.base)
     t0 = time.perf_counter()
     session.get(server.base.rstrip("/") + path, timeout=120).raise_for_status()
     callbacks = fetch_callbacks(server.base, session)
@@ -544,9 +597,10 @@ def main() -> None:
     branches, last_day = _project_facts(project)
     clients = [int(c) for c in args.clients.split(",")]
 
+    bench_user(project)
     server = Server(project, args.workers)
     server.wait_ready()
-    session = new_session()
+    session = new_session(server.base)
     callbacks = fetch_callbacks(server.base, session)
     layout = session.get(server.base + "_dash-layout", timeout=60).json()
     paths = [
@@ -623,7 +677,7 @@ def cold_view_again(project: Path, workers: int, path: str) -> tuple[float, floa
     """A fresh server's first view, then a second view of a range never asked before on the
     same server: what a process that has started but cached nothing of it takes."""
     _, _, server = cold_view(project, workers, path)
-    session = new_session()
+    session = new_session(server.base)
     callbacks = fetch_callbacks(server.base, session)
     calls = page_calls(server.base, session, path, callbacks)
     _, last = _project_facts(project)

@@ -24,9 +24,11 @@ import dash_bootstrap_components as dbc
 import flask
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
+from dashboards import auth
 from dashboards.components.explain import explanation_body
 from dashboards.components.shell import freshness
 from dashboards.components.states import problem
+from dashboards.components.user_menu import user_menu
 from dashboards.data import Data
 from dashboards.explain import ExplainError, explain, parse_request
 from dashboards.filters import (
@@ -135,6 +137,7 @@ def create_app(settings: Settings, *, data_: Data | None = None) -> dash.Dash:
         on_error=callback_failed,
     )
     app.server.extensions[EXTENSION] = data_ or Data(settings)
+    auth.install(app.server, settings)
     for name in PAGES:
         importlib.import_module(f"dashboards.pages.{name}")
     company = settings.company.name or settings.project.name
@@ -293,6 +296,7 @@ def shell(company: str, search: str | None = None) -> html.Div:
                             html.A("kpiboard", href="/", className="kb-brand"),
                             html.Span(company, className="kb-company"),
                             html.Div(id="kb-freshness", className="kb-freshness"),
+                            user_menu(),
                         ],
                         className="kb-topline",
                     ),

@@ -36,7 +36,9 @@ class _Server(BaseApplication):
         server = create_app(load_settings(self.project)).server
         # Dash finishes its setup (the page callbacks join the app's map) at the first request,
         # in that request's thread: a request served by another thread meanwhile gets a partial
-        # callback map, and its page stays blank. One request here, before the worker accepts.
+        # callback map, and its page stays blank. One request here, before the worker accepts;
+        # nobody is logged in, so the login gate answers it 401, but only after Dash's own
+        # first-request setup, which runs before the gate (dashboards.auth)
         server.test_client().get("/_dash-dependencies")
         return server
 

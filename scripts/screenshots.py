@@ -1,10 +1,13 @@
 """Screenshots of every dashboard page, for the documentation and for a look after a change.
 
-Serves the project with ``kpiboard serve`` on a free port, reads the pages from the app's own
-navigation (so a page added to the app is photographed without a change here), visits each with
-Debian's chromium (through Playwright's ``executable_path``), waits until Dash has no callback in
-flight, and writes ``<out>/<page>.png`` (1440 px wide, the full page), then the Overview with the
-explanation drawer of its first tile open (``overview-explain.png``), and stops the server.
+Serves the project with ``kpiboard serve`` on a free port, photographs the login page
+(``login.png``) and logs in through it as the administrator ``screenshots`` (made in the
+project's app database if missing, a new random password each run), reads the pages from the
+app's own navigation (so a page added to the app is photographed without a change here), visits
+each with Debian's chromium (through Playwright's ``executable_path``), waits until Dash has no
+callback in flight, and writes ``<out>/<page>.png`` (1440 px wide, the full page), then the
+Overview with the explanation drawer of its first tile open (``overview-explain.png``), and
+stops the server.
 
     scripts/screenshots                        # ./demo into docs/screenshots
     scripts/screenshots /work/demo1 --query "?period=last_month"
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -28,6 +32,7 @@ CHROMIUM = "/usr/bin/chromium"
 WIDTH, HEIGHT = 1440, 1000
 START_SECONDS = 90.0
 SETTLE_MS = 60_000
+USER = "screenshots"
 
 
 def free_port() -> int:
@@ -45,7 +50,7 @@ def start_server(project: Path, port: int, log: Path) -> subprocess.Popen[bytes]
     deadline = time.monotonic() + START_SECONDS
     while True:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as answer:
                 if answer.status == 200:
                     return process
         except OSError:
@@ -54,6 +59,42 @@ def start_server(project: Path, port: int, log: Path) -> subprocess.Popen[bytes]
             stop(process)
             raise SystemExit(f"kpiboard serve did not start:\n{log.read_text()[-3000:]}")
         time.sleep(0.3)
+
+
+def screenshots_user(project: Path) -> str:
+    """Make the administrator :data:`USER` in ``project``'s app database (or give it a new
+    password): the password, for the login form."""
+    password = secrets.token_urlsafe(18)
+    code = (
+        "import sys;from pathlib import Path;from kpiboard import access;"
+        "from kpiboard.config import load_settings as l;s=l(Path(sys.argv[1]));"
+        "name,password=sys.argv[2],sys.stdin.read();"
+        "found=[u for u in access.list_users(s) if u.name==name];"
+        "access.set_password(s,name,password) if found else "
+        "access.add_user(s,name,'admin',password)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run(
+        [sys.executable, "-c", code, str(project), USER],
+        input=password,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env=env,
+    )
+    return password
+
+
+def log_in(page: Any, base: str, password: str, out: Path) -> str:
+    """Photograph the login page, then log in through it: the file written."""
+    page.goto(base + "login")
+    target = out / "login.png"
+    page.screenshot(path=str(target))
+    page.fill("#kb-login-name", USER)
+    page.fill("#kb-login-password", password)
+    page.click("#kb-login-submit")
+    page.wait_for_selector(".kb-nav a.nav-link")
+    return str(target)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -83,7 +124,7 @@ def pages_of(page: Any) -> list[tuple[str, str]]:
     return found
 
 
-def shoot(base: str, out: Path, query: str) -> list[str]:
+def shoot(base: str, out: Path, query: str, password: str) -> list[str]:
     """Every page's screenshot and the drawer's; the files written."""
     from playwright.sync_api import sync_playwright
 
@@ -95,6 +136,7 @@ def shoot(base: str, out: Path, query: str) -> list[str]:
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        written.append(log_in(page, base, password, out))
         page.goto(base + query)
         page.wait_for_selector(".kb-nav a.nav-link")
         for name, path in pages_of(page):
@@ -135,9 +177,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     port = args.port or free_port()
     log = args.out / ".serve.log"
+    password = screenshots_user(args.project.resolve())
     server = start_server(args.project.resolve(), port, log)
     try:
-        written = shoot(f"http://127.0.0.1:{port}/", args.out, args.query)
+        written = shoot(f"http://127.0.0.1:{port}/", args.out, args.query, password)
     finally:
         stop(server)
         log.unlink(missing_ok=True)

@@ -10,6 +10,8 @@ import pytest
 if TYPE_CHECKING:
     import dash
 
+    from tests.dashboards.conftest import ClientAs
+
 
 def shell_state_request(dash_app: dash.Dash) -> dict[str, Any]:
     """The request the browser sends for the shell's state callback (filters' choices …)."""
@@ -30,12 +32,15 @@ def shell_state_request(dash_app: dash.Dash) -> dict[str, Any]:
 
 
 def test_a_failing_callback_says_so_in_words(
-    dash_app: dash.Dash, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    client_as: ClientAs,
+    dash_app: dash.Dash,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from dashboards.app import EXTENSION
 
     data = dash_app.server.extensions[EXTENSION]
-    client = dash_app.server.test_client()
+    client = client_as()
     client.get("/")  # Dash sets its routes up on the first request
     good = client.post("/_dash-update-component", json=shell_state_request(dash_app))
     assert good.status_code == 200

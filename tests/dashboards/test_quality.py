@@ -13,10 +13,10 @@ import pytest
 from tests.dashboards.conftest import errors_of, settle
 
 if TYPE_CHECKING:
-    import dash
     from playwright.sync_api import Page
 
     from dashboards.data import Data
+    from tests.dashboards.conftest import ClientAs
 
 
 def texts(component: Any) -> Iterator[str]:
@@ -112,8 +112,8 @@ def test_a_branch_filter_is_said_not_to_apply(in_app: Data) -> None:
     assert fill("")[0] is None
 
 
-def test_data_docs_are_served_and_nothing_beside_them(dash_app: dash.Dash) -> None:
-    client = dash_app.server.test_client()
+def test_data_docs_are_served_and_nothing_beside_them(client_as: ClientAs) -> None:
+    client = client_as()
     for hostile in (
         "/data-docs/../kpiboard.toml",
         "/data-docs/%2e%2e/kpiboard.toml",
@@ -127,14 +127,14 @@ def test_data_docs_are_served_and_nothing_beside_them(dash_app: dash.Dash) -> No
     assert client.get("/data-docs/no-such-page.html").status_code == 404
 
 
-def test_the_data_docs_index_is_served(dash_app: dash.Dash, dash_project: Any) -> None:
+def test_the_data_docs_index_is_served(client_as: ClientAs, dash_project: Any) -> None:
     from kpiboard.config import load_settings
 
     settings = load_settings(dash_project)
     index = settings.resolve(settings.validation.data_docs) / "index.html"
     if not index.is_file():
         pytest.skip("the test project's pipeline built no Data Docs")
-    answer = dash_app.server.test_client().get("/data-docs/index.html")
+    answer = client_as().get("/data-docs/index.html")
     assert answer.status_code == 200
     assert answer.data == index.read_bytes()
 

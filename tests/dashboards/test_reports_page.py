@@ -12,10 +12,10 @@ import pytest
 from tests.dashboards.conftest import errors_of, settle
 
 if TYPE_CHECKING:
-    import dash
     from playwright.sync_api import Page
 
     from dashboards.data import Data
+    from tests.dashboards.conftest import ClientAs
 
 
 @pytest.fixture
@@ -152,10 +152,10 @@ def _rows(body: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(body.decode("utf-8"))))
 
 
-def test_the_csv_download_is_the_runners_rows(dash_app: dash.Dash, runner: Any) -> None:
+def test_the_csv_download_is_the_runners_rows(client_as: ClientAs, runner: Any) -> None:
     from reports.render.csv import render_csv
 
-    answer = dash_app.server.test_client().get(
+    answer = client_as().get(
         "/download/report/sales_by_product.csv?period=last_month&top=10&branch=denver"
         "&compare=last_year"
     )
@@ -170,17 +170,15 @@ def test_the_csv_download_is_the_runners_rows(dash_app: dash.Dash, runner: Any) 
     assert rows == _rows(render_csv(expected))
     assert len(rows) - 1 == len(expected.frame) > 0
     everyone = _rows(
-        dash_app.server.test_client()
-        .get("/download/report/sales_by_product.csv?period=last_month&top=10")
-        .data
+        client_as().get("/download/report/sales_by_product.csv?period=last_month&top=10").data
     )
     assert everyone != rows  # the branch is the scope
 
 
-def test_a_company_report_downloads_without_the_scope(dash_app: dash.Dash, runner: Any) -> None:
+def test_a_company_report_downloads_without_the_scope(client_as: ClientAs, runner: Any) -> None:
     from reports.render.csv import render_csv
 
-    answer = dash_app.server.test_client().get("/download/report/validation_runs.csv?branch=denver")
+    answer = client_as().get("/download/report/validation_runs.csv?branch=denver")
     assert answer.status_code == 200, answer.data
     assert _rows(answer.data) == _rows(render_csv(runner.run("validation_runs")))
 
@@ -197,16 +195,16 @@ def test_a_company_report_downloads_without_the_scope(dash_app: dash.Dash, runne
     ],
 )
 def test_a_bad_download_is_refused_in_one_line(
-    dash_app: dash.Dash, path: str, status: int, said: bytes
+    client_as: ClientAs, path: str, status: int, said: bytes
 ) -> None:
-    answer = dash_app.server.test_client().get("/download/report/" + path)
+    answer = client_as().get("/download/report/" + path)
     assert answer.status_code == status
     assert said in answer.data
     assert answer.data.count(b"\n") == 1 and b"Traceback" not in answer.data
 
 
-def test_xlsx_and_html_download_as_the_cli_renders_them(dash_app: dash.Dash) -> None:
-    client = dash_app.server.test_client()
+def test_xlsx_and_html_download_as_the_cli_renders_them(client_as: ClientAs) -> None:
+    client = client_as()
     xlsx = client.get("/download/report/sales_by_product.xlsx?period=2026-Q3")
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
     assert 'filename="sales_by_product_2026-Q3.xlsx"' in xlsx.headers["Content-Disposition"]

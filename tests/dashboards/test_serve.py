@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.dashboards.conftest import Login, opener_as
+
 
 def kpiboard(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -34,10 +36,9 @@ def test_a_port_in_use_is_said(dash_project: Path) -> None:
     assert "--port" in result.stderr
 
 
-def test_the_served_app_answers_on_loopback(served: str) -> None:
-    import urllib.request
-
+def test_the_served_app_answers_on_loopback(served: str, dash_users: dict[str, Login]) -> None:
     assert served.startswith("http://127.0.0.1:")
-    with urllib.request.urlopen(served + "_dash-layout", timeout=10) as response:
+    opener = opener_as(served, dash_users["analyst"])
+    with opener.open(served + "_dash-layout", timeout=10) as response:
         assert response.status == 200
         assert b"kb-period" in response.read()
