@@ -16,8 +16,9 @@ apply inside their SQL (``None``: everything). The dashboard, its downloads and 
 take the scope from here, never from a value a browser sends.
 
 Passwords are hashed with argon2id (argon2-cffi). A login (:func:`log_in`) checks the lockout
-first: after ``[security] lockout_after`` failures in a row for a user name, or from an address,
-each further attempt must wait ``lockout_seconds``, doubling per failure, at most an hour. A
+first: after ``[security] lockout_after`` failures in a row for a user name (four times as many
+from one address, :data:`ADDRESS_FACTOR`), each further attempt must wait ``lockout_seconds``,
+doubling per failure, at most an hour. A success clears the name's count, not the address's. A
 session (:func:`open_session`) is a random token whose SHA-256 is kept here; it ends on logout,
 after ``session_idle_minutes`` without a request, after ``session_max_hours`` in any case, and
 when its user's password changes or the user is disabled.
@@ -69,8 +70,12 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
 PASSWORD_MAX = 1024
 """Longer passwords are refused before hashing: hashing megabytes is a way to stall a server."""
 LOCKOUT_MAX = dt.timedelta(hours=1)
-FAILURES_FORGOTTEN = dt.timedelta(hours=24)
-"""Failures this old no longer count towards a lockout."""
+FAILURES_FORGOTTEN = {"user": dt.timedelta(hours=24), "address": dt.timedelta(hours=1)}
+"""A name's failures count until a day passes without one, an address's until an hour does."""
+ADDRESS_FACTOR = 4
+"""An address is locked out after this many times ``lockout_after`` failures: a whole office
+may log in from one address, and its typos must not lock everyone out; a script trying many
+names from one address is stopped all the same."""
 TOUCH_EVERY = dt.timedelta(seconds=30)
 """A session's last request is written at most this often (a page makes many requests)."""
 
@@ -369,10 +374,11 @@ def _fail(db: sa.Connection, settings: Settings, kind: str, key: str, at: dt.dat
     t = appdb.login_throttle
     row = db.execute(sa.select(t).where(t.c.kind == kind, t.c.key == key)).first()
     failures = 1
-    if row is not None and at - row.last_failure_at < FAILURES_FORGOTTEN:
+    if row is not None and at - row.last_failure_at < FAILURES_FORGOTTEN[kind]:
         failures = row.failures + 1
     locked_until = None
-    over = failures - settings.security.lockout_after
+    allowed = settings.security.lockout_after * (ADDRESS_FACTOR if kind == "address" else 1)
+    over = failures - allowed
     if over >= 0:
         delay = dt.timedelta(seconds=settings.security.lockout_seconds * 2 ** min(over, 20))
         locked_until = at + min(delay, LOCKOUT_MAX)

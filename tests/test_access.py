@@ -244,18 +244,34 @@ def test_old_failures_are_forgotten(settings: Settings, clock: Callable[..., dt.
     assert access.failures(settings, "user", "alice") == 1
 
 
+def test_an_addresss_failures_are_forgotten_after_an_hour_without_one(
+    settings: Settings, clock: Callable[..., dt.datetime]
+) -> None:
+    for name in ("bob", "carol", "dave"):
+        _fail(settings, name, "10.0.0.1")
+        clock(minutes=50)
+    assert access.failures(settings, "address", "10.0.0.1") == 3
+    clock(minutes=11)  # an hour and a minute since the last
+    _fail(settings, "erin", "10.0.0.1")
+    assert access.failures(settings, "address", "10.0.0.1") == 1
+    assert access.failures(settings, "user", "erin") == 1
+
+
 def test_an_address_is_locked_out_whatever_names_it_tries(
     settings: Settings, clock: Callable[..., dt.datetime]
 ) -> None:
     access.add_user(settings, "alice", "analyst", PASSWORD)
-    for name in ("root", "admin", "bob"):
+    names = [f"guess{n}" for n in range(3 * access.ADDRESS_FACTOR)]  # lockout_after = 3
+    for name in names[:-1]:
         _fail(settings, name, "203.0.113.9")
+    assert access.log_in(settings, "alice", PASSWORD, "203.0.113.9").name == "alice"
+    _fail(settings, names[-1], "203.0.113.9")
 
     with pytest.raises(access.LoginRefused, match="Too many failed logins"):
         access.log_in(settings, "alice", PASSWORD, "203.0.113.9")
     assert access.log_in(settings, "alice", PASSWORD, "198.51.100.1").name == "alice"
-    assert access.failures(settings, "address", "203.0.113.9") == 3
-    assert access.failures(settings, "user", "root") == 1
+    assert access.failures(settings, "address", "203.0.113.9") == 12
+    assert access.failures(settings, "user", "guess0") == 1
 
 
 def test_a_name_is_locked_out_from_every_address(
