@@ -8,13 +8,14 @@ designer change nobody else's files.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +23,10 @@ import pytest
 
 if TYPE_CHECKING:
     import dash
+    from flask.testing import FlaskClient
     from playwright.sync_api import Browser, Page
 
+    from dashboards.access import Viewer
     from dashboards.data import Data
 
 CHROMIUM = "/usr/bin/chromium"
@@ -45,16 +48,80 @@ def dash_app(dash_project: Path) -> dash.Dash:
     from dashboards.app import create_app
     from kpiboard.config import load_settings
 
-    return create_app(load_settings(dash_project))
+    app = create_app(load_settings(dash_project))
+    As.reset()
+    app.server.before_request(_as_test_viewer)  # test only: before any request is served
+    return app
+
+
+ANALYST = ("test-analyst", "analyst", None)
+"""The viewer of the function-level tests: an analyst sees every page and every row."""
 
 
 @pytest.fixture
 def in_app(dash_app: dash.Dash) -> Iterator[Data]:
-    """A request context of the app (callbacks read ``dashboards.app.data()``), and its data."""
+    """A request context of the app (callbacks read ``dashboards.app.data()``) with an analyst
+    viewing, and its data."""
+    from dashboards.access import Viewer, set_viewer
     from dashboards.app import data
 
     with dash_app.server.test_request_context("/"):
+        set_viewer(Viewer(*ANALYST))
         yield data()
+
+
+@pytest.fixture
+def in_app_as(dash_app: dash.Dash) -> Iterator[Callable[[Viewer], Data]]:
+    """``in_app_as(viewer)``: a request context of the app with ``viewer`` viewing (a new one
+    each call, the previous one left), and its data."""
+    from dashboards.access import set_viewer
+    from dashboards.app import data
+
+    with contextlib.ExitStack() as stack:
+
+        def enter(who: Viewer) -> Data:
+            stack.close()
+            stack.enter_context(dash_app.server.test_request_context("/"))
+            set_viewer(who)
+            return data()
+
+        yield enter
+
+
+class As:
+    """Test only: who the Flask test client's requests are made by — the analyst, unless a
+    test says otherwise (:func:`client_as`; ``None``: nobody). The dashboard's login sets the
+    viewer from the session; tests set it here instead."""
+
+    viewer: Viewer | None = None
+
+    @classmethod
+    def reset(cls) -> None:
+        from dashboards.access import Viewer
+
+        cls.viewer = Viewer(*ANALYST)
+
+
+def _as_test_viewer() -> None:
+    """Test only: makes :class:`As`'s viewer the viewer of each request of the test client
+    (the dashboard's login sets it from the session instead)."""
+    from dashboards.access import set_viewer
+
+    if As.viewer is not None:
+        set_viewer(As.viewer)
+
+
+@pytest.fixture
+def client_as(dash_app: dash.Dash) -> Iterator[Callable[[Viewer | None], FlaskClient]]:
+    """``client_as(viewer)``: Flask's test client of the app, each request made by ``viewer``
+    (``None``: nobody logged in)."""
+
+    def make(who: Viewer | None) -> FlaskClient:
+        As.viewer = who
+        return dash_app.server.test_client()
+
+    yield make
+    As.reset()
 
 
 def free_port() -> int:
