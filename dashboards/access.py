@@ -177,8 +177,10 @@ class Seen(Data):
             return super().employees(branch)
         if branch is not None:
             return super().employees(branch) if branch in who.branches else []
-        mine = [row for b in who.branches for row in super().employees(b)]
-        return sorted(set(mine))
+        mine: set[tuple[str, str]] = set()
+        for each in who.branches:
+            mine.update(super().employees(each))
+        return sorted(mine)
 
     def _home(self, employee: str) -> str | None:
         """The branch an employee is listed in."""
