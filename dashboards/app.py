@@ -365,6 +365,7 @@ def filter_bar(search: str | None = None) -> html.Div:
                         value=branch,
                         placeholder="All branches",
                         clearable=True,
+                        disabled=own,  # an employee's rows are theirs in any branch
                     ),
                 ],
                 className="kb-filter",
