@@ -24,10 +24,11 @@ import dash_bootstrap_components as dbc
 import flask
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
-from dashboards import auth
+from dashboards import access, auth
+from dashboards.access import Refused, Seen, viewer, viewing
 from dashboards.components.explain import explanation_body
 from dashboards.components.shell import freshness
-from dashboards.components.states import problem
+from dashboards.components.states import forbidden, problem
 from dashboards.components.user_menu import user_menu
 from dashboards.data import Data
 from dashboards.explain import ExplainError, explain, parse_request
@@ -40,6 +41,7 @@ from dashboards.filters import (
     query_values,
     to_search,
 )
+from kpiboard import audit as audit_log
 from kpiboard.config import Settings
 
 log = logging.getLogger("kpiboard.dashboards")
@@ -64,25 +66,46 @@ _made: list[str] = []
 
 
 def data() -> Data:
-    """The project's data of the app serving this request."""
+    """The project's data of the app serving this request, as its viewer sees it
+    (:class:`dashboards.access.Seen`: the branches and employees it lists are theirs)."""
     found: Data = flask.current_app.extensions[EXTENSION]
     return found
+
+
+def audit(action: str, *, target: str | None = None, detail: dict[str, Any] | None = None) -> None:
+    """One entry of the audit log (:mod:`kpiboard.audit`) by the viewer of this request, from
+    their address."""
+    audit_log.record(
+        data().settings,
+        action,
+        user=viewer().name,
+        address=flask.request.remote_addr,
+        target=target,
+        detail=detail,
+    )
 
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def remembered(callback: F) -> F:
-    """A page's callback whose answer depends only on its inputs and the data: its answer is
-    kept per published snapshot and definitions (:meth:`Data.keep`), so a view asked again —
-    the same filters, by anyone — is served without building its figures again. An answer in
-    which a part failed (:func:`dashboards.components.states.failed`) is not kept."""
+    """A page's callback whose answer depends only on its inputs, the data and the viewer's
+    scope: its answer is kept per published snapshot and definitions (:meth:`Data.keep`), so
+    a view asked again — the same filters, by anyone with the same scope — is served without
+    building its figures again. An answer in which a part failed
+    (:func:`dashboards.components.states.failed`) is not kept."""
     from dashboards.components.states import FAILED
 
     @functools.wraps(callback)
     def answer(*args: Any) -> Any:
         d = data()
-        key = ("callback", callback.__module__, callback.__qualname__, _hashable(args))
+        key = (
+            "callback",
+            callback.__module__,
+            callback.__qualname__,
+            viewer().key,
+            _hashable(args),
+        )
         found, value = d.recall(key)
         if found:
             return value
@@ -107,19 +130,42 @@ def _hashable(value: Any) -> Any:
 
 
 def filters_of(search: str | None) -> Filters:
-    """The filters a page's address asks for, checked against the project's branches and
-    employees (what cannot be used is named in ``ignored``)."""
+    """The filters a page's address asks for, within the viewer's scope: the branches they may
+    choose and the employees of those (an employee viewer: only themselves); what cannot be
+    used is named in ``ignored``, and :meth:`Filters.scope` is never wider than the viewer's."""
     d = data()
-    branches = [b for b, _ in d.branches()]
+    who = viewer()
+    branches = branch_choices(d)
     values = query_values(search)
-    employees = [
-        e
-        for e, _ in d.employees(values.get("branch") if values.get("branch") in branches else None)
-    ]
-    return parse(search, data_end=d.last_day(), branches=branches, employees=employees)
+    asked = values.get("branch")
+    employees = [e for e, _ in d.employees(asked if asked in branches else None)]
+    return parse(
+        search,
+        data_end=d.last_day(),
+        branches=branches,
+        employees=employees,
+        within=who.scope,
+    )
 
 
-def create_app(settings: Settings, *, data_: Data | None = None) -> dash.Dash:
+def branch_choices(d: Data) -> list[str]:
+    """The branches the viewer may choose in the filters: every one for a viewer of every
+    row, a branch head's own, none for an employee (their rows are theirs wherever they are)."""
+    who = viewer()
+    if who.own is not None:
+        return []
+    return [b for b, _ in d.branches()]
+
+
+def choices(d: Data, f: Filters) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The filter bar's branch and employee options: the viewer's alone."""
+    allowed = branch_choices(d)
+    branches = [{"label": n, "value": k} for k, n in d.branches() if k in allowed]
+    employees = [{"label": n, "value": k} for k, n in d.employees(f.branch)]
+    return branches, employees
+
+
+def create_app(settings: Settings, *, data_: Seen | None = None) -> dash.Dash:
     """The dashboard of the project ``settings`` describe."""
     if _made:
         raise RuntimeError("one dashboard app per process (Dash keeps one callback registry)")
@@ -136,10 +182,11 @@ def create_app(settings: Settings, *, data_: Data | None = None) -> dash.Dash:
         compress=False,
         on_error=callback_failed,
     )
-    app.server.extensions[EXTENSION] = data_ or Data(settings)
+    app.server.extensions[EXTENSION] = data_ or Seen(settings)
     auth.install(app.server, settings)
     for name in PAGES:
         importlib.import_module(f"dashboards.pages.{name}")
+    gate_layouts()
     company = settings.company.name or settings.project.name
     # the shell is made per page load, its filters set from the address (a control without its
     # options would drop the value the address gave it); Dash checks callbacks against a
@@ -153,7 +200,72 @@ def create_app(settings: Settings, *, data_: Data | None = None) -> dash.Dash:
     from dashboards import routes
 
     routes.register(app.server)
+    gate_callbacks(app)
     return app
+
+
+# -- what a role may open ----------------------------------------------------------------------
+
+
+def gate_layouts() -> None:
+    """Every registered page's layout renders, for a viewer who may not open it, one sentence
+    saying whom it is for and none of its components — also through Dash's router, which
+    renders a page's layout from the address whatever the navigation offered."""
+    for page in dash.page_registry.values():
+        name = access.page_of(page["module"])
+        if name is not None:
+            page["layout"] = _gated_layout(name, page["layout"])
+
+
+def _gated_layout(name: str, layout: Any) -> Callable[..., Any]:
+    def gated(**query: Any) -> Any:
+        who = viewing()
+        if who is not None and not who.may_open(name):
+            return forbidden(access.page_is_for(name))
+        # a viewer who may, or Dash's own check of the callbacks against the layout
+        return layout(**query) if callable(layout) else layout
+
+    gated.__name__ = f"{name}_layout"
+    return gated
+
+
+CALLBACK_ENDPOINT = "_dash-update-component"
+
+
+def gate_callbacks(app: dash.Dash) -> None:
+    """Refuse a callback of a page the viewer may not open before it runs (``403``, one plain
+    line, an ``access_refused`` entry in the audit log), and any callback with nobody logged
+    in (``401``). The gate wraps Dash's view of ``/_dash-update-component`` rather than
+    running as a ``before_request``, so it runs after whatever sets the viewer, in any order."""
+    endpoint = app.config.routes_pathname_prefix + CALLBACK_ENDPOINT
+    view = app.server.view_functions[endpoint]
+
+    @functools.wraps(view)
+    def gated(*args: Any, **kwargs: Any) -> Any:
+        refused = callback_refusal(app)
+        return refused if refused is not None else view(*args, **kwargs)
+
+    app.server.view_functions[endpoint] = gated
+
+
+def callback_refusal(app: dash.Dash) -> flask.Response | None:
+    """Why the callback this request asks for may not run (a response), or ``None``."""
+    from dashboards.routes import refuse
+
+    try:
+        who = viewer()
+    except Refused as exc:
+        return refuse(str(exc), 401)
+    body = flask.request.get_json(silent=True)
+    output = body.get("output") if isinstance(body, dict) else None
+    entry = app.callback_map.get(output) if isinstance(output, str) else None
+    if entry is None:  # Dash answers a callback it does not know itself
+        return None
+    page = access.page_of(getattr(entry.get("callback"), "__module__", "") or "")
+    if page is None or who.may_open(page):
+        return None
+    audit("access_refused", target=f"callback {page}", detail={"output": str(output)[:200]})
+    return refuse(access.page_is_for(page), 403)
 
 
 ERROR_MESSAGE = (
@@ -175,8 +287,14 @@ def _pages() -> list[dict[str, Any]]:
 
 
 def nav() -> dbc.Nav:
+    """A link to each page the viewer may open (each page, for Dash's check of the callbacks
+    against the layout)."""
+    who = viewing()
     links = []
     for page in dash.page_registry.values():
+        name = access.page_of(page["module"])
+        if who is not None and (name is None or not who.may_open(name)):
+            continue
         links.append(
             dbc.NavItem(
                 dbc.NavLink(
@@ -191,8 +309,10 @@ def nav() -> dbc.Nav:
 
 
 def _request_search() -> str | None:
-    """The query string of the page load being served; ``None`` outside a request."""
-    if not flask.has_request_context():
+    """The query string of the page load being served; ``None`` outside a request or with
+    nobody viewing (Dash's own check of the callbacks, made at the first request: a shell
+    without any branch's or employee's name)."""
+    if viewing() is None:
         return None
     return "?" + flask.request.query_string.decode("utf-8", "replace")
 
@@ -203,14 +323,14 @@ def filter_bar(search: str | None = None) -> html.Div:
     period, compare = None, None
     branches: list[dict[str, str]] = []
     employees: list[dict[str, str]] = []
+    own = False
     if search is not None:
-        d = data()
         f = filters_of(search)
         period = f.period if f.period in PRESET_LABELS else CUSTOM
         start, end = f.start.isoformat(), f.end.isoformat()
         branch, employee, compare = f.branch, f.employee, f.compare
-        branches = [{"label": n, "value": k} for k, n in d.branches()]
-        employees = [{"label": n, "value": k} for k, n in d.employees(f.branch)]
+        branches, employees = choices(data(), f)
+        own = viewer().own is not None
     periods = [{"label": label, "value": key} for key, label in PRESET_LABELS.items()]
     periods.append({"label": "Custom range…", "value": CUSTOM})
     return html.Div(
@@ -248,6 +368,7 @@ def filter_bar(search: str | None = None) -> html.Div:
                         value=branch,
                         placeholder="All branches",
                         clearable=True,
+                        disabled=own,  # an employee's rows are theirs in any branch
                     ),
                 ],
                 className="kb-filter",
@@ -260,7 +381,7 @@ def filter_bar(search: str | None = None) -> html.Div:
                         options=employees,
                         value=employee,
                         placeholder="Everyone",
-                        clearable=True,
+                        clearable=not own,
                     ),
                 ],
                 className="kb-filter",
@@ -405,11 +526,11 @@ def shell_state(search: str | None, nav_ids: list[dict[str, str]]) -> tuple[Any,
     and navigation links that keep the filters."""
     d = data()
     f = filters_of(search)
-    branches = [{"label": name, "value": key} for key, name in d.branches()]
-    employees = [{"label": name, "value": key} for key, name in d.employees(f.branch)]
+    branches, employees = choices(d, f)
     keep = to_search(f)
     hrefs = [dash.page_registry[i["index"]]["relative_path"] + keep for i in nav_ids]
-    return branches, employees, f.period in PRESET_LABELS, freshness(d), hrefs
+    quality = viewer().may_open("quality")
+    return branches, employees, f.period in PRESET_LABELS, freshness(d, quality=quality), hrefs
 
 
 # choosing "Custom range…" shows the date picker at once (the address changes only when both

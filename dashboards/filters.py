@@ -17,9 +17,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlencode
 
 from reports.params import MAX_LENGTH, PRESETS, resolve_period
+
+if TYPE_CHECKING:
+    from reports.model import Report
 
 DEFAULT_PERIOD = "month_to_date"
 COMPARISONS = {"plan": "Plan", "previous": "Previous period", "last_year": "Last year"}
@@ -54,7 +58,9 @@ class Filters:
     ignored: tuple[str, ...] = field(default=(), compare=False)
     """What the address asked for that could not be used, each in one sentence."""
     branches: tuple[str, ...] = field(default=(), compare=False)
-    """Every branch the viewer may see: "all branches" is all of these."""
+    """Every branch the viewer may choose: "all branches" is all of these."""
+    within: tuple[tuple[str, tuple[str, ...]], ...] | None = field(default=None, compare=False)
+    """The viewer's own scope (``None``: every row), which :meth:`scope` never widens."""
 
     @property
     def days(self) -> int:
@@ -65,15 +71,42 @@ class Filters:
         so plans follow: one branch's view shows that branch's plan, and "all branches" (every
         branch the viewer may see) the sum of their plans when each has one — the company's
         plan is its branches' plans. Every row of the model has a branch, so the numbers are
-        the same as with no scope at all."""
+        the same as with no scope at all.
+
+        The scope is never wider than the viewer's (``within``): an employee viewer's is
+        always their own rows, also with the employee filter taken away (a page's peers), and
+        a branch head's with no branch chosen is their branches."""
+        mine = dict(self.within) if self.within is not None else None
+        if mine is not None and "employee" in mine:
+            return {"employee": list(mine["employee"])}
         if self.employee:  # an employee is in one branch: their rows and their own plans
             return {"employee": [self.employee]}
+        if mine is not None and not (self.branch and self.branch in mine.get("branch", ())):
+            return {k: list(v) for k, v in mine.items()}
         scope: dict[str, list[str]] = {}
         if self.branch:
             scope["branch"] = [self.branch]
         elif self.branches:
             scope["branch"] = list(self.branches)
         return scope
+
+    def everything(self) -> bool:
+        """Whether the view is every row: a viewer who sees every row, and no branch or
+        employee chosen."""
+        return self.within is None and not self.branch and not self.employee
+
+    def report_scope(self, report: Report) -> dict[str, list[str]] | None:
+        """The scope a catalog report runs under. None for a company-wide report (which only
+        a viewer of every row may run: :func:`dashboards.access.may_run`), and none for an
+        SQL report when the view is every row, so its header names no scope rather than
+        every branch; otherwise :meth:`scope` — a KPI or scorecard report's plans for "all
+        branches" are its branches' plans, as on the pages (the company has no plan of its
+        own)."""
+        if report.scope == "company":
+            return None
+        if report.sql is not None and self.everything():
+            return None
+        return self.scope() or None
 
     def previous(self) -> tuple[dt.date, dt.date]:
         """The period just before: whole months the same number of months earlier (October
@@ -140,14 +173,18 @@ def parse(
     data_end: dt.date | None,
     branches: Sequence[str] = (),
     employees: Sequence[str] = (),
+    within: Mapping[str, Sequence[str]] | None = None,
 ) -> Filters:
-    """The filters a query string asks for. ``branches`` and ``employees`` are the ids that
-    exist (a branch head's, from issue 17 on, only theirs); anything else is ignored with a
-    message rather than run. ``data_end`` is the data's last day (``None``: no data yet, and
-    the period is the current month)."""
+    """The filters a query string asks for. ``branches`` and ``employees`` are the ids the
+    viewer may choose (all that exist for a viewer of every row); anything else is ignored
+    with a message rather than run. ``within`` is the viewer's own scope (``None``: every
+    row): a value outside it is named as not theirs (never as not existing), and an employee
+    viewer's employee is themselves. ``data_end`` is the data's last day (``None``: no data
+    yet, and the period is the current month)."""
     values = query_values(search)
     ignored: list[str] = []
     end_of_data = data_end or dt.date.today()
+    own = next(iter(within.get("employee", ()))) if within and within.get("employee") else None
 
     period = values.get("period", DEFAULT_PERIOD).strip()
     try:
@@ -161,18 +198,36 @@ def parse(
 
     branch = values.get("branch") or None
     if branch is not None and branch not in branches:
-        ignored.append(f"branch: no branch {_short(branch)!r}; showing all branches")
+        if within is None:
+            ignored.append(f"branch: no branch {_short(branch)!r}; showing all branches")
+        else:
+            yours = "your own numbers" if own else ", ".join(branches) or "nothing"
+            ignored.append(
+                f"branch: {_short(branch)!r} is not among your branches; showing {yours}"
+            )
         branch = None
     employee = values.get("employee") or None
     if employee is not None and employee not in employees:
-        ignored.append(f"employee: no employee {_short(employee)!r} here; showing everyone")
+        if within is None:
+            ignored.append(f"employee: no employee {_short(employee)!r} here; showing everyone")
+        else:
+            yours = "your own numbers" if own else "everyone you may see"
+            ignored.append(
+                f"employee: {_short(employee)!r} is not among the employees you may see; "
+                f"showing {yours}"
+            )
         employee = None
+    if own is not None:
+        employee = own
 
     compare = values.get("compare", DEFAULT_COMPARISON)
     if compare not in COMPARISONS:
         ignored.append(f"compare: {_short(compare)!r} is not one of {', '.join(COMPARISONS)}")
         compare = DEFAULT_COMPARISON
-    return Filters(period, start, end, branch, employee, compare, tuple(ignored), tuple(branches))
+    kept = None if within is None else tuple(sorted((k, tuple(v)) for k, v in within.items()))
+    return Filters(
+        period, start, end, branch, employee, compare, tuple(ignored), tuple(branches), kept
+    )
 
 
 def page_values(search: str | None) -> dict[str, str]:

@@ -1,8 +1,11 @@
 """Plain HTTP routes beside the Dash callbacks: downloads and exports.
 
 Each reads its filters from the query string exactly as the pages do
-(:func:`dashboards.app.filters_of`) and its data through :class:`~dashboards.data.Data`; a
-value that cannot be used is answered with ``400`` and one sentence, never a stack trace.
+(:func:`dashboards.app.filters_of`: within the viewer's scope, whatever the address asks) and
+its data through :class:`~dashboards.data.Data`; a value that cannot be used is answered with
+``400`` and one sentence, never a stack trace. What the viewer may not have (a company-wide
+report for a branch head, the Data Docs for a role that may not open the quality page) is
+``403`` and one sentence. Every download and export is written to the audit log.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("kpiboard.dashboards")
 
 
-def _refuse(message: str, status: int = 400) -> flask.Response:
+def refuse(message: str, status: int = 400) -> flask.Response:
     """One line saying why, as plain text the browser never reads as a page (it may quote
     what was asked for)."""
     return flask.Response(
@@ -38,7 +41,7 @@ def _refuse(message: str, status: int = 400) -> flask.Response:
 def export_rows() -> flask.Response:
     """``/export/rows.csv?kpi=revenue&start=…&end=…&slice.branch=denver&<filters>``: every row
     behind one value (up to :data:`dashboards.explain.ROWS_EXPORTED`), as CSV."""
-    from dashboards.app import data, filters_of
+    from dashboards.app import audit, data, filters_of
     from dashboards.explain import ROWS_EXPORTED, ExplainError, narrowed, parse_request
     from kpi_designer.errors import EvaluationError
 
@@ -65,7 +68,18 @@ def export_rows() -> flask.Response:
             limit=ROWS_EXPORTED,
         )
     except (ExplainError, EvaluationError) as exc:
-        return _refuse(str(exc))
+        return refuse(str(exc))
+    audit(
+        "export",
+        target=request.kpi,
+        detail={
+            "kpi": request.kpi,
+            "period": f"{request.start}..{request.end}",
+            "slice": dict(request.slice),
+            "scope": scope,
+            "rows": len(frame),
+        },
+    )
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([str(c) for c in frame.columns])
@@ -89,6 +103,7 @@ MIMETYPES = {
 SCOPE_KEYS = ("branch", "employee")
 """Keys of the query string that are the global filters' scope, not a report's parameters
 (unless the report has a parameter of that name: then the value is both, and means the same)."""
+COMPANY_WIDE = "report {report_id!r} is company-wide: it is for roles that see every row"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 _printer: list[Printer] = []
@@ -140,9 +155,11 @@ def file_name(report: Any, given: dict[str, str], fmt: str) -> str:
 def download_report(name: str) -> flask.Response:
     """``/download/report/<id>.<fmt>?<parameter>=<value>…&branch=…&employee=…``: a catalog
     report run under the scope of the global filters and rendered as ``kpiboard report run``
-    renders it (PDF, XLSX, CSV or HTML). A company-wide report runs without a scope. A value
-    the report refuses is ``400`` with its one line; an unknown report ``404``."""
-    from dashboards.app import data, filters_of
+    renders it (PDF, XLSX, CSV or HTML). A company-wide report runs without a scope, for a
+    viewer of every row only (``403`` for others). A value the report refuses is ``400`` with
+    its one line; an unknown report ``404``."""
+    from dashboards.access import may_run
+    from dashboards.app import audit, data, filters_of
     from kpiboard.errors import UserError
     from reports.errors import UnknownReport
     from reports.render import render
@@ -150,23 +167,31 @@ def download_report(name: str) -> flask.Response:
 
     report_id, _, fmt = name.rpartition(".")
     if fmt not in MIMETYPES or not report_id:
-        return _refuse(f"{name!r}: ask for <report>.pdf, .xlsx, .csv or .html", 404)
+        return refuse(f"{name!r}: ask for <report>.pdf, .xlsx, .csv or .html", 404)
     d = data()
     try:
         report = d.runner().catalog.get(report_id)
     except UnknownReport as exc:
-        return _refuse(str(exc), 404)
+        return refuse(str(exc), 404)
+    if not may_run(report):
+        audit("access_refused", target=f"report {report_id}", detail={"format": fmt})
+        return refuse(COMPANY_WIDE.format(report_id=report_id), 403)
     filters = filters_of(flask.request.query_string.decode("utf-8", "replace"))
-    scope = None if report.scope == "company" else filters.scope()
+    scope = filters.report_scope(report)
     given = report_parameters(report, flask.request.args)
     try:
         result = d.report(report_id, dict(given), scope=scope)
         body = render(result, fmt, printer() if fmt == "pdf" else None)
     except UserError as exc:  # a parameter, the scope, nothing published: one line
-        return _refuse(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return refuse(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except RenderError as exc:
         log.error("report %s as %s: %s", report_id, fmt, exc)
-        return _refuse(f"the {fmt.upper()} could not be made; try again or another format", 500)
+        return refuse(f"the {fmt.upper()} could not be made; try again or another format", 500)
+    audit(
+        "download",
+        target=report_id,
+        detail={"report": report_id, "format": fmt, "parameters": given, "scope": scope},
+    )
     return flask.Response(
         body,
         mimetype=MIMETYPES[fmt],
@@ -176,9 +201,13 @@ def download_report(name: str) -> flask.Response:
 
 def data_docs(name: str) -> flask.Response:
     """``/data-docs/<path>``: the validation's Data Docs (the folder ``[validation] data_docs``
-    names), served read-only; a path outside the folder or a missing file is ``404``."""
+    names), served read-only; a path outside the folder or a missing file is ``404``. They
+    hold every branch's failing rows: ``403`` for a viewer who may not open the quality page."""
+    from dashboards.access import page_is_for, viewer
     from dashboards.app import data
 
+    if not viewer().may_open("quality"):
+        return refuse(page_is_for("quality").replace("This page is", "The Data Docs are"), 403)
     settings = data().settings
     folder = settings.resolve(settings.validation.data_docs)
     return flask.send_from_directory(folder, name)

@@ -44,6 +44,15 @@ def problem(message: str, *, advice: str = ERROR_ADVICE) -> html.Div:
     )
 
 
+def forbidden(sentence: str) -> html.Div:
+    """What a page shows a viewer whose role may not open it: one sentence, and none of the
+    page's components."""
+    return html.Div(
+        dbc.Alert(sentence, color="secondary", className="kb-forbidden", id="kb-forbidden"),
+        role="status",
+    )
+
+
 FAILED: contextvars.ContextVar[bool] = contextvars.ContextVar("kpiboard_part_failed", default=False)
 """Set when a part of a page failed while a callback ran: its answer is not kept for later."""
 

@@ -36,7 +36,8 @@ from dash import (
     no_update,
 )
 
-from dashboards.app import data, filters_of
+from dashboards.access import page_is_for, viewer
+from dashboards.app import audit, data, filters_of
 from dashboards.components.grid import THEME
 from dashboards.components.states import attrs, empty, failed, problem
 from dashboards.data import RECHECK_SECONDS
@@ -44,6 +45,7 @@ from dashboards.figures.designer import preview
 from kpi_designer import drafts
 from kpi_designer import model as m
 from kpi_designer.semantic import FACTS
+from kpiboard.audit import diff as audit_diff
 from kpiboard.errors import Problem
 
 log = logging.getLogger("kpiboard.dashboards")
@@ -400,6 +402,45 @@ def _existing() -> set[str]:
     return {str(p) for p in data().definitions().problems}
 
 
+# -- who may save, and the audit log -----------------------------------------------------------
+
+KPI_SUFFIXES = (".yaml", ".yml")
+
+
+def may_edit(what: str) -> bool:
+    """Whether the viewer's role edits definitions (the page is closed to the others already;
+    this holds also for a request that reached a save some other way). A refusal is logged."""
+    if viewer().rights.edits:
+        return True
+    audit("access_refused", target=f"designer {what} save")
+    return False
+
+
+def refused_note() -> dbc.Alert:
+    return dbc.Alert(page_is_for("designer").replace("This page is", "Saving is"), color="danger")
+
+
+def _text_of(folder: Path, name: str, suffixes: tuple[str, ...]) -> str | None:
+    """A definition file's text before a save (``None``: a new file, or a name the save
+    refuses)."""
+    try:
+        path = folder / drafts.checked_name(name, suffixes)
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+    except (drafts.DraftError, OSError, UnicodeDecodeError):
+        return None
+
+
+def saved_as(
+    path: Path, action: str, shown: str, before: str | None, fields: dict[str, Any] | None = None
+) -> None:
+    """The audit log's entry of a saved file: what changed, as a diff of the file."""
+    after = path.read_text(encoding="utf-8")
+    detail: dict[str, Any] = {"file": shown, "diff": audit_diff(before, after, shown)}
+    if fields and fields.get("id"):
+        detail["kpi"] = fields["id"]
+    audit(action, target=shown, detail=detail)
+
+
 # -- the list -------------------------------------------------------------------------------
 
 
@@ -730,8 +771,11 @@ def save(_clicks: int | None, text: str, session: Any, saved: int) -> tuple[Any,
     """Write the draft to its file (atomically, refusing a file changed since it was opened)."""
     if not session or not text:
         return no_update, no_update, no_update, no_update
+    if not may_edit("kpi"):
+        return refused_note(), no_update, no_update, no_update
     kpis, plans, cards = _folders()
     name = target_file(session, text)
+    before = _text_of(kpis, name, KPI_SUFFIXES)
     try:
         path = drafts.save_kpi(
             kpis,
@@ -754,6 +798,7 @@ def save(_clicks: int | None, text: str, session: Any, saved: int) -> tuple[Any,
     except Exception:
         return failed("save", page="designer"), no_update, no_update, no_update
     shown = f"{kpis.name}/{path.name}"
+    saved_as(path, "kpi_saved", shown, before, fields=drafts.yaml_to_form(text) or {})
     new_session = {
         **session,
         "file": path.name,
@@ -834,10 +879,13 @@ def save_plan(_clicks: int | None, rows: list[dict[str, Any]] | None, session: A
     """The grid back to its CSV file, after the plan checks; nothing written on a problem."""
     if not session:
         return no_update, no_update
+    if not may_edit("plan"):
+        return refused_note(), no_update
     header = list(session["header"])
     table = [header, *[[r.get(h, "") for h in header] for r in rows or []]]
     definitions = data().definitions()
     folder = _folders()[1]
+    before = _text_of(folder, str(session["file"]), (".csv",))
     try:
         path = drafts.save_plan(
             folder,
@@ -855,6 +903,7 @@ def save_plan(_clicks: int | None, rows: list[dict[str, Any]] | None, session: A
         return dbc.Alert([str(exc), html.Ul(details) if details else None], color="danger"), (
             no_update
         )
+    saved_as(path, "plan_saved", f"{folder.name}/{path.name}", before)
     return (
         dbc.Alert(f"Saved to {folder.name}/{path.name}", color="success"),
         {**session, "fingerprint": drafts.file_fingerprint(path)},

@@ -25,9 +25,9 @@ from urllib.parse import parse_qsl, urlencode
 import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
-import flask
 from dash import Input, Output, State, callback, dcc, html, no_update
 
+from dashboards.access import viewing
 from dashboards.app import data, filters_of, remembered
 from dashboards.components.grid import Col, grid
 from dashboards.components.states import empty, failed, notices, skeleton
@@ -600,7 +600,7 @@ def fill_employee(
 
 
 def _role_options() -> tuple[list[dict[str, str]], str | None]:
-    if not flask.has_request_context():
+    if viewing() is None:  # no request, or Dash's own check of the layout: no data read
         return [], None
     try:
         known = roles(data())

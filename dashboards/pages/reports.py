@@ -4,8 +4,10 @@ parameters as a form, runs as a preview (its table and its chart) and downloads 
 CSV or HTML — the same files ``kpiboard report run`` writes.
 
 The global filters give the defaults: their period is a period parameter's, their branch and
-employee the scope the report runs under (a company-wide report runs without one). ``report``
-is this page's own key of the address, kept apart from the filters' keys.
+employee the scope the report runs under, always within the viewer's (a company-wide report
+runs without one, and is listed and run only for a viewer of every row). ``report`` is this
+page's own key of the address, kept apart from the filters' keys. A preview run is written to
+the audit log.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, MATCH, Input, Output, State, callback, dcc, html, no_update
 
-from dashboards.app import data, filters_of, remembered
+from dashboards.access import may_run
+from dashboards.app import audit, data, filters_of, remembered
 from dashboards.components.grid import report_table
 from dashboards.components.states import empty, failed, notices, problem
 from dashboards.data import Data
 from dashboards.filters import PRESET_LABELS, Filters
+from dashboards.routes import COMPANY_WIDE
 from reports import model as m
 from reports.params import DATA_END, PRESETS
 
@@ -177,10 +181,10 @@ def browse(text: str | None, category: str | None, search: str | None) -> tuple[
     d = data()
     f = filters_of(search)
     try:
-        catalog = d.runner().catalog
+        reports = runnable(d)
     except Exception:
         return failed("catalog", page="reports"), None
-    found = matching(list(catalog.reports.values()), text, category)
+    found = matching(reports, text, category)
     chosen = chosen_id(search)
     if not found:
         return empty("No report matches: try another word or All categories."), None
@@ -193,17 +197,33 @@ def browse(text: str | None, category: str | None, search: str | None) -> tuple[
                 html.Div(m.CATEGORY_TITLES.get(current, current), className="reports-group")
             )
         items.append(report_link(report, f, report.id == chosen))
-    total = len(catalog.reports)
+    total = len(reports)
     count = f"{len(found):,} of {total:,} reports" if len(found) != total else f"{total:,} reports"
     return items, count
+
+
+def runnable(d: Data) -> list[m.Report]:
+    """The catalog's reports the viewer may run (:func:`dashboards.access.may_run`)."""
+    return [r for r in d.runner().catalog.reports.values() if may_run(r)]
+
+
+def chosen_report(d: Data, report_id: str) -> m.Report:
+    """The report ``report_id`` names, if the viewer may run it (else a :class:`UserError`
+    that reads like an unknown one's: one line)."""
+    from kpiboard.errors import UserError
+
+    report = d.runner().catalog.get(report_id)
+    if not may_run(report):
+        raise UserError(COMPANY_WIDE.format(report_id=report_id))
+    return report
 
 
 # -- the parameter form ------------------------------------------------------------------------
 
 
 def _scope(report: m.Report, f: Filters) -> dict[str, list[str]] | None:
-    """The scope a report runs under: the filters', none for a company-wide report."""
-    return None if report.scope == "company" else (f.scope() or None)
+    """The scope a report runs under (:meth:`Filters.report_scope`)."""
+    return f.report_scope(report)
 
 
 def members(d: Data, kind: str, scope: dict[str, list[str]] | None) -> list[tuple[str, str]]:
@@ -367,7 +387,7 @@ def choose(search: str | None) -> tuple[Any, ...]:
             notices(f.ignored),
         )
     try:
-        report = d.runner().catalog.get(report_id)
+        report = chosen_report(d, report_id)
         form = parameter_form(report, d, f)
     except Exception as exc:  # an unknown id, a warehouse not there: one line
         log.info("reports: %s: %s", report_id, exc)
@@ -483,6 +503,10 @@ def downloads(search: str | None, *form: list[Any]) -> Any:
     report_id = chosen_id(search)
     if not report_id:
         return None
+    try:
+        chosen_report(data(), report_id)
+    except Exception:  # the form says what is wrong
+        return None
     f = filters_of(search)
     given = _given(*form)
     return [
@@ -518,7 +542,15 @@ def run(clicks: int | None, search: str | None, *form: list[Any]) -> tuple[Any, 
         return no_update, no_update
     d = data()
     f = filters_of(search)
-    return preview(d, report_id, _given(*form), f)
+    given = _given(*form)
+    shown = preview(d, report_id, given, f)
+    try:
+        scope = _scope(chosen_report(d, report_id), f)
+    except Exception:  # refused: the preview says why, the log that it was asked
+        scope = None
+    detail = {"report": report_id, "parameters": given, "scope": scope}
+    audit("report_run", target=report_id, detail=detail)
+    return shown
 
 
 def preview(d: Data, report_id: str, given: dict[str, str], f: Filters) -> tuple[Any, Any]:
@@ -527,7 +559,7 @@ def preview(d: Data, report_id: str, given: dict[str, str], f: Filters) -> tuple
     from reports.render.charts import figure
 
     try:
-        report = d.runner().catalog.get(report_id)
+        report = chosen_report(d, report_id)
         values: dict[str, object] = dict(given)
         result = d.report(report_id, values, scope=_scope(report, f))
     except UserError as exc:  # a parameter refused, a scope, nothing published

@@ -13,6 +13,7 @@ the analyst (who may open every page).
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import re
 import shutil
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from flask.testing import FlaskClient
     from playwright.sync_api import Browser, BrowserContext, Page
 
+    from dashboards.access import Viewer
     from dashboards.data import Data
 
 CHROMIUM = "/usr/bin/chromium"
@@ -58,13 +60,38 @@ def dash_app(dash_project: Path) -> dash.Dash:
     return create_app(load_settings(dash_project))
 
 
+ANALYST = ("test-analyst", "analyst", None)
+"""The viewer of the function-level tests: an analyst sees every page and every row."""
+
+
 @pytest.fixture
 def in_app(dash_app: dash.Dash) -> Iterator[Data]:
-    """A request context of the app (callbacks read ``dashboards.app.data()``), and its data."""
+    """A request context of the app (callbacks read ``dashboards.app.data()``) with an analyst
+    viewing, and its data."""
+    from dashboards.access import Viewer, set_viewer
     from dashboards.app import data
 
     with dash_app.server.test_request_context("/"):
+        set_viewer(Viewer(*ANALYST))
         yield data()
+
+
+@pytest.fixture
+def in_app_as(dash_app: dash.Dash) -> Iterator[Callable[[Viewer], Data]]:
+    """``in_app_as(viewer)``: a request context of the app with ``viewer`` viewing (a new one
+    each call, the previous one left), and its data."""
+    from dashboards.access import set_viewer
+    from dashboards.app import data
+
+    with contextlib.ExitStack() as stack:
+
+        def enter(who: Viewer) -> Data:
+            stack.close()
+            stack.enter_context(dash_app.server.test_request_context("/"))
+            set_viewer(who)
+            return data()
+
+        yield enter
 
 
 def free_port() -> int:
@@ -305,3 +332,37 @@ def opener_as(served: str, login: Login) -> urllib.request.OpenerDirector:
     with opener.open(served + "login", data=body, timeout=30) as answer:
         assert "/login" not in answer.url, "the login was refused"
     return opener
+
+
+@pytest.fixture(scope="session")
+def client_viewing(dash_app: dash.Dash, dash_project: Path) -> Callable[..., FlaskClient]:
+    """``client_viewing(viewer)``: a new Flask test client logged in as a user made to match
+    ``viewer`` (its name, role and scope; made, or granted again, in the test project's app
+    database); ``None``: a client of nobody logged in."""
+    from kpiboard import access
+    from kpiboard.config import load_settings
+
+    settings = load_settings(dash_project)
+
+    def make(who: Viewer | None) -> FlaskClient:
+        client = dash_app.server.test_client()
+        if who is None:
+            return client
+        scope = who.scope or {}
+        grants: dict[str, Any] = {
+            "employee": (scope.get("employee") or [who.employee])[0],
+            "branches": tuple(scope.get("branch", ())),
+        }
+        password = password_of(who.name)
+        try:
+            access.get_user(settings, who.name)
+        except access.AccessError:
+            access.add_user(settings, who.name, who.role, password, **grants)
+        else:  # the demo's own users have names like these, and passwords of their own
+            access.grant(settings, who.name, role=who.role, **grants)
+            access.set_password(settings, who.name, password)
+            access.set_disabled(settings, who.name, False)
+        log_in_client(client, Login(who.role, who.name, password))
+        return client
+
+    return make
