@@ -214,14 +214,14 @@ def gate_layouts() -> None:
     for page in dash.page_registry.values():
         name = access.page_of(page["module"])
         if name is not None:
-            page["layout"] = _gated_layout(name, page["layout"])
+            page["layout"] = _gated_layout(name, page["name"], page["layout"])
 
 
-def _gated_layout(name: str, layout: Any) -> Callable[..., Any]:
+def _gated_layout(name: str, title: str, layout: Any) -> Callable[..., Any]:
     def gated(**query: Any) -> Any:
         who = viewing()
         if who is not None and not who.may_open(name):
-            return forbidden(access.page_is_for(name))
+            return forbidden(access.page_is_for(name), title)
         # a viewer who may, or Dash's own check of the callbacks against the layout
         return layout(**query) if callable(layout) else layout
 

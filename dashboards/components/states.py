@@ -44,11 +44,14 @@ def problem(message: str, *, advice: str = ERROR_ADVICE) -> html.Div:
     )
 
 
-def forbidden(sentence: str) -> html.Div:
-    """What a page shows a viewer whose role may not open it: one sentence, and none of the
-    page's components."""
+def forbidden(sentence: str, title: str | None = None) -> html.Div:
+    """What a page shows a viewer whose role may not open it: its title and one sentence, and
+    none of the page's components."""
     return html.Div(
-        dbc.Alert(sentence, color="secondary", className="kb-forbidden", id="kb-forbidden"),
+        [
+            *([html.H1(title, className="kb-page-title")] if title else []),
+            dbc.Alert(sentence, color="secondary", className="kb-forbidden", id="kb-forbidden"),
+        ],
         role="status",
     )
 

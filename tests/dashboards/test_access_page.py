@@ -56,10 +56,12 @@ def settings(dash_app: dash.Dash) -> Settings:
 
 
 @pytest.fixture
-def names(dash_app: dash.Dash) -> tuple[list[str], list[str]]:
-    """The warehouse's branch ids and employee ids."""
-    with dash_app.server.app_context():
-        d = dash_app.server.extensions["kpiboard"]
+def names(as_viewer: As) -> tuple[list[str], list[str]]:
+    """The warehouse's branch ids and employee ids (all of them: an admin's)."""
+    from dashboards.app import data
+
+    with as_viewer():
+        d = data()
         return [b for b, _ in d.branches()], [e for e, _ in d.employees()]
 
 

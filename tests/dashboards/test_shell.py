@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import plotly.utils
 import pytest
 
-from tests.dashboards.conftest import errors_of, settle
+from tests.dashboards.conftest import Login, errors_of, log_in, settle
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -111,10 +111,15 @@ def project_data(dash_project: Path) -> Data:
 
 
 @pytest.mark.parametrize("name", _registered_pages())
-def test_every_page_loads_clean(name: str, served: str, page: Page, dash_app: object) -> None:
-    """Each registered page, at its own path: no console error, no failure shown, its title."""
+def test_every_page_loads_clean(
+    name: str, served: str, anonymous_page: Page, dash_users: dict[str, Login], dash_app: object
+) -> None:
+    """Each registered page, at its own path, for an admin (who may open every page): no
+    console error, no failure shown, its title."""
     import dash
 
+    page = anonymous_page
+    log_in(page.context, served, dash_users["admin"])
     entry = dash.page_registry[f"dashboards.pages.{name}"]
     page.goto(served.rstrip("/") + entry["path"])
     page.wait_for_selector("#kb-main h1")
