@@ -22,9 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.dashboards.conftest import errors_of, log_in, settle
+
 if TYPE_CHECKING:
     import dash
     from flask.testing import FlaskClient
+    from playwright.sync_api import Page
 
     from dashboards.data import Data
     from tests.dashboards.conftest import Login
@@ -361,3 +364,86 @@ def test_an_employees_every_callback_holds_nothing_of_a_colleague(
         answered += status == 200
         assert colleague_secrets.found_in(text) == [], output
     assert answered > 100
+
+
+# -- in a real browser ---------------------------------------------------------------------------
+
+
+def _visible_pages(page: Page) -> list[str]:
+    return page.locator(".kb-nav a").evaluate_all("links => links.map(a => a.pathname)")
+
+
+def _engine_revenue(truth: Data, scope: dict[str, list[str]]) -> float:
+    from dashboards.filters import parse
+
+    f = parse(None, data_end=truth.last_day())  # the default period, as the page opens
+    frame = truth.engine().evaluate("revenue", start=f.start, end=f.end, grain="range", scope=scope)
+    return float(frame["value"].iloc[0])
+
+
+def test_a_branch_head_in_the_browser_sees_only_denver_on_every_page(
+    served: str,
+    anonymous_page: Page,
+    dash_users: dict[str, Login],
+    truth: Data,
+    austin_secrets: Secrets,
+) -> None:
+    page = anonymous_page
+    log_in(page.context, served, dash_users["branch_head"])
+    page.goto(served)
+    page.wait_for_selector("#tile-revenue .kb-tile-value")
+    settle(page)
+    shown = float(page.locator("#tile-revenue .kb-tile-value").get_attribute("data-value") or "nan")
+    assert shown == pytest.approx(_engine_revenue(truth, {"branch": ["denver"]}))
+    assert shown != pytest.approx(_engine_revenue(truth, {"branch": ["austin"]}))
+    paths = _visible_pages(page)
+    assert "/designer" not in paths and "/quality" not in paths and "/access" not in paths
+    assert {"/", "/sales", "/clients", "/service", "/stock", "/employees", "/reports"} <= set(paths)
+    options = page.locator("#kb-branch")
+    options.click()
+    assert page.locator(".Select-menu-outer, [role='listbox']").inner_text().split() == ["Denver"]
+    for path in paths:
+        page.goto(served.rstrip("/") + path + f"?period={PERIOD}")
+        page.wait_for_selector("#kb-main h1")
+        settle(page)
+        assert errors_of(page) == [], path
+        assert austin_secrets.found_in(page.content()) == [], path
+    page.goto(served.rstrip("/") + "/designer")
+    page.wait_for_selector("#kb-forbidden")
+    assert page.locator("#kb-forbidden").inner_text().startswith("This page is for ")
+    assert page.locator("#kpi-list, .kb-designer").count() == 0
+
+
+def test_an_employee_in_the_browser_sees_their_own_scorecard_not_a_colleagues(
+    served: str,
+    anonymous_page: Page,
+    dash_users: dict[str, Login],
+    truth: Data,
+    colleague_secrets: Secrets,
+) -> None:
+    page = anonymous_page
+    me = dash_users["employee"]
+    assert me.employee is not None
+    log_in(page.context, served, me)
+    page.goto(served.rstrip("/") + f"/employees?period={PERIOD}")
+    page.wait_for_selector("#kb-main h1")
+    settle(page)
+    my_name = sorted(
+        _names(truth, "SELECT full_name FROM core.dim_employee WHERE employee_id = ?", me.employee)
+    )[0]
+    text = page.locator("#kb-main").inner_text()
+    assert my_name in text
+    assert colleague_secrets.found_in(page.content()) == []
+    paths = _visible_pages(page)
+    assert "/stock" not in paths and "/designer" not in paths and "/quality" not in paths
+    for path in paths:
+        page.goto(served.rstrip("/") + path + f"?period={PERIOD}")
+        page.wait_for_selector("#kb-main h1")
+        settle(page)
+        assert errors_of(page) == [], path
+        assert colleague_secrets.found_in(page.content()) == [], path
+    page.goto(served.rstrip("/") + "/")
+    page.wait_for_selector("#tile-revenue .kb-tile-value")
+    settle(page)
+    shown = float(page.locator("#tile-revenue .kb-tile-value").get_attribute("data-value") or "nan")
+    assert shown == pytest.approx(_engine_revenue(truth, {"employee": [me.employee]}))
