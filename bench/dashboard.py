@@ -266,24 +266,11 @@ def log_in(session: requests.Session, base: str) -> None:
 def bench_user(project: Path) -> None:
     """Make the analyst :data:`BENCH_USER` in ``project``'s app database (or give it a new
     password): its name and password go to :data:`CREDENTIALS`."""
+    from kpiboard import access
+    from kpiboard.config import load_settings
+
     password = secrets.token_urlsafe(18)
-    code = (
-        "import sys;from pathlib import Path;from kpiboard import access;"
-        "from kpiboard.config import load_settings as l;s=l(Path(sys.argv[1]));"
-        "name,password=sys.argv[2],sys.stdin.read();"
-        "found=[u for u in access.list_users(s) if u.name==name];"
-        "access.set_password(s,name,password) if found else "
-        "access.add_user(s,name,'analyst',password)"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run(
-        [sys.executable, "-c", code, str(project), BENCH_USER],
-        input=password,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        env=env,
-    )
+    access.set_up_user(load_settings(project), BENCH_USER, "analyst", password)
     CREDENTIALS.update(username=BENCH_USER, password=password)
 
 

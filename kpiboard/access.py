@@ -312,6 +312,26 @@ def grant(
     return get_user(settings, name)
 
 
+def set_up_user(
+    settings: Settings,
+    name: str,
+    role: str,
+    password: str,
+    *,
+    employee: str | None = None,
+    branches: Sequence[str] = (),
+) -> User:
+    """``name`` with this role, scope and password, enabled — added, or changed to be so (what
+    a script or a test that logs in as a user of its own needs, whatever ran before it)."""
+    try:
+        get_user(settings, name)
+    except AccessError:
+        return add_user(settings, name, role, password, employee=employee, branches=branches)
+    grant(settings, name, role=role, employee=employee or "", branches=branches)
+    set_password(settings, name, password)
+    return set_disabled(settings, name, False)
+
+
 # -- logins ------------------------------------------------------------------------------------
 
 

@@ -64,24 +64,11 @@ def start_server(project: Path, port: int, log: Path) -> subprocess.Popen[bytes]
 def screenshots_user(project: Path) -> str:
     """Make the administrator :data:`USER` in ``project``'s app database (or give it a new
     password): the password, for the login form."""
+    from kpiboard import access
+    from kpiboard.config import load_settings
+
     password = secrets.token_urlsafe(18)
-    code = (
-        "import sys;from pathlib import Path;from kpiboard import access;"
-        "from kpiboard.config import load_settings as l;s=l(Path(sys.argv[1]));"
-        "name,password=sys.argv[2],sys.stdin.read();"
-        "found=[u for u in access.list_users(s) if u.name==name];"
-        "access.set_password(s,name,password) if found else "
-        "access.add_user(s,name,'admin',password)"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run(
-        [sys.executable, "-c", code, str(project), USER],
-        input=password,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        env=env,
-    )
+    access.set_up_user(load_settings(project), USER, "admin", password)
     return password
 
 

@@ -449,3 +449,18 @@ def test_audit_diff_is_a_unified_diff() -> None:
         "-b: 2",
         "+b: 3",
     ]
+
+
+def test_set_up_user_adds_or_changes_a_user_to_be_as_asked(settings: Settings) -> None:
+    made = access.set_up_user(settings, "bench", "analyst", PASSWORD)
+    token = access.open_session(settings, made, "10.0.0.1")
+    access.set_disabled(settings, "bench")
+
+    again = access.set_up_user(
+        settings, "bench", "branch_head", "another long password", branches=["denver"]
+    )
+    assert (again.role, again.branches, again.disabled) == ("branch_head", ("denver",), False)
+    assert access.session_user(settings, token) is None  # the old password's session ended
+    assert access.log_in(settings, "bench", "another long password", "10.0.0.2").name == "bench"
+    with pytest.raises(access.AccessError, match="needs at least one branch"):
+        access.set_up_user(settings, "bench", "branch_head", PASSWORD)

@@ -232,15 +232,14 @@ def dash_users(dash_project: Path) -> dict[str, Login]:
             employee if role == "employee" else None,
             (BRANCH,) if role == "branch_head" else (),
         )
-        grants: dict[str, Any] = {"employee": login.employee, "branches": login.branches}
-        try:
-            access.get_user(settings, login.name)
-        except access.AccessError:
-            access.add_user(settings, login.name, role, login.password, **grants)
-        else:
-            access.grant(settings, login.name, role=role, **grants)
-            access.set_password(settings, login.name, login.password)
-            access.set_disabled(settings, login.name, False)
+        access.set_up_user(
+            settings,
+            login.name,
+            role,
+            login.password,
+            employee=login.employee,
+            branches=login.branches,
+        )
         made[role] = login
     return made
 
@@ -349,19 +348,15 @@ def client_viewing(dash_app: dash.Dash, dash_project: Path) -> Callable[..., Fla
         if who is None:
             return client
         scope = who.scope or {}
-        grants: dict[str, Any] = {
-            "employee": (scope.get("employee") or [who.employee])[0],
-            "branches": tuple(scope.get("branch", ())),
-        }
         password = password_of(who.name)
-        try:
-            access.get_user(settings, who.name)
-        except access.AccessError:
-            access.add_user(settings, who.name, who.role, password, **grants)
-        else:  # the demo's own users have names like these, and passwords of their own
-            access.grant(settings, who.name, role=who.role, **grants)
-            access.set_password(settings, who.name, password)
-            access.set_disabled(settings, who.name, False)
+        access.set_up_user(  # the demo's own users have names like these: set up again
+            settings,
+            who.name,
+            who.role,
+            password,
+            employee=(scope.get("employee") or [who.employee])[0],
+            branches=tuple(scope.get("branch", ())),
+        )
         log_in_client(client, Login(who.role, who.name, password))
         return client
 
