@@ -259,8 +259,8 @@ def callback_refusal(app: dash.Dash) -> flask.Response | None:
     body = flask.request.get_json(silent=True)
     output = body.get("output") if isinstance(body, dict) else None
     entry = app.callback_map.get(output) if isinstance(output, str) else None
-    if entry is None:  # Dash answers a callback it does not know itself
-        return None
+    if entry is None:  # a hand-made request: Dash would fail on it with a traceback
+        return refuse("no such callback; reload the page", 400)
     page = access.page_of(getattr(entry.get("callback"), "__module__", "") or "")
     if page is None or who.may_open(page):
         return None

@@ -273,6 +273,16 @@ def test_nobody_gets_any_callback_or_route(
                 assert _sent(answer).startswith("Log in first"), path
 
 
+def test_a_callback_the_app_does_not_have_is_refused_in_one_line(
+    client_as: Callable[..., FlaskClient],
+) -> None:
+    answer = client_as("branch_head").post(
+        "/_dash-update-component",
+        json={"output": "overview-tiles.children", "inputs": [], "changedPropIds": []},
+    )
+    assert (answer.status_code, _sent(answer)) == (400, "no such callback; reload the page\n")
+
+
 # -- a branch head asking for another branch ---------------------------------------------------
 
 
