@@ -317,6 +317,16 @@ def _request_search() -> str | None:
     return "?" + flask.request.query_string.decode("utf-8", "replace")
 
 
+def all_branches_label(branches: list[dict[str, str]]) -> str:
+    """What "no branch chosen" reads as: all branches for a viewer of every row, the one
+    branch a branch head has, or "All your branches"."""
+    if viewer().branches is None:
+        return "All branches"
+    if len(branches) == 1:
+        return branches[0]["label"]
+    return "All your branches"
+
+
 def filter_bar(search: str | None = None) -> html.Div:
     """The global filters, set to what ``search`` asks for (none: empty, for Dash's check)."""
     start = end = branch = employee = None
@@ -324,6 +334,7 @@ def filter_bar(search: str | None = None) -> html.Div:
     branches: list[dict[str, str]] = []
     employees: list[dict[str, str]] = []
     own = False
+    every_branch = "All branches"
     if search is not None:
         f = filters_of(search)
         period = f.period if f.period in PRESET_LABELS else CUSTOM
@@ -331,6 +342,7 @@ def filter_bar(search: str | None = None) -> html.Div:
         branch, employee, compare = f.branch, f.employee, f.compare
         branches, employees = choices(data(), f)
         own = viewer().own is not None
+        every_branch = all_branches_label(branches)
     periods = [{"label": label, "value": key} for key, label in PRESET_LABELS.items()]
     periods.append({"label": "Custom range…", "value": CUSTOM})
     return html.Div(
@@ -366,7 +378,7 @@ def filter_bar(search: str | None = None) -> html.Div:
                         id="kb-branch",
                         options=branches,
                         value=branch,
-                        placeholder="All branches",
+                        placeholder=every_branch,
                         clearable=True,
                         disabled=own,  # an employee's rows are theirs in any branch
                     ),

@@ -678,3 +678,27 @@ def graph(part: Any, kind: str) -> Any:
     found = find(part, {"type": "sales-chart", "index": kind})
     assert found is not None, part
     return found.figure
+
+
+def test_no_branch_chosen_reads_as_what_the_viewer_sees(
+    in_app_as: Callable[[Viewer], Data],
+) -> None:
+    from dashboards.app import filter_bar
+
+    def placeholder(who: Viewer) -> str:
+        in_app_as(who)
+        found = [c for c in _walk(filter_bar("?")) if getattr(c, "id", None) == "kb-branch"]
+        return str(found[0].placeholder)
+
+    assert placeholder(EXECUTIVE) == "All branches"
+    assert placeholder(DENVER_HEAD) == "Denver"
+    two = Viewer("two-branches", "branch_head", {"branch": ["denver", "austin"]})
+    assert placeholder(two) == "All your branches"
+
+
+def _walk(component: Any) -> Iterator[Any]:
+    yield component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and not isinstance(child, str):
+            yield from _walk(child)
