@@ -319,9 +319,12 @@ def _request_search() -> str | None:
 
 def all_branches_label(branches: list[dict[str, str]]) -> str:
     """What "no branch chosen" reads as: all branches for a viewer of every row, the one
-    branch a branch head has, or "All your branches"."""
-    if viewer().branches is None:
+    branch a branch head has, "All your branches", or an employee's "Your own rows"."""
+    who = viewer()
+    if who.branches is None:
         return "All branches"
+    if who.own is not None:
+        return "Your own rows"
     if len(branches) == 1:
         return branches[0]["label"]
     return "All your branches"

@@ -694,6 +694,7 @@ def test_no_branch_chosen_reads_as_what_the_viewer_sees(
     assert placeholder(DENVER_HEAD) == "Denver"
     two = Viewer("two-branches", "branch_head", {"branch": ["denver", "austin"]})
     assert placeholder(two) == "All your branches"
+    assert placeholder(employee_viewer("crm_denver:5")) == "Your own rows"
 
 
 def _walk(component: Any) -> Iterator[Any]:
