@@ -135,8 +135,8 @@ BROKEN: list[tuple[str, str, str]] = [
     (
         "unknown_top_level_key_lists_known",
         '# settings\ncolour = "blue"\n',
-        "kpiboard.toml:2: unknown key 'colour' "
-        "(known: project, company, warehouse, etl, validation, kpi, app, dashboard, smtp, sources)",
+        "kpiboard.toml:2: unknown key 'colour' (known: project, company, warehouse, etl, "
+        "validation, kpi, app, dashboard, smtp, security, sources)",
     ),
     (
         "unknown_key_did_you_mean",
