@@ -383,6 +383,28 @@ def _visible_pages(page: Page) -> list[str]:
     return page.locator(".kb-nav a").evaluate_all("links => links.map(a => a.pathname)")
 
 
+def _open(page: Page, served: str, path: str, ready: str = "#kb-main h1") -> None:
+    """Go to ``path`` and wait until ``ready`` is there and no callback is in flight."""
+    page.goto(served.rstrip("/") + path)
+    page.wait_for_selector(ready)
+    settle(page)
+
+
+def _revenue_tile(page: Page) -> float:
+    return float(page.locator("#tile-revenue .kb-tile-value").get_attribute("data-value") or "nan")
+
+
+def _every_page_holds_none_of(page: Page, served: str, secrets: Secrets) -> list[str]:
+    """Open each page the navigation offers: none may log an error or show a secret; the
+    paths opened."""
+    paths = _visible_pages(page)
+    for path in paths:
+        _open(page, served, path + f"?period={PERIOD}")
+        assert errors_of(page) == [], path
+        assert secrets.found_in(page.content()) == [], path
+    return paths
+
+
 def _engine_revenue(truth: Data, scope: dict[str, list[str]]) -> float:
     from dashboards.filters import parse
 
@@ -400,28 +422,18 @@ def test_a_branch_head_in_the_browser_sees_only_denver_on_every_page(
 ) -> None:
     page = anonymous_page
     log_in(page.context, served, dash_users["branch_head"])
-    page.goto(served)
-    page.wait_for_selector("#tile-revenue .kb-tile-value")
-    settle(page)
-    shown = float(page.locator("#tile-revenue .kb-tile-value").get_attribute("data-value") or "nan")
+    _open(page, served, "/", "#tile-revenue .kb-tile-value")
+    shown = _revenue_tile(page)
     assert shown == pytest.approx(_engine_revenue(truth, {"branch": ["denver"]}))
     assert shown != pytest.approx(_engine_revenue(truth, {"branch": ["austin"]}))
-    paths = _visible_pages(page)
+    page.locator("#kb-branch").click()
+    assert page.locator(".Select-menu-outer, [role='listbox']").inner_text().split() == ["Denver"]
+    paths = _every_page_holds_none_of(page, served, austin_secrets)
     assert "/designer" not in paths and "/quality" not in paths and "/access" not in paths
     assert {"/", "/sales", "/clients", "/service", "/stock", "/employees", "/reports"} <= set(paths)
-    options = page.locator("#kb-branch")
-    options.click()
-    assert page.locator(".Select-menu-outer, [role='listbox']").inner_text().split() == ["Denver"]
-    for path in paths:
-        page.goto(served.rstrip("/") + path + f"?period={PERIOD}")
-        page.wait_for_selector("#kb-main h1")
-        settle(page)
-        assert errors_of(page) == [], path
-        assert austin_secrets.found_in(page.content()) == [], path
-    page.goto(served.rstrip("/") + "/designer")
-    page.wait_for_selector("#kb-forbidden")
+    _open(page, served, "/designer", "#kb-forbidden")
     assert page.locator("#kb-forbidden").inner_text().startswith("This page is for ")
-    assert page.locator("#kpi-list, .kb-designer").count() == 0
+    assert page.locator("#designer-list, #designer-form").count() == 0
 
 
 def test_an_employee_in_the_browser_sees_their_own_scorecard_not_a_colleagues(
@@ -435,25 +447,13 @@ def test_an_employee_in_the_browser_sees_their_own_scorecard_not_a_colleagues(
     me = dash_users["employee"]
     assert me.employee is not None
     log_in(page.context, served, me)
-    page.goto(served.rstrip("/") + f"/employees?period={PERIOD}")
-    page.wait_for_selector("#kb-main h1")
-    settle(page)
+    _open(page, served, f"/employees?period={PERIOD}")
     my_name = sorted(
         _names(truth, "SELECT full_name FROM core.dim_employee WHERE employee_id = ?", me.employee)
     )[0]
-    text = page.locator("#kb-main").inner_text()
-    assert my_name in text
-    assert colleague_secrets.found_in(page.content()) == []
-    paths = _visible_pages(page)
+    assert my_name in page.locator("#kb-main").inner_text()
+    paths = _every_page_holds_none_of(page, served, colleague_secrets)
     assert "/stock" not in paths and "/designer" not in paths and "/quality" not in paths
-    for path in paths:
-        page.goto(served.rstrip("/") + path + f"?period={PERIOD}")
-        page.wait_for_selector("#kb-main h1")
-        settle(page)
-        assert errors_of(page) == [], path
-        assert colleague_secrets.found_in(page.content()) == [], path
-    page.goto(served.rstrip("/") + "/")
-    page.wait_for_selector("#tile-revenue .kb-tile-value")
-    settle(page)
-    shown = float(page.locator("#tile-revenue .kb-tile-value").get_attribute("data-value") or "nan")
-    assert shown == pytest.approx(_engine_revenue(truth, {"employee": [me.employee]}))
+    assert "/employees" in paths
+    _open(page, served, "/", "#tile-revenue .kb-tile-value")
+    assert _revenue_tile(page) == pytest.approx(_engine_revenue(truth, {"employee": [me.employee]}))
