@@ -22,7 +22,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from kpiboard import urls
@@ -195,6 +203,9 @@ OVERVIEW_KPIS = [
 class DashboardSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8050, ge=1, le=65535)
+    # the address readers open the dashboard at, for the links in mails
+    # (default: http://<host>:<port>)
+    public_url: str = ""
     # the Overview's tiles, in order: KPI ids (4-8 read best)
     overview: list[str] = Field(default_factory=lambda: list(OVERVIEW_KPIS), max_length=12)
 
@@ -223,12 +234,52 @@ class SecuritySettings(_Section):
 
 
 class SmtpSettings(_Section):
+    """The mail server mail-outs and alerts are sent through (``[smtp]``). The password is
+    never in the file: ``KPIBOARD_SMTP_PASSWORD`` gives it (:func:`parse_settings` refuses
+    one written in ``kpiboard.toml``)."""
+
     host: str = "127.0.0.1"
     port: int = Field(default=25, ge=1, le=65535)
+    # STARTTLS after connecting (port 587), or TLS from the first byte (port 465); not both
+    starttls: bool = False
+    ssl: bool = False
     username: str | None = None
     password: SecretStr | None = None
-    sender: str = "kpiboard@localhost"
-    starttls: bool = False
+    # who the mails are from: an address, or a name and address ("Reports <reports@acme.com>")
+    from_address: str = "kpiboard@localhost"
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _one_tls(self) -> SmtpSettings:
+        if self.starttls and self.ssl:
+            raise PydanticCustomError(
+                "smtp_tls",
+                "starttls and ssl are both true; choose one (starttls for port 587, ssl for 465)",
+            )
+        return self
+
+
+class SchedulerSettings(_Section):
+    """The mail-out scheduler (``kpiboard scheduler``, ``[scheduler]``)."""
+
+    # how often the scheduler looks for due slots, retries and a newly published snapshot
+    tick_seconds: float = Field(default=20.0, ge=0.05, le=600)
+    # a slot missed while the scheduler was down is sent late when it starts within this many
+    # minutes of the slot's time; an older one is recorded as missed and not sent
+    grace_minutes: int = Field(default=360, ge=0, le=7 * 24 * 60)
+    # a slot sent more than this many minutes after its time is marked late
+    late_after_minutes: int = Field(default=5, ge=0, le=24 * 60)
+    # a mail refused for a passing reason (connection refused, 4xx) is tried again after
+    # retry_seconds, doubling each time, at most max_attempts times in all
+    retry_seconds: float = Field(default=60.0, ge=0, le=24 * 3600)
+    max_attempts: int = Field(default=6, ge=1, le=50)
+    # a recipient claimed by a scheduler that stops answering is taken over after this long
+    lease_seconds: float = Field(default=300.0, ge=1, le=24 * 3600)
+    # the pipeline's own schedule (`kpiboard etl run` by the scheduler): a cron expression in
+    # [project] timezone, or empty for none (the pipeline is run some other way)
+    pipeline_cron: str = ""
+    # where failures of a schedule without an owner's address are mailed (empty: only logged)
+    notify: str = ""
 
 
 class SourceTableSettings(_Section):
@@ -301,6 +352,7 @@ class Settings(_Section):
     app: AppSettings = AppSettings()
     dashboard: DashboardSettings = DashboardSettings()
     smtp: SmtpSettings = SmtpSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
     security: SecuritySettings = SecuritySettings()
     sources: list[SourceSettings] = Field(default_factory=list)
 
@@ -343,7 +395,18 @@ class Settings(_Section):
         return url.render_as_string(hide_password=False)
 
 
-_SECTIONS = ("project", "company", "warehouse", "etl", "validation", "app", "dashboard", "smtp")
+_SECTIONS = (
+    "project",
+    "company",
+    "warehouse",
+    "etl",
+    "validation",
+    "app",
+    "dashboard",
+    "smtp",
+    "scheduler",
+    "security",
+)
 
 
 def load_settings(project_dir: Path, env: Mapping[str, str] | None = None) -> Settings:
@@ -366,6 +429,13 @@ def parse_settings(text: str, path: Path, env: Mapping[str, str] | None = None) 
         line = lines.get(("project_dir",))
         raise ConfigError(
             f"{shown}:{line}: unknown key 'project_dir' (the file's folder is the project)"
+        )
+    smtp = raw.get("smtp")
+    if isinstance(smtp, dict) and "password" in smtp:  # a secret in a file that gets shared
+        line = lines.get(("smtp", "password"))
+        raise ConfigError(
+            f"{shown}:{line}: [smtp] password: keep the password out of the file; "
+            "set KPIBOARD_SMTP_PASSWORD in the environment"
         )
     env_keys = _apply_environment(raw, os.environ if env is None else env)
     try:

@@ -42,13 +42,20 @@ host = "127.0.0.1"
 port = 8050
 
 [smtp]
-# The mail server for scheduled report mail-outs and alerts.
+# The mail server for scheduled report mail-outs and alerts (docs/mailouts.md).
 host = "127.0.0.1"
 port = 25
-sender = "kpiboard@localhost"
-starttls = false
+from_address = "kpiboard@localhost"
+# starttls = true   (port 587)   or   ssl = true   (port 465)
 # username = "reports"
-# password: better set KPIBOARD_SMTP_PASSWORD in the environment
+# The password never goes in this file: set KPIBOARD_SMTP_PASSWORD in the environment.
+
+[scheduler]
+# `kpiboard scheduler` sends the mail-outs. A slot missed while it was down is sent late
+# within grace_minutes of its time, and only recorded as missed after that.
+grace_minutes = 360
+# Run the pipeline on a schedule too (cron, in [project] timezone), e.g. "0 5 * * *":
+# pipeline_cron = ""
 """
 
 _NO_SOURCES = """

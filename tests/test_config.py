@@ -40,7 +40,8 @@ def test_empty_file_gives_the_defaults(tmp_path: Path) -> None:
     assert (settings.smtp.host, settings.smtp.port) == ("127.0.0.1", 25)
     assert settings.smtp.username is None
     assert settings.smtp.password is None
-    assert settings.smtp.sender == "kpiboard@localhost"
+    assert settings.smtp.from_address == "kpiboard@localhost"
+    assert settings.smtp.ssl is False
     assert settings.smtp.starttls is False
     assert settings.sources == []
 
@@ -136,7 +137,7 @@ BROKEN: list[tuple[str, str, str]] = [
         "unknown_top_level_key_lists_known",
         '# settings\ncolour = "blue"\n',
         "kpiboard.toml:2: unknown key 'colour' (known: project, company, warehouse, etl, "
-        "validation, kpi, app, dashboard, smtp, security, sources)",
+        "validation, kpi, app, dashboard, smtp, scheduler, security, sources)",
     ),
     (
         "unknown_key_did_you_mean",
@@ -147,7 +148,7 @@ BROKEN: list[tuple[str, str, str]] = [
         "unknown_key_lists_known",
         '[smtp]\nhost = "mail"\nzzz = 1\n',
         "kpiboard.toml:3: [smtp] unknown key 'zzz' "
-        "(known: host, port, username, password, sender, starttls)",
+        "(known: host, port, starttls, ssl, username, password, from_address, timeout_seconds)",
     ),
     (
         "int_from_text",
@@ -356,6 +357,46 @@ def test_environment_ignores_other_variables(tmp_path: Path) -> None:
     env = {"KPIBOARD_DASHBOARD_PROT": "1", "DASHBOARD_PORT": "2", "KPIBOARD_PORT": "3"}
 
     assert _parse(tmp_path, env).dashboard.port == 8051
+
+
+def test_smtp_password_in_the_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "kpiboard.toml").write_text(
+        '[smtp]\nhost = "mail"\npassword = "hunter2"\n', encoding="utf-8"
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, env={})
+
+    assert str(caught.value).endswith(
+        "kpiboard.toml:3: [smtp] password: keep the password out of the file; "
+        "set KPIBOARD_SMTP_PASSWORD in the environment"
+    )
+    assert "hunter2" not in str(caught.value)
+
+
+def test_starttls_and_ssl_together_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "kpiboard.toml").write_text(
+        "[smtp]\nstarttls = true\nssl = true\n", encoding="utf-8"
+    )
+
+    with pytest.raises(ConfigError, match="starttls and ssl are both true; choose one"):
+        load_settings(tmp_path, env={})
+
+
+def test_every_smtp_and_scheduler_key_is_overridable(tmp_path: Path) -> None:
+    env = {
+        "KPIBOARD_SMTP_FROM_ADDRESS": "Reports <reports@acme.test>",
+        "KPIBOARD_SMTP_SSL": "true",
+        "KPIBOARD_SCHEDULER_GRACE_MINUTES": "15",
+        "KPIBOARD_SCHEDULER_PIPELINE_CRON": "0 5 * * *",
+    }
+
+    settings = _parse(tmp_path, env)
+
+    assert settings.smtp.from_address == "Reports <reports@acme.test>"
+    assert settings.smtp.ssl is True
+    assert settings.scheduler.grace_minutes == 15
+    assert settings.scheduler.pipeline_cron == "0 5 * * *"
 
 
 def test_smtp_password_from_the_environment_is_a_secret(tmp_path: Path) -> None:
