@@ -105,6 +105,8 @@ class User:
     disabled: bool
     created_at: dt.datetime
     password_changed_at: dt.datetime
+    email: str | None = None
+    """Where their mail-outs and alerts go (none: they receive no mail)."""
 
     @property
     def rights(self) -> Role:
@@ -179,10 +181,12 @@ def add_user(
     *,
     employee: str | None = None,
     branches: Sequence[str] = (),
+    email: str | None = None,
 ) -> User:
     check_name(name)
     check_grants(role, employee, branches)
     check_password(settings, name, password)
+    email = check_email(email) if email else None
     eng = appdb.shared_engine(settings)
     at = now()
     with eng.begin() as db:
@@ -194,6 +198,7 @@ def add_user(
                 name=name,
                 role=role,
                 employee_id=employee,
+                email=email,
                 password_hash=_hasher.hash(password),
                 disabled=False,
                 created_at=at,
@@ -234,6 +239,7 @@ def _users(db: sa.Connection, where: sa.ColumnElement[bool] | None = None) -> li
             bool(r.disabled),
             r.created_at,
             r.password_changed_at,
+            r.email,
         )
         for r in rows
     ]
@@ -265,6 +271,31 @@ def set_password(settings: Settings, name: str, password: str) -> User:
         _end_sessions(db, user.user_id, "password")
         _forget_failures(db, "user", name)
     return get_user(settings, name)
+
+
+def set_email(settings: Settings, name: str, email: str | None) -> User:
+    """Where ``name``'s mail-outs and alerts go; ``None`` or empty: they receive none."""
+    user = get_user(settings, name)
+    address = check_email(email) if email else None
+    with appdb.shared_engine(settings).begin() as db:
+        db.execute(
+            appdb.users.update().where(appdb.users.c.user_id == user.user_id).values(email=address)
+        )
+    return get_user(settings, name)
+
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
+_EMAIL = re.compile(r"[^@\s<>(),;:\\\"\[\]]{1,64}@" + _LABEL + r"(?:\." + _LABEL + r")+")
+
+
+def check_email(text: str) -> str:
+    """``text`` as an email address (trimmed), or :class:`AccessError` saying it is not one.
+    Plain addresses only (``cfo@acme.com``): no display names, no lists, no line breaks."""
+    address = text.strip()
+    if len(address) > 254 or not _EMAIL.fullmatch(address):
+        shown = address if len(address) <= 60 else address[:60] + "…"
+        raise AccessError(f"{shown!r} is not an email address (like cfo@acme.com)")
+    return address
 
 
 def set_disabled(settings: Settings, name: str, disabled: bool = True) -> User:
@@ -320,15 +351,20 @@ def set_up_user(
     *,
     employee: str | None = None,
     branches: Sequence[str] = (),
+    email: str | None = None,
 ) -> User:
     """``name`` with this role, scope and password, enabled — added, or changed to be so (what
     a script or a test that logs in as a user of its own needs, whatever ran before it)."""
     try:
         get_user(settings, name)
     except AccessError:
-        return add_user(settings, name, role, password, employee=employee, branches=branches)
+        return add_user(
+            settings, name, role, password, employee=employee, branches=branches, email=email
+        )
     grant(settings, name, role=role, employee=employee or "", branches=branches)
     set_password(settings, name, password)
+    if email is not None:
+        set_email(settings, name, email)
     return set_disabled(settings, name, False)
 
 

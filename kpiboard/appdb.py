@@ -64,6 +64,7 @@ users = sa.Table(
     sa.Column("role", sa.String(20), nullable=False),
     # the core.dim_employee row this user is, when they are one (an employee's own rows)
     sa.Column("employee_id", sa.String(200)),
+    sa.Column("email", sa.String(254)),  # where their mail-outs and alerts go
     sa.Column("password_hash", sa.String(200), nullable=False),
     sa.Column("disabled", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
@@ -119,6 +120,67 @@ secrets = sa.Table(
     sa.Column("value", sa.String(200), nullable=False),
 )
 
+# -- mail-outs (reports.schedules, reports.delivery) -----------------------------------------
+
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("schedule_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    # what is sent to whom: reports and their parameters, recipients, format, scope (JSON)
+    sa.Column("definition", sa.Text, nullable=False),
+    sa.Column("cron", sa.String(120), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("owner", sa.String(254), nullable=False),  # a user name or an address
+    sa.Column("paused", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    # slots before this instant are not the schedule's (set on creation and on resume)
+    sa.Column("active_from", sa.DateTime, nullable=False),
+    # the first failed slot of a run of failures: its owner was mailed then, and not again
+    # until a slot succeeds
+    sa.Column("failing_since", sa.DateTime),
+)
+
+schedule_slots = sa.Table(
+    "schedule_slots",
+    metadata,
+    sa.Column("schedule_id", sa.Integer, primary_key=True),
+    sa.Column("slot_at", sa.DateTime, primary_key=True),  # UTC; a manual run: when asked
+    # open | done | partial | failed | missed
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("manual", sa.Boolean, nullable=False, default=False),
+    sa.Column("late", sa.Boolean, nullable=False, default=False),
+    sa.Column("opened_at", sa.DateTime, nullable=False),
+    sa.Column("opened_by", sa.String(120), nullable=False),  # host:pid of the scheduler
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("error", sa.Text),  # why the slot failed (a report that cannot run)
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    # sha256 of schedule, slot and recipient: the idempotency key, and the Message-ID's left part
+    sa.Column("delivery_key", sa.String(64), primary_key=True),
+    sa.Column("schedule_id", sa.Integer, nullable=False),
+    sa.Column("slot_at", sa.DateTime, nullable=False),
+    sa.Column("recipient", sa.String(300), nullable=False),  # user:<name> | address:<address>
+    sa.Column("address", sa.String(254)),
+    # pending | sending | sent | retry | failed | unknown (reports.schedules)
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("claimed_by", sa.String(120)),
+    sa.Column("lease_until", sa.DateTime),
+    sa.Column("next_attempt_at", sa.DateTime),
+    sa.Column("message_id", sa.String(200), nullable=False),
+    sa.Column("sent_at", sa.DateTime),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_deliveries_slot", "schedule_id", "slot_at"),
+    sa.Index("ix_deliveries_status", "status"),
+)
+
 
 def engine(settings: Settings) -> sa.Engine:
     """An engine on the app database, its tables created if missing."""
@@ -126,7 +188,10 @@ def engine(settings: Settings) -> sa.Engine:
     if urls.backend(url) == "sqlite" and url.database:
         url = url.set(database=str(settings.resolve(Path(url.database))))
     urls.ensure_database(url)
-    eng = sa.create_engine(url)
+    # SQLite: a writer waits up to 30 s for another (two schedulers, the dashboard, a command)
+    # rather than failing at once with "database is locked"
+    options = {"connect_args": {"timeout": 30}} if urls.backend(url) == "sqlite" else {}
+    eng = sa.create_engine(url, **options)
     try:
         metadata.create_all(eng)
         _add_missing_columns(eng)

@@ -37,6 +37,14 @@ ACTIONS = (
     "user_enabled",
     "user_granted",
     "access_refused",
+    "schedule_added",
+    "schedule_changed",
+    "schedule_removed",
+    "schedule_paused",
+    "schedule_resumed",
+    "schedule_run",
+    "alert_added",
+    "alert_removed",
 )
 """Every action the log records (the schedules of mail-outs add theirs)."""
 TARGET_MAX = 400

@@ -108,27 +108,10 @@ class Runner:
     ) -> Result:
         """Run ``report`` (an id or a definition) with the reader's ``given`` parameter values
         (text as typed, or typed values) under ``scope`` (``None``: everything)."""
-        definition = self.catalog.get(report) if isinstance(report, str) else report
-        scope = {k: tuple(str(v) for v in vs) for k, vs in (scope or {}).items()}
-        unknown = [k for k in scope if k not in scopes.SCOPES]
-        if unknown:
-            raise ScopeError(f"unknown scope {unknown[0]!r} (scopes: {', '.join(scopes.SCOPES)})")
-        if scope and definition.scope == "company":
-            raise ScopeError(
-                f"report {definition.id!r} shows company-wide data "
-                f"({m.CATEGORY_TITLES.get(definition.category, definition.category)}); "
-                "it does not run under a branch or employee scope"
-            )
+        definition, scope = self._definition(report, scope)
         snapshot = self._published()
         with self._cursor(snapshot) as con:
-            self._check_scope(con, scope)
-            data_end = self._last_day(con, snapshot)
-            bound = p.resolve(
-                definition,
-                given or {},
-                data_end=data_end,
-                lookup=lambda *args: self._lookup(con, scope, *args),
-            )
+            data_end, bound = self._bind(con, snapshot, definition, given, scope)
             started = time.perf_counter()
             if definition.sql is not None:
                 frame = self._sql(con, definition, bound, scope)
@@ -153,6 +136,54 @@ class Runner:
             company=self.company,
             query_seconds=seconds,
         )
+
+    def bind(
+        self,
+        report: str | m.Report,
+        given: Mapping[str, object] | None = None,
+        *,
+        scope: Scope | None = None,
+    ) -> p.Bound:
+        """The parameters checked and resolved as :meth:`run` would, without running the
+        report: what a schedule checks before it is saved."""
+        definition, scope = self._definition(report, scope)
+        snapshot = self._published()
+        with self._cursor(snapshot) as con:
+            return self._bind(con, snapshot, definition, given, scope)[1]
+
+    def _definition(
+        self, report: str | m.Report, scope: Scope | None
+    ) -> tuple[m.Report, dict[str, tuple[str, ...]]]:
+        definition = self.catalog.get(report) if isinstance(report, str) else report
+        checked = {k: tuple(str(v) for v in vs) for k, vs in (scope or {}).items()}
+        unknown = [k for k in checked if k not in scopes.SCOPES]
+        if unknown:
+            raise ScopeError(f"unknown scope {unknown[0]!r} (scopes: {', '.join(scopes.SCOPES)})")
+        if checked and definition.scope == "company":
+            raise ScopeError(
+                f"report {definition.id!r} shows company-wide data "
+                f"({m.CATEGORY_TITLES.get(definition.category, definition.category)}); "
+                "it does not run under a branch or employee scope"
+            )
+        return definition, checked
+
+    def _bind(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        snapshot: Path,
+        definition: m.Report,
+        given: Mapping[str, object] | None,
+        scope: Scope,
+    ) -> tuple[dt.date | None, p.Bound]:
+        self._check_scope(con, scope)
+        data_end = self._last_day(con, snapshot)
+        bound = p.resolve(
+            definition,
+            given or {},
+            data_end=data_end,
+            lookup=lambda *args: self._lookup(con, scope, *args),
+        )
+        return data_end, bound
 
     def members(self, kind: str, scope: Scope | None = None) -> list[tuple[str, str]]:
         """Every ``(id, name)`` of an entity kind (``branch``, ``employee``, ``client`` …; see
