@@ -181,6 +181,16 @@ deliveries = sa.Table(
     sa.Index("ix_deliveries_status", "status"),
 )
 
+schedulers = sa.Table(
+    "schedulers",
+    metadata,
+    # one row per scheduler process: what the dashboard reads to say whether mail goes out
+    sa.Column("worker", sa.String(120), primary_key=True),  # host:pid:token
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("last_tick_at", sa.DateTime, nullable=False),
+    sa.Column("stopped_at", sa.DateTime),
+)
+
 
 def engine(settings: Settings) -> sa.Engine:
     """An engine on the app database, its tables created if missing."""

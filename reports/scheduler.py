@@ -33,7 +33,7 @@ import sqlalchemy as sa
 
 from kpiboard import appdb
 from reports import schedules as s
-from reports.delivery import Deliverer, SlotOutcome
+from reports.delivery import WORKER, Deliverer, SlotOutcome
 
 if TYPE_CHECKING:
     from kpiboard.config import Settings
@@ -80,6 +80,7 @@ class Scheduler:
     def tick(self) -> TickReport:
         report = TickReport()
         now = self.clock()
+        self._beat(now)
         report.unknown = self.deliverer.release_dead()
         for schedule in s.list_schedules(self.settings):
             if schedule.paused:
@@ -102,6 +103,14 @@ class Scheduler:
             log.info("%s", outcome.line())
         report.alerts = self.check_alerts()
         return report
+
+    def _beat(self, now: dt.datetime, *, stopped: bool = False) -> None:
+        """Record that this scheduler is alive (``schedulers``), or that it stopped."""
+        t = appdb.schedulers
+        values: dict[str, Any] = {"last_tick_at": now, "stopped_at": now if stopped else None}
+        with appdb.shared_engine(self.settings).begin() as db:
+            if not db.execute(t.update().where(t.c.worker == WORKER).values(values)).rowcount:
+                db.execute(t.insert().values(worker=WORKER, started_at=now, **values))
 
     def _open_due(self, schedule: s.Schedule, now: dt.datetime, report: TickReport) -> None:
         from reports.cron import Cron
@@ -220,6 +229,7 @@ class Scheduler:
         try:
             runner.start()
         finally:
+            self._beat(self.clock(), stopped=True)
             self.deliverer.close()
 
     def _safe_tick(self) -> None:
@@ -230,6 +240,26 @@ class Scheduler:
             return
         for name, count in report.missed.items():
             log.warning("%s: %d slot(s) missed", name, count)
+
+
+def running(settings: Settings) -> list[dict[str, Any]]:
+    """The schedulers that ticked lately (within three ticks and a minute), newest first:
+    ``worker``, ``started_at``, ``last_tick_at``. Empty: no mail goes out."""
+    t = appdb.schedulers
+    recent = s.now() - dt.timedelta(seconds=3 * settings.scheduler.tick_seconds + 60)
+    with appdb.shared_engine(settings).connect() as db:
+        rows = db.execute(
+            sa.select(t.c.worker, t.c.started_at, t.c.last_tick_at)
+            .where(t.c.last_tick_at >= recent, t.c.stopped_at.is_(None))
+            .order_by(t.c.last_tick_at.desc())
+        )
+        return [dict(r._mapping) for r in rows]
+
+
+def last_tick(settings: Settings) -> dt.datetime | None:
+    """When any scheduler last ticked (``None``: never)."""
+    with appdb.shared_engine(settings).connect() as db:
+        return db.execute(sa.select(sa.func.max(appdb.schedulers.c.last_tick_at))).scalar()
 
 
 def _pipeline_trigger(expression: str, timezone: str) -> Any:
