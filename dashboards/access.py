@@ -34,6 +34,8 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "quality": frozenset({"admin", "executive", "analyst"}),
     "reports": frozenset(ROLES),
     "access": frozenset({"admin"}),
+    # schedules mail any branch's numbers to anyone: those who see every row and manage reports
+    "mailouts": frozenset({"admin", "analyst"}),
 }
 """The roles that may open each page (the page modules' names in :data:`dashboards.app.PAGES`)."""
 

@@ -56,6 +56,7 @@ PAGES = (
     "designer",
     "quality",
     "reports",
+    "mailouts",
     "access",
 )
 """The page modules, in the navigation's order."""

@@ -444,7 +444,7 @@ def layout(**_query: Any) -> html.Div:
     return page()
 
 
-dash.register_page(__name__, path="/access", name="Access", title="Access", order=9, layout=layout)
+dash.register_page(__name__, path="/access", name="Access", title="Access", order=10, layout=layout)
 
 
 # -- the users ------------------------------------------------------------------------------------
