@@ -37,6 +37,8 @@ ACTIONS = (
     "user_enabled",
     "user_granted",
     "access_refused",
+    "alert_added",
+    "alert_removed",
 )
 """Every action the log records (the schedules of mail-outs add theirs)."""
 TARGET_MAX = 400
