@@ -432,8 +432,9 @@ def check(
 ) -> list[AlertEvent]:
     """Check every active alert on ``snapshot`` (the name of a published snapshot's file; by
     default the one published now) and return the events this check added, each already
-    handed to ``send`` (see the module's docstring). ``send`` raising is recorded as the
-    event's ``mail_error``, and the next event is sent all the same. ``engine`` is for tests
+    handed to ``send`` (see the module's docstring). ``send`` raising, or returning a text
+    (why it did not mail), is recorded as the event's ``mail_error``, and the next event is
+    sent all the same. ``engine`` is for tests
     (an engine on that snapshot)."""
     active = [a for a in list_alerts(settings) if not a.paused]
     if not active:
@@ -792,14 +793,22 @@ def _finite(value: float | None) -> float | None:
 def _send(
     settings: Settings, event: AlertEvent, send: Callable[[AlertEvent], object]
 ) -> AlertEvent:
-    """Hand the committed event to ``send``; record when it was mailed, or why not."""
+    """Hand the committed event to ``send``; record when it was mailed, or why not: ``send``
+    returning nothing (or ``True``) mailed it; returning a text did not, and says why (no mail
+    server configured); raising did not either, and its message says why."""
     mailed_at: dt.datetime | None = None
     error: str | None = None
     try:
-        send(event)
-        mailed_at = _now()
+        answer = send(event)
     except Exception as exc:  # a mail server's refusal is recorded, the check goes on
         error = _one_line(str(exc) or type(exc).__name__)
+    else:
+        if isinstance(answer, str):
+            error = _one_line(answer)
+        elif answer is None or answer is True:
+            mailed_at = _now()
+        else:
+            error = "not mailed"
     t = appdb.alert_events
     with appdb.shared_engine(settings).begin() as db:
         db.execute(
