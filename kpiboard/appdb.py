@@ -143,7 +143,7 @@ alert_states = sa.Table(
     # no foreign keys: removing an alert removes its rows itself, on SQLite and PostgreSQL alike
     sa.Column("alert_id", sa.Integer, primary_key=True),
     sa.Column("breached", sa.Boolean, nullable=False),
-    sa.Column("since", sa.DateTime),  # when the breach (or the error) was first seen
+    sa.Column("since", sa.DateTime),  # when the breach started (None: not breached)
     # the snapshot checked last: a state is moved on only from the one it was read at, so two
     # checks of one snapshot cannot both move it
     sa.Column("last_snapshot", sa.String(200), nullable=False),

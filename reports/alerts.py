@@ -706,13 +706,10 @@ def _record(
     was_breached = bool(before["breached"]) if before is not None else False
     kind = _kind(was_breached, before["error"] if before is not None else None, outcome)
     breached = was_breached if outcome.error is not None else outcome.breached
-    since: dt.datetime | None
-    if kind is not None:
+    # when the breach started: kept through checks that change nothing and through errors
+    since: dt.datetime | None = before["since"] if before is not None and breached else None
+    if kind == "start":
         since = at
-    elif before is not None:
-        since = before["since"]
-    else:
-        since = None
     new_state = {
         "breached": breached,
         "since": since,

@@ -178,7 +178,7 @@ def _list_row(alert: Alert, state: dict[str, Any] | None) -> dict[str, Any]:
     if state is None:
         status, since = "not checked yet", None
     elif state["error"]:
-        status, since = f"error: {state['error']}", state["since"]
+        status, since = f"error: {state['error']}", None
     elif state["breached"]:
         status, since = "breached", state["since"]
     else:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kpiboard import audit
+from kpiboard import appdb, audit, urls
 from kpiboard.config import Settings, load_settings
 from kpiboard.errors import UserError
 from reports import alerts
@@ -179,6 +180,7 @@ def test_five_snapshots_make_one_start_and_one_end(settings: Settings) -> None:
     state = alerts.state(settings, "invoices-swing")
     assert state is not None and state["error"].startswith("kpi 'invoice_count'")
     assert alerts.state(settings, "denver-red")["breached"] is False  # type: ignore[index]
+    assert alerts.state(settings, "denver-red")["since"] is None  # type: ignore[index]
 
 
 def test_checking_a_snapshot_again_changes_nothing(settings: Settings) -> None:
@@ -187,11 +189,34 @@ def test_checking_a_snapshot_again_changes_nothing(settings: Settings) -> None:
     first = alerts.check(settings, send=Outbox())
     again = Outbox()
     assert kinds(first) == [("denver-red", "start"), ("denver-swing", "start")]
+    state = alerts.state(settings, "denver-red")
+    assert state is not None and state["breached"] and state["since"] == first[0].at
     assert alerts.check(settings, send=again) == [] and again.sent == []
 
 
-@pytest.mark.parametrize("threads", [2, 4])
-def test_concurrent_checks_of_one_snapshot_make_one_event(settings: Settings, threads: int) -> None:
+@pytest.fixture
+def on_postgres(settings: Settings) -> Iterator[Settings]:
+    """The project with its app database on PostgreSQL, dropped after the test."""
+    from tests.conftest import POSTGRES, _require
+
+    _require(POSTGRES)
+    url = POSTGRES.format(db=f"t{uuid.uuid4().hex[:10]}_alerts")
+    config = settings.project_dir / "kpiboard.toml"
+    text = config.read_text(encoding="utf-8").replace("sqlite:///app.sqlite", url)
+    assert url in text
+    config.write_text(text, encoding="utf-8")
+    try:
+        yield load_settings(settings.project_dir)
+    finally:
+        appdb.shared_engine(load_settings(settings.project_dir)).dispose()
+        urls.drop_database(urls.parse_url(url))
+
+
+@pytest.mark.parametrize(("database", "threads"), [("sqlite", 2), ("sqlite", 4), ("postgres", 4)])
+def test_concurrent_checks_of_one_snapshot_make_one_event(
+    request: pytest.FixtureRequest, database: str, threads: int
+) -> None:
+    settings = request.getfixturevalue("on_postgres" if database == "postgres" else "settings")
     watch(settings)
     alerts.check(settings, send=Outbox())  # the first run: every alert ok
     republish(settings.project_dir, {"fct_invoice": invoices(*RUNS[1])})
