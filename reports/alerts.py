@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from kpi_designer.engine import Engine
     from kpi_designer.model import Kpi
     from kpiboard.config import Settings
+    from reports.mail import Mail, Mailer
 
 RULES = ("below_red", "change", "no_data")
 GRAINS = ("day", "week", "month", "quarter")
@@ -124,20 +125,6 @@ class AlertEvent:
     """One line a person reads: ``Revenue (Denver) is red: $41,200 against a plan of $60,000
     for December 2026``."""
     event_id: int | None = None
-
-
-@dataclass(frozen=True)
-class AlertMail:
-    """A mail for one owner, shaped as ``reports.mail.Mail`` is (used while that module is
-    not there)."""
-
-    to: str
-    subject: str
-    html: str
-    text: str
-    message_id: str
-    attachments: tuple[Any, ...] = ()
-    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -828,11 +815,10 @@ SUBJECTS = {"start": "started", "end": "ended", "error": "could not be checked"}
 
 def alert_mail(
     event: AlertEvent, owner_address: str, *, company: str, link: str, domain: str = "localhost"
-) -> Any:
+) -> Mail:
     """The mail telling ``owner_address`` of ``event``: subject ``Alert: <name> started``
     (ended, could not be checked), the event's sentence, the numbers and a link to the
-    dashboard. A ``reports.mail.Mail`` when that module is there, else an :class:`AlertMail`
-    with the same fields. Its Message-ID is the same for the same event and owner, so a mail
+    dashboard. Its Message-ID is the same for the same event and owner, so a mail
     sent again is recognised as the same one."""
     alert = event.alert
     subject = _one_line(f"Alert: {alert.name} {SUBJECTS[event.kind]} — {company}")[:200]
@@ -853,19 +839,48 @@ def alert_mail(
     )
     snapshot = Path(event.snapshot).stem
     key = f"alert-{alert.alert_id}-{event.kind}-{snapshot}-{_address_key(owner_address)}"
-    fields: dict[str, Any] = {
-        "to": owner_address,
-        "subject": subject,
-        "html": body,
-        "text": text,
-        "message_id": f"<{re.sub(r'[^A-Za-z0-9._-]', '-', key)}@{domain}>",
-        "headers": (("X-Kpiboard-Alert", alert.name),),
-    }
-    try:
-        from reports.mail import Mail  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return AlertMail(**fields)
-    return Mail(**fields)
+    from reports.mail import Mail
+
+    return Mail(
+        to=owner_address,
+        subject=subject,
+        html=body,
+        text=text,
+        message_id=f"<{re.sub(r'[^A-Za-z0-9._-]', '-', key)}@{domain}>",
+        headers=(("X-Kpiboard-Alert", alert.name),),
+    )
+
+
+def send(settings: Settings, event: AlertEvent, *, mailer: Mailer) -> str | None:
+    """Mail ``event`` to each of its alert's owners (a user's address from the users table)
+    through ``mailer``: what the scheduler gives :func:`check`. Returns why an owner got
+    nothing (a user without an address), or ``None`` when every owner was mailed; a refusal
+    by the mail server raises."""
+    from kpiboard.access import AccessError, get_user
+    from reports.delivery import dashboard_link
+    from reports.mail import build_message, domain_of
+
+    missing = []
+    for owner in event.alert.owners:
+        address: str | None = owner
+        if "@" not in owner:
+            try:
+                address = get_user(settings, owner).email
+            except AccessError:
+                address = None
+        if not address:
+            missing.append(owner)
+            continue
+        mail = alert_mail(
+            event,
+            address,
+            company=settings.company.name or settings.project.name,
+            link=dashboard_link(settings).rsplit("/", 1)[0] + "/",
+            domain=domain_of(settings.smtp.from_address),
+        )
+        mailer.connect()
+        mailer.send(build_message(mail, settings.smtp.from_address))
+    return f"no address for {', '.join(missing)}" if missing else None
 
 
 def _address_key(address: str) -> str:
@@ -886,7 +901,6 @@ __all__ = [
     "RULES",
     "Alert",
     "AlertEvent",
-    "AlertMail",
     "add",
     "alert_mail",
     "check",
@@ -896,6 +910,7 @@ __all__ = [
     "period_text",
     "printed",
     "remove",
+    "send",
     "state",
     "validate",
 ]

@@ -264,11 +264,14 @@ def alert_check(
             "--snapshot", help="The snapshot's file name (default: the one published now)."
         ),
     ] = None,
+    mail: Annotated[
+        bool, typer.Option("--mail", help="Mail the owners through [smtp], as the scheduler does.")
+    ] = False,
     project: ProjectOption = Path("."),
 ) -> None:
     """Check every active alert on the published snapshot now, as the scheduler does after a
     publish: record the breaches that started or ended, and print what would be mailed to
-    their owners (this command sends no mail).
+    their owners (with --mail, mail them as the scheduler does).
 
     Example: `kpiboard alert check -p demo`
     """
@@ -276,10 +279,17 @@ def alert_check(
 
     settings = load_settings(project)
 
-    def show(event: AlertEvent) -> str:
-        out.print(alerts.printed(event), markup=False, highlight=False)
-        return NOT_MAILED
+    from reports.mail import Mailer
 
-    events = alerts.check(settings, send=show, snapshot=snapshot)
+    mailer = Mailer(settings.smtp)
+
+    def show(event: AlertEvent) -> str | None:
+        out.print(alerts.printed(event), markup=False, highlight=False)
+        return alerts.send(settings, event, mailer=mailer) if mail else NOT_MAILED
+
+    try:
+        events = alerts.check(settings, send=show, snapshot=snapshot)
+    finally:
+        mailer.close()
     if not events:
         out.print("No alert started or ended", markup=False)
