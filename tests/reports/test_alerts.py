@@ -364,3 +364,47 @@ def test_the_mail_of_an_event(settings: Settings) -> None:
     other = alerts.alert_mail(event, "cfo@example.com", company="Fixture <Office>", link="x")
     assert again.message_id == mail.message_id != other.message_id
     assert mail.message_id.startswith("<alert-") and mail.message_id.endswith("@localhost>")
+
+
+def test_the_scheduler_mails_one_start_and_one_end_over_five_pipeline_runs(
+    tmp_path: Path, smtp_server: Any
+) -> None:
+    from kpiboard import access
+    from reports.scheduler import Scheduler
+
+    folder = new_project(tmp_path / "office").project_dir
+    env = {"KPIBOARD_SMTP_HOST": smtp_server.host, "KPIBOARD_SMTP_PORT": str(smtp_server.port)}
+    settings = load_settings(folder, env=env)
+    access.add_user(
+        settings, "ops", "analyst", "a long enough password 1", email="ops-user@example.com"
+    )
+    alerts.add(
+        settings,
+        Alert("denver-red", "revenue", "below_red", scope={"branch": ("denver",)}, owners=("ops",)),
+        by="cli:test",
+    )
+    scheduler = Scheduler(settings)
+    subjects: list[list[str]] = []
+    seen = 0
+    try:
+        for n, (june, austin_last) in enumerate(RUNS, start=1):
+            if n > 1:
+                republish(settings.project_dir, {"fct_invoice": invoices(june, austin_last)})
+            scheduler.tick()
+            scheduler.tick()  # a second tick on the same snapshot mails nothing
+            subjects.append([m.message["Subject"] for m in smtp_server.messages[seen:]])
+            seen = len(smtp_server.messages)
+    finally:
+        scheduler.deliverer.close()
+
+    assert subjects == [
+        [],
+        ["Alert: denver-red started — Fixture Office Supply"],
+        [],
+        ["Alert: denver-red ended — Fixture Office Supply"],
+        [],
+    ]
+    assert {m.message["To"] for m in smtp_server.messages} == {"ops-user@example.com"}
+    started = smtp_server.messages[0].message.get_body(("plain",)).get_content()
+    assert "Revenue (Denver) is red: $500.00 against a plan of $1,000.00 for June 2025" in started
+    assert [h["mailed_at"] is not None for h in alerts.history(settings)] == [True, True]
