@@ -88,6 +88,7 @@ class _Field:
     names: tuple[str, ...] = ()  # names[i] is the value first_name + i
     first_name: int = 0
     wraps: str = ""  # what the field goes round: a backwards range is split there
+    example: str = ""  # a range, for messages
 
     def name_hint(self) -> str:
         return (
@@ -126,11 +127,11 @@ class _Fail:
 
 
 FIELDS = (
-    _Field("minute", 0, 59, wraps="hour"),
-    _Field("hour", 0, 23, wraps="day"),
-    _Field("day of month", 1, 31, wraps="month"),
-    _Field("month", 1, 12, MONTH_NAMES, first_name=1, wraps="year"),
-    _Field("day of week", 0, 7, DAY_NAMES, wraps="week"),
+    _Field("minute", 0, 59, wraps="hour", example="0-29"),
+    _Field("hour", 0, 23, wraps="day", example="9-17"),
+    _Field("day of month", 1, 31, wraps="month", example="1-15"),
+    _Field("month", 1, 12, MONTH_NAMES, first_name=1, wraps="year", example="jan-jun"),
+    _Field("day of week", 0, 7, DAY_NAMES, wraps="week", example="mon-fri"),
 )
 
 
@@ -294,6 +295,8 @@ def _field_values(text: str, spec: _Field, fail: _Fail) -> set[int]:
             low, high = spec.low, spec.high
         elif "-" in base:
             first, _, last = base.partition("-")
+            if not first or not last or "-" in last:
+                fail(f"{base!r} is not a range; write it low-high (e.g. {spec.example!r})")
             low, high = spec.value(first, fail), spec.value(last, fail)
             if low > high:
                 fail(f"range {item!r} runs backwards; {_split_hint(spec, first, last)}")
