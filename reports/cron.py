@@ -71,6 +71,8 @@ NEXT_HORIZON_DAYS = 366 * 100
 """How far :meth:`Cron.next` looks. A day that exists comes back within 40 years (29 February
 on a Sunday, across 2100), so this is never reached."""
 
+END_OF_TIME = dt.datetime.max.replace(tzinfo=dt.UTC)
+
 
 class CronError(ReportError, ValueError):
     """A cron expression or time zone that cannot be used, said in one line: which field, which
@@ -156,27 +158,34 @@ class _Plan:
         by_weekday = day.weekday() in self.weekdays
         return (by_date or by_weekday) if self.either_day else (by_date and by_weekday)
 
-    def instants(self, day: dt.date) -> list[dt.datetime]:
-        """The slots of one matching local day as UTC instants, ascending, none twice."""
+    def within(
+        self, day: dt.date, after: dt.datetime, until: dt.datetime
+    ) -> tuple[list[dt.datetime], bool]:
+        """The slots of one matching local day with after < slot <= until, as UTC instants,
+        ascending, none twice; and whether the day has slots later than ``until``."""
         midnight = dt.datetime.combine(day, dt.time())
         offset = midnight.replace(tzinfo=self.zone).utcoffset()
         following = (midnight + ONE_DAY).replace(tzinfo=self.zone).utcoffset()
         if offset is not None and offset == following:  # no clock change on this day
             base = (midnight - offset).replace(tzinfo=dt.UTC)
-            return [base + time for time in self.times]
-        found: list[dt.datetime] = []
+            start = bisect.bisect_right(self.times, after - base)
+            stop = bisect.bisect_right(self.times, until - base)
+            return [base + time for time in self.times[start:stop]], stop < len(self.times)
+        instants: list[dt.datetime] = []
         for time in self.times:
             instant = _instant(midnight + time, self.zone)
-            if not found or instant > found[-1]:
-                found.append(instant)
-        return found
+            if not instants or instant > instants[-1]:
+                instants.append(instant)
+        start = bisect.bisect_right(instants, after)
+        stop = bisect.bisect_right(instants, until)
+        return instants[start:stop], stop < len(instants)
 
-    def days_from(self, after: dt.datetime, last: dt.date) -> Iterator[list[dt.datetime]]:
-        """The slots of each matching local day from the one before ``after``'s to ``last``."""
+    def days_from(self, after: dt.datetime, last: dt.date) -> Iterator[dt.date]:
+        """The matching local days from the one before ``after``'s up to ``last``."""
         day = after.astimezone(self.zone).date() - ONE_DAY
         while day <= last:
             if self.matches(day):
-                yield self.instants(day)
+                yield day
             day += ONE_DAY
 
 
@@ -208,13 +217,13 @@ class Cron:
         found: list[dt.datetime] = []
         if until <= after:
             return found
-        for instants in self._plan.days_from(after, until.astimezone(self._plan.zone).date()):
-            start = bisect.bisect_right(instants, after)
-            stop = bisect.bisect_right(instants, until)
-            if found and start < stop and instants[start] <= found[-1]:
-                start += 1  # a vanished wall time moved onto the first slot of this day
-            found.extend(instants[start:stop])
-            if stop < len(instants):
+        plan = self._plan
+        for day in plan.days_from(after, until.astimezone(plan.zone).date()):
+            instants, more = plan.within(day, after, until)
+            if found and instants and instants[0] <= found[-1]:
+                del instants[0]  # a vanished wall time of the day before moved onto this slot
+            found.extend(instants)
+            if more:
                 break
         return found
 
@@ -222,10 +231,10 @@ class Cron:
         """The first slot strictly after ``after`` (aware UTC)."""
         after = _utc(after, "after")
         last = min(after.toordinal() + NEXT_HORIZON_DAYS, dt.date.max.toordinal() - 2)
-        for instants in self._plan.days_from(after, dt.date.fromordinal(last)):
-            index = bisect.bisect_right(instants, after)
-            if index < len(instants):
-                return instants[index]
+        for day in self._plan.days_from(after, dt.date.fromordinal(last)):
+            instants, _ = self._plan.within(day, after, END_OF_TIME)
+            if instants:
+                return instants[0]
         raise CronError(f"cron {self.expression!r}: no slot after {after.isoformat()}")
 
     def describe(self) -> str:
@@ -371,7 +380,8 @@ def _gap_end(
 
 
 NOT_ZONES = frozenset(("localtime", "posixrules", "Factory"))
-"""Files among the zones that are not places: the host's own setting and tzdata's placeholders."""
+"""Files among the zones that are not places: the host's own setting and tzdata's placeholders
+(``posix/`` and ``right/`` hold copies, the latter counting leap seconds)."""
 
 
 @functools.cache
@@ -380,9 +390,19 @@ def _zone_names() -> frozenset[str]:
 
 
 def _zone(name: str) -> zoneinfo.ZoneInfo:
-    """The IANA zone of that name, or a :class:`CronError` suggesting the name meant."""
-    if isinstance(name, str) and name in _zone_names():
-        return zoneinfo.ZoneInfo(name)
+    """The IANA zone of that name, or a :class:`CronError` suggesting the name meant.
+
+    Listing the zones reads the whole zone directory (30 ms), so a good name is only opened;
+    the list is read for a bad one, to suggest a name."""
+    if (
+        isinstance(name, str)
+        and name not in NOT_ZONES
+        and name.partition("/")[0] not in ("posix", "right")
+    ):
+        try:
+            return zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            pass
     hint = _zone_hint(name) if isinstance(name, str) else ""
     raise CronError(
         f"time zone {name!r} is not an IANA zone"
@@ -395,7 +415,12 @@ def _zone_hint(name: str) -> str:
     from kpiboard.yamlnodes import did_you_mean  # only on this error path: it loads ruamel.yaml
 
     names = sorted(_zone_names())
+    inside = [zone for zone in names if zone.startswith(f"{name}/")]
+    if inside:
+        return f" but an area of zones: name a place in it (e.g. {inside[0]!r})"
     key = name.strip().lower().replace(" ", "_")
+    if key.partition("/")[0] in ("posix", "right"):
+        key = key.partition("/")[2]
     by_lower = {zone.lower(): zone for zone in names}
     cities: dict[str, str] = {}
     for zone in names:  # 'America/Denver' rather than 'US/Mountain'-style aliases

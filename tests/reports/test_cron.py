@@ -452,6 +452,23 @@ BROKEN = [
     ),
     (
         "0 8 * * *",
+        "Europe",
+        "time zone 'Europe' is not an IANA zone but an area of zones: name a place in it "
+        "(e.g. 'Europe/Amsterdam')",
+    ),
+    (
+        "0 8 * * *",
+        "right/UTC",
+        "time zone 'right/UTC' is not an IANA zone — did you mean 'UTC'?",
+    ),
+    (
+        "0 8 * * *",
+        "../../etc/passwd",
+        "time zone '../../etc/passwd' is not an IANA zone (a name like 'America/Denver', "
+        "'Europe/Madrid' or 'UTC')",
+    ),
+    (
+        "0 8 * * *",
         "",
         "time zone '' is not an IANA zone (a name like 'America/Denver', 'Europe/Madrid' or 'UTC')",
     ),
