@@ -101,7 +101,7 @@ class _Field:
 
     def value(self, token: str, fail: _Fail) -> int:
         """The number a token stands for: digits or a name, within the field's range."""
-        if token.isdigit():
+        if token.isascii() and token.isdigit():
             number = int(token)
             if not self.low <= number <= self.high:
                 fail(f"{token} is out of range ({self.low}-{self.high})")
@@ -297,7 +297,7 @@ def _field_values(text: str, spec: _Field, fail: _Fail) -> set[int]:
         base, slash, step_text = item.partition("/")
         step = 1
         if slash:
-            if not step_text.isdigit() or int(step_text) == 0:
+            if not (step_text.isascii() and step_text.isdigit()) or int(step_text) == 0:
                 fail(f"step {step_text!r} in {item!r} is not a whole number above 0 (e.g. '*/15')")
             step = int(step_text)
         if base == "*":

@@ -357,6 +357,12 @@ BROKEN = [
         f"cron '0 0 8 * * *': 6 fields (seconds and years are not part of cron); {FIVE}",
     ),
     ("60 8 * * *", "UTC", "cron '60 8 * * *': minute: 60 is out of range (0-59)"),
+    ("0 ² * * *", "UTC", "cron '0 ² * * *': hour: '²' is not a number (0-23)"),
+    (
+        "*/² * * * *",
+        "UTC",
+        "cron '*/² * * * *': minute: step '²' in '*/²' is not a whole number above 0 (e.g. '*/15')",
+    ),
     ("0 24 * * *", "UTC", "cron '0 24 * * *': hour: 24 is out of range (0-23)"),
     ("0 8 0 * *", "UTC", "cron '0 8 0 * *': day of month: 0 is out of range (1-31)"),
     ("0 8 * 13 *", "UTC", "cron '0 8 * 13 *': month: 13 is out of range (1-12)"),
