@@ -100,6 +100,24 @@ DELIVERY_COLUMNS = [
     Col("sent_at", "Sent (UTC)", "datetime"),
     Col("error", "Error"),
 ]
+ALERT_COLUMNS = [
+    Col("name", "Alert"),
+    Col("kpi", "KPI"),
+    Col("rule", "Rule"),
+    Col("scope", "Data"),
+    Col("owners", "Mailed to"),
+    Col("state", "State"),
+]
+EVENT_COLUMNS = [
+    Col("at", "When (UTC)", "datetime"),
+    Col("alert", "Alert"),
+    Col("kind", "Event"),
+    Col("period", "Period"),
+    Col("message", "What happened"),
+    Col("mailed", "Mailed"),
+]
+EVENT_SIGNS = {"start": "⚠ started", "end": "✓ ended", "error": "✗ error"}
+EVENTS_SHOWN = 50
 
 
 # -- who may --------------------------------------------------------------------------------------
@@ -172,16 +190,18 @@ def _field(label: str, id: str, control: Any, hint: str | None = None) -> html.D
 def _grid(id: str, columns: Sequence[Col], row_id: str, *, select: bool = False) -> dag.AgGrid:
     defs = column_defs(columns)
     for spec in defs:
-        if spec["field"] in ("status", "last_status"):
+        if spec["field"] in ("status", "last_status", "state", "kind", "mailed"):
             spec["cellClassRules"] = {
                 "mailouts-bad": "params.value && "
                 + " || ".join(f"String(params.value).includes({sign!r})" for sign in BAD_SIGNS),
-                "mailouts-paused": "params.value === '⏸ paused'",
+                "mailouts-paused": "params.value === '○ paused'",
             }
-        if spec["field"] == "error":
-            spec["minWidth"] = 260
-            spec["wrapText"] = True
-            spec["autoHeight"] = True
+        if spec["field"] in ("error", "message", "when", "recipients"):
+            spec["minWidth"] = 200
+        if spec["field"] in ("name", "slot", "alert", "rule"):
+            spec["minWidth"] = 150
+        if spec["field"] == "reports":
+            spec["minWidth"] = 190
     options: dict[str, Any] = {
         "theme": THEME,
         "animateRows": False,
@@ -209,6 +229,8 @@ def _grid(id: str, columns: Sequence[Col], row_id: str, *, select: bool = False)
             "minWidth": 90,
             "wrapHeaderText": True,
             "autoHeaderHeight": True,
+            "wrapText": True,
+            "autoHeight": True,
         },
         columnSize="responsiveSizeToFit",
         dashGridOptions=options,
@@ -258,11 +280,21 @@ def detail_card() -> dbc.Card:
                 role="region",
                 **attrs(aria_label="The chosen schedule", aria_live="polite"),
             ),
-            html.H3("Slots", className="mailouts-subtitle"),
-            _grid("mailouts-slots", SLOT_COLUMNS, "slot_at"),
+            html.Div(
+                [
+                    html.H3("Slots", className="mailouts-subtitle"),
+                    _grid("mailouts-slots", SLOT_COLUMNS, "slot_at"),
+                ],
+                id="mailouts-slots-box",
+                hidden=True,
+            ),
             html.H3("Deliveries", className="mailouts-subtitle"),
             html.Div(id="mailouts-deliveries-note"),
-            _grid("mailouts-deliveries", DELIVERY_COLUMNS, "key"),
+            html.Div(
+                _grid("mailouts-deliveries", DELIVERY_COLUMNS, "key"),
+                id="mailouts-deliveries-box",
+                hidden=True,
+            ),
         ],
         body=True,
         className="mailouts-card",
@@ -473,6 +505,42 @@ def form_card(timezone: str) -> dbc.Card:
     )
 
 
+def alerts_section() -> html.Section:
+    """The KPI alerts (``kpiboard alert add`` makes them) and their latest events."""
+    return html.Section(
+        [
+            html.H2("Alerts", className="kb-section-title"),
+            dbc.Card(
+                [
+                    html.P(
+                        [
+                            "Checked after each pipeline run; the owners are mailed when a "
+                            "breach starts and when it ends. ",
+                            html.Code("kpiboard alert add"),
+                            " adds one.",
+                        ],
+                        className="kb-muted kb-small mailouts-hint mailouts-lead-in",
+                    ),
+                    html.Div(id="mailouts-alerts-note"),
+                    html.Div(
+                        [
+                            _grid("mailouts-alerts", ALERT_COLUMNS, "name"),
+                            html.H3("Latest events", className="mailouts-subtitle"),
+                            html.Div(id="mailouts-events-note"),
+                            _grid("mailouts-events", EVENT_COLUMNS, "key"),
+                        ],
+                        id="mailouts-alerts-box",
+                        hidden=True,
+                    ),
+                ],
+                body=True,
+                className="mailouts-card",
+            ),
+        ],
+        **attrs(aria_label="Alerts"),
+    )
+
+
 def default_timezone() -> str:
     """The project's zone: the company's when it names one, else the project's."""
     settings = data().settings
@@ -512,6 +580,7 @@ def page(timezone: str = "UTC") -> html.Div:
             detail_card(),
             html.H2("Add or change a schedule", className="kb-section-title"),
             form_card(timezone),
+            alerts_section(),
         ],
         className="mailouts-page",
     )
@@ -652,7 +721,7 @@ def schedule_records(
                 "when": when_text(schedule),
                 "next": next_text(schedule, now),
                 "format": schedule.format.upper(),
-                "status": "⏸ paused" if schedule.paused else "● active",
+                "status": "○ paused" if schedule.paused else "● active",
                 "last_slot": last["slot"] if last else None,
                 "last_status": slot_sign(last) if last else None,
             }
@@ -699,7 +768,7 @@ def pick(selected: list[dict[str, Any]] | None) -> Any:
 # -- one schedule ---------------------------------------------------------------------------------
 
 
-def definition(schedule: s.Schedule) -> html.Div:
+def definition(schedule: s.Schedule) -> html.Dl:
     """The schedule's definition as facts a person reads."""
     shown = s.describe(schedule)
     facts = [
@@ -709,7 +778,7 @@ def definition(schedule: s.Schedule) -> html.Div:
         ("Format", FORMAT_LABELS.get(schedule.format, schedule.format)),
         ("Data", shown["scope"]),
         ("Failures to", schedule.owner or "—"),
-        ("Status", "⏸ paused" if schedule.paused else "● active"),
+        ("Status", "○ paused" if schedule.paused else "● active"),
         (
             "Created",
             f"{schedule.created_at:%Y-%m-%d %H:%M} UTC by {schedule.created_by or '—'}"
@@ -776,6 +845,8 @@ NOTHING_CHOSEN: tuple[Any, ...] = (
     True,
     True,
     "Remove this schedule?",
+    True,
+    True,
 )
 
 
@@ -791,6 +862,8 @@ NOTHING_CHOSEN: tuple[Any, ...] = (
     Output("mailouts-edit", "disabled"),
     Output("mailouts-remove", "disabled"),
     Output("mailouts-remove-confirm", "message"),
+    Output("mailouts-slots-box", "hidden"),
+    Output("mailouts-deliveries-box", "hidden"),
     Input("mailouts-target", "value"),
     Input("mailouts-changed", "data"),
 )
@@ -840,6 +913,8 @@ def show_schedule(name: Any, _changed: Any) -> tuple[Any, ...]:
         False,
         f"Remove the schedule {schedule.name}? No more mail goes out for it; its delivery "
         "history stays.",
+        not slots,
+        not found,
     )
 
 
@@ -1378,3 +1453,100 @@ def form_for(edit: bool, name: Any) -> tuple[Any, ...]:
         return (*([no_update] * 12), result(str(exc), ok=False))
     title = f"Change {schedule.name}"
     return (*form_values(schedule, schedule.timezone), schedule.name, title, None)
+
+
+# -- alerts ---------------------------------------------------------------------------------------
+
+
+def rule_text(rule: str, threshold: float | None, grain: str) -> str:
+    """``red against plan (month)``, ``changes more than 20% (week)``, ``no data for 3 days``."""
+    number = "—" if threshold is None else f"{threshold:g}"
+    if rule == "below_red":
+        return f"red against plan ({grain})"
+    if rule == "change":
+        return f"changes more than {number}% ({grain})"
+    if rule == "no_data":
+        return f"no data for {number} days"
+    return rule
+
+
+def state_text(paused: bool, state: Mapping[str, Any] | None) -> str:
+    """An alert's state after its last check, with a sign."""
+    if paused:
+        return "○ paused"
+    if state is None:
+        return "… not checked yet"
+    if state.get("error"):
+        return f"✗ error: {state['error']}"
+    if state.get("breached"):
+        since = state.get("since")
+        return "⚠ breached" + (f" since {since:%Y-%m-%d}" if since else "")
+    return "✓ ok"
+
+
+def alert_records(alerts: Sequence[Any], states: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": a.name,
+            "kpi": a.kpi,
+            "rule": rule_text(a.rule, a.threshold, a.grain),
+            "scope": s.scope_text(a.scope),
+            "owners": ", ".join(a.owners),
+            "state": state_text(a.paused, states.get(a.name)),
+        }
+        for a in alerts
+    ]
+
+
+def event_records(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for number, e in enumerate(events):
+        if e.get("mail_error"):
+            mailed = f"✗ {e['mail_error']}"
+        elif e.get("mailed_at"):
+            mailed = f"✓ {e['mailed_at']:%Y-%m-%d %H:%M}"
+        else:
+            mailed = None
+        out.append(
+            {
+                "key": f"{e['alert']}|{e['at'].isoformat()}|{number}",
+                "at": e["at"],
+                "alert": e["alert"],
+                "kind": EVENT_SIGNS.get(e["kind"], e["kind"]),
+                "period": e.get("period"),
+                "message": e.get("message"),
+                "mailed": mailed,
+            }
+        )
+    return out
+
+
+@callback(
+    Output("mailouts-alerts", "rowData"),
+    Output("mailouts-events", "rowData"),
+    Output("mailouts-alerts-note", "children"),
+    Output("mailouts-events-note", "children"),
+    Output("mailouts-alerts-box", "hidden"),
+    Input("mailouts-changed", "data"),
+)
+def fill_alerts(_changed: Any) -> tuple[Any, ...]:
+    """The alerts with their state, and their latest events (start, end, error)."""
+    if allowed() is None:
+        return [], [], result(REFUSED, ok=False), None, True
+    from reports import alerts
+
+    settings = data().settings
+    found = alerts.list_alerts(settings)
+    states = {a.name: alerts.state(settings, a.name) for a in found}
+    events = alerts.history(settings, limit=EVENTS_SHOWN)
+    note = None
+    if not found:
+        note = empty("No alert yet: kpiboard alert add --name … --kpi … --rule … adds one.")
+    quiet = None if events else empty("No alert has started, ended or failed yet.")
+    return (
+        rows(alert_records(found, states), ALERT_COLUMNS, None),
+        _with_keys(event_records(events), EVENT_COLUMNS, "key"),
+        note,
+        quiet,
+        not found,
+    )

@@ -204,7 +204,7 @@ def test_the_schedules_grid_holds_what_the_store_holds(
         "last_status": "⚠ partial: 1 of 2 not delivered",
     }
     assert weekly["last_status__text"] == "⚠ partial: 1 of 2 not delivered"
-    assert (monthly["status"], monthly["format"], monthly["next"]) == ("⏸ paused", "XLSX", None)
+    assert (monthly["status"], monthly["format"], monthly["next"]) == ("○ paused", "XLSX", None)
     assert (monthly["last_slot"], monthly["last_status__text"]) == (None, "—")
     assert monthly["when"] == Cron.parse("0 8 1 * *", "Europe/Madrid").describe()
 
@@ -218,7 +218,8 @@ def test_a_chosen_schedule_shows_its_slots_and_every_delivery_with_the_errors(
     with as_viewer():
         out = show_schedule(first.name, 0)
         paused = show_schedule(second.name, 0)
-    facts, slots, deliveries, note, *buttons, confirm = out
+    facts, slots, deliveries, note, *buttons, confirm, no_slots, no_deliveries = out
+    assert (no_slots, no_deliveries) == (False, False)
     shown = text_of(facts)
     assert first.items[0].text() in shown and "group_by=branch" in shown
     assert "cfo@acme.com:all" in shown and "cron 0 8 * * MON" in shown
@@ -243,6 +244,7 @@ def test_a_chosen_schedule_shows_its_slots_and_every_delivery_with_the_errors(
     assert first.name in confirm
     assert paused[4:10] == (True, False, False, True, False, False)
     assert "Nothing sent yet" in text_of(paused[3])
+    assert paused[11:] == (True, True)  # no empty grids: the sentence says why
 
 
 def test_the_status_line_says_whether_a_scheduler_is_running(
@@ -290,7 +292,7 @@ def form(**given: Any) -> dict[str, Any]:
 def submit(values: dict[str, Any], editing: str | None = None, changed: int = 0) -> tuple[Any, ...]:
     from dashboards.pages.mailouts import FORM_FIELDS, save_schedule
 
-    return save_schedule(1, editing, *(values[k] for k in FORM_FIELDS), changed)  # type: ignore[no-any-return]
+    return save_schedule(1, editing, *(values[k] for k in FORM_FIELDS), changed)
 
 
 def test_the_form_saves_a_valid_schedule_as_the_viewer(
@@ -515,6 +517,87 @@ def test_pause_resume_send_now_resend_and_remove_change_the_store(
     assert f"no schedule '{first.name}'" in text_of(gone) and unchanged is no_update
 
 
+# -- alerts ---------------------------------------------------------------------------------------
+
+
+def test_the_alerts_and_their_events_are_listed_with_their_state(
+    as_viewer: As, settings: Settings
+) -> None:
+    from dashboards.app import data
+    from dashboards.pages.mailouts import fill_alerts
+    from reports import alerts
+
+    with as_viewer():
+        engine = data().engine()
+    fell = alerts.add(
+        settings,
+        alerts.Alert(unique("fell"), "revenue", "change", 20.0, owners=("ops@acme.com",)),
+        by="test-setup",
+        engine=engine,
+    )
+    quiet = alerts.add(
+        settings,
+        alerts.Alert(unique("quiet"), "revenue", "no_data", 3.0, owners=("ops@acme.com",)),
+        by="test-setup",
+        engine=engine,
+    )
+    at = dt.datetime(2025, 12, 1, 6, 0)
+    with appdb.shared_engine(settings).begin() as db:
+        db.execute(
+            appdb.alert_states.insert().values(
+                alert_id=fell.alert_id, breached=True, since=at, last_snapshot="s1"
+            )
+        )
+        db.execute(
+            appdb.alert_events.insert(),
+            [
+                dict(
+                    alert_id=fell.alert_id,
+                    snapshot="s1",
+                    kind="start",
+                    at=at,
+                    period="November 2025",
+                    message="Revenue fell 23% against October",
+                    mailed_at=at,
+                    mail_error=None,
+                ),
+                dict(
+                    alert_id=fell.alert_id,
+                    snapshot="s0",
+                    kind="error",
+                    at=at - dt.timedelta(days=1),
+                    period=None,
+                    message="the KPI could not be evaluated",
+                    mailed_at=None,
+                    mail_error="the mail server refused ops@acme.com: 550",
+                ),
+            ],
+        )
+    with as_viewer():
+        listed, events, note, no_events, hidden = fill_alerts(0)
+    assert no_events is None and hidden is False
+    by_name = {r["name"]: r for r in listed}
+    assert [r["name"] for r in listed] == [a.name for a in alerts.list_alerts(settings)]
+    assert (by_name[fell.name]["rule"], by_name[fell.name]["state"]) == (
+        "changes more than 20% (month)",
+        "⚠ breached since 2025-12-01",
+    )
+    assert (by_name[quiet.name]["rule"], by_name[quiet.name]["state"]) == (
+        "no data for 3 days",
+        "… not checked yet",
+    )
+    assert by_name[fell.name]["owners"] == "ops@acme.com" and note is None
+    mine = [e for e in events if e["alert"] == fell.name]
+    assert [(e["kind"], e["message"], e["mailed"]) for e in mine] == [
+        ("⚠ started", "Revenue fell 23% against October", "✓ 2025-12-01 06:00"),
+        (
+            "✗ error",
+            "the KPI could not be evaluated",
+            "✗ the mail server refused ops@acme.com: 550",
+        ),
+    ]
+
+
 # -- who may --------------------------------------------------------------------------------------
 
 REFUSED_CALLS: list[tuple[str, tuple[Any, ...]]] = [
@@ -551,6 +634,7 @@ REFUSED_CALLS: list[tuple[str, tuple[Any, ...]]] = [
         ),
     ),
     ("load_form", (1, None, "{victim}")),
+    ("fill_alerts", (0,)),
 ]
 
 
@@ -695,15 +779,47 @@ def test_the_page_shows_two_schedules_and_a_failed_delivery_without_a_console_er
     from tests.dashboards.conftest import errors_of, settle
 
     project = load_settings(dash_project)  # the served app's database, read apart from it
-    first = make(project, unique("weekly"))
-    second = make(project, unique("monthly"), cron="0 8 1 * *", timezone="Europe/Madrid")
+    from kpiboard.demo.users import DEMO_SCHEDULE
+
+    second = s.get(project, DEMO_SCHEDULE)  # the demo's own: paused, to users
+    others = [x for x in s.list_schedules(project) if x.name != DEMO_SCHEDULE]
+    first = make(
+        project,
+        "month-end-board",
+        cron="0 8 1 * *",
+        timezone="Europe/Madrid",
+        format="xlsx",
+    )
+    for other in others:  # the other tests' schedules (made before, so no id is reused)
+        s.remove(project, other.name, by="test-setup")
     record_slot(
         project,
         first,
-        dt.datetime(2025, 12, 1, 15, 0),
+        dt.datetime(2025, 12, 1, 7, 0),  # 08:00 in Madrid
         "partial",
         [("address:cfo@acme.com", "sent", None), ("address:ops@acme.com", "failed", REFUSAL)],
     )
+    from reports import alerts
+
+    for old in alerts.list_alerts(project):
+        alerts.remove(project, old.name, by="test-setup")
+    alert = alerts.add(
+        project,
+        alerts.Alert("revenue-drop", "revenue", "change", 20.0, owners=("ops@acme.com",)),
+        by="test-setup",
+    )
+    with appdb.shared_engine(project).begin() as db:
+        db.execute(
+            appdb.alert_events.insert().values(
+                alert_id=alert.alert_id,
+                snapshot="s1",
+                kind="start",
+                at=dt.datetime(2025, 12, 1, 6, 0),
+                period="November 2025",
+                message="Revenue fell 23% against October",
+                mailed_at=dt.datetime(2025, 12, 1, 6, 0),
+            )
+        )
     page.goto(served + "mailouts")
     page.wait_for_selector(f".ag-row[row-id='{first.name}']")
     page.wait_for_selector(f".ag-row[row-id='{second.name}']")
@@ -716,6 +832,7 @@ def test_the_page_shows_two_schedules_and_a_failed_delivery_without_a_console_er
     settle(page)
     assert REFUSAL in page.locator("#mailouts-deliveries").inner_text()
     assert "✗ Not delivered: 1 failed" in page.locator("#mailouts-deliveries-note").inner_text()
+    assert "Revenue fell 23% against October" in page.locator("#mailouts-events").inner_text()
     assert errors_of(page) == []
     shots = os.environ.get("KPIBOARD_SCREENSHOTS")
     if shots:  # docs/screenshots/mailouts.png: the whole page, its grids drawn in full
