@@ -295,9 +295,10 @@ def test_missed_slots_are_caught_up_once_within_the_grace_and_reported_beyond_it
     assert report.opened == [("monday-sales", MONDAY_8AM, True)]
     assert again.opened == [] and again.missed == {}
     assert len(_mails(smtp_server)) == 1
-    assert "Sent late: the scheduler was down at 08:00" in _mails(smtp_server)[0].get_body(
-        ("plain",)
-    ).get_content()
+    assert (
+        "Sent late: the scheduler was down at 08:00"
+        in _mails(smtp_server)[0].get_body(("plain",)).get_content()
+    )
     slots = s.slot_log(settings, "monday-sales")
     assert [(r["status"], r["late"]) for r in slots] == [
         ("done", True),
@@ -617,3 +618,22 @@ def test_recipients_parse_and_read_back(settings: Settings) -> None:
     for hostile in ("a@b.example\nBcc: x@y.example", "x@y.example:region=west", "'; DROP--"):
         with pytest.raises(s.ScheduleError):
             s.Recipient.parse(hostile)
+
+
+def test_a_slots_periods_are_pinned_to_the_data_end_it_was_first_delivered_on(
+    settings: Settings, smtp_server: Any
+) -> None:
+    schedule = _add(settings, _schedule(format="html"), MONDAY_8AM - dt.timedelta(days=1))
+    clock = Clock(MONDAY_8AM + dt.timedelta(seconds=5))
+    with Deliverer(settings, clock=clock) as deliverer:
+        deliverer.open_slot(schedule, MONDAY_8AM)
+        # as if the slot had first been delivered when the data ended on 15 August
+        t = appdb.schedule_slots
+        with appdb.shared_engine(settings).begin() as db:
+            db.execute(t.update().values(data_end=dt.date(2026, 8, 15)))
+        deliverer.deliver(schedule.schedule_id or 0, MONDAY_8AM)
+
+    [mail] = _mails(smtp_server)
+    assert mail["Subject"] == (
+        "Revenue against plan by branch — last month (2026-07-01 – 2026-07-31)"
+    )
