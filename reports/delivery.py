@@ -437,7 +437,6 @@ class Deliverer:
             self._move(key, "failed", attempts=row.attempts + 1, error=str(exc))
             return
         try:
-            self.mailer.connect()
             self.mailer.send(message, before_data=lambda: self._sending(key))
         except MailError as exc:
             self._failed_send(key, row.attempts + 1, exc)
@@ -727,7 +726,6 @@ class Deliverer:
             message_id=message_id(key[:32], _domain(self.settings.smtp.from_address)),
         )
         try:
-            self.mailer.connect()
             self.mailer.send(build_message(mail, self.settings.smtp.from_address))
         except MailError as exc:
             log.error("schedule %s: could not tell its owner %s: %s", schedule.name, address, exc)
