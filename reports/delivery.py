@@ -49,6 +49,7 @@ from reports import schedules as s
 if TYPE_CHECKING:
     from kpiboard.config import Settings
     from reports.mail import Mail, Mailer
+    from reports.render.pages import PagePrinter
     from reports.render.pdf import Printer
     from reports.result import Result
     from reports.runner import Runner
@@ -128,12 +129,15 @@ class Deliverer:
         mailer: Mailer | None = None,
         clock: Callable[[], dt.datetime] | None = None,
         share_renders: bool = True,
+        pages: PagePrinter | None = None,
     ) -> None:
         self.settings = settings
         self._runner = runner
         self._printer = printer
         self._own_printer = printer is None
         self._mailer = mailer
+        self._pages = pages
+        self._own_pages = pages is None
         self.clock = clock or s.now
         self.share_renders = share_renders
 
@@ -170,6 +174,9 @@ class Deliverer:
         if self._printer is not None and self._own_printer:
             self._printer.close()
             self._printer = None
+        if self._pages is not None and self._own_pages:
+            self._pages.close()
+            self._pages = None
 
     def __enter__(self) -> Deliverer:
         return self
@@ -428,7 +435,10 @@ class Deliverer:
         try:
             scope = self._scope(schedule, recipient)
             parts = [
-                self._rendered(schedule, item, scope, as_of, renders) for item in schedule.items
+                self._page(item, recipient)
+                if item.page is not None
+                else self._rendered(schedule, item, scope, as_of, renders)
+                for item in schedule.items
             ]
             crash_point("delivery-rendered")
             mail = self._mail(schedule, slot_at, recipient, row, parts)
@@ -474,6 +484,31 @@ class Deliverer:
         )
         with contextlib.suppress(Exception):  # the next attempt connects afresh
             self.mailer.close()
+
+    def _page(self, item: s.Item, recipient: s.Recipient) -> Rendered:
+        """A dashboard page printed as ``recipient`` sees it, logged in as them (pages go to
+        users only: :func:`reports.schedules.check`)."""
+        from urllib.parse import urlencode
+
+        from kpiboard.access import get_user
+        from reports.mail import safe_filename
+        from reports.render.errors import RenderError
+        from reports.render.pages import PagePrinter, seen_by
+
+        assert item.page is not None
+        if not recipient.user:
+            raise ReportFailed(f"page {item.page}: a dashboard page is sent to users only")
+        user = get_user(self.settings, recipient.user)
+        if self._pages is None:
+            self._pages = PagePrinter(self.settings)
+        try:
+            content = self._pages.pdf(user, item.page, urlencode(dict(item.params)))
+        except RenderError as exc:
+            raise ReportFailed(f"page {item.page}: {exc}") from None
+        title = self._pages.title(item.page)
+        period = str(item.params.get("period", "")).replace("_", " ")
+        name = safe_filename(" - ".join(x for x in (title, period) if x))
+        return Rendered(title, period, seen_by(user), (), 0, f"{name}.pdf", content, MIME["pdf"])
 
     def _scope(self, schedule: s.Schedule, recipient: s.Recipient) -> s.Scope | None:
         """The rows ``recipient`` gets: their own (a user's from the users table as it is

@@ -527,6 +527,10 @@ def _item_problems(
     pages = [i for i in schedule.items if i.page is not None]
     if pages and schedule.format != "pdf":
         problems.append("a dashboard page is sent as PDF only (--format pdf)")
+    if pages and any(r.address for r in schedule.recipients):
+        problems.append(
+            "a dashboard page is printed as a user sees it: send it to users, not addresses"
+        )
     reports = [i for i in schedule.items if i.page is None]
     if not reports:
         return problems + [_page_problem(i) for i in pages if _page_problem(i)]

@@ -389,6 +389,11 @@ class PagePrinter:
             tagged=True,
         )
 
+    def title(self, path: str) -> str:
+        """The page's name as the navigation shows it (``Sales & pipeline``)."""
+        self._serve()  # the app, and its page registry, is made with the server
+        return self._title(path)
+
     def _title(self, target: str) -> str:
         import dash
 

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 import sqlalchemy as sa
@@ -222,3 +222,47 @@ def test_a_screenshot_is_the_page_laid_out_for_print(
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert int.from_bytes(png[16:20], "big") == VIEWPORT["width"]
     assert int.from_bytes(png[20:24], "big") >= VIEWPORT["height"]
+
+
+def test_a_mail_out_of_a_page_attaches_each_recipients_own_print(
+    dash_project: Path,
+    printer: PagePrinter,
+    truth: Data,
+    dash_users: dict[str, Login],
+    smtp_server: Any,
+) -> None:
+    from kpiboard import access
+    from kpiboard.config import load_settings
+    from reports import schedules as s
+    from reports.delivery import Deliverer, run_now
+
+    env = {"KPIBOARD_SMTP_HOST": smtp_server.host, "KPIBOARD_SMTP_PORT": str(smtp_server.port)}
+    settings = load_settings(dash_project, env=env)
+    head, boss = dash_users["branch_head"].name, dash_users["executive"].name
+    access.set_email(settings, head, "head@acme.example")
+    access.set_email(settings, boss, "boss@acme.example")
+    schedule = s.Schedule(
+        name="overview-by-mail",
+        items=(s.Item("page:/", {"period": "last_quarter"}),),
+        recipients=(s.Recipient(user=head), s.Recipient(user=boss)),
+        cron="0 8 * * MON",
+        timezone="UTC",
+    )
+    s.add(settings, schedule, by="test")
+    try:
+        with Deliverer(settings, pages=printer) as deliverer:
+            outcome = run_now(settings, schedule.name, by="test", deliverer=deliverer)
+    finally:
+        s.remove(settings, schedule.name, by="test")
+
+    assert outcome.status == "done", outcome.line()
+    printed = {}
+    for received in smtp_server.messages:
+        [part] = [p for p in received.message.walk() if p.get_filename()]
+        assert part.get_filename() == "Overview - last quarter.pdf"
+        printed[received.message["To"]] = text_of(part.get_payload(decode=True))
+    denver = revenue(truth, {"branch": ["denver"]})
+    everyone = revenue(truth, None)
+    assert denver in printed["head@acme.example"]
+    assert everyone not in printed["head@acme.example"]
+    assert everyone in printed["boss@acme.example"]
