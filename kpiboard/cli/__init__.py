@@ -10,7 +10,17 @@ one or ``--project DIR``.
 from __future__ import annotations
 
 # each module registers its commands on the app when imported
-from kpiboard.cli import etl, kpi, project, report, serve, source, user, validate  # noqa: F401
+from kpiboard.cli import (  # noqa: F401
+    etl,
+    kpi,
+    project,
+    report,
+    schedule,
+    serve,
+    source,
+    user,
+    validate,
+)
 from kpiboard.cli.app import app, main
 
 __all__ = ["app", "main"]
