@@ -199,10 +199,11 @@ def _login_url(settings: Settings) -> str:
 
 def _print_logins(settings: Settings, directory: Path) -> None:
     """Make the demo's users (one per role) and print how to log in as each."""
-    from kpiboard.demo.users import LOGINS_FILE, create_demo_users
+    from kpiboard.demo.users import LOGINS_FILE, create_demo_schedule, create_demo_users
 
     url = _login_url(settings)
     logins = create_demo_users(settings, url)
+    schedule = create_demo_schedule(settings, logins)
     lines = [f"Log in at {url} as"]
     width = max(len(f"{login.user.name} / {login.password}") for login in logins)
     for login in logins:
@@ -214,6 +215,10 @@ def _print_logins(settings: Settings, directory: Path) -> None:
     lines.append(
         f"Logins:    {(settings.project_dir / LOGINS_FILE).resolve()} (readable by you only)"
     )
+    if schedule:
+        lines.append(
+            f"Mail-out:  {schedule} (paused; `kpiboard schedule show {schedule} -p {directory}`)"
+        )
     out.print("\n".join(lines), markup=False)
 
 

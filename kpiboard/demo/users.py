@@ -34,6 +34,8 @@ from kpiboard.errors import UserError
 
 LOGINS_FILE = "demo-logins.txt"
 BRANCH = "denver"
+MAIL_DOMAIN = "demo.kpiboard.example"
+"""The demo users' addresses: ``<name>@demo.kpiboard.example`` (a reserved name: no mail leaves)."""
 """The demo's branch whose head and sales manager get a user (else the first branch by id)."""
 
 
@@ -156,6 +158,7 @@ def create_demo_users(settings: Settings, login_url: str) -> list[DemoLogin]:
                 password,
                 employee=wanted.employee,
                 branches=wanted.branches,
+                email=f"{wanted.name}@{MAIL_DOMAIN}",
             )
             _record(settings, "user_added", wanted.name, _grants_of(wanted))
             logins.append(DemoLogin(wanted, password, added=True))
@@ -164,9 +167,40 @@ def create_demo_users(settings: Settings, login_url: str) -> list[DemoLogin]:
         if password is not None and not _matches(settings, wanted.name, password):
             password = None  # changed since the demo set it
         regranted = _regrant(settings, user, wanted)
+        if not user.email:
+            access.set_email(settings, user.name, f"{wanted.name}@{MAIL_DOMAIN}")
         logins.append(DemoLogin(wanted, password, added=False, regranted=regranted))
     write_logins(path, logins, login_url)
     return logins
+
+
+DEMO_SCHEDULE = "monday-sales"
+
+
+def create_demo_schedule(settings: Settings, logins: list[DemoLogin]) -> str | None:
+    """The demo's mail-out: last month's revenue against plan, every Monday at 08:00, to the
+    executive and the branch head (each their own data). It is made paused — the demo has no
+    mail server — and left as it is when it exists. Its name, or ``None`` when it could not
+    be made."""
+    from reports import schedules
+
+    if any(s.name == DEMO_SCHEDULE for s in schedules.list_schedules(settings)):
+        return DEMO_SCHEDULE
+    heads = [login.user.name for login in logins if login.user.role == "branch_head"]
+    schedule = schedules.Schedule(
+        name=DEMO_SCHEDULE,
+        items=(schedules.Item("sales_plan_vs_fact", {"period": "last_month"}),),
+        recipients=tuple(schedules.Recipient(user=n) for n in ["executive", *heads[:1]]),
+        cron="0 8 * * MON",
+        timezone=settings.project.timezone,
+        owner="analyst",
+        paused=True,
+    )
+    try:
+        schedules.add(settings, schedule, by=audit.cli_user())
+    except UserError:
+        return None
+    return DEMO_SCHEDULE
 
 
 def _grants_of(wanted: DemoUser) -> dict[str, object]:
