@@ -1,5 +1,5 @@
 """The app database: state that is not a definition file — the pipeline's run history, the
-users who may log in, their sessions, and the audit log.
+users who may log in, their sessions, the audit log, and the alerts with their states and events.
 
 SQLite by default (``app.sqlite`` in the project folder), PostgreSQL when ``[app] database_url``
 says so. Tables are created on first use, and a column added to a table here after a database was
@@ -156,6 +156,9 @@ schedule_slots = sa.Table(
     sa.Column("opened_by", sa.String(120), nullable=False),  # host:pid of the scheduler
     sa.Column("finished_at", sa.DateTime),
     sa.Column("error", sa.Text),  # why the slot failed (a report that cannot run)
+    # the data's last day when the slot was first delivered: its relative periods are resolved
+    # against it, so every recipient and every retry gets the same period
+    sa.Column("data_end", sa.Date),
 )
 
 deliveries = sa.Table(
@@ -189,6 +192,57 @@ schedulers = sa.Table(
     sa.Column("started_at", sa.DateTime, nullable=False),
     sa.Column("last_tick_at", sa.DateTime, nullable=False),
     sa.Column("stopped_at", sa.DateTime),
+)
+
+# -- alerts (reports.alerts) ------------------------------------------------------------------
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("alert_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("kpi", sa.String(200), nullable=False),
+    sa.Column("rule", sa.String(20), nullable=False),  # below_red | change | no_data
+    sa.Column("threshold", sa.Float),  # change: percent (pp for a percent KPI); no_data: days
+    sa.Column("grain", sa.String(10), nullable=False),  # month | week | day
+    sa.Column("scope", sa.Text),  # JSON {dimension: [members]}, or NULL: every row
+    sa.Column("owners", sa.Text, nullable=False),  # JSON [user name or address, …]
+    sa.Column("paused", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+)
+
+alert_states = sa.Table(
+    "alert_states",
+    metadata,
+    # no foreign keys: removing an alert removes its rows itself, on SQLite and PostgreSQL alike
+    sa.Column("alert_id", sa.Integer, primary_key=True),
+    sa.Column("breached", sa.Boolean, nullable=False),
+    sa.Column("since", sa.DateTime),  # when the breach started (None: not breached)
+    # the snapshot checked last: a state is moved on only from the one it was read at, so two
+    # checks of one snapshot cannot both move it
+    sa.Column("last_snapshot", sa.String(200), nullable=False),
+    sa.Column("last_value", sa.Float),
+    sa.Column("error", sa.Text),  # why the last check could not evaluate the alert
+)
+
+alert_events = sa.Table(
+    "alert_events",
+    metadata,
+    sa.Column("event_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.Integer, nullable=False),
+    sa.Column("snapshot", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),  # start | end | error
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("previous", sa.Float),
+    sa.Column("plan", sa.Float),
+    sa.Column("period", sa.String(40)),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("mailed_at", sa.DateTime),
+    sa.Column("mail_error", sa.Text),
+    # one event per alert and snapshot: the second of two checks of a snapshot cannot add one
+    sa.UniqueConstraint("alert_id", "snapshot", name="uq_alert_events_alert_snapshot"),
 )
 
 

@@ -239,10 +239,32 @@ class Deliverer:
         self.release_dead()
         self._create_rows(schedule, slot_at)
         renders: dict[tuple[str, str], Rendered | ReportFailed] = {}
+        as_of: list[dt.date | None] = []  # pinned on the first row that needs it
         for key in self._rows_to_send(schedule_id, slot_at):
             if self._claim(key):
-                self._send_one(schedule, slot_at, key, renders)
+                if not as_of:
+                    as_of.append(self._pin_data_end(schedule_id, slot_at))
+                self._send_one(schedule, slot_at, key, renders, as_of[0])
         return self._close_slot(schedule, slot_at)
+
+    def _pin_data_end(self, schedule_id: int, slot_at: dt.datetime) -> dt.date | None:
+        """The day the slot's relative periods are resolved against: the data's end when the
+        slot was first delivered, kept on the slot so every recipient and every retry gets the
+        same period whatever the pipeline published since. ``None`` when there is no
+        warehouse to read (the reports then fail with that error)."""
+        t = appdb.schedule_slots
+        where = (t.c.schedule_id == schedule_id, t.c.slot_at == slot_at)
+        with self.db.connect() as db:
+            pinned = db.execute(sa.select(t.c.data_end).where(*where)).scalar()
+        if pinned is not None:
+            return pinned
+        try:
+            now_end = self.runner.data_end()
+        except (KpiboardError, OSError):
+            return None
+        with self.db.begin() as db:
+            db.execute(t.update().where(*where, t.c.data_end.is_(None)).values(data_end=now_end))
+            return db.execute(sa.select(t.c.data_end).where(*where)).scalar()
 
     # -- rows --------------------------------------------------------------------------------
 
@@ -392,6 +414,7 @@ class Deliverer:
         slot_at: dt.datetime,
         key: str,
         renders: dict[tuple[str, str], Rendered | ReportFailed],
+        as_of: dt.date | None = None,
     ) -> None:
         from reports.mail import MailError, build_message
 
@@ -405,7 +428,7 @@ class Deliverer:
         try:
             scope = self._scope(schedule, recipient)
             parts = [
-                self._rendered(schedule, item, scope, slot_at, renders) for item in schedule.items
+                self._rendered(schedule, item, scope, as_of, renders) for item in schedule.items
             ]
             crash_point("delivery-rendered")
             mail = self._mail(schedule, slot_at, recipient, row, parts)
@@ -414,7 +437,6 @@ class Deliverer:
             self._move(key, "failed", attempts=row.attempts + 1, error=str(exc))
             return
         try:
-            self.mailer.connect()
             self.mailer.send(message, before_data=lambda: self._sending(key))
         except MailError as exc:
             self._failed_send(key, row.attempts + 1, exc)
@@ -471,13 +493,13 @@ class Deliverer:
         schedule: s.Schedule,
         item: s.Item,
         scope: s.Scope | None,
-        slot_at: dt.datetime,
+        as_of: dt.date | None,
         renders: dict[tuple[str, str], Rendered | ReportFailed],
     ) -> Rendered:
         cache_key = (item.text(), s.scope_text(scope) if scope else "all")
         if not self.share_renders or cache_key not in renders:
             try:
-                renders[cache_key] = self._render(schedule, item, scope)
+                renders[cache_key] = self._render(schedule, item, scope, as_of)
             except ReportFailed as exc:
                 renders[cache_key] = exc
         found = renders[cache_key]
@@ -485,12 +507,14 @@ class Deliverer:
             raise found
         return found
 
-    def _render(self, schedule: s.Schedule, item: s.Item, scope: s.Scope | None) -> Rendered:
+    def _render(
+        self, schedule: s.Schedule, item: s.Item, scope: s.Scope | None, as_of: dt.date | None
+    ) -> Rendered:
         from reports.errors import ReportError
         from reports.render.errors import RenderError
 
         try:
-            result = self.runner.run(item.report, dict(item.params), scope=scope)
+            result = self.runner.run(item.report, dict(item.params), scope=scope, as_of=as_of)
         except (ReportError, KpiboardError) as exc:
             raise ReportFailed(f"report {item.report!r}: {exc}") from None
         headlines = headline_numbers(result)
@@ -702,7 +726,6 @@ class Deliverer:
             message_id=message_id(key[:32], _domain(self.settings.smtp.from_address)),
         )
         try:
-            self.mailer.connect()
             self.mailer.send(build_message(mail, self.settings.smtp.from_address))
         except MailError as exc:
             log.error("schedule %s: could not tell its owner %s: %s", schedule.name, address, exc)

@@ -157,6 +157,7 @@ class _Handler:
     server: SmtpServer
     rcpt: _Failures = field(default_factory=_Failures)
     data: _Failures = field(default_factory=_Failures)
+    rcpt_delay: float = 0.0
 
     async def handle_RCPT(
         self,
@@ -166,6 +167,8 @@ class _Handler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        if self.rcpt_delay:
+            await asyncio.sleep(self.rcpt_delay)
         code = self.rcpt.take()
         if code is not None:
             return REPLIES.get(code, f"{code} refused by the test")
@@ -253,6 +256,11 @@ class SmtpServer:
     def fail_rcpt(self, code: int, times: int = 1) -> None:
         """Answer the next ``times`` RCPT commands with ``code``."""
         self._handler.rcpt = _Failures(code, times)
+
+    def delay_rcpt(self, seconds: float) -> None:
+        """Answer every RCPT only after ``seconds``: a slow server, whose mails take a moment
+        before their DATA begins."""
+        self._handler.rcpt_delay = seconds
 
     def fail_data(self, code: int, times: int = 1) -> None:
         """Answer the next ``times`` messages (the reply after DATA's content) with ``code``."""

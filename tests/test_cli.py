@@ -86,6 +86,12 @@ def _help_case(path: tuple[str, ...]) -> Any:
 def test_the_walk_finds_every_command() -> None:
     assert COMMANDS == [
         (),
+        ("alert",),
+        ("alert", "add"),
+        ("alert", "check"),
+        ("alert", "history"),
+        ("alert", "list"),
+        ("alert", "remove"),
         ("audit",),
         ("backup",),
         ("demo",),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 # each module registers its commands on the app when imported
 from kpiboard.cli import (  # noqa: F401
+    alert,
     etl,
     kpi,
     project,

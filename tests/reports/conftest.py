@@ -16,6 +16,8 @@ typed from the column's declared type (``"2025-03-02"`` for a DATE, ``"100.00"``
 ``extra_sql`` runs after the rows are in (the ``quarantine`` or ``validation`` schemas of a
 data-quality report), then ``prepare`` with the connection (what the pipeline would build from
 them, such as the quarantine's view), and ``files`` writes project files (``kpis/sales.yaml``).
+:func:`republish` then publishes a new snapshot with some tables' rows replaced, as the next
+pipeline run would (alerts are checked on each).
 """
 
 from __future__ import annotations
@@ -74,27 +76,7 @@ def make_project(
     building = warehouse.start(new_run_id())
     con = duckdb.connect(str(building))
     try:
-        for table, rows in tables.items():
-            if table not in TYPES:
-                raise KeyError(f"no core table {table!r}")
-            if not rows:
-                continue
-            columns = sorted({c for row in rows for c in row})
-            unknown = [c for c in columns if c not in TYPES[table]]
-            if unknown:
-                raise KeyError(f"core.{table} has no column {unknown}")
-            frame = pd.DataFrame(
-                [[typed(row.get(c), TYPES[table][c]) for c in columns] for row in rows],
-                columns=columns,
-                dtype=object,
-            )
-            frame["_source"] = "fixture"
-            frame["_loaded_at"] = LOADED_AT
-            names = ", ".join(frame.columns)
-            con.register("incoming", frame)
-            casts = ", ".join(f"CAST({c} AS {TYPES[table][c]})" for c in frame.columns)
-            con.execute(f"INSERT INTO core.{table} ({names}) SELECT {casts} FROM incoming")
-            con.unregister("incoming")
+        _fill(con, tables)
         if "dim_date" not in tables:  # the built-in calendar, as the pipeline makes it
             con.execute(f"INSERT INTO core.dim_date BY NAME {calendar_sql(*CALENDAR)}")
         for statement in extra_sql:
@@ -105,3 +87,48 @@ def make_project(
         con.close()
     warehouse.publish(building)
     return root
+
+
+def republish(root: Path, tables: Mapping[str, Sequence[Mapping[str, Any]]]) -> Path:
+    """Publish a new snapshot of ``root``'s warehouse in which ``tables`` hold exactly the rows
+    given (the other tables as the published snapshot had them), as a pipeline run that
+    changed those tables would; the new snapshot's file."""
+    warehouse = Warehouse(root / "warehouse")
+    building = warehouse.start(new_run_id())
+    con = duckdb.connect(str(building))
+    try:
+        for table in tables:
+            if table not in TYPES:
+                raise KeyError(f"no core table {table!r}")
+            con.execute(f"DELETE FROM core.{table}")
+        _fill(con, tables)
+    finally:
+        con.close()
+    return warehouse.publish(building)
+
+
+def _fill(
+    con: duckdb.DuckDBPyConnection, tables: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> None:
+    """Insert ``tables``' rows into ``core``, typed by the columns' declared types."""
+    for table, rows in tables.items():
+        if table not in TYPES:
+            raise KeyError(f"no core table {table!r}")
+        if not rows:
+            continue
+        columns = sorted({c for row in rows for c in row})
+        unknown = [c for c in columns if c not in TYPES[table]]
+        if unknown:
+            raise KeyError(f"core.{table} has no column {unknown}")
+        frame = pd.DataFrame(
+            [[typed(row.get(c), TYPES[table][c]) for c in columns] for row in rows],
+            columns=columns,
+            dtype=object,
+        )
+        frame["_source"] = "fixture"
+        frame["_loaded_at"] = LOADED_AT
+        names = ", ".join(frame.columns)
+        con.register("incoming", frame)
+        casts = ", ".join(f"CAST({c} AS {TYPES[table][c]})" for c in frame.columns)
+        con.execute(f"INSERT INTO core.{table} ({names}) SELECT {casts} FROM incoming")
+        con.unregister("incoming")

@@ -111,6 +111,11 @@ def _add(settings: Settings, schedule: s.Schedule, active_from: dt.datetime) -> 
     return s.get(settings, schedule.name)
 
 
+def _mails(server: Any) -> list[Any]:
+    """The messages the loopback server accepted, parsed."""
+    return [received.message for received in server.messages]
+
+
 def _rows(settings: Settings, name: str) -> list[dict[str, Any]]:
     return s.history(settings, name, limit=10_000)
 
@@ -155,8 +160,8 @@ def test_a_schedule_fires_and_its_pdf_holds_the_reports_title_period_and_totals(
         report = Scheduler(settings, deliverer=deliverer, clock=clock).tick()
 
     assert report.opened == [("monday-sales", MONDAY_8AM, False)]
-    assert [m["To"] for m in smtp_server.messages] == ["denver-head@acme.example"]
-    message = smtp_server.messages[0]
+    assert [m["To"] for m in _mails(smtp_server)] == ["denver-head@acme.example"]
+    message = _mails(smtp_server)[0]
     assert message["Subject"].startswith("Revenue against plan by branch — last month")
     assert message["Message-ID"] == _rows(settings, "monday-sales")[0]["message_id"]
     [(filename, content)] = _attachments(message)
@@ -183,7 +188,7 @@ def test_two_branch_heads_on_one_schedule_each_get_their_own_branch(
     with Deliverer(settings, clock=clock) as deliverer:
         Scheduler(settings, deliverer=deliverer, clock=clock).tick()
 
-    by_address = {m["To"]: _pdf_text(_attachments(m)[0][1]) for m in smtp_server.messages}
+    by_address = {m["To"]: _pdf_text(_attachments(m)[0][1]) for m in _mails(smtp_server)}
     assert sorted(by_address) == ["austin-head@acme.example", "denver-head@acme.example"]
     denver, austin = _revenue(settings, "denver")[0], _revenue(settings, "austin")[0]
     assert denver != austin
@@ -216,7 +221,7 @@ def test_smtp_down_then_up_is_retried_and_delivered_once(
         clock.move(seconds=600)
         scheduler.tick()
 
-    assert [m["To"] for m in smtp_server.messages] == ["denver-head@acme.example"]
+    assert [m["To"] for m in _mails(smtp_server)] == ["denver-head@acme.example"]
     [row] = _rows(settings, "monday-sales")
     assert (row["status"], row["attempts"]) == ("sent", 2)
 
@@ -236,7 +241,7 @@ def test_a_refused_address_fails_for_that_recipient_alone(
     assert rows["ceo"]["status"] == "failed"
     assert "550" in rows["ceo"]["error"]
     assert rows["denver-head"]["status"] == "sent"
-    assert [m["To"] for m in smtp_server.messages if m["To"] != "owner@acme.example"] == [
+    assert [m["To"] for m in _mails(smtp_server) if m["To"] != "owner@acme.example"] == [
         "denver-head@acme.example"
     ]
     [slot] = s.slot_log(settings, "monday-sales")
@@ -264,9 +269,9 @@ def test_a_failing_schedule_tells_its_owner_once_and_others_still_go_out(
         clock.move(days=7)
         scheduler.tick()
 
-    to = Counter(m["To"] for m in smtp_server.messages)
+    to = Counter(m["To"] for m in _mails(smtp_server))
     assert to == {"denver-head@acme.example": 2, "owner@acme.example": 1}
-    notice = next(m for m in smtp_server.messages if m["To"] == "owner@acme.example")
+    notice = next(m for m in _mails(smtp_server) if m["To"] == "owner@acme.example")
     assert "bad" in notice["Subject"]
     assert "perod" in notice.get_body(("plain",)).get_content()
     assert [r["status"] for r in s.slot_log(settings, "bad")] == ["failed", "failed"]
@@ -289,8 +294,11 @@ def test_missed_slots_are_caught_up_once_within_the_grace_and_reported_beyond_it
     assert report.missed == {"monday-sales": 3}  # Fri, Sat, Sun: older than 6 hours
     assert report.opened == [("monday-sales", MONDAY_8AM, True)]
     assert again.opened == [] and again.missed == {}
-    assert len(smtp_server.messages) == 1
-    assert "sent late" in smtp_server.messages[0].get_body(("plain",)).get_content()
+    assert len(_mails(smtp_server)) == 1
+    assert (
+        "Sent late: the scheduler was down at 08:00"
+        in _mails(smtp_server)[0].get_body(("plain",)).get_content()
+    )
     slots = s.slot_log(settings, "monday-sales")
     assert [(r["status"], r["late"]) for r in slots] == [
         ("done", True),
@@ -342,21 +350,21 @@ def test_daylight_saving_changes_neither_skip_nor_double_a_slot(
     expected: list[str],
 ) -> None:
     days = len(expected)
-    # a tick every 15 minutes of the test's clock: a slot opened within 20 is on time
-    on_time = settings.scheduler.model_copy(update={"late_after_minutes": 20})
+    # a tick every hour of the test's clock: a slot opened within 70 minutes is on time
+    on_time = settings.scheduler.model_copy(update={"late_after_minutes": 70})
     settings = settings.model_copy(update={"scheduler": on_time})
     _add(settings, _schedule(cron=cron, timezone=zone, format="html"), start)
     clock = Clock(start)
 
     with Deliverer(settings, clock=clock) as deliverer:
         scheduler = Scheduler(settings, deliverer=deliverer, clock=clock)
-        for _ in range(days * 24 * 4):  # a tick every 15 minutes for `days` days
-            clock.move(minutes=15)
+        for _ in range(days * 24):  # a tick every hour for `days` days
+            clock.move(hours=1)
             scheduler.tick()
 
     slots = sorted(r["slot"] for r in s.slot_log(settings, "monday-sales"))
     assert [slot[11:] for slot in slots] == expected
-    assert len(smtp_server.messages) == days
+    assert len(_mails(smtp_server)) == days
     assert all(not r["late"] for r in s.slot_log(settings, "monday-sales"))
 
 
@@ -407,7 +415,7 @@ def _first_slot_mails(settings: Settings, server: Any) -> Counter[str]:
     rows = s.history(settings, "batch", limit=10_000)
     first = min(r["slot_at"] for r in rows)
     ids = {r["message_id"]: r["address"] for r in rows if r["slot_at"] == first}
-    return Counter(ids[m["Message-ID"]] for m in server.messages if m["Message-ID"] in ids)
+    return Counter(ids[m["Message-ID"]] for m in _mails(server) if m["Message-ID"] in ids)
 
 
 def test_a_scheduler_killed_ten_times_mid_batch_sends_every_mail_exactly_once(
@@ -505,7 +513,7 @@ def test_a_crash_at_each_point_of_a_delivery_is_taken_back_or_reported(
         timeout=120,
     )
     assert crashed.returncode == -signal.SIGKILL
-    assert len(smtp_server.messages) == arrived
+    assert len(_mails(smtp_server)) == arrived
 
     again = subprocess.run(
         [
@@ -526,7 +534,7 @@ def test_a_crash_at_each_point_of_a_delivery_is_taken_back_or_reported(
     [row] = s.history(settings, "batch")
     expected = "sent" if status_after_crash == "pending" else "unknown"
     assert row["status"] == expected
-    assert len(smtp_server.messages) == max(arrived, 1 if expected == "sent" else 0)
+    assert len(_mails(smtp_server)) == max(arrived, 1 if expected == "sent" else 0)
     if expected == "unknown":
         assert "may have arrived" in row["error"]
         assert "unknown" in again.stderr
@@ -610,3 +618,22 @@ def test_recipients_parse_and_read_back(settings: Settings) -> None:
     for hostile in ("a@b.example\nBcc: x@y.example", "x@y.example:region=west", "'; DROP--"):
         with pytest.raises(s.ScheduleError):
             s.Recipient.parse(hostile)
+
+
+def test_a_slots_periods_are_pinned_to_the_data_end_it_was_first_delivered_on(
+    settings: Settings, smtp_server: Any
+) -> None:
+    schedule = _add(settings, _schedule(format="html"), MONDAY_8AM - dt.timedelta(days=1))
+    clock = Clock(MONDAY_8AM + dt.timedelta(seconds=5))
+    with Deliverer(settings, clock=clock) as deliverer:
+        deliverer.open_slot(schedule, MONDAY_8AM)
+        # as if the slot had first been delivered when the data ended on 15 August
+        t = appdb.schedule_slots
+        with appdb.shared_engine(settings).begin() as db:
+            db.execute(t.update().values(data_end=dt.date(2026, 8, 15)))
+        deliverer.deliver(schedule.schedule_id or 0, MONDAY_8AM)
+
+    [mail] = _mails(smtp_server)
+    assert mail["Subject"] == (
+        "Revenue against plan by branch — last month (2026-07-01 – 2026-07-31)"
+    )
