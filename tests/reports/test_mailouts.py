@@ -531,10 +531,13 @@ def test_a_crash_at_each_point_of_a_delivery_is_taken_back_or_reported(
         timeout=120,
     )
 
-    [row] = s.history(settings, "batch")
+    rows = s.history(settings, "batch")  # a later minute's slot may have come due meanwhile
+    [row] = [r for r in rows if r["slot_at"] == min(r["slot_at"] for r in rows)]
     expected = "sent" if status_after_crash == "pending" else "unknown"
     assert row["status"] == expected
-    assert len(_mails(smtp_server)) == max(arrived, 1 if expected == "sent" else 0)
+    assert sum(_first_slot_mails(settings, smtp_server).values()) == max(
+        arrived, 1 if expected == "sent" else 0
+    )
     if expected == "unknown":
         assert "may have arrived" in row["error"]
         assert "unknown" in again.stderr
