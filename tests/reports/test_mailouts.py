@@ -411,6 +411,10 @@ def _one_slot_final(settings: Settings, size: int) -> Callable[[], bool]:
     return done
 
 
+def _sent(settings: Settings) -> int:
+    return sum(r["status"] == "sent" for r in s.history(settings, "batch", limit=10_000))
+
+
 def _first_slot_mails(settings: Settings, server: Any) -> Counter[str]:
     rows = s.history(settings, "batch", limit=10_000)
     first = min(r["slot_at"] for r in rows)
@@ -423,16 +427,21 @@ def test_a_scheduler_killed_ten_times_mid_batch_sends_every_mail_exactly_once(
 ) -> None:
     size = 30
     _batch(settings, size)
-    smtp_server.delay_rcpt(0.03)  # each mail takes a moment, so the kills land mid-batch
+    smtp_server.delay_rcpt(0.05)  # each mail takes a moment, so a kill lands mid-mail
     chance = random.Random(18)
-    unknown_seen = 0
-    for _ in range(10):
+    # ten kills at random points of the batch: after a random number of mails went out, and
+    # at a random moment of the next one (rendering, claiming, connecting, sending)
+    thresholds = sorted(chance.sample(range(1, size), 10))
+    sent_at_kill, in_window = [], 0
+    for threshold in thresholds:
         process = _scheduler(settings, tmp_path, smtp_server)
-        time.sleep(chance.uniform(1.0, 3.0))
+        _wait_until(lambda n=threshold: _sent(settings) >= n)
+        time.sleep(chance.uniform(0, 0.08))
         process.send_signal(signal.SIGKILL)
         process.wait()
-        unknown = [r for r in s.history(settings, "batch") if r["status"] == "unknown"]
-        unknown_seen += len(unknown)
+        statuses = Counter(r["status"] for r in s.history(settings, "batch", limit=10_000))
+        sent_at_kill.append(statuses["sent"])
+        in_window += statuses["sending"]  # the next scheduler marks these unknown
     process = _scheduler(settings, tmp_path, smtp_server)
     try:
         _wait_until(_one_slot_final(settings, size))
@@ -450,7 +459,9 @@ def test_a_scheduler_killed_ten_times_mid_batch_sends_every_mail_exactly_once(
     mails = _first_slot_mails(settings, smtp_server)
     assert sorted(mails) == [f"r{i:02d}@acme.example" for i in range(size)]
     assert set(mails.values()) == {1}, mails
-    print(f"rows left unknown by the kills: {unknown_seen}")
+    # the kills did land in the middle of the batch
+    assert all(0 < n < size for n in sent_at_kill), sent_at_kill
+    print(f"sent when each kill landed: {sent_at_kill}; killed while sending: {in_window}")
 
 
 def test_two_schedulers_at_once_send_each_mail_once(
