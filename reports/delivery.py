@@ -485,6 +485,17 @@ class Deliverer:
         with contextlib.suppress(Exception):  # the next attempt connects afresh
             self.mailer.close()
 
+    def _scope_words(self, scope: s.Scope | None) -> str:
+        """A scope as a mail reads it: ``Denver``, ``Denver, Austin``, ``Sharon Thompson``."""
+        if not scope:
+            return ""
+        kind, members = next(iter(scope.items()))
+        try:
+            names = dict(self.runner.members(kind, scope))
+        except (KpiboardError, ValueError):
+            names = {}
+        return ", ".join(names.get(member) or member for member in members)
+
     def _page(self, item: s.Item, recipient: s.Recipient) -> Rendered:
         """A dashboard page printed as ``recipient`` sees it, logged in as them (pages go to
         users only: :func:`reports.schedules.check`)."""
@@ -554,7 +565,7 @@ class Deliverer:
             raise ReportFailed(f"report {item.report!r}: {exc}") from None
         headlines = headline_numbers(result)
         period = next((text for label, text in result.parameters if "period" in label.lower()), "")
-        scope_shown = _scope_words(scope)
+        scope_shown = self._scope_words(scope)
         if schedule.format == "html":
             return Rendered(
                 result.report.title,
@@ -809,11 +820,6 @@ def dashboard_link(settings: Settings) -> str:
     return base.rstrip("/") + "/reports"
 
 
-def _scope_words(scope: s.Scope | None) -> str:
-    if not scope:
-        return ""
-    kind, members = next(iter(scope.items()))
-    return ", ".join(members) if kind == "branch" else f"{kind} {', '.join(members)}"
 
 
 def _domain(from_address: str) -> str:
