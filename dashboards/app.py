@@ -205,6 +205,20 @@ def create_app(settings: Settings, *, data_: Seen | None = None) -> dash.Dash:
     return app
 
 
+def app_of(settings: Settings) -> dash.Dash:
+    """The dashboard app of this process for ``settings``' project: made by the first call (or
+    taken from an earlier :func:`create_app`), so that the server, the mail-outs' page printer
+    and tests can share the one app Dash allows per process."""
+    if not _made:
+        return create_app(settings)
+    if _made[0] != str(settings.project_dir):
+        raise RuntimeError(
+            f"this process's dashboard is of {_made[0]}, not of {settings.project_dir}"
+        )
+    found: dash.Dash = dash.get_app()
+    return found
+
+
 # -- what a role may open ----------------------------------------------------------------------
 
 

@@ -156,6 +156,9 @@ schedule_slots = sa.Table(
     sa.Column("opened_by", sa.String(120), nullable=False),  # host:pid of the scheduler
     sa.Column("finished_at", sa.DateTime),
     sa.Column("error", sa.Text),  # why the slot failed (a report that cannot run)
+    # the data's last day when the slot was first delivered: its relative periods are resolved
+    # against it, so every recipient and every retry gets the same period
+    sa.Column("data_end", sa.Date),
 )
 
 deliveries = sa.Table(

@@ -878,7 +878,6 @@ def send(settings: Settings, event: AlertEvent, *, mailer: Mailer) -> str | None
             link=dashboard_link(settings).rsplit("/", 1)[0] + "/",
             domain=domain_of(settings.smtp.from_address),
         )
-        mailer.connect()
         mailer.send(build_message(mail, settings.smtp.from_address))
     return f"no address for {', '.join(missing)}" if missing else None
 

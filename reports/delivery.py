@@ -49,6 +49,7 @@ from reports import schedules as s
 if TYPE_CHECKING:
     from kpiboard.config import Settings
     from reports.mail import Mail, Mailer
+    from reports.render.pages import PagePrinter
     from reports.render.pdf import Printer
     from reports.result import Result
     from reports.runner import Runner
@@ -128,12 +129,15 @@ class Deliverer:
         mailer: Mailer | None = None,
         clock: Callable[[], dt.datetime] | None = None,
         share_renders: bool = True,
+        pages: PagePrinter | None = None,
     ) -> None:
         self.settings = settings
         self._runner = runner
         self._printer = printer
         self._own_printer = printer is None
         self._mailer = mailer
+        self._pages = pages
+        self._own_pages = pages is None
         self.clock = clock or s.now
         self.share_renders = share_renders
 
@@ -170,6 +174,9 @@ class Deliverer:
         if self._printer is not None and self._own_printer:
             self._printer.close()
             self._printer = None
+        if self._pages is not None and self._own_pages:
+            self._pages.close()
+            self._pages = None
 
     def __enter__(self) -> Deliverer:
         return self
@@ -239,10 +246,32 @@ class Deliverer:
         self.release_dead()
         self._create_rows(schedule, slot_at)
         renders: dict[tuple[str, str], Rendered | ReportFailed] = {}
+        as_of: list[dt.date | None] = []  # pinned on the first row that needs it
         for key in self._rows_to_send(schedule_id, slot_at):
             if self._claim(key):
-                self._send_one(schedule, slot_at, key, renders)
+                if not as_of:
+                    as_of.append(self._pin_data_end(schedule_id, slot_at))
+                self._send_one(schedule, slot_at, key, renders, as_of[0])
         return self._close_slot(schedule, slot_at)
+
+    def _pin_data_end(self, schedule_id: int, slot_at: dt.datetime) -> dt.date | None:
+        """The day the slot's relative periods are resolved against: the data's end when the
+        slot was first delivered, kept on the slot so every recipient and every retry gets the
+        same period whatever the pipeline published since. ``None`` when there is no
+        warehouse to read (the reports then fail with that error)."""
+        t = appdb.schedule_slots
+        where = (t.c.schedule_id == schedule_id, t.c.slot_at == slot_at)
+        with self.db.connect() as db:
+            pinned = db.execute(sa.select(t.c.data_end).where(*where)).scalar()
+        if pinned is not None:
+            return pinned
+        try:
+            now_end = self.runner.data_end()
+        except (KpiboardError, OSError):
+            return None
+        with self.db.begin() as db:
+            db.execute(t.update().where(*where, t.c.data_end.is_(None)).values(data_end=now_end))
+            return db.execute(sa.select(t.c.data_end).where(*where)).scalar()
 
     # -- rows --------------------------------------------------------------------------------
 
@@ -392,6 +421,7 @@ class Deliverer:
         slot_at: dt.datetime,
         key: str,
         renders: dict[tuple[str, str], Rendered | ReportFailed],
+        as_of: dt.date | None = None,
     ) -> None:
         from reports.mail import MailError, build_message
 
@@ -405,7 +435,10 @@ class Deliverer:
         try:
             scope = self._scope(schedule, recipient)
             parts = [
-                self._rendered(schedule, item, scope, slot_at, renders) for item in schedule.items
+                self._page(item, recipient)
+                if item.page is not None
+                else self._rendered(schedule, item, scope, as_of, renders)
+                for item in schedule.items
             ]
             crash_point("delivery-rendered")
             mail = self._mail(schedule, slot_at, recipient, row, parts)
@@ -414,7 +447,6 @@ class Deliverer:
             self._move(key, "failed", attempts=row.attempts + 1, error=str(exc))
             return
         try:
-            self.mailer.connect()
             self.mailer.send(message, before_data=lambda: self._sending(key))
         except MailError as exc:
             self._failed_send(key, row.attempts + 1, exc)
@@ -453,6 +485,42 @@ class Deliverer:
         with contextlib.suppress(Exception):  # the next attempt connects afresh
             self.mailer.close()
 
+    def _scope_words(self, scope: s.Scope | None) -> str:
+        """A scope as a mail reads it: ``Denver``, ``Denver, Austin``, ``Sharon Thompson``."""
+        if not scope:
+            return ""
+        kind, members = next(iter(scope.items()))
+        try:
+            names = dict(self.runner.members(kind, scope))
+        except (KpiboardError, ValueError):
+            names = {}
+        return ", ".join(names.get(member) or member for member in members)
+
+    def _page(self, item: s.Item, recipient: s.Recipient) -> Rendered:
+        """A dashboard page printed as ``recipient`` sees it, logged in as them (pages go to
+        users only: :func:`reports.schedules.check`)."""
+        from urllib.parse import urlencode
+
+        from kpiboard.access import get_user
+        from reports.mail import safe_filename
+        from reports.render.errors import RenderError
+        from reports.render.pages import PagePrinter, seen_by
+
+        assert item.page is not None
+        if not recipient.user:
+            raise ReportFailed(f"page {item.page}: a dashboard page is sent to users only")
+        user = get_user(self.settings, recipient.user)
+        if self._pages is None:
+            self._pages = PagePrinter(self.settings)
+        try:
+            content = self._pages.pdf(user, item.page, urlencode(dict(item.params)))
+        except RenderError as exc:
+            raise ReportFailed(f"page {item.page}: {exc}") from None
+        title = self._pages.title(item.page)
+        period = str(item.params.get("period", "")).replace("_", " ")
+        name = safe_filename(" - ".join(x for x in (title, period) if x))
+        return Rendered(title, period, seen_by(user), (), 0, f"{name}.pdf", content, MIME["pdf"])
+
     def _scope(self, schedule: s.Schedule, recipient: s.Recipient) -> s.Scope | None:
         """The rows ``recipient`` gets: their own (a user's from the users table as it is
         now, an address's as named) or the schedule's."""
@@ -471,13 +539,13 @@ class Deliverer:
         schedule: s.Schedule,
         item: s.Item,
         scope: s.Scope | None,
-        slot_at: dt.datetime,
+        as_of: dt.date | None,
         renders: dict[tuple[str, str], Rendered | ReportFailed],
     ) -> Rendered:
         cache_key = (item.text(), s.scope_text(scope) if scope else "all")
         if not self.share_renders or cache_key not in renders:
             try:
-                renders[cache_key] = self._render(schedule, item, scope)
+                renders[cache_key] = self._render(schedule, item, scope, as_of)
             except ReportFailed as exc:
                 renders[cache_key] = exc
         found = renders[cache_key]
@@ -485,17 +553,19 @@ class Deliverer:
             raise found
         return found
 
-    def _render(self, schedule: s.Schedule, item: s.Item, scope: s.Scope | None) -> Rendered:
+    def _render(
+        self, schedule: s.Schedule, item: s.Item, scope: s.Scope | None, as_of: dt.date | None
+    ) -> Rendered:
         from reports.errors import ReportError
         from reports.render.errors import RenderError
 
         try:
-            result = self.runner.run(item.report, dict(item.params), scope=scope)
+            result = self.runner.run(item.report, dict(item.params), scope=scope, as_of=as_of)
         except (ReportError, KpiboardError) as exc:
             raise ReportFailed(f"report {item.report!r}: {exc}") from None
         headlines = headline_numbers(result)
         period = next((text for label, text in result.parameters if "period" in label.lower()), "")
-        scope_shown = _scope_words(scope)
+        scope_shown = self._scope_words(scope)
         if schedule.format == "html":
             return Rendered(
                 result.report.title,
@@ -702,7 +772,6 @@ class Deliverer:
             message_id=message_id(key[:32], _domain(self.settings.smtp.from_address)),
         )
         try:
-            self.mailer.connect()
             self.mailer.send(build_message(mail, self.settings.smtp.from_address))
         except MailError as exc:
             log.error("schedule %s: could not tell its owner %s: %s", schedule.name, address, exc)
@@ -751,11 +820,6 @@ def dashboard_link(settings: Settings) -> str:
     return base.rstrip("/") + "/reports"
 
 
-def _scope_words(scope: s.Scope | None) -> str:
-    if not scope:
-        return ""
-    kind, members = next(iter(scope.items()))
-    return ", ".join(members) if kind == "branch" else f"{kind} {', '.join(members)}"
 
 
 def _domain(from_address: str) -> str:

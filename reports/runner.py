@@ -105,13 +105,16 @@ class Runner:
         given: Mapping[str, object] | None = None,
         *,
         scope: Scope | None = None,
+        as_of: dt.date | None = None,
     ) -> Result:
         """Run ``report`` (an id or a definition) with the reader's ``given`` parameter values
-        (text as typed, or typed values) under ``scope`` (``None``: everything)."""
+        (text as typed, or typed values) under ``scope`` (``None``: everything). ``as_of``
+        resolves relative periods against that day rather than the data's end (a mail-out
+        pins the day its slot opened, so a retry hours later sends the same period)."""
         definition, scope = self._definition(report, scope)
         snapshot = self._published()
         with self._cursor(snapshot) as con:
-            data_end, bound = self._bind(con, snapshot, definition, given, scope)
+            data_end, bound = self._bind(con, snapshot, definition, given, scope, as_of)
             started = time.perf_counter()
             if definition.sql is not None:
                 frame = self._sql(con, definition, bound, scope)
@@ -174,9 +177,10 @@ class Runner:
         definition: m.Report,
         given: Mapping[str, object] | None,
         scope: Scope,
+        as_of: dt.date | None = None,
     ) -> tuple[dt.date | None, p.Bound]:
         self._check_scope(con, scope)
-        data_end = self._last_day(con, snapshot)
+        data_end = as_of or self._last_day(con, snapshot)
         bound = p.resolve(
             definition,
             given or {},
@@ -184,6 +188,13 @@ class Runner:
             lookup=lambda *args: self._lookup(con, scope, *args),
         )
         return data_end, bound
+
+    def data_end(self) -> dt.date | None:
+        """The last day with data in the published snapshot: what relative periods are
+        resolved against."""
+        snapshot = self._published()
+        with self._cursor(snapshot) as con:
+            return self._last_day(con, snapshot)
 
     def members(self, kind: str, scope: Scope | None = None) -> list[tuple[str, str]]:
         """Every ``(id, name)`` of an entity kind (``branch``, ``employee``, ``client`` …; see

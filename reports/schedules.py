@@ -199,7 +199,6 @@ def _definition(schedule: Schedule) -> str:
             else {k: list(v) for k, v in schedule.scope.items()},
         },
         ensure_ascii=False,
-        sort_keys=True,
     )
 
 
@@ -527,6 +526,10 @@ def _item_problems(
     pages = [i for i in schedule.items if i.page is not None]
     if pages and schedule.format != "pdf":
         problems.append("a dashboard page is sent as PDF only (--format pdf)")
+    if pages and any(r.address for r in schedule.recipients):
+        problems.append(
+            "a dashboard page is printed as a user sees it: send it to users, not addresses"
+        )
     reports = [i for i in schedule.items if i.page is None]
     if not reports:
         return problems + [_page_problem(i) for i in pages if _page_problem(i)]
@@ -540,6 +543,8 @@ def _item_problems(
     distinct: dict[str, Scope | None] = {}
     for scope in scopes.values():
         distinct.setdefault(scope_text(scope) if scope else "all", scope)
+    if not distinct:  # no recipient could be read: the parameters are still checked
+        distinct["all"] = None
     for item in reports:
         try:
             report = runner.catalog.get(item.report)
@@ -556,8 +561,10 @@ def _item_problems(
             try:
                 runner.bind(report, dict(item.params), scope=scope)
             except (ReportError, UserError) as exc:
+                message, prefix = str(exc), f"report {report.id!r}"
+                rest = message[len(prefix) :] if message.startswith(prefix) else f": {message}"
                 where = f" (for {text})" if scope else ""
-                problems.append(f"report {report.id!r}{where}: {exc}")
+                problems.append(f"{prefix}{where}{rest}")
                 break
     return problems + [p for i in pages if (p := _page_problem(i))]
 

@@ -90,7 +90,18 @@ def test_added_users_are_listed_in_every_format(project: Path) -> None:
         "WHERE role = 'sales_manager' AND branch_id = 'austin' ORDER BY 1 LIMIT 1",
     )
     assert add(project, "ann", "--role", "admin").stdout == "Added ann: admin\n"
-    added = add(project, "dana", "--role", "branch_head", "-b", "denver", "-b", "austin")
+    added = add(
+        project,
+        "dana",
+        "--role",
+        "branch_head",
+        "-b",
+        "denver",
+        "-b",
+        "austin",
+        "--email",
+        " dana@acme.example ",
+    )
     assert added.returncode == 0, added.stderr
     assert added.stdout == "Added dana: branch_head of austin, denver\n"
     added = add(project, "sam", "--role", "employee", "--employee", str(seller))
@@ -107,11 +118,19 @@ def test_added_users_are_listed_in_every_format(project: Path) -> None:
     blank = {"employee_id": None, "employee_name": None, "disabled": False}
     none = {"live_sessions": 0, "last_login": None}
     assert rows == [
-        {"name": "ann", "role": "admin", "branches": [], **blank, **none},
-        {"name": "dana", "role": "branch_head", "branches": ["austin", "denver"], **blank, **none},
+        {"name": "ann", "role": "admin", "email": None, "branches": [], **blank, **none},
+        {
+            "name": "dana",
+            "role": "branch_head",
+            "email": "dana@acme.example",
+            "branches": ["austin", "denver"],
+            **blank,
+            **none,
+        },
         {
             "name": "sam",
             "role": "employee",
+            "email": None,
             "branches": [],
             "employee_id": seller,
             "employee_name": seller_name,
@@ -126,6 +145,7 @@ def test_added_users_are_listed_in_every_format(project: Path) -> None:
     assert [c.strip() for c in lines[2].strip("┃").split("┃")] == [
         "name",
         "role",
+        "email",
         "branches",
         "employee",
         "disabled",
@@ -401,6 +421,7 @@ def test_every_change_is_audited_and_no_password_is(project: Path) -> None:
         "role": "analyst",
         "employee": None,
         "branches": [],
+        "email": None,
     }
     assert json.loads(str(rows[1]["detail"])) == {"sessions_ended": 0}
     dumped = json.dumps(rows, default=str)

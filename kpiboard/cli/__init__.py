@@ -16,6 +16,7 @@ from kpiboard.cli import (  # noqa: F401
     kpi,
     project,
     report,
+    schedule,
     serve,
     source,
     user,

@@ -218,6 +218,10 @@ def user_add(
     ],
     employee: EmployeeOption = None,
     branches: BranchOption = None,
+    email: Annotated[
+        str | None,
+        typer.Option("--email", help="Where their mail-outs and alerts go.", show_default=False),
+    ] = None,
     password_stdin: PasswordStdinOption = False,
     project: ProjectOption = Path("."),
 ) -> None:
@@ -225,7 +229,8 @@ def user_add(
     an employee their --employee id; both are checked against the published warehouse. The
     password is asked for twice (hidden), or read from standard input with --password-stdin.
 
-    Example: `kpiboard user add dana --role branch_head --branch denver -p demo`
+    Example: `kpiboard user add dana --role branch_head --branch denver --email dana@acme.com
+    -p demo`
 
     Example: `echo "$PASSWORD" | kpiboard user add ci-reader --role executive --password-stdin`
     """
@@ -234,27 +239,34 @@ def user_add(
     settings = load_settings(project)
     access.check_name(name)
     access.check_grants(role, employee, branches or [])
+    if email is not None:
+        email = access.check_email(email)
     if any(u.name == name for u in access.list_users(settings)):
         raise UserError(f"user {name!r} exists already (kpiboard user grant changes a user)")
     _check_in_warehouse(settings, employee, branches or [])
     password = _password(settings, name, password_stdin)
     user = access.add_user(
-        settings, name, role, password, employee=employee, branches=branches or []
+        settings, name, role, password, employee=employee, branches=branches or [], email=email
     )
     _record(
         settings,
         "user_added",
         name,
-        {"role": user.role, "employee": user.employee_id, "branches": list(user.branches)},
+        {
+            "role": user.role,
+            "employee": user.employee_id,
+            "branches": list(user.branches),
+            "email": user.email,
+        },
     )
     out.print(f"Added {name}: {_grants(user)}", markup=False)
 
 
 @user_app.command("list")
 def user_list(project: ProjectOption = Path("."), fmt: FormatOption = Format.table) -> None:
-    """List the users: role, branches, employee (with their name from the warehouse), whether
-    disabled, when created and when their password last changed, their live sessions and last
-    login.
+    """List the users: role, email address, branches, employee (with their name from the
+    warehouse), whether disabled, when created and when their password last changed, their
+    live sessions and last login.
 
     Example: `kpiboard user list -p demo --format json`
     """
@@ -271,6 +283,7 @@ def user_list(project: ProjectOption = Path("."), fmt: FormatOption = Format.tab
         {
             "name": u.name,
             "role": u.role,
+            "email": u.email,
             "branches": list(u.branches),
             "employee_id": u.employee_id,
             "employee_name": names.get(u.employee_id or ""),
@@ -305,6 +318,7 @@ def _list_cells(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": row["name"],
         "role": row["role"],
+        "email": row["email"] or "",
         "branches": ", ".join(row["branches"]),
         "employee": employee,
         "disabled": "disabled" if row["disabled"] else "",
@@ -377,6 +391,49 @@ def _set_disabled(settings: Settings, name: str, *, disabled: bool) -> None:
     detail = {"sessions_ended": ended} if disabled else {}
     _record(settings, f"user_{state}", name, detail)
     out.print(f"{name} {state}" + (f"; {_sessions(ended)} ended" if disabled else ""), markup=False)
+
+
+@user_app.command("email")
+def user_email(
+    name: NameArgument,
+    address: Annotated[
+        str | None,
+        typer.Argument(help="Their email address (cfo@acme.com).", show_default=False),
+    ] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Remove their address: they receive no mail.")
+    ] = False,
+    project: ProjectOption = Path("."),
+) -> None:
+    """Set where a user's mail-outs and alerts go, or --clear it (they then receive none, and
+    a schedule naming them cannot be saved).
+
+    Example: `kpiboard user email dana dana@acme.com -p demo`
+
+    Example: `kpiboard user email dana --clear -p demo`
+    """
+    from kpiboard import access
+
+    if (address is None) != clear:
+        raise UserError(
+            f"give an address or --clear, not both (kpiboard user email {name} dana@acme.com)"
+            if clear
+            else f"give the address (kpiboard user email {name} dana@acme.com) or --clear"
+        )
+    if address is not None:
+        address = access.check_email(address)
+    settings = load_settings(project)
+    before = access.get_user(settings, name)
+    if before.email == address:
+        out.print(f"{name}: nothing changed ({_email(before.email)})", markup=False)
+        return
+    after = access.set_email(settings, name, address)
+    _record(settings, "user_granted", name, {"email": {"from": before.email, "to": after.email}})
+    out.print(f"{name}: {_email(before.email)} → {_email(after.email)}", markup=False)
+
+
+def _email(address: str | None) -> str:
+    return address or "no email address"
 
 
 @user_app.command("grant")

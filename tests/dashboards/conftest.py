@@ -53,11 +53,11 @@ def dash_project(small_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="session")
 def dash_app(dash_project: Path) -> dash.Dash:
     """The dashboard app of the test project, made once in this process (Dash keeps one
-    callback registry per process)."""
-    from dashboards.app import create_app
+    callback registry per process; the mail-outs' page printer shares it)."""
+    from dashboards.app import app_of
     from kpiboard.config import load_settings
 
-    return create_app(load_settings(dash_project))
+    return app_of(load_settings(dash_project))
 
 
 ANALYST = ("test-analyst", "analyst", None)
