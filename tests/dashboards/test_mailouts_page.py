@@ -275,7 +275,7 @@ def test_the_status_line_says_whether_a_scheduler_is_running(
 def form(**given: Any) -> dict[str, Any]:
     values: dict[str, Any] = dict(
         name=unique("new"),
-        reports=f"{REPORT} period=last_month group_by=branch\npage:/sales",
+        reports=f"{REPORT} period=last_month group_by=branch",
         users=[],
         addresses="cfo@acme.com:all\nops@acme.com:branch=denver",
         owner="",
@@ -305,10 +305,7 @@ def test_the_form_saves_a_valid_schedule_as_the_viewer(
     assert "Added " + values["name"] in text_of(said)
     assert (changed, editing, target) == (4, values["name"], values["name"])
     saved = s.get(settings, values["name"])
-    assert saved.items == (
-        s.Item(REPORT, {"period": "last_month", "group_by": "branch"}),
-        s.Item("page:/sales", {}),
-    )
+    assert saved.items == (s.Item(REPORT, {"period": "last_month", "group_by": "branch"}),)
     assert [r.text() for r in saved.recipients] == [
         "test-branch-head",
         "cfo@acme.com:all",
@@ -324,6 +321,12 @@ def test_the_form_saves_a_valid_schedule_as_the_viewer(
     entry = audit.entries(settings, action="schedule_added", user="ana", limit=5)[0]
     assert entry["target"] == values["name"]
 
+    page = form(reports=f"page:/sales\n{REPORT}", users=["test-branch-head"], addresses="")
+    with as_viewer("ana", "analyst"):
+        said, *_ = submit(page)
+    assert "Added " + page["name"] in text_of(said)
+    assert s.get(settings, page["name"]).items == (s.Item("page:/sales", {}), s.Item(REPORT, {}))
+
 
 def test_edit_fills_the_form_and_saving_changes_the_schedule(
     as_viewer: As, settings: Settings
@@ -337,7 +340,7 @@ def test_edit_fills_the_form_and_saving_changes_the_schedule(
     values = dict(zip(mailouts.FORM_FIELDS, filled[:10], strict=True))
     assert filled[10:] == (schedule.name, f"Change {schedule.name}", None)
     assert emptied[0] == "" and emptied[10:] == (None, "Add a schedule", None)
-    assert values["reports"] == f"{REPORT} group_by=branch period=last_week"  # as kept
+    assert values["reports"] == f"{REPORT} period=last_week group_by=branch"
     assert values["addresses"] == "cfo@acme.com:all\nops@acme.com:all"
     assert (values["cron"], values["timezone"]) == ("0 8 * * MON", "America/Denver")
     values.update(cron="30 6 * * MON-FRI", scope_mode="shared", scope="branch=denver")
@@ -355,6 +358,11 @@ def test_edit_fills_the_form_and_saving_changes_the_schedule(
 
 
 BAD_FORMS = [
+    (
+        "a page to an address",
+        dict(reports="page:/sales"),
+        ["a dashboard page is printed as a user sees it"],
+    ),
     ("no name", dict(name=""), ["name: type one"]),
     ("bad name", dict(name="Monday Sales!"), ["name 'Monday Sales!': use lowercase"]),
     (
