@@ -141,6 +141,9 @@ schedules = sa.Table(
     # the first failed slot of a run of failures: its owner was mailed then, and not again
     # until a slot succeeds
     sa.Column("failing_since", sa.DateTime),
+    # an id is never given again (SQLite reuses the highest one without AUTOINCREMENT): the
+    # delivery log names schedules by id and outlives a removed one
+    sqlite_autoincrement=True,
 )
 
 schedule_slots = sa.Table(
@@ -210,6 +213,7 @@ alerts = sa.Table(
     sa.Column("paused", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("created_by", sa.String(64), nullable=False),
+    sqlite_autoincrement=True,  # a removed alert's id is not given to a new one
 )
 
 alert_states = sa.Table(

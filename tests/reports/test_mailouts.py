@@ -651,3 +651,19 @@ def test_a_slots_periods_are_pinned_to_the_data_end_it_was_first_delivered_on(
     assert mail["Subject"] == (
         "Revenue against plan by branch — last month (2026-07-01 – 2026-07-31)"
     )
+
+
+def test_a_new_schedule_never_inherits_a_removed_ones_history(
+    settings: Settings, smtp_server: Any
+) -> None:
+    old = _add(settings, _schedule("old", format="html"), MONDAY_8AM - dt.timedelta(days=1))
+    clock = Clock(MONDAY_8AM + dt.timedelta(seconds=5))
+    with Deliverer(settings, clock=clock) as deliverer:
+        Scheduler(settings, deliverer=deliverer, clock=clock).tick()
+    s.remove(settings, "old", by="test")
+
+    new = _add(settings, _schedule("new", format="html"), MONDAY_8AM)
+
+    assert new.schedule_id != old.schedule_id
+    assert s.history(settings, "new") == []
+    assert s.slot_log(settings, "new") == []
