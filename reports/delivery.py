@@ -820,8 +820,6 @@ def dashboard_link(settings: Settings) -> str:
     return base.rstrip("/") + "/reports"
 
 
-
-
 def _domain(from_address: str) -> str:
     from email.utils import parseaddr
 

@@ -156,6 +156,63 @@ def grid(
     )
 
 
+def record_grid(
+    id: str,
+    defs: list[dict[str, Any]],
+    columns: Sequence[Col],
+    row_id: str,
+    *,
+    page_size: int,
+    select: bool = True,
+    wrap: bool = False,
+    class_name: str = "",
+    file_name: str | None = None,
+) -> dag.AgGrid:
+    """A grid of records an admin or analyst works through (users, the audit log, schedules,
+    deliveries): sortable and filterable, as tall as its rows, one row picked by a click when
+    ``select``; ``wrap`` lets long text wrap inside its cell. Rows come from a callback."""
+    options: dict[str, Any] = {
+        "theme": THEME,
+        "animateRows": False,
+        "enableCellTextSelection": True,
+        "ensureDomOrder": True,
+        "pagination": True,
+        "paginationPageSize": page_size,
+        "paginationPageSizeSelector": False,
+        "domLayout": "autoHeight",
+    }
+    if select:
+        options["rowSelection"] = {
+            "mode": "singleRow",
+            "enableClickSelection": True,
+            "checkboxes": False,
+        }
+    cells: dict[str, Any] = {
+        "sortable": True,
+        "resizable": True,
+        "filter": True,
+        "minWidth": 90,
+        "wrapHeaderText": True,
+        "autoHeaderHeight": True,
+    }
+    if wrap:
+        cells |= {"wrapText": True, "autoHeight": True}
+    return dag.AgGrid(
+        id=id,
+        rowData=[],
+        columnDefs=defs,
+        defaultColDef=cells,
+        columnSize="responsiveSizeToFit",
+        dashGridOptions=options,
+        getRowId=f"params.data[{row_id!r}]",
+        csvExportParams={
+            "fileName": f"{file_name or id}.csv",
+            "columnKeys": [c.name for c in columns],
+        },
+        className=f"kb-grid {class_name}".strip(),
+    )
+
+
 def report_columns(result: Result) -> list[Col]:
     return [Col(c.name, c.label, c.format) for c in result.columns]
 

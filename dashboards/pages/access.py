@@ -29,7 +29,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboards.access import Refused, Viewer, viewer
 from dashboards.app import data
-from dashboards.components.grid import THEME, Col, column_defs, rows
+from dashboards.components.grid import Col, column_defs, record_grid, rows
 from dashboards.components.states import attrs, empty
 from kpiboard import access, audit
 from kpiboard.access import ROLES, AccessError, User
@@ -299,40 +299,14 @@ def _grid(id: str, columns: Sequence[Col], row_id: str) -> dag.AgGrid:
         if spec["field"] == "summary":
             spec["cellClass"] = "access-mono"
             spec["minWidth"] = 380
-    return dag.AgGrid(
-        id=id,
-        rowData=[],
-        columnDefs=defs,
-        defaultColDef={
-            "sortable": True,
-            "resizable": True,
-            "filter": True,
-            "minWidth": 90,
-            "wrapHeaderText": True,
-            "autoHeaderHeight": True,
-        },
-        columnSize="responsiveSizeToFit",
-        dashGridOptions={
-            "theme": THEME,
-            "animateRows": False,
-            "enableCellTextSelection": True,
-            "ensureDomOrder": True,
-            "rowSelection": {
-                "mode": "singleRow",
-                "enableClickSelection": True,
-                "checkboxes": False,
-            },
-            "pagination": True,
-            "paginationPageSize": 25,
-            "paginationPageSizeSelector": False,
-            "domLayout": "autoHeight",
-        },
-        getRowId=f"params.data[{row_id!r}]",
-        csvExportParams={
-            "fileName": f"{id.removeprefix('access-')}.csv",
-            "columnKeys": [c.name for c in columns],
-        },
-        className="kb-grid access-grid",
+    return record_grid(
+        id,
+        defs,
+        columns,
+        row_id,
+        page_size=25,
+        class_name="access-grid",
+        file_name=id.removeprefix("access-"),
     )
 
 

@@ -33,7 +33,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboards.access import Refused, Viewer, page_is_for, viewer
 from dashboards.app import data
-from dashboards.components.grid import THEME, Col, column_defs, rows
+from dashboards.components.grid import Col, column_defs, record_grid, rows
 from dashboards.components.states import attrs, empty
 from kpiboard import access, audit
 from kpiboard.errors import UserError
@@ -202,41 +202,15 @@ def _grid(id: str, columns: Sequence[Col], row_id: str, *, select: bool = False)
             spec["minWidth"] = 150
         if spec["field"] == "reports":
             spec["minWidth"] = 190
-    options: dict[str, Any] = {
-        "theme": THEME,
-        "animateRows": False,
-        "enableCellTextSelection": True,
-        "ensureDomOrder": True,
-        "pagination": True,
-        "paginationPageSize": 10,
-        "paginationPageSizeSelector": False,
-        "domLayout": "autoHeight",
-    }
-    if select:
-        options["rowSelection"] = {
-            "mode": "singleRow",
-            "enableClickSelection": True,
-            "checkboxes": False,
-        }
-    return dag.AgGrid(
-        id=id,
-        rowData=[],
-        columnDefs=defs,
-        defaultColDef={
-            "sortable": True,
-            "resizable": True,
-            "filter": True,
-            "minWidth": 90,
-            "wrapHeaderText": True,
-            "autoHeaderHeight": True,
-            "wrapText": True,
-            "autoHeight": True,
-        },
-        columnSize="responsiveSizeToFit",
-        dashGridOptions=options,
-        getRowId=f"params.data[{row_id!r}]",
-        csvExportParams={"fileName": f"{id}.csv", "columnKeys": [c.name for c in columns]},
-        className="kb-grid mailouts-grid" + (" mailouts-pick" if select else ""),
+    return record_grid(
+        id,
+        defs,
+        columns,
+        row_id,
+        page_size=10,
+        select=select,
+        wrap=True,
+        class_name="mailouts-grid" + (" mailouts-pick" if select else ""),
     )
 
 

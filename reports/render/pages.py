@@ -44,7 +44,7 @@ from kpiboard import access
 from kpiboard.config import Settings
 from reports.render.errors import RenderError
 from reports.render.html import FONT, MARGINS, PRINTABLE_WIDTH_PX, environment
-from reports.render.pdf import INSTALL_HINT, PRINTABLE_HEIGHT_PX, find_chromium
+from reports.render.pdf import PRINTABLE_HEIGHT_PX, find_chromium, launch_chromium
 
 if TYPE_CHECKING:
     import dash
@@ -272,23 +272,13 @@ class PagePrinter:
     def _launch(self) -> Browser:
         if self._browser is not None and self._browser.is_connected():
             return self._browser
-        from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
 
         executable = self.executable or find_chromium()
         self._contexts.clear()
         if self._playwright is None:
             self._playwright = sync_playwright().start()
-        try:
-            self._browser = self._playwright.chromium.launch(
-                executable_path=executable,
-                timeout=self.timeout * 1000,
-                args=["--disable-gpu", "--disable-dev-shm-usage", "--font-render-hinting=none"],
-            )
-        except PlaywrightError as error:
-            raise RenderError(
-                f"cannot start chromium ({executable}): {_first_line(error)}; {INSTALL_HINT}"
-            ) from None
+        self._browser = launch_chromium(self._playwright, executable, self.timeout)
         return self._browser
 
     def _context(self, user: access.User) -> BrowserContext:

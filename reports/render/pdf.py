@@ -92,6 +92,23 @@ def find_chromium() -> str:
     raise RenderError(f"cannot print PDF: no chromium on PATH; {INSTALL_HINT}")
 
 
+def launch_chromium(playwright: Playwright, executable: str, timeout: float) -> Browser:
+    """Start Debian's chromium headless for printing (``timeout`` in seconds), or a
+    :class:`RenderError` saying why it would not start and how to get it."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        return playwright.chromium.launch(
+            executable_path=executable,
+            timeout=timeout * 1000,
+            args=["--disable-gpu", "--disable-dev-shm-usage", "--font-render-hinting=none"],
+        )
+    except PlaywrightError as error:
+        raise RenderError(
+            f"cannot start chromium ({executable}): {_first_line(error)}; {INSTALL_HINT}"
+        ) from None
+
+
 class Printer:
     """One headless chromium, reused for every report printed through it.
 
@@ -180,21 +197,11 @@ class Printer:
         if self._browser is not None and self._browser.is_connected():
             return
         executable = self.executable or find_chromium()
-        from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
 
         if self._playwright is None:
             self._playwright = sync_playwright().start()
-        try:
-            self._browser = self._playwright.chromium.launch(
-                executable_path=executable,
-                timeout=self.launch_timeout * 1000,
-                args=["--disable-gpu", "--disable-dev-shm-usage", "--font-render-hinting=none"],
-            )
-        except PlaywrightError as error:
-            raise RenderError(
-                f"cannot start chromium ({executable}): {_first_line(error)}; {INSTALL_HINT}"
-            ) from None
+        self._browser = launch_chromium(self._playwright, executable, self.launch_timeout)
         self._context = self._browser.new_context(java_script_enabled=True)
         self._context.set_default_timeout(self.timeout * 1000)
         self._context.route("**/*", self._serve)
