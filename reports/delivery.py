@@ -34,6 +34,7 @@ import hashlib
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -139,6 +140,8 @@ class Deliverer:
         self._pages = pages
         self._own_pages = pages is None
         self.clock = clock or s.now
+        self.stopping = threading.Event()
+        """Set when the process is asked to stop: no further recipient is claimed."""
         self.share_renders = share_renders
 
     # -- resources ---------------------------------------------------------------------------
@@ -248,6 +251,8 @@ class Deliverer:
         renders: dict[tuple[str, str], Rendered | ReportFailed] = {}
         as_of: list[dt.date | None] = []  # pinned on the first row that needs it
         for key in self._rows_to_send(schedule_id, slot_at):
+            if self.stopping.is_set():  # SIGTERM: the rows left stay pending for the next start
+                break
             if self._claim(key):
                 if not as_of:
                     as_of.append(self._pin_data_end(schedule_id, slot_at))

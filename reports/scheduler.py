@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -73,7 +72,7 @@ class Scheduler:
         self.clock = clock or s.now
         self.deliverer = deliverer or Deliverer(settings, clock=self.clock)
         self._checked_snapshot: str | None = None
-        self._stop = threading.Event()
+        self._stop = self.deliverer.stopping
 
     # -- one pass ----------------------------------------------------------------------------
 

@@ -667,3 +667,20 @@ def test_a_new_schedule_never_inherits_a_removed_ones_history(
     assert new.schedule_id != old.schedule_id
     assert s.history(settings, "new") == []
     assert s.slot_log(settings, "new") == []
+
+
+def test_sigterm_stops_after_the_mail_in_hand_and_leaves_the_rest_pending(
+    settings: Settings, smtp_server: Any, tmp_path: Path
+) -> None:
+    size = 30
+    _batch(settings, size)
+    smtp_server.delay_rcpt(0.05)
+    process = _scheduler(settings, tmp_path, smtp_server)
+    _wait_until(lambda: _sent(settings) >= 5)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+
+    statuses = Counter(r["status"] for r in s.history(settings, "batch", limit=10_000))
+    assert set(statuses) <= {"sent", "pending"}  # nothing left claimed or in the window
+    assert 5 <= statuses["sent"] < size
+    assert sum(_first_slot_mails(settings, smtp_server).values()) == statuses["sent"]
