@@ -34,14 +34,17 @@ mails to the same server:
   connection; no delivery log.
 
 For each path: the batch's total time (from before the browser starts to the last mail
-accepted), mails per second, the PDFs printed and browsers started, and the peak memory of the
+accepted) and of it the time spent loading the report catalog, starting and stopping browsers,
+running the reports and printing PDFs (the rest: composing and sending the mails, the delivery
+log); mails per second, the PDFs printed and browsers started, and the peak memory of the
 process and its browser, sampled every 50 ms over the process tree (``bench/reports.py``'s
 sampler): the sum of proportional set sizes (PSS), the sum of resident sets (RSS, counting each
 shared page once per process), and the Python process's own peak (``ru_maxrss``). After each
 path the server's received mails are counted: anything but one mail per recipient, each with
 its three PDFs named as the first path named them, stops the benchmark with an error. Ratios are
-the peer's time over each kpiboard path's, measured in the same run. The goals on 2 cores: the
-batch under 60 s, and at least 5x faster than the peer.
+the peer's time over each kpiboard path's, measured in the same run. The machine's load average
+before each path is printed too: a busy machine slows every path, the peer's browser starts
+most. The goals on 2 cores: the batch under 60 s, and at least 5x faster than the peer.
 
     python bench/mailout.py                      # builds the demo (scale 1) in a temporary folder
     python bench/mailout.py --dir /work/demo1    # an existing project (built once if missing)
@@ -63,8 +66,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -213,41 +217,76 @@ def set_up(settings: Settings, count: int) -> list[Person]:
 # -- one path, in a child process -----------------------------------------------------------
 
 
-def _counting_printer() -> Any:
-    """A :class:`Printer` that counts the PDFs it prints and the times its browser starts."""
+SPENT: defaultdict[str, float] = defaultdict(float)
+"""Seconds a path spent in each part of its work (``catalog``, ``browsers``: starting and
+stopping them, ``reports``: running them, ``printing``), and ``pdfs`` and ``browser_starts``
+counted."""
+
+
+@contextmanager
+def _spent(part: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        SPENT[part] += time.perf_counter() - started
+
+
+def _timed_printer() -> Printer:
+    """A :class:`Printer` that counts and times its starts, stops and PDFs in :data:`SPENT`."""
     from reports.render.pdf import Printer
 
-    class Counting(Printer):
-        def __init__(self) -> None:
-            super().__init__()
-            self.pdfs = 0
-            self.starts = 0
-
+    class Timed(Printer):
         def start(self) -> None:
-            self.starts += 1
-            super().start()
+            SPENT["browser_starts"] += 1
+            with _spent("browsers"):
+                super().start()
+
+        def close(self) -> None:
+            with _spent("browsers"):
+                super().close()
 
         def pdf(self, result: Any, *, html: str | None = None) -> bytes:
-            self.pdfs += 1
-            return super().pdf(result, html=html)
+            SPENT["pdfs"] += 1
+            with _spent("printing"):
+                return super().pdf(result, html=html)
 
-    return Counting()
+    return Timed()
 
 
-def deliver_with_kpiboard(settings: Settings, *, share_renders: bool) -> dict[str, int]:
-    """One manual slot of the schedule, delivered by one Deliverer with one browser."""
+def _timed_runner(settings: Settings) -> Runner:
+    """The project's :class:`Runner`, its making (the catalog) and its runs timed."""
+    from reports.runner import Runner
+
+    class Timed(Runner):
+        def run(self, *args: Any, **kwargs: Any) -> Any:
+            with _spent("reports"):
+                return super().run(*args, **kwargs)
+
+    with _spent("catalog"):
+        return Timed.from_settings(settings)
+
+
+def deliver_with_kpiboard(settings: Settings, *, share_renders: bool) -> int:
+    """One manual slot of the schedule, delivered by one Deliverer with one browser; the mails
+    sent."""
     from reports.delivery import Deliverer, run_now
 
-    printer = _counting_printer()
+    printer = _timed_printer()
     printer.start()
     try:
-        with Deliverer(settings, printer=printer, share_renders=share_renders) as deliverer:
+        with Deliverer(
+            settings,
+            runner=_timed_runner(settings),
+            printer=printer,
+            share_renders=share_renders,
+        ) as deliverer:
             outcome = run_now(settings, SCHEDULE, by="bench", deliverer=deliverer)
     finally:
         printer.close()
     if outcome.status != "done":
         raise SystemExit(f"the slot ended {outcome.line()}")
-    return {"sent": outcome.counts.get("sent", 0), "pdfs": printer.pdfs, "browsers": printer.starts}
+    return outcome.counts.get("sent", 0)
 
 
 def _peer_render(runner: Runner, printer: Printer, item: s.Item, scope: s.Scope | None) -> Rendered:
@@ -328,17 +367,17 @@ def _peer_mail(
     return build_message(mail, settings.smtp.from_address, date=slot_at.replace(tzinfo=dt.UTC))
 
 
-def deliver_with_fresh_browsers(settings: Settings) -> dict[str, int]:
-    """The peer: each recipient's reports printed by a browser started for them."""
+def deliver_with_fresh_browsers(settings: Settings) -> int:
+    """The peer: each recipient's reports printed by a browser started for them; the mails
+    sent."""
     from kpiboard.access import get_user
     from reports import schedules as s
     from reports.mail import Mailer
-    from reports.runner import Runner
 
     schedule = s.get(settings, SCHEDULE)
-    runner = Runner.from_settings(settings)
+    runner = _timed_runner(settings)
     slot_at = s.now().replace(microsecond=0)
-    sent = pdfs = browsers = 0
+    sent = 0
     with Mailer(settings.smtp) as mailer:
         for recipient in schedule.recipients:
             if recipient.user:
@@ -346,13 +385,11 @@ def deliver_with_fresh_browsers(settings: Settings) -> dict[str, int]:
                 address, scope = user.email or "", s.user_scope(user)
             else:
                 address, scope = recipient.address or "", recipient.scope or None
-            printer = _counting_printer()
-            with printer:
+            with _timed_printer() as printer:
                 parts = [_peer_render(runner, printer, item, scope) for item in schedule.items]
-            pdfs, browsers = pdfs + printer.pdfs, browsers + printer.starts
             mailer.send(_peer_mail(settings, schedule, recipient, address, parts, slot_at))
             sent += 1
-    return {"sent": sent, "pdfs": pdfs, "browsers": browsers}
+    return sent
 
 
 def _peak_memory() -> Any:
@@ -374,18 +411,23 @@ def child(project: Path, path: str) -> dict[str, Any]:
     with _peak_memory() as memory:
         started = time.perf_counter()
         if path == "fresh_browser":
-            counts = deliver_with_fresh_browsers(settings)
+            sent = deliver_with_fresh_browsers(settings)
         else:
-            counts = deliver_with_kpiboard(settings, share_renders=path == "kpiboard")
+            sent = deliver_with_kpiboard(settings, share_renders=path == "kpiboard")
         whole = time.perf_counter() - started
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    parts = {f"{part}_s": SPENT[part] for part in ("catalog", "browsers", "reports", "printing")}
     return {
         "path": path,
         "whole": whole,
+        "sent": sent,
+        "pdfs": int(SPENT["pdfs"]),
+        "browsers": int(SPENT["browser_starts"]),
+        **parts,
+        "rest_s": whole - sum(parts.values()),
         "peak_mb": memory.peak,
         "peak_rss_mb": memory.peak_rss,
         "own_rss_mb": own,
-        **counts,
     }
 
 
@@ -536,6 +578,11 @@ def report(project: Path, people: list[Person], measured: dict[str, dict[str, An
     print(f"{'':28}" + "".join(f"{label:>26}" for label in PATHS.values()))
     for key, label, form in (
         ("whole", "total, s", ".2f"),
+        ("catalog_s", "  loading the catalog, s", ".2f"),
+        ("browsers_s", "  starting browsers, s", ".2f"),
+        ("reports_s", "  running reports, s", ".2f"),
+        ("printing_s", "  printing PDFs, s", ".2f"),
+        ("rest_s", "  mails, log and the rest, s", ".2f"),
         ("mails_per_s", "mails/s", ".2f"),
         ("pdfs", "PDFs printed", "d"),
         ("browsers", "browsers started", "d"),
