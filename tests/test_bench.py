@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from kpiboard.demo import install_demo_suites
 from validation.suite.model import RowsMatchSource
 
@@ -141,3 +143,47 @@ def test_the_dashboard_benchmark_sends_callbacks_as_the_browser_does() -> None:
     assert [s["value"] for s in body["state"][0]] == ids[1:]
     layout = {"props": {"id": "url", "children": [{"props": {"id": ids[1]}}]}}
     assert list(bench.walk_ids(layout)) == ids[:2]
+
+
+def test_the_mailout_benchmark_mails_every_recipient_on_each_path(small_demo: Path) -> None:
+    """Three recipients (a branch head, an executive, an employee) on the small demo: each path
+    in its own process sends one mail per recipient, counted at the loopback server, with one
+    browser for kpiboard's paths and one per recipient for the peer; the table, the ratios and
+    the goals are printed."""
+    argv = [sys.executable, str(BENCH / "mailout.py"), "--dir", str(small_demo)]
+    out = subprocess.run(
+        [*argv, "--recipients", "3"], capture_output=True, text=True, check=False, timeout=900
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert (
+        "recipients: 1 branch heads, 1 executives and analysts, 1 employees, 0 branch mailboxes;"
+        " 3 distinct scopes" in out.stdout
+    )
+    rows = {line[:28].strip(): line[28:].split() for line in out.stdout.splitlines()}
+    assert rows["mails received"] == ["3", "3", "3"]
+    assert rows["browsers started"] == ["1", "1", "3"]
+    assert rows["PDFs printed"] == ["9", "9", "9"]  # three scopes: nothing to share
+    for row in ("total, s", "mails/s", "peak memory (PSS), MB", "  the Python process, MB"):
+        assert all(float(value) > 0 for value in rows[row.strip()]), row
+    ratios = [line.split(": ") for line in out.stdout.splitlines() if line.startswith("peer / ")]
+    assert [r[0] for r in ratios] == ["peer / kpiboard", "peer / every recipient rendered"]
+    assert all(float(r[1].rstrip("x")) > 0 for r in ratios)
+    goals = [line for line in out.stdout.splitlines() if line.startswith("goal ")]
+    assert [g.split(":")[0] for g in goals] == [
+        "goal batch under 60 s",
+        "goal at least 5x the peer",
+    ]
+    assert all(g.split(": ")[1].split()[0] in ("PASS", "MISS") for g in goals)
+
+
+def test_the_mailout_benchmark_stops_when_a_mail_is_missing() -> None:
+    """A path whose mails the server did not all receive, or that lack a report, stops the
+    benchmark with a line saying which."""
+    bench = _script("mailout")
+    three = ["a.pdf", "b.pdf", "c.pdf"]
+    bench.check_received("kpiboard", {"a@x.example": three, "b@x.example": three}, 2, 2)
+    with pytest.raises(SystemExit, match="kpiboard: the server received 1 mails for 2 recipients"):
+        bench.check_received("kpiboard", {"a@x.example": three}, 2, 2)
+    short = {"a@x.example": three, "b@x.example": three[:2]}
+    with pytest.raises(SystemExit, match=r"fresh browser: b@x\.example received 2 of 3 PDFs"):
+        bench.check_received("fresh_browser", short, 2, 2)
