@@ -291,13 +291,13 @@ def deliver_with_kpiboard(settings: Settings, *, share_renders: bool) -> int:
 
 def _peer_render(runner: Runner, printer: Printer, item: s.Item, scope: s.Scope | None) -> Rendered:
     """A report run under ``scope`` and printed, named and summed up as the product does."""
-    from reports.delivery import MIME, Rendered, _scope_words, headline_numbers
+    from reports.delivery import MIME, Rendered, headline_numbers, scope_words
     from reports.mail import safe_filename
 
     result = runner.run(item.report, dict(item.params), scope=scope)
     content = printer.pdf(result)
     period = next((text for label, text in result.parameters if "period" in label.lower()), "")
-    shown = _scope_words(scope)
+    shown = scope_words(runner, scope)
     name = safe_filename(" - ".join(x for x in (result.report.title, period, shown) if x))
     return Rendered(
         result.report.title,

@@ -490,17 +490,6 @@ class Deliverer:
         with contextlib.suppress(Exception):  # the next attempt connects afresh
             self.mailer.close()
 
-    def _scope_words(self, scope: s.Scope | None) -> str:
-        """A scope as a mail reads it: ``Denver``, ``Denver, Austin``, ``Sharon Thompson``."""
-        if not scope:
-            return ""
-        kind, members = next(iter(scope.items()))
-        try:
-            names = dict(self.runner.members(kind, scope))
-        except (KpiboardError, ValueError):
-            names = {}
-        return ", ".join(names.get(member) or member for member in members)
-
     def _page(self, item: s.Item, recipient: s.Recipient) -> Rendered:
         """A dashboard page printed as ``recipient`` sees it, logged in as them (pages go to
         users only: :func:`reports.schedules.check`)."""
@@ -570,7 +559,7 @@ class Deliverer:
             raise ReportFailed(f"report {item.report!r}: {exc}") from None
         headlines = headline_numbers(result)
         period = next((text for label, text in result.parameters if "period" in label.lower()), "")
-        scope_shown = self._scope_words(scope)
+        scope_shown = scope_words(self.runner, scope)
         if schedule.format == "html":
             return Rendered(
                 result.report.title,
@@ -800,6 +789,18 @@ def headline_numbers(result: Result, limit: int = 6) -> tuple[tuple[str, str], .
             continue
         found.append((heading.label, cell.text))
     return tuple(found[:limit]) or (("Rows", f"{len(table.data_rows):,}"),)
+
+
+def scope_words(runner: Runner, scope: s.Scope | None) -> str:
+    """A scope as a mail reads it: ``Denver``, ``Denver, Austin``, ``Sharon Thompson``."""
+    if not scope:
+        return ""
+    kind, members = next(iter(scope.items()))
+    try:
+        names = dict(runner.members(kind, scope))
+    except (KpiboardError, ValueError):
+        names = {}
+    return ", ".join(names.get(member) or member for member in members)
 
 
 def subject(schedule: s.Schedule, parts: list[Rendered]) -> str:
