@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -73,6 +74,7 @@ class Scheduler:
         self.deliverer = deliverer or Deliverer(settings, clock=self.clock)
         self._checked_snapshot: str | None = None
         self._stop = self.deliverer.stopping
+        self._ticking = threading.Lock()  # held by a running tick: a stop waits for it
 
     # -- one pass ----------------------------------------------------------------------------
 
@@ -228,12 +230,16 @@ class Scheduler:
         try:
             runner.start()
         finally:
-            self._beat(self.clock(), stopped=True)
+            with self._ticking:  # the tick under way ends with the mail in hand
+                self._beat(self.clock(), stopped=True)
             self.deliverer.close()
 
     def _safe_tick(self) -> None:
         try:
-            report = self.tick()
+            with self._ticking:
+                if self._stop.is_set():
+                    return
+                report = self.tick()
         except Exception:
             log.exception("scheduler: the tick failed; the next one tries again")
             return

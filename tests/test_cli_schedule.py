@@ -136,7 +136,7 @@ def test_a_schedule_goes_round_trip(cli: Cli) -> None:
     assert listed == {
         "name": "monday-pack",
         "reports": [
-            "sales_by_period grain=week period=last_week",
+            "sales_by_period period=last_week grain=week",
             "sales_breakdown period=last_month",
         ],
         "recipients": 2,
