@@ -151,7 +151,7 @@ class Deliverer:
         if self._runner is None:
             from reports.runner import Runner
 
-            self._runner = Runner.from_settings(self.settings)
+            self._runner = Runner.on_demand(self.settings)
         return self._runner
 
     @property

@@ -86,6 +86,21 @@ class Runner:
         runner._settings = settings
         return runner
 
+    @classmethod
+    def on_demand(cls, settings: Settings) -> Runner:
+        """The runner of a project whose catalog reads each report's own file the first time
+        it is asked for (:func:`reports.loader.load_report`): what a schedule needs, which names
+        a few reports, where reading the whole catalog takes seconds."""
+        from reports.loader import load_report
+
+        class OnDemand(Catalog):
+            def get(self, report_id: str) -> m.Report:
+                if report_id not in self.reports:
+                    self.reports[report_id] = load_report(report_id, settings.project_dir)
+                return self.reports[report_id]
+
+        return cls.from_settings(settings, catalog=OnDemand({}))
+
     @property
     def engine(self) -> Engine:
         with self._lock:

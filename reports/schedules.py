@@ -537,7 +537,7 @@ def _item_problems(
         from reports.runner import Runner
 
         try:
-            runner = Runner.from_settings(settings)
+            runner = Runner.on_demand(settings)
         except (ReportError, UserError) as exc:
             return [*problems, f"reports: {exc}"]
     distinct: dict[str, Scope | None] = {}

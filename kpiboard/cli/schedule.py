@@ -141,18 +141,10 @@ def _split_pair(pair: str, reports: Sequence[str]) -> tuple[str, str, str | None
 
 
 def runner(settings: Settings) -> Runner:
-    """A report runner that reads each report's own file the first time it is asked for it:
-    a schedule names a few reports, and reading the whole catalog takes seconds."""
-    from reports.loader import Catalog, load_report
+    """A report runner that reads each report's own file the first time it is asked for it."""
     from reports.runner import Runner
 
-    class OnDemand(Catalog):
-        def get(self, report_id: str) -> Any:
-            if report_id not in self.reports:
-                self.reports[report_id] = load_report(report_id, settings.project_dir)
-            return self.reports[report_id]
-
-    return Runner.from_settings(settings, catalog=OnDemand({}))
+    return Runner.on_demand(settings)
 
 
 def _short(text: str) -> str:
