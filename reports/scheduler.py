@@ -33,7 +33,7 @@ import sqlalchemy as sa
 
 from kpiboard import appdb
 from reports import schedules as s
-from reports.delivery import WORKER, Deliverer, SlotOutcome
+from reports.delivery import WORKER, Deliverer, SlotOutcome, _aware, _naive
 
 if TYPE_CHECKING:
     from kpiboard.config import Settings
@@ -283,11 +283,3 @@ def _pipeline_trigger(expression: str, timezone: str) -> Any:
             return cron.next(max(filter(None, (previous_fire_time, now))))
 
     return CronTrigger()
-
-
-def _aware(at: dt.datetime) -> dt.datetime:
-    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
-
-
-def _naive(at: dt.datetime) -> dt.datetime:
-    return at.astimezone(dt.UTC).replace(tzinfo=None) if at.tzinfo else at
